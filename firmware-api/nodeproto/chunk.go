@@ -1,0 +1,100 @@
+package nodeproto
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// ChunkMagic starts every binary chunk message.
+const ChunkMagic = "RCK1"
+
+const chunkHeader = 4 + 32 + 4 + 4 + 8 + 32
+
+// Chunk is one piece of a media file on radio/v1/node/{id}/chunk. On the wire
+// it is binary, all integers big-endian:
+//
+//	offset size field
+//	0      4    "RCK1"
+//	4      32   sha256 of the whole media file
+//	36     4    index of this chunk, from 0
+//	40     4    count of chunks in the file
+//	44     8    size of the whole file in bytes
+//	52     32   sha256 of this chunk's data
+//	84     n    data: ChunkSize bytes, except the last chunk
+type Chunk struct {
+	Media string // lowercase hex sha256
+	Index int
+	Count int
+	Size  int64
+	Data  []byte
+}
+
+// ChunkCount is the number of chunks of a file of size bytes.
+func ChunkCount(size int64) int { return int((size + ChunkSize - 1) / ChunkSize) }
+
+// ChunkLen is the data length of chunk i of a file of size bytes.
+func ChunkLen(size int64, i int) int {
+	rest := size - int64(i)*ChunkSize
+	if rest > ChunkSize {
+		return ChunkSize
+	}
+	return int(rest)
+}
+
+// MarshalChunk encodes c.
+func MarshalChunk(c Chunk) ([]byte, error) {
+	h, err := hex.DecodeString(c.Media)
+	if err != nil || len(h) != 32 {
+		return nil, fmt.Errorf("nodeproto: chunk media %q is not a sha256", c.Media)
+	}
+	b := make([]byte, chunkHeader, chunkHeader+len(c.Data))
+	copy(b, ChunkMagic)
+	copy(b[4:], h)
+	binary.BigEndian.PutUint32(b[36:], uint32(c.Index))
+	binary.BigEndian.PutUint32(b[40:], uint32(c.Count))
+	binary.BigEndian.PutUint64(b[44:], uint64(c.Size))
+	sum := sha256.Sum256(c.Data)
+	copy(b[52:], sum[:])
+	return append(b, c.Data...), nil
+}
+
+// ErrChunk is wrapped by every chunk decoding error.
+var ErrChunk = errors.New("bad chunk")
+
+// UnmarshalChunk decodes and checks a chunk: magic, sizes, index range, the
+// exact data length the index implies, and the data's sha256. A truncated or
+// corrupted chunk is rejected here and simply asked for again.
+func UnmarshalChunk(b []byte) (Chunk, error) {
+	if len(b) > MaxChunkMsg {
+		return Chunk{}, fmt.Errorf("%w: %d bytes, limit %d", ErrChunk, len(b), MaxChunkMsg)
+	}
+	if len(b) < chunkHeader || string(b[:4]) != ChunkMagic {
+		return Chunk{}, fmt.Errorf("%w: short or missing %q header", ErrChunk, ChunkMagic)
+	}
+	c := Chunk{
+		Media: hex.EncodeToString(b[4:36]),
+		Index: int(binary.BigEndian.Uint32(b[36:])),
+		Count: int(binary.BigEndian.Uint32(b[40:])),
+		Data:  b[chunkHeader:],
+	}
+	size := binary.BigEndian.Uint64(b[44:])
+	if size == 0 || size > MaxMediaSize {
+		return Chunk{}, fmt.Errorf("%w: file size %d out of range", ErrChunk, size)
+	}
+	c.Size = int64(size)
+	if c.Count != ChunkCount(c.Size) || c.Index >= c.Count {
+		return Chunk{}, fmt.Errorf("%w: index %d/count %d do not fit size %d", ErrChunk, c.Index, c.Count, c.Size)
+	}
+	if want := ChunkLen(c.Size, c.Index); len(c.Data) != want {
+		return Chunk{}, fmt.Errorf("%w: chunk %d has %d bytes, want %d (truncated?)", ErrChunk, c.Index, len(c.Data), want)
+	}
+	sum := sha256.Sum256(c.Data)
+	if !bytes.Equal(sum[:], b[52:84]) {
+		return Chunk{}, fmt.Errorf("%w: chunk %d data does not match its sha256", ErrChunk, c.Index)
+	}
+	return c, nil
+}

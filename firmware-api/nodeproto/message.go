@@ -1,0 +1,226 @@
+package nodeproto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+)
+
+// Size limits. A receiver MUST drop a larger payload without parsing it.
+const (
+	MaxJSONPayload = 256 << 10 // any JSON message
+	ChunkSize      = 16 << 10  // content bytes per chunk (the last may be shorter)
+	MaxMediaSize   = 64 << 20  // one media file in the delivery format
+	MaxFetchChunks = 64        // chunk indices in one Fetch
+	MaxEvents      = 256       // events in one Events message
+	MaxAckSeqs     = 1024      // seqs in one Ack
+	MaxSchedule    = 5000      // slots in one Desired
+	MaxChunkMsg    = chunkHeader + ChunkSize
+)
+
+// Priorities of Circular 39/2020/TT-BTTTT, lowest first.
+const (
+	PriorityNormal    = "normal"    // thông thường
+	PriorityHigh      = "priority"  // ưu tiên
+	PriorityEmergency = "emergency" // khẩn cấp
+)
+
+// PriorityRank orders priorities: normal 0, priority 1, emergency 2, unknown -1.
+func PriorityRank(p string) int {
+	switch p {
+	case PriorityNormal, "":
+		return 0
+	case PriorityHigh:
+		return 1
+	case PriorityEmergency:
+		return 2
+	}
+	return -1
+}
+
+// Command types.
+const (
+	CmdPlay   = "play"
+	CmdStop   = "stop"
+	CmdVolume = "volume"
+	CmdAmp    = "amp"
+)
+
+// Event types of proof of play.
+const (
+	EventStarted     = "started"
+	EventFinished    = "finished"
+	EventInterrupted = "interrupted"
+	EventResumed     = "resumed"
+	EventFailed      = "failed"
+)
+
+// State is what a node reports about itself, retained on radio/v1/node/{id}/state.
+// The node's last will is a State with Online false.
+type State struct {
+	Node       string      `json:"node"`
+	Online     bool        `json:"online"`
+	TS         int64       `json:"ts,omitempty"` // unix ms of this report
+	Version    string      `json:"version,omitempty"`
+	UptimeS    int64       `json:"uptime_s,omitempty"`
+	Volume     int         `json:"volume,omitempty"`
+	Amp        bool        `json:"amp,omitempty"`
+	Audio      string      `json:"audio,omitempty"` // "alsa" or "silent" (no sound device)
+	Playing    *NowPlaying `json:"playing,omitempty"`
+	DiskFree   int64       `json:"disk_free,omitempty"` // bytes free where the cache lives
+	CacheBytes int64       `json:"cache_bytes,omitempty"`
+	DesiredRev int64       `json:"desired_rev,omitempty"` // last desired revision applied
+	Outbox     int         `json:"outbox,omitempty"`      // proof-of-play events not yet acknowledged
+	Error      string      `json:"error,omitempty"`
+}
+
+// NowPlaying describes the item on air.
+type NowPlaying struct {
+	ID       string `json:"id"` // command or schedule slot id
+	Media    string `json:"media"`
+	Priority string `json:"priority"`
+	Since    int64  `json:"since"` // unix ms of the first sample
+}
+
+// Command is the signed body of radio/v1/node/{id}/cmd and radio/v1/zone/{zone}/cmd.
+// Exactly one of Node and Zone is set and MUST match the topic it came on.
+type Command struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Node    string `json:"node,omitempty"`
+	Zone    string `json:"zone,omitempty"`
+	Issued  int64  `json:"issued"`  // unix ms
+	Expires int64  `json:"expires"` // unix ms; a node MUST NOT act after this instant
+	Play    *Play  `json:"play,omitempty"`
+	Stop    *Stop  `json:"stop,omitempty"`
+	Volume  *int   `json:"volume,omitempty"` // 0..100, for type volume
+	Amp     *bool  `json:"amp,omitempty"`    // for type amp
+}
+
+// Play asks the node to play a media file at PlayAt.
+type Play struct {
+	Media    string `json:"media"`             // lowercase hex sha256 of the file in the delivery format
+	Size     int64  `json:"size"`              // bytes of that file
+	PlayAt   int64  `json:"play_at,omitempty"` // unix ms of the first sample; 0 = as soon as the file is ready
+	Priority string `json:"priority,omitempty"`
+	Title    string `json:"title,omitempty"`
+	Repeat   int    `json:"repeat,omitempty"` // extra plays after the first
+	GapMS    int64  `json:"gap_ms,omitempty"` // silence between repeats
+	Volume   *int   `json:"volume,omitempty"` // overrides the node volume for this item
+	Resume   bool   `json:"resume,omitempty"` // continue after a higher-priority item interrupts
+}
+
+// Stop ends what is playing. An empty ID stops everything.
+type Stop struct {
+	ID string `json:"id,omitempty"`
+}
+
+// Desired is the signed, retained desired state on radio/v1/node/{id}/desired.
+// A node applies a Desired only when Rev is greater than the last it applied.
+type Desired struct {
+	Node     string       `json:"node"`
+	Rev      int64        `json:"rev"`
+	Issued   int64        `json:"issued"`        // unix ms
+	Volume   int          `json:"volume"`        // 0..100
+	Amp      string       `json:"amp,omitempty"` // "auto" (on while playing), "on", "off"
+	Zones    []string     `json:"zones,omitempty"`
+	Content  []ContentRef `json:"content,omitempty"`  // files to keep cached
+	Schedule []Slot       `json:"schedule,omitempty"` // upcoming occurrences, played from the node's own clock
+	Keys     []Key        `json:"keys,omitempty"`     // controller keys to trust from now on
+}
+
+// ContentRef names a media file a node should hold in its cache.
+type ContentRef struct {
+	Media string `json:"media"`
+	Size  int64  `json:"size"`
+}
+
+// Slot is one scheduled occurrence the node plays on its own at PlayAt even
+// when its link is down.
+type Slot struct {
+	ID       string `json:"id"` // unique occurrence id, echoed in proof-of-play events
+	Media    string `json:"media"`
+	Size     int64  `json:"size"`
+	PlayAt   int64  `json:"play_at"` // unix ms
+	Priority string `json:"priority,omitempty"`
+	Title    string `json:"title,omitempty"`
+	Repeat   int    `json:"repeat,omitempty"`
+	GapMS    int64  `json:"gap_ms,omitempty"`
+	Volume   *int   `json:"volume,omitempty"`
+	Resume   bool   `json:"resume,omitempty"`
+}
+
+// Key is a controller public key (Ed25519, 32 bytes, base64 in JSON).
+type Key struct {
+	ID  string `json:"kid"`
+	Pub []byte `json:"pub"`
+}
+
+// Reply is a node's answer to a command or desired state.
+type Reply struct {
+	Node   string `json:"node"`
+	Cmd    string `json:"cmd,omitempty"` // command id, or "desired:<rev>"
+	OK     bool   `json:"ok"`
+	Code   Code   `json:"code"`
+	Reason string `json:"reason,omitempty"`
+	TS     int64  `json:"ts"`
+}
+
+// Fetch asks the controller for chunks of a media file the node is missing.
+type Fetch struct {
+	Media  string `json:"media"`
+	Chunks []int  `json:"chunks"`
+}
+
+// Events carries proof-of-play records from the node's durable outbox.
+type Events struct {
+	Node   string  `json:"node"`
+	Events []Event `json:"events"`
+}
+
+// Event is one proof-of-play record. Seq is unique per node and increases;
+// the controller stores (node, seq) once however often it arrives.
+type Event struct {
+	Seq      uint64 `json:"seq"`
+	Type     string `json:"type"`
+	ID       string `json:"id"` // command id or schedule slot id
+	Media    string `json:"media"`
+	At       int64  `json:"at"`                  // unix ms of the event; for started, of the first sample
+	PlayAt   int64  `json:"play_at,omitempty"`   // unix ms asked for
+	OffsetUS int64  `json:"offset_us,omitempty"` // first sample minus play_at, microseconds (started)
+	PlayedMS int64  `json:"played_ms,omitempty"` // audio played so far (finished, interrupted)
+	Priority string `json:"priority,omitempty"`
+	Reason   string `json:"reason,omitempty"` // failed, interrupted
+}
+
+// Ack acknowledges stored events; the node may then drop them from its outbox.
+type Ack struct {
+	Seqs []uint64 `json:"seqs"`
+}
+
+var hexSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ValidMedia reports whether s is a lowercase hex sha256.
+func ValidMedia(s string) bool { return hexSHA.MatchString(s) }
+
+// ErrTooLarge is returned for a payload over its limit.
+var ErrTooLarge = errors.New("payload too large")
+
+// Decode parses a JSON payload: size-limited, one value only. Unknown fields
+// are ignored so that optional fields can be added without a version bump.
+// Every JSON receiver of the protocol uses it.
+func Decode(payload []byte, v any) error {
+	if len(payload) > MaxJSONPayload {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), MaxJSONPayload)
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("malformed JSON: trailing data")
+	}
+	return nil
+}
