@@ -1,0 +1,41 @@
+// Package controller is the central controller: registry, media, the node
+// protocol over MQTT (with an embedded broker by default) and the HTTP API.
+// Run is its entry point; cmd/radio-controller only turns flags into a Config.
+package controller
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config of the controller. The zero value plus a DataDir is usable.
+type Config struct {
+	DataDir  string // registry, media, keys; default ./data
+	HTTPAddr string // default 127.0.0.1:8080
+	// MQTTAddr is where the embedded broker listens (default 127.0.0.1:1883;
+	// use 0.0.0.0:1883 for real nodes). Ignored when BrokerURL is set.
+	MQTTAddr string
+	// BrokerURL selects an external broker (e.g. Mosquitto) instead of the
+	// embedded one, e.g. tcp://127.0.0.1:1883.
+	BrokerURL string
+	// MosquittoDir, with BrokerURL, is where the controller writes
+	// mosquitto.conf, passwd and acl for the external broker, rewritten on
+	// every enrolment, revocation and zone change (send mosquitto SIGHUP, or
+	// set MosquittoPIDFile, to reload).
+	MosquittoDir string
+	// MosquittoPIDFile, if set, names the pid file of the Mosquitto process
+	// to send SIGHUP after the files change.
+	MosquittoPIDFile string
+	// NodeBroker is the broker URL written into enrolled nodes' configs
+	// (default: derived from MQTTAddr or BrokerURL).
+	NodeBroker string
+	Logger     *slog.Logger
+	Version    string
+	// PlayLead is how far ahead "play now" is scheduled so that every node
+	// of a zone starts together (default 4 s).
+	PlayLead time.Duration
+	// MaxUpload bounds an uploaded recording (default 100 MiB).
+	MaxUpload int64
+	// Ready, if set, receives the HTTP and MQTT addresses once serving.
+	Ready func(httpAddr, mqttAddr string)
+}

@@ -1,0 +1,743 @@
+// Package api is the controller's HTTP JSON API, used by radioctl, scripts
+// and the web UI. Every route but /api/v1/health needs a bearer token.
+// Handlers return errors to one adapter (serve) that maps them to a status
+// and a message a person can act on.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/broker"
+	"github.com/communeradio/radio/controller/internal/fleet"
+	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/signer"
+	"github.com/communeradio/radio/firmware-api/nodeproto"
+)
+
+// Config of the API.
+type Config struct {
+	Registry *registry.DB
+	Media    *media.Store
+	Fleet    *fleet.Fleet
+	Signer   *signer.Signer
+	Logger   *slog.Logger
+	// NodeBroker is the broker URL written into enrolled nodes' configs.
+	NodeBroker string
+	// OnCredentialsChanged runs after a node is enrolled or revoked, or zones
+	// change (to rewrite an external broker's password and ACL files).
+	OnCredentialsChanged func(ctx context.Context)
+	// Disconnect cuts a revoked node's live connection (embedded broker).
+	Disconnect func(node string)
+	// DefaultLead is how far ahead "play now" sets play_at so that every
+	// node of a zone can start together (default 4 s).
+	DefaultLead time.Duration
+}
+
+// API serves HTTP.
+type API struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New builds the handler.
+func New(cfg Config) *API {
+	if cfg.DefaultLead <= 0 {
+		cfg.DefaultLead = 4 * time.Second
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	a.routes()
+	return a
+}
+
+// Routes lists every route as "METHOD /path" (for the API document test).
+var Routes []string
+
+func (a *API) route(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	Routes = appendOnce(Routes, pattern)
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		a.serve(w, r, h)
+	})
+}
+
+func appendOnce(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+func (a *API) routes() {
+	a.mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "time": time.Now().UTC()})
+	})
+	a.route("GET /api/v1/areas", a.listAreas)
+	a.route("POST /api/v1/areas", a.createArea)
+	a.route("GET /api/v1/stations", a.listStations)
+	a.route("POST /api/v1/stations", a.createStation)
+	a.route("GET /api/v1/nodes", a.listNodes)
+	a.route("POST /api/v1/nodes", a.enrolNode)
+	a.route("GET /api/v1/nodes/{id}", a.getNode)
+	a.route("POST /api/v1/nodes/{id}/revoke", a.revokeNode)
+	a.route("GET /api/v1/zones", a.listZones)
+	a.route("POST /api/v1/zones", a.createZone)
+	a.route("PUT /api/v1/zones/{id}/nodes", a.setZoneNodes)
+	a.route("GET /api/v1/media", a.listMedia)
+	a.route("POST /api/v1/media", a.uploadMedia)
+	a.route("GET /api/v1/media/{sha}", a.getMedia)
+	a.route("GET /api/v1/media/{sha}/audio", a.mediaAudio)
+	a.route("POST /api/v1/play", a.play)
+	a.route("POST /api/v1/stop", a.stop)
+	a.route("POST /api/v1/volume", a.volume)
+	a.route("POST /api/v1/amp", a.amp)
+	a.route("GET /api/v1/commands/{id}", a.getCommand)
+	a.route("GET /api/v1/plays", a.listPlays)
+	a.route("GET /api/v1/audit", a.listAudit)
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// httpError is an error with a status and a message for the user.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(status int, format string, a ...any) error {
+	return &httpError{status: status, msg: fmt.Sprintf(format, a...)}
+}
+
+type ctxKey struct{}
+
+// actor is who made the request.
+func actor(r *http.Request) string {
+	if t, ok := r.Context().Value(ctxKey{}).(registry.Token); ok {
+		return "token:" + t.Name
+	}
+	return "anonymous"
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request) error) {
+	tok, err := a.authenticate(r)
+	if err == nil {
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, tok))
+		err = h(w, r)
+	}
+	if err == nil {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "internal error: "+err.Error()
+	var he *httpError
+	var pe *nodeproto.Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		status, msg = he.status, he.msg
+	case errors.Is(err, registry.ErrNotFound):
+		status, msg = http.StatusNotFound, err.Error()
+	case errors.Is(err, registry.ErrExists):
+		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, registry.ErrInvalid), errors.As(err, &pe), errors.Is(err, fleet.ErrNoTarget):
+		status, msg = http.StatusBadRequest, err.Error()
+	case errors.Is(err, media.ErrTooLarge), errors.As(err, &mbe):
+		status, msg = http.StatusRequestEntityTooLarge, err.Error()
+	case errors.Is(err, media.ErrEmpty), errors.Is(err, media.ErrNotAudio), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrTooLong):
+		status, msg = http.StatusUnprocessableEntity, err.Error()
+	}
+	if status >= 500 {
+		a.cfg.Logger.Error("api", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// HashToken is how tokens are stored: only their sha256.
+func HashToken(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// NewToken creates a token and returns its secret, shown once.
+func NewToken(ctx context.Context, reg *registry.DB, name, role string) (string, error) {
+	b := make([]byte, 24)
+	rand.Read(b)
+	secret := "rt_" + base64.RawURLEncoding.EncodeToString(b)
+	t := registry.Token{ID: "t-" + base64.RawURLEncoding.EncodeToString(b[:6]), Name: name, Role: role, CreatedAt: time.Now()}
+	if err := reg.CreateToken(ctx, t, HashToken(secret)); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+func (a *API) authenticate(r *http.Request) (registry.Token, error) {
+	h := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || secret == "" {
+		return registry.Token{}, errorf(http.StatusUnauthorized, "missing API token: send 'Authorization: Bearer <token>' (the first token is printed at the controller's first start and saved in its data directory as admin.token)")
+	}
+	t, err := a.cfg.Registry.TokenByHash(r.Context(), HashToken(secret))
+	if err != nil {
+		return registry.Token{}, errorf(http.StatusUnauthorized, "unknown or revoked API token")
+	}
+	return t, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// readJSON decodes a small JSON request body strictly.
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errorf(http.StatusBadRequest, "request body is not the JSON expected: %v", err)
+	}
+	return nil
+}
+
+func (a *API) audit(r *http.Request, action, target, detail string) {
+	err := a.cfg.Registry.AddAudit(r.Context(), registry.Audit{At: time.Now(), Actor: actor(r), Action: action,
+		Target: target, Detail: detail, Remote: r.RemoteAddr})
+	if err != nil {
+		a.cfg.Logger.Error("audit", "err", err)
+	}
+}
+
+func (a *API) listAreas(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.cfg.Registry.ListAreas(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) createArea(w http.ResponseWriter, r *http.Request) error {
+	var v registry.Area
+	if err := readJSON(r, &v); err != nil {
+		return err
+	}
+	if err := a.cfg.Registry.CreateArea(r.Context(), v); err != nil {
+		return err
+	}
+	a.audit(r, "area.create", v.ID, v.Name)
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (a *API) listStations(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.cfg.Registry.ListStations(r.Context(), r.URL.Query().Get("area"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) createStation(w http.ResponseWriter, r *http.Request) error {
+	var v registry.Station
+	if err := readJSON(r, &v); err != nil {
+		return err
+	}
+	if err := a.cfg.Registry.CreateStation(r.Context(), v); err != nil {
+		return err
+	}
+	a.audit(r, "station.create", v.ID, v.Name)
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+// NodeView is a node with its last reported state.
+type NodeView struct {
+	registry.Node
+	Online    bool             `json:"online"`
+	State     *nodeproto.State `json:"state,omitempty"`
+	UpdatedAt *time.Time       `json:"state_updated_at,omitempty"`
+}
+
+func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView, error) {
+	states, err := a.cfg.Registry.ListNodeStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]registry.NodeState{}
+	for _, s := range states {
+		byID[s.NodeID] = s
+	}
+	out := make([]NodeView, 0, len(nodes))
+	for _, n := range nodes {
+		v := NodeView{Node: n}
+		if s, ok := byID[n.ID]; ok {
+			var st nodeproto.State
+			if json.Unmarshal(s.State, &st) == nil {
+				v.State = &st
+			}
+			v.Online = s.Online
+			t := s.UpdatedAt
+			v.UpdatedAt = &t
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (a *API) listNodes(w http.ResponseWriter, r *http.Request) error {
+	nodes, err := a.cfg.Registry.ListNodes(r.Context(), r.URL.Query().Get("station"))
+	if err != nil {
+		return err
+	}
+	v, err := a.nodeViews(r.Context(), nodes)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) getNode(w http.ResponseWriter, r *http.Request) error {
+	n, err := a.cfg.Registry.GetNode(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v, err := a.nodeViews(r.Context(), []registry.Node{n})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v[0])
+	return nil
+}
+
+// NodeConfig is the config file of an enrolled node (node.Config's JSON form).
+type NodeConfig struct {
+	ID             string          `json:"id"`
+	Secret         string          `json:"secret"`
+	Broker         string          `json:"broker"`
+	ControllerKeys []nodeproto.Key `json:"controller_keys"`
+	DataDir        string          `json:"data_dir"`
+	AudioOutput    string          `json:"audio_output,omitempty"`
+}
+
+type enrolRequest struct {
+	registry.Node
+	Zones []string `json:"zones,omitempty"`
+}
+
+// enrolNode registers a node and returns its config, secret included. The
+// secret is shown only here; the registry keeps its hash.
+func (a *API) enrolNode(w http.ResponseWriter, r *http.Request) error {
+	var req enrolRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	n := req.Node
+	n.CreatedAt = time.Now()
+	secret := broker.NewSecret()
+	hash, err := broker.HashSecret(secret)
+	if err != nil {
+		return err
+	}
+	if err := a.cfg.Registry.CreateNode(r.Context(), n, []byte(hash)); err != nil {
+		return err
+	}
+	for _, z := range req.Zones {
+		zone, err := a.cfg.Registry.GetZone(r.Context(), z)
+		if err != nil {
+			return err
+		}
+		if err := a.cfg.Registry.SetZoneNodes(r.Context(), z, append(zone.Nodes, n.ID)); err != nil {
+			return err
+		}
+	}
+	a.credentialsChanged(r.Context())
+	if err := a.publishDesired(r.Context(), n.ID); err != nil {
+		return err
+	}
+	a.audit(r, "node.enrol", n.ID, n.Name)
+	writeJSON(w, http.StatusCreated, map[string]any{"node": n, "config": NodeConfig{
+		ID: n.ID, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: []nodeproto.Key{a.cfg.Signer.Key()},
+		DataDir: "/var/lib/radio-node",
+	}})
+	return nil
+}
+
+func (a *API) credentialsChanged(ctx context.Context) {
+	if a.cfg.OnCredentialsChanged != nil {
+		a.cfg.OnCredentialsChanged(ctx)
+	}
+}
+
+// PublishDesired sends one node its desired state from the registry.
+func PublishDesired(ctx context.Context, reg *registry.DB, f *fleet.Fleet, node string) error {
+	zones, err := reg.NodeZones(ctx, node)
+	if err != nil {
+		return err
+	}
+	return f.PublishDesired(ctx, node, nodeproto.Desired{Volume: 70, Amp: "auto", Zones: zones})
+}
+
+func (a *API) publishDesired(ctx context.Context, node string) error {
+	return PublishDesired(ctx, a.cfg.Registry, a.cfg.Fleet, node)
+}
+
+func (a *API) revokeNode(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := a.cfg.Registry.RevokeNode(r.Context(), id); err != nil {
+		return err
+	}
+	a.cfg.Fleet.Forget(id)
+	a.credentialsChanged(r.Context())
+	if a.cfg.Disconnect != nil {
+		a.cfg.Disconnect(id)
+	}
+	a.audit(r, "node.revoke", id, "")
+	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
+	return nil
+}
+
+func (a *API) listZones(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.cfg.Registry.ListZones(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) createZone(w http.ResponseWriter, r *http.Request) error {
+	var z registry.Zone
+	if err := readJSON(r, &z); err != nil {
+		return err
+	}
+	if err := a.cfg.Registry.CreateZone(r.Context(), z); err != nil {
+		return err
+	}
+	if len(z.Nodes) > 0 {
+		if err := a.applyZoneNodes(r.Context(), z.ID, z.Nodes); err != nil {
+			return err
+		}
+	}
+	a.audit(r, "zone.create", z.ID, z.Name)
+	writeJSON(w, http.StatusCreated, z)
+	return nil
+}
+
+func (a *API) setZoneNodes(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Nodes []string `json:"nodes"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := a.applyZoneNodes(r.Context(), id, req.Nodes); err != nil {
+		return err
+	}
+	a.audit(r, "zone.nodes", id, strings.Join(req.Nodes, ","))
+	z, err := a.cfg.Registry.GetZone(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, z)
+	return nil
+}
+
+// applyZoneNodes sets a zone's members and sends every affected node its new
+// desired state (it must subscribe to, or leave, the zone's topic).
+func (a *API) applyZoneNodes(ctx context.Context, zone string, nodes []string) error {
+	old, err := a.cfg.Registry.GetZone(ctx, zone)
+	if err != nil {
+		return err
+	}
+	if err := a.cfg.Registry.SetZoneNodes(ctx, zone, nodes); err != nil {
+		return err
+	}
+	a.credentialsChanged(ctx)
+	touched := map[string]bool{}
+	for _, n := range append(old.Nodes, nodes...) {
+		if !touched[n] {
+			touched[n] = true
+			if err := a.publishDesired(ctx, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *API) listMedia(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.cfg.Registry.ListMedia(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// uploadMedia accepts a multipart form (field "file") or a raw body with
+// ?name=; it is transcoded once to the delivery format.
+func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) error {
+	body, name := io.Reader(r.Body), r.URL.Query().Get("name")
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return errorf(http.StatusBadRequest, "bad multipart upload: %v", err)
+		}
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				return errorf(http.StatusBadRequest, "the upload has no 'file' field")
+			}
+			if p.FormName() == "file" {
+				body = p
+				if name == "" {
+					name = p.FileName()
+				}
+				break
+			}
+		}
+	}
+	if name == "" {
+		name = "upload"
+	}
+	info, err := a.cfg.Media.Ingest(r.Context(), body, name)
+	if err != nil {
+		return err
+	}
+	m := registry.Media{SHA256: info.SHA256, Name: name, SourceFormat: info.SourceFormat, Size: info.Size,
+		DurationMS: info.DurationMS, CreatedAt: time.Now(), CreatedBy: actor(r)}
+	if err := a.cfg.Registry.PutMedia(r.Context(), m); err != nil {
+		return err
+	}
+	a.audit(r, "media.upload", m.SHA256, name)
+	writeJSON(w, http.StatusCreated, m)
+	return nil
+}
+
+func (a *API) getMedia(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.cfg.Registry.GetMedia(r.Context(), r.PathValue("sha"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (a *API) mediaAudio(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.cfg.Media.Path(r.PathValue("sha"))
+	if err != nil {
+		return errorf(http.StatusNotFound, "no such media")
+	}
+	w.Header().Set("Content-Type", "audio/ogg")
+	http.ServeFile(w, r, p)
+	return nil
+}
+
+// PlayRequest asks a node or zone to play a media file.
+type PlayRequest struct {
+	fleet.Target
+	Media    string `json:"media"`
+	PlayAt   string `json:"play_at,omitempty"`  // RFC 3339; empty = now + lead
+	DelayMS  int64  `json:"delay_ms,omitempty"` // alternative to play_at
+	Priority string `json:"priority,omitempty"`
+	Title    string `json:"title,omitempty"`
+	Repeat   int    `json:"repeat,omitempty"`
+	GapMS    int64  `json:"gap_ms,omitempty"`
+	Volume   *int   `json:"volume,omitempty"`
+	Resume   bool   `json:"resume,omitempty"`
+}
+
+func (a *API) play(w http.ResponseWriter, r *http.Request) error {
+	var req PlayRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if !nodeproto.ValidMedia(req.Media) {
+		return errorf(http.StatusBadRequest, "media must be the sha256 of an uploaded file (see GET /api/v1/media)")
+	}
+	m, err := a.cfg.Registry.GetMedia(r.Context(), req.Media)
+	if err != nil {
+		return err
+	}
+	if err := a.checkTarget(r.Context(), req.Target); err != nil {
+		return err
+	}
+	at := time.Now().Add(a.cfg.DefaultLead)
+	switch {
+	case req.PlayAt != "":
+		at, err = time.Parse(time.RFC3339Nano, req.PlayAt)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "play_at %q: use RFC 3339, e.g. 2026-11-23T06:30:00+07:00", req.PlayAt)
+		}
+	case req.DelayMS > 0:
+		at = time.Now().Add(time.Duration(req.DelayMS) * time.Millisecond)
+	}
+	if req.Zone != "" {
+		z, err := a.cfg.Registry.GetZone(r.Context(), req.Zone)
+		if err != nil {
+			return err
+		}
+		at = at.Add(time.Duration(z.OffsetMS) * time.Millisecond)
+	}
+	if req.Priority == "" {
+		req.Priority = nodeproto.PriorityNormal
+	}
+	c, err := a.cfg.Fleet.Send(r.Context(), req.Target, nodeproto.Command{Type: nodeproto.CmdPlay, Play: &nodeproto.Play{
+		Media: m.SHA256, Size: m.Size, PlayAt: at.UnixMilli(), Priority: req.Priority, Title: req.Title,
+		Repeat: req.Repeat, GapMS: req.GapMS, Volume: req.Volume, Resume: req.Resume,
+	}}, actor(r))
+	if err != nil {
+		return err
+	}
+	a.audit(r, "play", req.Target.String(), c.ID+" "+m.SHA256)
+	writeJSON(w, http.StatusAccepted, map[string]any{"command": c.ID, "play_at": at.UTC().Format(time.RFC3339Nano), "target": req.Target.String()})
+	return nil
+}
+
+func (a *API) checkTarget(ctx context.Context, t fleet.Target) error {
+	switch {
+	case (t.Node == "") == (t.Zone == ""):
+		return fleet.ErrNoTarget
+	case t.Node != "":
+		_, err := a.cfg.Registry.GetNode(ctx, t.Node)
+		return err
+	default:
+		_, err := a.cfg.Registry.GetZone(ctx, t.Zone)
+		return err
+	}
+}
+
+func (a *API) simple(w http.ResponseWriter, r *http.Request, action string, body func(*nodeproto.Command, json.RawMessage) error) error {
+	var req struct {
+		fleet.Target
+		Value json.RawMessage `json:"value,omitempty"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if err := a.checkTarget(r.Context(), req.Target); err != nil {
+		return err
+	}
+	c := nodeproto.Command{Type: action}
+	if err := body(&c, req.Value); err != nil {
+		return err
+	}
+	c, err := a.cfg.Fleet.Send(r.Context(), req.Target, c, actor(r))
+	if err != nil {
+		return err
+	}
+	a.audit(r, action, req.Target.String(), c.ID+" "+string(req.Value))
+	writeJSON(w, http.StatusAccepted, map[string]any{"command": c.ID, "target": req.Target.String()})
+	return nil
+}
+
+func (a *API) stop(w http.ResponseWriter, r *http.Request) error {
+	return a.simple(w, r, nodeproto.CmdStop, func(c *nodeproto.Command, v json.RawMessage) error {
+		c.Stop = &nodeproto.Stop{}
+		if len(v) > 0 {
+			if err := json.Unmarshal(v, &c.Stop.ID); err != nil {
+				return errorf(http.StatusBadRequest, "value: the id of the item to stop, as a string")
+			}
+		}
+		return nil
+	})
+}
+
+func (a *API) volume(w http.ResponseWriter, r *http.Request) error {
+	return a.simple(w, r, nodeproto.CmdVolume, func(c *nodeproto.Command, v json.RawMessage) error {
+		var n int
+		if err := json.Unmarshal(v, &n); err != nil || n < 0 || n > 100 {
+			return errorf(http.StatusBadRequest, "value: a volume from 0 to 100")
+		}
+		c.Volume = &n
+		return nil
+	})
+}
+
+func (a *API) amp(w http.ResponseWriter, r *http.Request) error {
+	return a.simple(w, r, nodeproto.CmdAmp, func(c *nodeproto.Command, v json.RawMessage) error {
+		var on bool
+		if err := json.Unmarshal(v, &on); err != nil {
+			return errorf(http.StatusBadRequest, "value: true (amplifier on) or false (off)")
+		}
+		c.Amp = &on
+		return nil
+	})
+}
+
+func (a *API) getCommand(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.cfg.Registry.GetCommand(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	replies, err := a.cfg.Registry.ListReplies(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"command": c, "replies": replies})
+	return nil
+}
+
+func parseTime(q, name string) (time.Time, error) {
+	if q == "" {
+		return time.Time{}, nil
+	}
+	if ms, err := strconv.ParseInt(q, 10, 64); err == nil {
+		return time.UnixMilli(ms), nil
+	}
+	t, err := time.Parse(time.RFC3339, q)
+	if err != nil {
+		return t, errorf(http.StatusBadRequest, "%s %q: use RFC 3339 or unix milliseconds", name, q)
+	}
+	return t, nil
+}
+
+func (a *API) listPlays(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := registry.PlayFilter{NodeID: q.Get("node"), ItemID: q.Get("item"), Media: q.Get("media")}
+	var err error
+	if f.Since, err = parseTime(q.Get("since"), "since"); err != nil {
+		return err
+	}
+	if f.Until, err = parseTime(q.Get("until"), "until"); err != nil {
+		return err
+	}
+	f.Limit, _ = strconv.Atoi(q.Get("limit"))
+	if f.Limit <= 0 || f.Limit > 10000 {
+		f.Limit = 1000
+	}
+	v, err := a.cfg.Registry.ListPlayEvents(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.cfg.Registry.ListAudit(r.Context(), 500)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}

@@ -1,0 +1,399 @@
+// Package fleet is the controller's side of the node protocol: it ingests
+// node state, proof of play and replies into the registry, serves content
+// chunks, and publishes signed commands and desired state.
+package fleet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/signer"
+	"github.com/communeradio/radio/firmware-api/nodeproto"
+)
+
+// Config of the fleet link.
+type Config struct {
+	Broker   string // tcp://127.0.0.1:1883
+	User     string
+	Password string
+	Registry *registry.DB
+	Media    *media.Store
+	Signer   *signer.Signer
+	Logger   *slog.Logger
+	// CommandLife is how long a command stays valid (default 10 min).
+	CommandLife time.Duration
+}
+
+// Fleet talks to every node through the broker.
+type Fleet struct {
+	cfg     Config
+	log     *slog.Logger
+	client  mqtt.Client
+	events  chan eventBatch
+	work    chan mqtt.Message
+	wg      sync.WaitGroup // ingest
+	workers sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+	known   sync.Map // node id -> true, a cache of registry lookups
+}
+
+type eventBatch struct {
+	node string
+	evs  []nodeproto.Event
+}
+
+// Start connects to the broker (retrying until ctx ends) and starts ingest.
+func Start(ctx context.Context, cfg Config) (*Fleet, error) {
+	if cfg.CommandLife <= 0 {
+		cfg.CommandLife = 10 * time.Minute
+	}
+	f := &Fleet{cfg: cfg, log: cfg.Logger.With("part", "fleet"), events: make(chan eventBatch, 4096), work: make(chan mqtt.Message, 4096)}
+	subs := map[string]byte{}
+	for _, leaf := range []string{nodeproto.LeafState, nodeproto.LeafEvents, nodeproto.LeafFetch, nodeproto.LeafReply} {
+		subs[nodeproto.Root+"/node/+/"+leaf] = 1
+	}
+	o := mqtt.NewClientOptions().AddBroker(cfg.Broker).
+		SetClientID(cfg.User).SetUsername(cfg.User).SetPassword(cfg.Password).
+		SetCleanSession(false).SetOrderMatters(false).
+		SetKeepAlive(30 * time.Second).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
+		SetAutoReconnect(true).SetMaxReconnectInterval(10 * time.Second).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { f.enqueue(m) }).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			// Subscribe on every connect: a lost session must not lose subscriptions.
+			c.SubscribeMultiple(subs, nil)
+			f.log.Info("connected to broker", "broker", cfg.Broker)
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { f.log.Warn("broker connection lost", "err", err) })
+	f.client = mqtt.NewClient(o)
+	tok := f.client.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return nil, fmt.Errorf("fleet: connect %s: %w", cfg.Broker, err)
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	f.wg.Add(1)
+	f.workers.Add(2)
+	go f.ingestLoop()
+	go f.workLoop()
+	go f.workLoop()
+	return f, nil
+}
+
+// Close disconnects, then stores and acknowledges what was received.
+func (f *Fleet) Close() {
+	f.client.Disconnect(1000)
+	f.mu.Lock()
+	f.closed = true
+	close(f.work)
+	f.mu.Unlock()
+	f.workers.Wait()
+	close(f.events)
+	f.wg.Wait()
+}
+
+func (f *Fleet) enqueue(m mqtt.Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.work <- m
+	}
+}
+
+func (f *Fleet) workLoop() {
+	defer f.workers.Done()
+	for m := range f.work {
+		f.handle(m)
+	}
+}
+
+func (f *Fleet) handle(m mqtt.Message) {
+	id, leaf, ok := nodeproto.ParseNodeTopic(m.Topic())
+	if !ok {
+		f.log.Warn("message on unexpected topic dropped", "topic", m.Topic())
+		return
+	}
+	if !f.isNode(id) {
+		f.log.Warn("message from unknown node dropped", "node", id, "topic", m.Topic())
+		return
+	}
+	log := f.log.With("node", id)
+	payload := m.Payload()
+	var err error
+	switch leaf {
+	case nodeproto.LeafState:
+		err = f.onState(id, payload, m.Retained())
+	case nodeproto.LeafEvents:
+		err = f.onEvents(id, payload)
+	case nodeproto.LeafFetch:
+		err = f.onFetch(id, payload)
+	case nodeproto.LeafReply:
+		err = f.onReply(id, payload)
+	default:
+		return // our own publishes are not subscribed; anything else is ignored
+	}
+	if err != nil {
+		log.Warn("bad message dropped", "leaf", leaf, "bytes", len(payload), "err", err)
+	}
+}
+
+func (f *Fleet) isNode(id string) bool {
+	if _, ok := f.known.Load(id); ok {
+		return true
+	}
+	if _, err := f.cfg.Registry.GetNode(context.Background(), id); err != nil {
+		return false
+	}
+	f.known.Store(id, true)
+	return true
+}
+
+// Forget drops a node from the lookup cache (after revocation).
+func (f *Fleet) Forget(id string) { f.known.Delete(id) }
+
+func (f *Fleet) onState(id string, payload []byte, retained bool) error {
+	var s nodeproto.State
+	if err := nodeproto.Decode(payload, &s); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if s.Node != id {
+		return fmt.Errorf("state names node %q on node %q's topic", s.Node, id)
+	}
+	at := time.Now()
+	return f.cfg.Registry.UpsertNodeState(context.Background(), registry.NodeState{NodeID: id, Online: s.Online, State: payload, UpdatedAt: at})
+}
+
+func (f *Fleet) onEvents(id string, payload []byte) error {
+	var e nodeproto.Events
+	if err := nodeproto.Decode(payload, &e); err != nil {
+		return err
+	}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if e.Node != id {
+		return fmt.Errorf("events name node %q on node %q's topic", e.Node, id)
+	}
+	f.events <- eventBatch{node: id, evs: e.Events}
+	return nil
+}
+
+// ingestLoop batches proof of play from all nodes into one transaction at a
+// time and acknowledges each node's events only after the commit.
+func (f *Fleet) ingestLoop() {
+	defer f.wg.Done()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var batch []eventBatch
+	n := 0
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		var rows []registry.PlayEvent
+		now := time.Now()
+		for _, b := range batch {
+			for _, ev := range b.evs {
+				rows = append(rows, toRow(b.node, ev, now))
+			}
+		}
+		if _, err := f.cfg.Registry.InsertPlayEvents(context.Background(), rows); err != nil {
+			// Not acknowledged: the nodes keep the events and send them again.
+			f.log.Error("storing proof of play", "rows", len(rows), "err", err)
+			batch, n = batch[:0], 0
+			return
+		}
+		for _, b := range batch {
+			seqs := make([]uint64, len(b.evs))
+			for i, ev := range b.evs {
+				seqs[i] = ev.Seq
+			}
+			ack, _ := json.Marshal(nodeproto.Ack{Seqs: seqs})
+			f.client.Publish(nodeproto.NodeTopic(b.node, nodeproto.LeafAck), 1, false, ack)
+		}
+		batch, n = batch[:0], 0
+	}
+	for {
+		select {
+		case b, ok := <-f.events:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, b)
+			n += len(b.evs)
+			if n >= 2000 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+func toRow(node string, ev nodeproto.Event, now time.Time) registry.PlayEvent {
+	r := registry.PlayEvent{NodeID: node, Seq: ev.Seq, Type: ev.Type, ItemID: ev.ID, Media: ev.Media,
+		At: time.UnixMilli(ev.At), OffsetUS: ev.OffsetUS, PlayedMS: ev.PlayedMS, Priority: ev.Priority,
+		Reason: ev.Reason, ReceivedAt: now}
+	if ev.PlayAt > 0 {
+		r.PlayAt = time.UnixMilli(ev.PlayAt)
+	}
+	return r
+}
+
+func (f *Fleet) onFetch(id string, payload []byte) error {
+	var req nodeproto.Fetch
+	if err := nodeproto.Decode(payload, &req); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if !f.cfg.Media.Has(req.Media) {
+		return fmt.Errorf("fetch of unknown media %s", req.Media)
+	}
+	topic := nodeproto.NodeTopic(id, nodeproto.LeafChunk)
+	for _, i := range req.Chunks {
+		ch, err := f.cfg.Media.ReadChunk(req.Media, i)
+		if err != nil {
+			return fmt.Errorf("chunk %d of %s: %w", i, req.Media, err)
+		}
+		b, err := nodeproto.MarshalChunk(ch)
+		if err != nil {
+			return err
+		}
+		f.client.Publish(topic, 1, false, b)
+	}
+	return nil
+}
+
+func (f *Fleet) onReply(id string, payload []byte) error {
+	var r nodeproto.Reply
+	if err := nodeproto.Decode(payload, &r); err != nil {
+		return err
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if !r.OK {
+		f.log.Warn("node refused", "node", id, "cmd", r.Cmd, "code", r.Code.String(), "reason", r.Reason)
+	}
+	if !nodeproto.ValidID(r.Cmd) {
+		return nil // desired:<rev> or an unparseable command: logged only
+	}
+	return f.cfg.Registry.RecordReply(context.Background(), registry.CommandReply{CommandID: r.Cmd, NodeID: id,
+		OK: r.OK, Code: int(r.Code), Reason: r.Reason, At: time.UnixMilli(r.TS)})
+}
+
+// Target names who a command goes to: one node or one zone.
+type Target struct {
+	Node string `json:"node,omitempty"`
+	Zone string `json:"zone,omitempty"`
+}
+
+func (t Target) String() string {
+	if t.Zone != "" {
+		return "zone:" + t.Zone
+	}
+	return "node:" + t.Node
+}
+
+// ErrNoTarget is returned when a command names neither or both of node and zone.
+var ErrNoTarget = errors.New("name exactly one node or one zone")
+
+// NewCommandID returns a fresh command id.
+func NewCommandID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "c-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+// Send signs a command, records it and publishes it. c.ID, Issued and
+// Expires are filled in when empty; the target fields are set from t.
+func (f *Fleet) Send(ctx context.Context, t Target, c nodeproto.Command, by string) (nodeproto.Command, error) {
+	if (t.Node == "") == (t.Zone == "") {
+		return c, ErrNoTarget
+	}
+	now := time.Now()
+	if c.ID == "" {
+		c.ID = NewCommandID()
+	}
+	c.Node, c.Zone = t.Node, t.Zone
+	c.Issued = now.UnixMilli()
+	if c.Expires == 0 {
+		c.Expires = now.Add(f.cfg.CommandLife).UnixMilli()
+	}
+	if c.Play != nil && c.Play.PlayAt > 0 && c.Expires < c.Play.PlayAt+60_000 {
+		c.Expires = c.Play.PlayAt + 60_000
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	env, err := f.cfg.Signer.Sign(c)
+	if err != nil {
+		return c, err
+	}
+	body, _ := json.Marshal(c)
+	rec := registry.Command{ID: c.ID, Type: c.Type, Target: t.String(), IssuedAt: now,
+		ExpiresAt: time.UnixMilli(c.Expires), Body: body, CreatedBy: by}
+	if c.Play != nil {
+		rec.Media = c.Play.Media
+		if c.Play.PlayAt > 0 {
+			rec.PlayAt = time.UnixMilli(c.Play.PlayAt)
+		}
+	}
+	if err := f.cfg.Registry.InsertCommand(ctx, rec); err != nil {
+		return c, err
+	}
+	topic := nodeproto.NodeTopic(t.Node, nodeproto.LeafCmd)
+	if t.Zone != "" {
+		topic = nodeproto.ZoneCmdTopic(t.Zone)
+	}
+	tok := f.client.Publish(topic, 1, false, env)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return c, fmt.Errorf("the broker did not take the command (is it running?): %v", tok.Error())
+	}
+	return c, nil
+}
+
+// PublishDesired builds a node's desired state from the registry, signs it
+// with a new revision and publishes it retained.
+func (f *Fleet) PublishDesired(ctx context.Context, node string, d nodeproto.Desired) error {
+	rev, err := f.cfg.Registry.NextDesiredRev(ctx, node)
+	if err != nil {
+		return err
+	}
+	d.Node, d.Rev, d.Issued = node, rev, time.Now().UnixMilli()
+	if d.Amp == "" {
+		d.Amp = "auto"
+	}
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	env, err := f.cfg.Signer.Sign(d)
+	if err != nil {
+		return err
+	}
+	tok := f.client.Publish(nodeproto.NodeTopic(node, nodeproto.LeafDesired), 1, true, env)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return fmt.Errorf("publishing desired state of %s: %v", node, tok.Error())
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // schedules run in Asia/Ho_Chi_Minh on any machine
+
+	"github.com/communeradio/radio/controller/internal/api"
+	"github.com/communeradio/radio/controller/internal/broker"
+	"github.com/communeradio/radio/controller/internal/fleet"
+	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/signer"
+)
+
+const controllerUser = "controller"
+
+// Run starts the controller and serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "data"
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	if cfg.MQTTAddr == "" {
+		cfg.MQTTAddr = "127.0.0.1:1883"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("controller: data dir: %w", err)
+	}
+	reg, err := registry.Open(filepath.Join(cfg.DataDir, "registry.db"), log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	store, err := media.New(filepath.Join(cfg.DataDir, "media"), media.Options{MaxUpload: cfg.MaxUpload, Logger: log})
+	if err != nil {
+		return err
+	}
+	sig, err := signer.LoadOrCreate(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+
+	// The broker: embedded, or external with generated credentials.
+	var (
+		brokerURL  = cfg.BrokerURL
+		secret     string
+		embedded   *broker.Broker
+		nodeBroker = cfg.NodeBroker
+		onCreds    func(context.Context)
+	)
+	if brokerURL == "" {
+		secret = broker.NewSecret() // in-process broker: a fresh secret each start
+		embedded, err = broker.Start(broker.Config{
+			Addr: cfg.MQTTAddr, Logger: log.With("part", "broker"),
+			ControllerUser: controllerUser, ControllerSecret: secret,
+			NodeHash: func(node string) (string, bool) {
+				h, revoked, err := reg.NodeSecret(context.Background(), node)
+				return string(h), err == nil && !revoked
+			},
+			NodeZones: func(node string) []string {
+				z, _ := reg.NodeZones(context.Background(), node)
+				return z
+			},
+		})
+		if err != nil {
+			return err
+		}
+		defer embedded.Close()
+		brokerURL = "tcp://" + embedded.Addr()
+	} else {
+		secret, err = loadOrCreateSecret(filepath.Join(cfg.DataDir, "mqtt-controller.secret"))
+		if err != nil {
+			return err
+		}
+		if cfg.MosquittoDir != "" {
+			onCreds = func(ctx context.Context) {
+				if err := writeMosquitto(ctx, cfg, reg, secret); err != nil {
+					log.Error("writing mosquitto config", "err", err)
+				}
+			}
+			onCreds(ctx)
+		}
+	}
+	if nodeBroker == "" {
+		nodeBroker = brokerURL
+		if u, err := url.Parse(brokerURL); err == nil && strings.HasPrefix(u.Host, "0.0.0.0:") {
+			nodeBroker = u.Scheme + "://" + hostname() + u.Host[len("0.0.0.0"):]
+		}
+	}
+
+	fl, err := fleet.Start(ctx, fleet.Config{Broker: brokerURL, User: controllerUser, Password: secret,
+		Registry: reg, Media: store, Signer: sig, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer fl.Close()
+
+	// Retained desired state does not survive an embedded broker restart:
+	// publish every node's again (a new revision; nodes converge to it).
+	nodes, err := reg.ListNodes(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if n.Revoked {
+			continue
+		}
+		if err := api.PublishDesired(ctx, reg, fl, n.ID); err != nil {
+			log.Warn("publishing desired state", "node", n.ID, "err", err)
+		}
+	}
+
+	if err := firstToken(ctx, reg, cfg.DataDir, log); err != nil {
+		return err
+	}
+	var disconnect func(string)
+	if embedded != nil {
+		disconnect = embedded.Disconnect
+	}
+	h := api.New(api.Config{Registry: reg, Media: store, Fleet: fl, Signer: sig, Logger: log,
+		NodeBroker: nodeBroker, OnCredentialsChanged: onCreds, Disconnect: disconnect, DefaultLead: cfg.PlayLead})
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("controller: http: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("controller ready", "http", "http://"+ln.Addr().String(), "broker", brokerURL, "nodes", len(nodes), "key", sig.Key().ID)
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String(), strings.TrimPrefix(brokerURL, "tcp://"))
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("controller: http: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return nil
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "127.0.0.1"
+	}
+	return h
+}
+
+// firstToken creates the administrator's API token at first start, prints it
+// and saves it (owner-only) in the data directory for radioctl.
+func firstToken(ctx context.Context, reg *registry.DB, dir string, log *slog.Logger) error {
+	n, err := reg.CountTokens(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	secret, err := api.NewToken(ctx, reg, "admin", "admin")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "admin.token")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return err
+	}
+	log.Info("first start: created the administrator API token; keep it secret", "token", secret, "saved_in", path)
+	return nil
+}
+
+func loadOrCreateSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	s := broker.NewSecret()
+	return s, os.WriteFile(path, []byte(s+"\n"), 0o600)
+}
+
+// writeMosquitto regenerates the external broker's password and ACL files
+// from the registry and asks it to reload.
+func writeMosquitto(ctx context.Context, cfg Config, reg *registry.DB, secret string) error {
+	u, err := url.Parse(cfg.BrokerURL)
+	if err != nil {
+		return err
+	}
+	chash, err := broker.HashSecret(secret)
+	if err != nil {
+		return err
+	}
+	nodes, err := reg.ListNodes(ctx, "")
+	if err != nil {
+		return err
+	}
+	var mn []broker.MosquittoNode
+	for _, n := range nodes {
+		if n.Revoked {
+			continue
+		}
+		h, revoked, err := reg.NodeSecret(ctx, n.ID)
+		if err != nil || revoked {
+			continue
+		}
+		zones, _ := reg.NodeZones(ctx, n.ID)
+		mn = append(mn, broker.MosquittoNode{ID: n.ID, Hash: string(h), Zones: zones})
+	}
+	if _, err := broker.WriteMosquittoConfig(cfg.MosquittoDir, u.Host, controllerUser, chash, mn); err != nil {
+		return err
+	}
+	if cfg.MosquittoPIDFile != "" {
+		b, err := os.ReadFile(cfg.MosquittoPIDFile)
+		if err != nil {
+			return err
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return fmt.Errorf("mosquitto pid file %s: %w", cfg.MosquittoPIDFile, err)
+		}
+		return syscall.Kill(pid, syscall.SIGHUP)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+// Package node is the loudspeaker node daemon: it keeps one MQTT link to the
+// controller, verifies signed commands and desired state, fetches and caches
+// content, plays it through the sound card at the instant asked, and reports
+// its state and proof of play. Run is its entry point; cmd/radio-node only
+// turns flags into a Config.
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/communeradio/radio/firmware-api/nodeproto"
+)
+
+// Config of a node daemon. The JSON form is the file enrolment prints.
+type Config struct {
+	ID             string          `json:"id"`
+	Secret         string          `json:"secret"`
+	Broker         string          `json:"broker"` // tcp://host:1883 or ssl://host:8883
+	ControllerKeys []nodeproto.Key `json:"controller_keys"`
+	DataDir        string          `json:"data_dir"`
+	CacheMaxMB     int64           `json:"cache_max_mb,omitempty"`
+	AudioOutput    string          `json:"audio_output,omitempty"` // auto (default), oto, silent
+	AmpPath        string          `json:"amp_path,omitempty"`     // file that switches the amplifier: "1"/"0" (a GPIO value file)
+
+	Logger        *slog.Logger  `json:"-"`
+	Version       string        `json:"-"`
+	StateInterval time.Duration `json:"-"` // periodic state report, default 60 s
+}
+
+// LoadConfig reads a JSON config file.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("node: config: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("node: config %s: %w", path, err)
+	}
+	return c, c.Check()
+}
+
+// Check validates the configuration.
+func (c *Config) Check() error {
+	if err := nodeproto.CheckID("node", c.ID); err != nil {
+		return fmt.Errorf("node: config: %w", err)
+	}
+	if c.Secret == "" || c.Broker == "" || c.DataDir == "" {
+		return fmt.Errorf("node: config: secret, broker and data_dir are required")
+	}
+	if len(c.ControllerKeys) == 0 {
+		return fmt.Errorf("node: config: no controller_keys: commands could never be verified")
+	}
+	for _, k := range c.ControllerKeys {
+		if k.ID == "" || len(k.Pub) != 32 {
+			return fmt.Errorf("node: config: controller key %q is not a 32-byte Ed25519 key", k.ID)
+		}
+	}
+	switch c.AudioOutput {
+	case "", "auto", "oto", "silent":
+	default:
+		return fmt.Errorf("node: config: audio_output %q: want auto, oto or silent", c.AudioOutput)
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+// Package link is the node's one MQTT connection: persistent session,
+// resubscription on every connect, a last will, and reconnects with
+// exponential backoff and full jitter so that thousands of nodes do not
+// return to a restarted broker in the same second.
+package link
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Message is one received publish.
+type Message struct {
+	Topic   string
+	Payload []byte
+}
+
+// Config of a link.
+type Config struct {
+	Broker      string // tcp://host:port, ssl://host:port
+	ClientID    string // also the username
+	Password    string
+	TLS         *tls.Config
+	WillTopic   string
+	WillPayload []byte
+	Logger      *slog.Logger
+	// Subscriptions returns the topics (QoS 1) to subscribe to on every connect.
+	Subscriptions func() []string
+	// MinBackoff and MaxBackoff bound reconnect delays (defaults 1 s, 60 s).
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Link is an MQTT session that keeps itself connected.
+type Link struct {
+	cfg    Config
+	client mqtt.Client
+	msgs   chan Message
+	ups    chan struct{}
+	mu     sync.Mutex
+	subs   map[string]bool
+	lost   chan error
+}
+
+// New makes a link; Run connects it.
+func New(cfg Config) *Link {
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 60 * time.Second
+	}
+	l := &Link{cfg: cfg, msgs: make(chan Message, 256), ups: make(chan struct{}, 1), subs: map[string]bool{}, lost: make(chan error, 1)}
+	o := mqtt.NewClientOptions().
+		AddBroker(cfg.Broker).
+		SetClientID(cfg.ClientID).
+		SetUsername(cfg.ClientID).
+		SetPassword(cfg.Password).
+		SetCleanSession(false).
+		SetKeepAlive(30 * time.Second).
+		SetPingTimeout(10 * time.Second).
+		SetConnectTimeout(15 * time.Second).
+		SetAutoReconnect(false). // our own loop adds jitter
+		SetOrderMatters(false).
+		SetWriteTimeout(30 * time.Second).
+		SetMaxResumePubInFlight(16).
+		SetDefaultPublishHandler(l.onMessage).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			select {
+			case l.lost <- err:
+			default:
+			}
+		})
+	if cfg.TLS != nil {
+		o.SetTLSConfig(cfg.TLS)
+	}
+	if cfg.WillTopic != "" {
+		o.SetBinaryWill(cfg.WillTopic, cfg.WillPayload, 1, true)
+	}
+	l.client = mqtt.NewClient(o)
+	return l
+}
+
+// onMessage never blocks the paho reader for long (a blocked handler stalls
+// keep-alives): it hands the message to a buffered channel, dropping only if
+// the node is hopelessly behind; QoS 1 plus the protocol's repair recovers.
+func (l *Link) onMessage(_ mqtt.Client, m mqtt.Message) {
+	msg := Message{Topic: m.Topic(), Payload: m.Payload()}
+	select {
+	case l.msgs <- msg:
+	case <-time.After(5 * time.Second):
+		l.cfg.Logger.Warn("link: dropping message, node busy", "topic", msg.Topic)
+	}
+}
+
+// Messages delivers received publishes.
+func (l *Link) Messages() <-chan Message { return l.msgs }
+
+// Up signals each (re)connection, after subscriptions are in place.
+func (l *Link) Up() <-chan struct{} { return l.ups }
+
+// Connected reports whether the link is up now.
+func (l *Link) Connected() bool { return l.client.IsConnectionOpen() }
+
+// Run keeps the link connected until ctx ends, then disconnects cleanly
+// (which does not fire the last will; the node publishes offline itself).
+func (l *Link) Run(ctx context.Context) {
+	attempt := 0
+	for ctx.Err() == nil {
+		err := l.connect(ctx)
+		if err == nil {
+			attempt = 0
+			select {
+			case l.ups <- struct{}{}:
+			default:
+			}
+			select {
+			case <-ctx.Done():
+			case err = <-l.lost:
+				l.cfg.Logger.Warn("link: connection lost", "err", err)
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		} else {
+			l.cfg.Logger.Warn("link: connect failed", "broker", l.cfg.Broker, "err", err, "attempt", attempt+1)
+		}
+		d := Backoff(attempt, l.cfg.MinBackoff, l.cfg.MaxBackoff)
+		attempt++
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
+	if l.client.IsConnected() {
+		l.client.Disconnect(500)
+	}
+}
+
+// Backoff returns a delay drawn uniformly from [lo/2, min(hi, lo*2^attempt)]
+// ("full jitter" with a floor), so reconnecting nodes spread out.
+func Backoff(attempt int, lo, hi time.Duration) time.Duration {
+	ceil := lo << min(attempt, 30)
+	if ceil > hi || ceil <= 0 {
+		ceil = hi
+	}
+	floor := lo / 2
+	return floor + time.Duration(rand.Int64N(int64(ceil-floor)+1))
+}
+
+func (l *Link) connect(ctx context.Context) error {
+	tok := l.client.Connect()
+	if !tok.WaitTimeout(20 * time.Second) {
+		return errors.New("connect timed out")
+	}
+	if err := tok.Error(); err != nil {
+		return err
+	}
+	topics := l.cfg.Subscriptions()
+	filters := map[string]byte{}
+	for _, t := range topics {
+		filters[t] = 1
+	}
+	if len(filters) > 0 {
+		st := l.client.SubscribeMultiple(filters, nil)
+		if !st.WaitTimeout(20*time.Second) || st.Error() != nil {
+			l.client.Disconnect(0)
+			return fmt.Errorf("subscribe: %v", st.Error())
+		}
+	}
+	l.mu.Lock()
+	l.subs = filters2set(topics)
+	l.mu.Unlock()
+	l.cfg.Logger.Info("link: connected", "broker", l.cfg.Broker, "subscriptions", len(topics))
+	return nil
+}
+
+func filters2set(ts []string) map[string]bool {
+	m := map[string]bool{}
+	for _, t := range ts {
+		m[t] = true
+	}
+	return m
+}
+
+// Resubscribe brings live subscriptions in line with Subscriptions() (after
+// the zones changed). Errors are logged; the next connect fixes them anyway.
+func (l *Link) Resubscribe() {
+	if !l.client.IsConnectionOpen() {
+		return
+	}
+	want := filters2set(l.cfg.Subscriptions())
+	l.mu.Lock()
+	var add, drop []string
+	for t := range want {
+		if !l.subs[t] {
+			add = append(add, t)
+		}
+	}
+	for t := range l.subs {
+		if !want[t] {
+			drop = append(drop, t)
+		}
+	}
+	l.subs = want
+	l.mu.Unlock()
+	for _, t := range add {
+		if tok := l.client.Subscribe(t, 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			l.cfg.Logger.Warn("link: subscribe failed", "topic", t, "err", tok.Error())
+		}
+	}
+	if len(drop) > 0 {
+		l.client.Unsubscribe(drop...).WaitTimeout(10 * time.Second)
+	}
+}
+
+// ErrOffline is returned by Publish while the link is down.
+var ErrOffline = errors.New("link: offline")
+
+// Publish sends a QoS 1 message and waits (bounded) for the broker's ack.
+// While offline it fails at once: the callers keep what matters (outbox,
+// state) and send it again on the next Up.
+func (l *Link) Publish(topic string, retained bool, payload []byte) error {
+	if !l.client.IsConnectionOpen() {
+		return ErrOffline
+	}
+	tok := l.client.Publish(topic, 1, retained, payload)
+	if !tok.WaitTimeout(15 * time.Second) {
+		return errors.New("link: publish timed out")
+	}
+	return tok.Error()
+}

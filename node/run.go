@@ -1,0 +1,701 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/node/internal/cache"
+	"github.com/communeradio/radio/node/internal/link"
+	"github.com/communeradio/radio/node/internal/outbox"
+	"github.com/communeradio/radio/node/internal/player"
+)
+
+const (
+	fetchWindow    = 8                // chunks outstanding per file
+	fetchTimeout   = 10 * time.Second // re-ask a chunk after this
+	contentGrace   = 10 * time.Second // a play may start this late while content arrives
+	slotLead       = 5 * time.Second  // hand a slot to the player this long before play_at
+	slotLateStart  = 60 * time.Second // start a slot this late after a reboot rather than skip it
+	eventsResend   = 10 * time.Second // re-send an unacknowledged batch
+	ampIdleOff     = 10 * time.Second // auto amplifier: off after this much silence
+	defaultStateIv = 60 * time.Second
+)
+
+type pendingPlay struct {
+	item     player.Item
+	deadline time.Time
+}
+
+type fetching struct {
+	size     int64
+	inflight map[int]time.Time
+}
+
+type agent struct {
+	cfg     Config
+	log     *slog.Logger
+	link    *link.Link
+	cache   *cache.Cache
+	out     *outbox.Outbox
+	play    *player.Player
+	keys    nodeproto.Keyring
+	st      persisted
+	start   time.Time
+	volume  int
+	amp     bool
+	ampMode string
+	idleAt  time.Time
+
+	pending    map[string]pendingPlay // command/slot id -> waiting for content
+	fetches    map[string]*fetching   // media -> transfer state
+	batchSent  time.Time              // when the unacknowledged events batch went out
+	lastState  []byte
+	stateDirty bool
+}
+
+// Run runs the node daemon until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.StateInterval <= 0 {
+		cfg.StateInterval = defaultStateIv
+	}
+	log := cfg.Logger.With("node", cfg.ID)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("node: data dir: %w", err)
+	}
+	c, err := cache.Open(filepath.Join(cfg.DataDir, "cache"), cfg.CacheMaxMB<<20)
+	if err != nil {
+		return err
+	}
+	ob, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox"))
+	if err != nil {
+		return err
+	}
+	pl, err := player.New(player.Config{Logger: log, Output: cfg.AudioOutput})
+	if err != nil {
+		return fmt.Errorf("node: audio: %w", err)
+	}
+	defer pl.Close()
+
+	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, start: time.Now(), volume: 70, ampMode: "auto",
+		pending: map[string]pendingPlay{}, fetches: map[string]*fetching{}, st: loadPersisted(cfg.DataDir)}
+	a.keys = nodeproto.Keyring{}
+	keys := cfg.ControllerKeys
+	if len(a.st.Keys) > 0 {
+		keys = a.st.Keys
+	}
+	for _, k := range keys {
+		a.keys[k.ID] = k.Pub
+	}
+	if d := a.st.Desired; d != nil {
+		a.volume = d.Volume
+		if d.Amp != "" {
+			a.ampMode = d.Amp
+		}
+	}
+	pl.SetVolume(a.volume)
+	a.recoverNowPlaying()
+
+	will, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false})
+	a.link = link.New(link.Config{
+		Broker: cfg.Broker, ClientID: cfg.ID, Password: cfg.Secret, Logger: log,
+		WillTopic: nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), WillPayload: will,
+		Subscriptions: a.subscriptions,
+	})
+	linkCtx, stopLink := context.WithCancel(context.Background())
+	linkDone := make(chan struct{})
+	go func() { a.link.Run(linkCtx); close(linkDone) }()
+	log.Info("node started", "broker", cfg.Broker, "audio", pl.Backend(), "outbox", ob.Len())
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	stateTick := time.NewTicker(cfg.StateInterval)
+	defer stateTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Say goodbye while the link is up: a clean disconnect does not
+			// fire the last will.
+			off, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false, TS: time.Now().UnixMilli()})
+			a.link.Publish(nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), true, off)
+			stopLink()
+			<-linkDone
+			return nil
+		case <-a.link.Up():
+			a.batchSent = time.Time{}
+			a.publishState(true)
+			a.flushEvents()
+			a.pumpFetches()
+		case m := <-a.link.Messages():
+			a.handle(m)
+		case ev := <-pl.Events():
+			a.onPlayerEvent(ev)
+		case <-tick.C:
+			a.tick(time.Now())
+		case <-stateTick.C:
+			a.publishState(true)
+		}
+	}
+}
+
+func (a *agent) subscriptions() []string {
+	t := []string{}
+	for _, leaf := range []string{nodeproto.LeafDesired, nodeproto.LeafCmd, nodeproto.LeafChunk, nodeproto.LeafAck} {
+		t = append(t, nodeproto.NodeTopic(a.cfg.ID, leaf))
+	}
+	if d := a.st.Desired; d != nil {
+		for _, z := range d.Zones {
+			t = append(t, nodeproto.ZoneCmdTopic(z))
+		}
+	}
+	return t
+}
+
+func (a *agent) zones() []string {
+	if a.st.Desired == nil {
+		return nil
+	}
+	return a.st.Desired.Zones
+}
+
+// handle dispatches one received message. Nothing here may panic or stop the
+// loop on bad input: errors are logged and, for commands, replied.
+func (a *agent) handle(m link.Message) {
+	if zone, ok := nodeproto.ParseZoneTopic(m.Topic); ok {
+		a.handleCommand(m.Payload, "", zone)
+		return
+	}
+	id, leaf, ok := nodeproto.ParseNodeTopic(m.Topic)
+	if !ok || id != a.cfg.ID {
+		a.log.Warn("message on unexpected topic dropped", "topic", m.Topic)
+		return
+	}
+	switch leaf {
+	case nodeproto.LeafCmd:
+		a.handleCommand(m.Payload, id, "")
+	case nodeproto.LeafDesired:
+		a.handleDesired(m.Payload)
+	case nodeproto.LeafChunk:
+		a.handleChunk(m.Payload)
+	case nodeproto.LeafAck:
+		var ack nodeproto.Ack
+		if err := nodeproto.Decode(m.Payload, &ack); err != nil {
+			a.log.Warn("bad ack dropped", "err", err)
+			return
+		}
+		if err := ack.Validate(); err != nil {
+			a.log.Warn("bad ack dropped", "err", err)
+			return
+		}
+		if n := a.out.Ack(ack.Seqs); n > 0 {
+			a.batchSent = time.Time{}
+			a.stateDirty = true
+			a.flushEvents()
+		}
+	default:
+		a.log.Warn("message on unknown leaf dropped", "topic", m.Topic)
+	}
+}
+
+func (a *agent) reply(cmd string, err error) {
+	r := nodeproto.Reply{Node: a.cfg.ID, Cmd: cmd, OK: err == nil, TS: time.Now().UnixMilli()}
+	if err != nil {
+		var pe *nodeproto.Error
+		if errors.As(err, &pe) {
+			r.Code, r.Reason = pe.Code, pe.Reason
+		} else {
+			r.Code, r.Reason = nodeproto.CodeInvalid, err.Error()
+		}
+		a.log.Warn("refused", "cmd", cmd, "code", r.Code.String(), "reason", r.Reason)
+	}
+	b, _ := json.Marshal(r)
+	if perr := a.link.Publish(nodeproto.NodeTopic(a.cfg.ID, nodeproto.LeafReply), false, b); perr != nil {
+		a.log.Debug("reply not sent", "err", perr)
+	}
+}
+
+func (a *agent) handleCommand(payload []byte, node, zone string) {
+	var c nodeproto.Command
+	if err := a.keys.Open(payload, &c); err != nil {
+		a.reply(c.ID, err)
+		return
+	}
+	if err := a.checkCommand(&c, node, zone, time.Now()); err != nil {
+		a.reply(c.ID, err)
+		return
+	}
+	a.st.Seen[c.ID] = c.Expires
+	if err := a.st.save(a.cfg.DataDir); err != nil {
+		a.log.Error("saving state", "err", err)
+	}
+	a.reply(c.ID, a.execute(&c))
+}
+
+func (a *agent) checkCommand(c *nodeproto.Command, node, zone string, now time.Time) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case node != "" && c.Node != node:
+		return nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("command for node %q arrived on node %q's topic", c.Node, node))
+	case zone != "" && c.Zone != zone:
+		return nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("command for zone %q arrived on zone %q's topic", c.Zone, zone))
+	case zone != "" && !slices.Contains(a.zones(), zone):
+		return nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("this node is not in zone %q", zone))
+	case now.UnixMilli() > c.Expires:
+		return nodeproto.Errf(nodeproto.CodeExpired, fmt.Sprintf("expired %s ago", now.Sub(time.UnixMilli(c.Expires)).Round(time.Second)))
+	}
+	if _, seen := a.st.Seen[c.ID]; seen {
+		return nodeproto.Errf(nodeproto.CodeReplayed, "command id already seen")
+	}
+	return nil
+}
+
+func (a *agent) execute(c *nodeproto.Command) error {
+	switch c.Type {
+	case nodeproto.CmdPlay:
+		p := c.Play
+		it := player.Item{ID: c.ID, Media: p.Media, Priority: nodeproto.PriorityRank(p.Priority), Volume: -1,
+			Repeat: p.Repeat, Gap: time.Duration(p.GapMS) * time.Millisecond, Resume: p.Resume}
+		if p.PlayAt > 0 {
+			it.PlayAt = time.UnixMilli(p.PlayAt)
+		}
+		if p.Volume != nil {
+			it.Volume = *p.Volume
+		}
+		return a.schedule(it, p.Size)
+	case nodeproto.CmdStop:
+		id := ""
+		if c.Stop != nil {
+			id = c.Stop.ID
+		}
+		for pid := range a.pending {
+			if id == "" || pid == id {
+				delete(a.pending, pid)
+			}
+		}
+		a.play.Stop(id)
+	case nodeproto.CmdVolume:
+		a.volume = *c.Volume
+		a.play.SetVolume(a.volume)
+		a.stateDirty = true
+	case nodeproto.CmdAmp:
+		if *c.Amp {
+			a.ampMode = "on"
+		} else {
+			a.ampMode = "off"
+		}
+		a.applyAmp(time.Now())
+	}
+	return nil
+}
+
+// schedule hands an item to the player when its content is cached, or
+// fetches the content first.
+func (a *agent) schedule(it player.Item, size int64) error {
+	if path, ok := a.cache.Path(it.Media); ok {
+		it.Path = path
+		a.amp = a.amp || a.ampMode == "auto"
+		a.applyAmp(time.Now())
+		if err := a.play.Play(it); err != nil {
+			return nodeproto.Errf(nodeproto.CodeAudio, err.Error())
+		}
+		return nil
+	}
+	start := it.PlayAt
+	if start.IsZero() {
+		start = time.Now()
+	}
+	a.pending[it.ID] = pendingPlay{item: it, deadline: start.Add(contentGrace)}
+	if err := a.want(it.Media, size); err != nil {
+		delete(a.pending, it.ID)
+		if errors.Is(err, cache.ErrDiskFull) {
+			return nodeproto.Errf(nodeproto.CodeDiskFull, err.Error())
+		}
+		return nodeproto.Errf(nodeproto.CodeContent, err.Error())
+	}
+	return nil
+}
+
+// want starts fetching media if it is neither cached nor being fetched.
+func (a *agent) want(media string, size int64) error {
+	if a.cache.Has(media) {
+		return nil
+	}
+	if _, ok := a.fetches[media]; ok {
+		return nil
+	}
+	if _, err := a.cache.Missing(media, size); err != nil {
+		return err
+	}
+	a.fetches[media] = &fetching{size: size, inflight: map[int]time.Time{}}
+	a.pumpFetches()
+	return nil
+}
+
+// pumpFetches keeps up to fetchWindow chunk requests outstanding per file,
+// re-asking those unanswered for fetchTimeout.
+func (a *agent) pumpFetches() {
+	if !a.link.Connected() {
+		return
+	}
+	now := time.Now()
+	for media, f := range a.fetches {
+		missing, err := a.cache.Missing(media, f.size)
+		if err != nil {
+			a.log.Warn("fetch", "media", media, "err", err)
+			continue
+		}
+		var ask []int
+		outstanding := 0
+		for _, i := range missing {
+			if t, ok := f.inflight[i]; ok && now.Sub(t) < fetchTimeout {
+				outstanding++
+			}
+		}
+		for _, i := range missing {
+			if outstanding+len(ask) >= fetchWindow {
+				break
+			}
+			if t, ok := f.inflight[i]; ok && now.Sub(t) < fetchTimeout {
+				continue
+			}
+			ask = append(ask, i)
+		}
+		if len(ask) == 0 {
+			continue
+		}
+		b, _ := json.Marshal(nodeproto.Fetch{Media: media, Chunks: ask})
+		if err := a.link.Publish(nodeproto.NodeTopic(a.cfg.ID, nodeproto.LeafFetch), false, b); err != nil {
+			return
+		}
+		for _, i := range ask {
+			f.inflight[i] = now
+		}
+	}
+}
+
+func (a *agent) handleChunk(payload []byte) {
+	ch, err := nodeproto.UnmarshalChunk(payload)
+	if err != nil {
+		a.log.Warn("chunk dropped", "err", err)
+		return
+	}
+	f, ok := a.fetches[ch.Media]
+	if !ok {
+		return // not asked for (a duplicate after completion)
+	}
+	delete(f.inflight, ch.Index)
+	if ch.Size != f.size {
+		a.log.Warn("chunk dropped: size differs from the command's", "media", ch.Media, "size", ch.Size, "want", f.size)
+		return
+	}
+	done, err := a.cache.Put(ch)
+	switch {
+	case errors.Is(err, cache.ErrHashMismatch):
+		a.log.Error("assembled media does not match its hash; fetching again", "media", ch.Media)
+		f.inflight = map[int]time.Time{}
+	case err != nil:
+		a.log.Error("storing chunk", "media", ch.Media, "err", err)
+		a.stateDirty = true
+	case done:
+		delete(a.fetches, ch.Media)
+		a.log.Info("media complete", "media", ch.Media, "bytes", ch.Size)
+		a.stateDirty = true
+		for id, p := range a.pending {
+			if p.item.Media == ch.Media {
+				delete(a.pending, id)
+				if err := a.schedule(p.item, ch.Size); err != nil {
+					a.fail(p.item, err.Error())
+				}
+			}
+		}
+	}
+	a.pumpFetches()
+}
+
+func (a *agent) handleDesired(payload []byte) {
+	var d nodeproto.Desired
+	if err := a.keys.Open(payload, &d); err != nil {
+		a.reply("desired", err)
+		return
+	}
+	tag := fmt.Sprintf("desired:%d", d.Rev)
+	if err := d.Validate(); err != nil {
+		a.reply(tag, err)
+		return
+	}
+	if d.Node != a.cfg.ID {
+		a.reply(tag, nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("desired state for node %q", d.Node)))
+		return
+	}
+	if cur := a.st.Desired; cur != nil && d.Rev <= cur.Rev {
+		if d.Rev < cur.Rev {
+			a.reply(tag, nodeproto.Errf(nodeproto.CodeReplayed, fmt.Sprintf("revision %d is not newer than %d", d.Rev, cur.Rev)))
+		}
+		return // the same retained document again after a reconnect
+	}
+	a.st.Desired = &d
+	if len(d.Keys) > 0 {
+		a.st.Keys = d.Keys
+		a.keys = nodeproto.Keyring{}
+		for _, k := range d.Keys {
+			a.keys[k.ID] = k.Pub
+		}
+	}
+	if err := a.st.save(a.cfg.DataDir); err != nil {
+		a.log.Error("saving state", "err", err)
+	}
+	a.volume = d.Volume
+	a.play.SetVolume(d.Volume)
+	if d.Amp != "" {
+		a.ampMode = d.Amp
+	}
+	a.applyAmp(time.Now())
+	a.link.Resubscribe()
+	a.syncContent()
+	a.stateDirty = true
+	a.log.Info("desired state applied", "rev", d.Rev, "zones", d.Zones, "slots", len(d.Schedule))
+	a.reply(tag, nil)
+}
+
+// syncContent fetches what desired state needs and protects it from eviction.
+func (a *agent) syncContent() {
+	d := a.st.Desired
+	if d == nil {
+		return
+	}
+	var keep []string
+	for _, c := range d.Content {
+		keep = append(keep, c.Media)
+		a.want(c.Media, c.Size)
+	}
+	for _, s := range d.Schedule {
+		keep = append(keep, s.Media)
+		a.want(s.Media, s.Size)
+	}
+	for _, p := range a.pending {
+		keep = append(keep, p.item.Media)
+	}
+	a.cache.Keep(keep)
+}
+
+// tick runs once a second: schedule slots, content deadlines, retries.
+func (a *agent) tick(now time.Time) {
+	for id, p := range a.pending {
+		if now.After(p.deadline) {
+			delete(a.pending, id)
+			a.fail(p.item, nodeproto.CodeContent.String())
+		}
+	}
+	a.runSlots(now)
+	a.pumpFetches()
+	if !a.batchSent.IsZero() && now.Sub(a.batchSent) > eventsResend {
+		a.batchSent = time.Time{}
+	}
+	a.flushEvents()
+	a.applyAmp(now)
+	if a.stateDirty {
+		a.publishState(false)
+	}
+	if now.Second() == 0 {
+		a.st.prune(now)
+	}
+}
+
+// runSlots plays the desired schedule from the node's own clock and cache,
+// so bulletins air with the link down.
+func (a *agent) runSlots(now time.Time) {
+	d := a.st.Desired
+	if d == nil {
+		return
+	}
+	changed := false
+	for _, s := range d.Schedule {
+		if _, done := a.st.Slots[s.ID]; done {
+			continue
+		}
+		at := time.UnixMilli(s.PlayAt)
+		if at.Sub(now) > slotLead {
+			continue
+		}
+		a.st.Slots[s.ID] = s.PlayAt
+		changed = true
+		it := player.Item{ID: s.ID, Media: s.Media, PlayAt: at, Priority: nodeproto.PriorityRank(s.Priority), Volume: -1,
+			Repeat: s.Repeat, Gap: time.Duration(s.GapMS) * time.Millisecond, Resume: s.Resume}
+		if s.Volume != nil {
+			it.Volume = *s.Volume
+		}
+		if now.Sub(at) > slotLateStart {
+			a.fail(it, "missed: the node was not running at play time")
+			continue
+		}
+		if err := a.schedule(it, s.Size); err != nil {
+			a.fail(it, err.Error())
+		}
+	}
+	if changed {
+		if err := a.st.save(a.cfg.DataDir); err != nil {
+			a.log.Error("saving state", "err", err)
+		}
+	}
+}
+
+func (a *agent) fail(it player.Item, reason string) {
+	ev := nodeproto.Event{Type: nodeproto.EventFailed, ID: it.ID, Media: it.Media, At: time.Now().UnixMilli(),
+		Priority: priorityName(it.Priority), Reason: reason}
+	if !it.PlayAt.IsZero() {
+		ev.PlayAt = it.PlayAt.UnixMilli()
+	}
+	a.record(ev)
+}
+
+func priorityName(rank int) string {
+	switch rank {
+	case 1:
+		return nodeproto.PriorityHigh
+	case 2:
+		return nodeproto.PriorityEmergency
+	}
+	return nodeproto.PriorityNormal
+}
+
+func (a *agent) onPlayerEvent(ev player.Event) {
+	pe := nodeproto.Event{Type: ev.Type, ID: ev.ID, Media: ev.Media, At: ev.At.UnixMilli(),
+		PlayedMS: ev.Played.Milliseconds(), Priority: priorityName(ev.Priority), Reason: ev.Reason}
+	if !ev.PlayAt.IsZero() {
+		pe.PlayAt = ev.PlayAt.UnixMilli()
+		if ev.Type == nodeproto.EventStarted {
+			pe.OffsetUS = ev.At.Sub(ev.PlayAt).Microseconds()
+		}
+	}
+	np := filepath.Join(a.cfg.DataDir, "nowplaying.json")
+	switch ev.Type {
+	case nodeproto.EventStarted, nodeproto.EventResumed:
+		b, _ := json.Marshal(nowPlaying{ID: ev.ID, Media: ev.Media, Priority: pe.Priority, PlayAt: pe.PlayAt, Since: pe.At})
+		writeAtomic(np, b)
+	default:
+		if cur := a.play.Now(); cur == nil {
+			os.Remove(np)
+			a.idleAt = time.Now()
+		}
+	}
+	a.record(pe)
+	a.stateDirty = true
+}
+
+// recoverNowPlaying reports an item cut short by a crash or power loss.
+func (a *agent) recoverNowPlaying() {
+	np := filepath.Join(a.cfg.DataDir, "nowplaying.json")
+	b, err := os.ReadFile(np)
+	if err != nil {
+		return
+	}
+	var n nowPlaying
+	if json.Unmarshal(b, &n) == nil && n.ID != "" {
+		ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: n.ID, Media: n.Media, At: time.Now().UnixMilli(),
+			PlayAt: n.PlayAt, Priority: n.Priority, Reason: "node restarted"}
+		if info, err := os.Stat(np); err == nil {
+			ev.PlayedMS = max(0, info.ModTime().UnixMilli()-n.Since) // at least; the file is written at start
+		}
+		a.record(ev)
+	}
+	os.Remove(np)
+}
+
+// record appends an event to the durable outbox and tries to send it.
+func (a *agent) record(ev nodeproto.Event) {
+	ev, err := a.out.Append(ev)
+	if err != nil {
+		a.log.Error("proof of play not stored", "err", err, "event", ev.Type, "id", ev.ID)
+		return
+	}
+	a.log.Info("proof of play", "seq", ev.Seq, "event", ev.Type, "id", ev.ID, "offset_us", ev.OffsetUS, "reason", ev.Reason)
+	a.flushEvents()
+}
+
+// flushEvents sends the oldest unacknowledged events, one batch at a time.
+func (a *agent) flushEvents() {
+	if !a.batchSent.IsZero() || !a.link.Connected() {
+		return
+	}
+	evs := a.out.Pending(nodeproto.MaxEvents)
+	if len(evs) == 0 {
+		return
+	}
+	b, _ := json.Marshal(nodeproto.Events{Node: a.cfg.ID, Events: evs})
+	if err := a.link.Publish(nodeproto.NodeTopic(a.cfg.ID, nodeproto.LeafEvents), false, b); err != nil {
+		a.log.Debug("events not sent", "err", err)
+		return
+	}
+	a.batchSent = time.Now()
+}
+
+func (a *agent) applyAmp(now time.Time) {
+	on := a.amp
+	switch a.ampMode {
+	case "on":
+		on = true
+	case "off":
+		on = false
+	default:
+		busy := a.play.Now() != nil || len(a.pending) > 0
+		if busy {
+			on = true
+		} else if on && !a.idleAt.IsZero() && now.Sub(a.idleAt) > ampIdleOff {
+			on = false
+		}
+	}
+	if on == a.amp {
+		return
+	}
+	a.amp = on
+	a.stateDirty = true
+	if a.cfg.AmpPath != "" {
+		v := []byte("0\n")
+		if on {
+			v = []byte("1\n")
+		}
+		if err := os.WriteFile(a.cfg.AmpPath, v, 0o644); err != nil {
+			a.log.Error("amplifier switch", "path", a.cfg.AmpPath, "err", err)
+		}
+	}
+}
+
+func (a *agent) publishState(force bool) {
+	s := nodeproto.State{Node: a.cfg.ID, Online: true, Version: a.cfg.Version,
+		Volume: a.volume, Amp: a.amp, Audio: a.play.Backend(), CacheBytes: a.cache.Usage(), Outbox: a.out.Len()}
+	if a.st.Desired != nil {
+		s.DesiredRev = a.st.Desired.Rev
+	}
+	if cur := a.play.Now(); cur != nil {
+		s.Playing = &nodeproto.NowPlaying{ID: cur.ID, Media: cur.Media, Priority: priorityName(cur.Priority), Since: cur.Since.UnixMilli()}
+	}
+	cmp, _ := json.Marshal(s) // without the ever-changing fields, to see if anything changed
+	if !force && string(cmp) == string(a.lastState) {
+		a.stateDirty = false
+		return
+	}
+	s.TS = time.Now().UnixMilli()
+	s.UptimeS = int64(time.Since(a.start).Seconds())
+	s.DiskFree = a.cache.FreeDisk()
+	b, _ := json.Marshal(s)
+	if err := a.link.Publish(nodeproto.NodeTopic(a.cfg.ID, nodeproto.LeafState), true, b); err != nil {
+		return // stays dirty; sent on the next tick or Up
+	}
+	a.lastState = cmp
+	a.stateDirty = false
+}
