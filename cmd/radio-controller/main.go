@@ -1,0 +1,41 @@
+// Command radio-controller runs the commune radio controller.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/communeradio/radio/controller"
+)
+
+var version = "0.1.0-dev"
+
+func main() {
+	var cfg controller.Config
+	flag.StringVar(&cfg.DataDir, "data", "data", "data directory: registry, media, keys")
+	flag.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP API listen address")
+	flag.StringVar(&cfg.MQTTAddr, "mqtt", "127.0.0.1:1883", "embedded MQTT broker listen address (0.0.0.0:1883 for real nodes)")
+	flag.StringVar(&cfg.BrokerURL, "broker", "", "external MQTT broker URL (e.g. tcp://127.0.0.1:1883) instead of the embedded one")
+	flag.StringVar(&cfg.MosquittoDir, "mosquitto-dir", "", "with -broker: write mosquitto.conf, passwd and acl here")
+	flag.StringVar(&cfg.MosquittoPIDFile, "mosquitto-pid", "", "with -mosquitto-dir: pid file of mosquitto, sent SIGHUP after changes")
+	flag.StringVar(&cfg.NodeBroker, "node-broker", "", "broker URL written into enrolled nodes' configs")
+	debug := flag.Bool("debug", false, "debug logging")
+	flag.Parse()
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Version = version
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := controller.Run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "radio-controller:", err)
+		os.Exit(1)
+	}
+}

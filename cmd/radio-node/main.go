@@ -1,0 +1,44 @@
+// Command radio-node runs the loudspeaker node daemon.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/communeradio/radio/node"
+)
+
+var version = "0.1.0-dev"
+
+func main() {
+	path := flag.String("config", "/etc/radio-node/config.json", "node config file (printed by 'radioctl node add')")
+	check := flag.Bool("check", false, "validate the config file and exit")
+	debug := flag.Bool("debug", false, "debug logging")
+	flag.Parse()
+	cfg, err := node.LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "radio-node:", err)
+		os.Exit(2)
+	}
+	if *check {
+		fmt.Println("config OK:", *path)
+		return
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Version = version
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := node.Run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "radio-node:", err)
+		os.Exit(1)
+	}
+}

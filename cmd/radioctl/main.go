@@ -1,0 +1,443 @@
+// Command radioctl is the officers' and administrators' command line for the
+// controller's HTTP API.
+//
+//	radioctl [-server URL] [-token T | -token-file F] COMMAND [ARGS]
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+const usage = `radioctl: control the commune radio controller
+
+Usage: radioctl [-server URL] [-token TOKEN | -token-file FILE] COMMAND [ARGS]
+
+Commands:
+  area add ID NAME [-kind province|commune] [-parent ID]
+  area list
+  station add ID AREA NAME [-kind ip|fm|wired]
+  station list
+  node add ID STATION [-name N] [-lat X -lon Y] [-zone Z] [-out FILE]   enrol; prints the node's config
+  node list
+  node show ID
+  node revoke ID
+  zone add ID STATION [-name N] [-offset-ms MS] [-nodes a,b,c]
+  zone list
+  media upload FILE
+  media list
+  play MEDIA (-node ID | -zone ID) [-at RFC3339 | -delay 5s] [-priority normal|priority|emergency] [-repeat N]
+  stop (-node ID | -zone ID)
+  volume LEVEL (-node ID | -zone ID)
+  amp on|off (-node ID | -zone ID)
+  command ID                  a command and the nodes' replies
+  plays [-node ID] [-item ID] [-since RFC3339]   proof of play
+
+The token comes from -token, else $RADIO_TOKEN, else -token-file (default data/admin.token).
+`
+
+type client struct {
+	server string
+	token  string
+	out    io.Writer
+}
+
+func main() {
+	fs := flag.NewFlagSet("radioctl", flag.ExitOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
+	server := fs.String("server", envOr("RADIO_SERVER", "http://127.0.0.1:8080"), "controller URL")
+	token := fs.String("token", os.Getenv("RADIO_TOKEN"), "API token")
+	tokenFile := fs.String("token-file", "data/admin.token", "file holding the API token")
+	fs.Parse(os.Args[1:])
+	if fs.NArg() == 0 {
+		fs.Usage()
+		os.Exit(2)
+	}
+	if *token == "" {
+		if b, err := os.ReadFile(*tokenFile); err == nil {
+			*token = strings.TrimSpace(string(b))
+		}
+	}
+	c := &client{server: strings.TrimRight(*server, "/"), token: *token, out: os.Stdout}
+	if err := c.run(fs.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "radioctl:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// flags parses sub-command flags that may come after positional arguments.
+func flags(name string, args []string, def func(*flag.FlagSet)) (*flag.FlagSet, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	def(fs)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs, pos, nil
+}
+
+func need(pos []string, n int, what string) error {
+	if len(pos) < n {
+		return fmt.Errorf("missing arguments: %s", what)
+	}
+	return nil
+}
+
+func (c *client) run(args []string) error {
+	cmd := args[0]
+	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media") {
+		cmd += " " + args[1]
+		args = args[1:]
+	}
+	rest := args[1:]
+	var target struct{ node, zone string }
+	targetFlags := func(fs *flag.FlagSet) {
+		fs.StringVar(&target.node, "node", "", "node id")
+		fs.StringVar(&target.zone, "zone", "", "zone id")
+	}
+	targetBody := func(m map[string]any) map[string]any {
+		if target.node != "" {
+			m["node"] = target.node
+		}
+		if target.zone != "" {
+			m["zone"] = target.zone
+		}
+		return m
+	}
+	switch cmd {
+	case "area add":
+		var kind, parent string
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&kind, "kind", "commune", "province or commune")
+			fs.StringVar(&parent, "parent", "", "parent area id")
+		})
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 2, "ID NAME"); err != nil {
+			return err
+		}
+		return c.call("POST", "/api/v1/areas", map[string]any{"id": pos[0], "name": strings.Join(pos[1:], " "), "kind": kind, "parent_id": parent}, nil)
+	case "area list":
+		return c.table("/api/v1/areas", "id", "kind", "name", "parent_id")
+	case "station add":
+		var kind string
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) { fs.StringVar(&kind, "kind", "ip", "ip, fm or wired") })
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 3, "ID AREA NAME"); err != nil {
+			return err
+		}
+		return c.call("POST", "/api/v1/stations", map[string]any{"id": pos[0], "area_id": pos[1], "name": strings.Join(pos[2:], " "), "kind": kind}, nil)
+	case "station list":
+		return c.table("/api/v1/stations", "id", "area_id", "kind", "name")
+	case "node add":
+		var name, zone, out string
+		var lat, lon float64
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&name, "name", "", "name")
+			fs.StringVar(&zone, "zone", "", "zone to join")
+			fs.StringVar(&out, "out", "", "write the node config to this file (0600)")
+			fs.Float64Var(&lat, "lat", 0, "latitude")
+			fs.Float64Var(&lon, "lon", 0, "longitude")
+		})
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 2, "ID STATION"); err != nil {
+			return err
+		}
+		body := map[string]any{"id": pos[0], "station_id": pos[1], "name": name, "lat": lat, "lon": lon}
+		if zone != "" {
+			body["zones"] = []string{zone}
+		}
+		var resp struct {
+			Config json.RawMessage `json:"config"`
+		}
+		if err := c.call("POST", "/api/v1/nodes", body, &resp); err != nil {
+			return err
+		}
+		var pretty bytes.Buffer
+		json.Indent(&pretty, resp.Config, "", "  ")
+		pretty.WriteByte('\n')
+		if out != "" {
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, pretty.Bytes(), 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.out, "node %s enrolled; config written to %s (it holds the node's secret: copy it to the box as /etc/radio-node/config.json)\n", pos[0], out)
+			return nil
+		}
+		_, err = c.out.Write(pretty.Bytes())
+		return err
+	case "node list":
+		return c.nodes()
+	case "node show":
+		if err := need(rest, 1, "ID"); err != nil {
+			return err
+		}
+		return c.call("GET", "/api/v1/nodes/"+url.PathEscape(rest[0]), nil, nil)
+	case "node revoke":
+		if err := need(rest, 1, "ID"); err != nil {
+			return err
+		}
+		return c.call("POST", "/api/v1/nodes/"+url.PathEscape(rest[0])+"/revoke", nil, nil)
+	case "zone add":
+		var name, nodes string
+		var offset int
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&name, "name", "", "name")
+			fs.StringVar(&nodes, "nodes", "", "comma-separated node ids")
+			fs.IntVar(&offset, "offset-ms", 0, "start offset of this zone, ms")
+		})
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 2, "ID STATION"); err != nil {
+			return err
+		}
+		body := map[string]any{"id": pos[0], "station_id": pos[1], "name": name, "offset_ms": offset}
+		if nodes != "" {
+			body["nodes"] = strings.Split(nodes, ",")
+		}
+		return c.call("POST", "/api/v1/zones", body, nil)
+	case "zone list":
+		return c.table("/api/v1/zones", "id", "station_id", "offset_ms", "nodes")
+	case "media upload":
+		if err := need(rest, 1, "FILE"); err != nil {
+			return err
+		}
+		return c.upload(rest[0])
+	case "media list":
+		return c.table("/api/v1/media", "sha256", "name", "duration_ms", "size")
+	case "play":
+		var at, priority string
+		var delay time.Duration
+		var repeat int
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			targetFlags(fs)
+			fs.StringVar(&at, "at", "", "start time, RFC 3339")
+			fs.DurationVar(&delay, "delay", 0, "start after this delay")
+			fs.StringVar(&priority, "priority", "normal", "normal, priority or emergency")
+			fs.IntVar(&repeat, "repeat", 0, "extra plays")
+		})
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 1, "MEDIA (sha256 from 'media list')"); err != nil {
+			return err
+		}
+		body := targetBody(map[string]any{"media": pos[0], "priority": priority, "repeat": repeat})
+		if at != "" {
+			body["play_at"] = at
+		}
+		if delay > 0 {
+			body["delay_ms"] = delay.Milliseconds()
+		}
+		return c.call("POST", "/api/v1/play", body, nil)
+	case "stop":
+		if _, _, err := flags(cmd, rest, targetFlags); err != nil {
+			return err
+		}
+		return c.call("POST", "/api/v1/stop", targetBody(map[string]any{}), nil)
+	case "volume", "amp":
+		_, pos, err := flags(cmd, rest, targetFlags)
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 1, "VALUE"); err != nil {
+			return err
+		}
+		var v any = pos[0]
+		if cmd == "volume" {
+			var n int
+			if _, err := fmt.Sscan(pos[0], &n); err != nil {
+				return fmt.Errorf("volume: want a number from 0 to 100")
+			}
+			v = n
+		} else {
+			v = pos[0] == "on"
+		}
+		return c.call("POST", "/api/v1/"+cmd, targetBody(map[string]any{"value": v}), nil)
+	case "command":
+		if err := need(rest, 1, "ID"); err != nil {
+			return err
+		}
+		return c.call("GET", "/api/v1/commands/"+url.PathEscape(rest[0]), nil, nil)
+	case "plays":
+		var node, item, since string
+		if _, _, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&node, "node", "", "node id")
+			fs.StringVar(&item, "item", "", "command or slot id")
+			fs.StringVar(&since, "since", "", "RFC 3339")
+		}); err != nil {
+			return err
+		}
+		q := url.Values{}
+		for k, v := range map[string]string{"node": node, "item": item, "since": since} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		return c.table("/api/v1/plays?"+q.Encode(), "at", "node_id", "type", "item_id", "offset_us", "played_ms", "reason")
+	}
+	return fmt.Errorf("unknown command %q (run radioctl without arguments for help)", strings.Join(args, " "))
+}
+
+func (c *client) do(req *http.Request, out any) error {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the controller at %s (is it running?): %w", c.server, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s (HTTP %d)", e.Error, resp.StatusCode)
+		}
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	_, err = c.out.Write(b)
+	return err
+}
+
+func (c *client) call(method, path string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.server+path, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, out)
+}
+
+func (c *client) upload(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	req, err := http.NewRequest("POST", c.server+"/api/v1/media?name="+url.QueryEscape(filepath.Base(path)), f)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	return c.do(req, nil)
+}
+
+func (c *client) table(path string, cols ...string) error {
+	var rows []map[string]any
+	if err := c.call("GET", path, nil, &rows); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(cols, "\t")))
+	for _, r := range rows {
+		var cells []string
+		for _, col := range cols {
+			cells = append(cells, cell(r[col]))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+func cell(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "-"
+	case float64:
+		return fmt.Sprintf("%.0f", x)
+	case []any:
+		var s []string
+		for _, e := range x {
+			s = append(s, cell(e))
+		}
+		return strings.Join(s, ",")
+	}
+	return fmt.Sprint(v)
+}
+
+func (c *client) nodes() error {
+	var rows []struct {
+		ID        string `json:"id"`
+		StationID string `json:"station_id"`
+		Name      string `json:"name"`
+		Revoked   bool   `json:"revoked"`
+		Online    bool   `json:"online"`
+		State     *struct {
+			Audio   string `json:"audio"`
+			Volume  int    `json:"volume"`
+			Playing *struct {
+				ID string `json:"id"`
+			} `json:"playing"`
+			Outbox int `json:"outbox"`
+		} `json:"state"`
+	}
+	if err := c.call("GET", "/api/v1/nodes", nil, &rows); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATION\tONLINE\tAUDIO\tVOLUME\tPLAYING\tOUTBOX\tNAME")
+	for _, n := range rows {
+		online := "offline"
+		if n.Online {
+			online = "online"
+		}
+		if n.Revoked {
+			online = "revoked"
+		}
+		audio, vol, playing, outbox := "-", "-", "-", "-"
+		if s := n.State; s != nil {
+			audio, vol, outbox = s.Audio, fmt.Sprint(s.Volume), fmt.Sprint(s.Outbox)
+			if s.Playing != nil {
+				playing = s.Playing.ID
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.StationID, online, audio, vol, playing, outbox, n.Name)
+	}
+	return tw.Flush()
+}
