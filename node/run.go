@@ -37,7 +37,10 @@ type pendingPlay struct {
 type fetching struct {
 	size     int64
 	inflight map[int]time.Time
+	failures int // whole-file hash mismatches
 }
+
+const maxHashFailures = 3
 
 type agent struct {
 	cfg     Config
@@ -406,8 +409,20 @@ func (a *agent) handleChunk(payload []byte) {
 	done, err := a.cache.Put(ch)
 	switch {
 	case errors.Is(err, cache.ErrHashMismatch):
-		a.log.Error("assembled media does not match its hash; fetching again", "media", ch.Media)
 		f.inflight = map[int]time.Time{}
+		f.failures++
+		if f.failures < maxHashFailures {
+			a.log.Error("assembled media does not match its hash; fetching again", "media", ch.Media, "attempt", f.failures)
+			break
+		}
+		a.log.Error("media keeps failing its hash check; giving up", "media", ch.Media)
+		delete(a.fetches, ch.Media)
+		for id, p := range a.pending {
+			if p.item.Media == ch.Media {
+				delete(a.pending, id)
+				a.fail(p.item, nodeproto.CodeHashMismatch.String())
+			}
+		}
 	case err != nil:
 		a.log.Error("storing chunk", "media", ch.Media, "err", err)
 		a.stateDirty = true
@@ -493,6 +508,28 @@ func (a *agent) syncContent() {
 	a.cache.Keep(keep)
 }
 
+// dropUnneededFetches stops transfers nothing waits for any more (a stopped
+// or failed play, a slot removed from the schedule).
+func (a *agent) dropUnneededFetches() {
+	need := map[string]bool{}
+	for _, p := range a.pending {
+		need[p.item.Media] = true
+	}
+	if d := a.st.Desired; d != nil {
+		for _, c := range d.Content {
+			need[c.Media] = true
+		}
+		for _, s := range d.Schedule {
+			need[s.Media] = true
+		}
+	}
+	for m := range a.fetches {
+		if !need[m] {
+			delete(a.fetches, m)
+		}
+	}
+}
+
 // tick runs once a second: schedule slots, content deadlines, retries.
 func (a *agent) tick(now time.Time) {
 	for id, p := range a.pending {
@@ -502,6 +539,7 @@ func (a *agent) tick(now time.Time) {
 		}
 	}
 	a.runSlots(now)
+	a.dropUnneededFetches()
 	a.pumpFetches()
 	if !a.batchSent.IsZero() && now.Sub(a.batchSent) > eventsResend {
 		a.batchSent = time.Time{}

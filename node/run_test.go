@@ -1,0 +1,370 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/communeradio/radio/firmware-api/nodeproto"
+)
+
+// fixture is a real MQTT broker (mochi, allow-all: the broker's ACL is
+// tested in the controller) with a test "controller" client that signs
+// commands and serves content, and one node daemon under test.
+type fixture struct {
+	t       *testing.T
+	priv    ed25519.PrivateKey
+	ctl     mqtt.Client
+	replies chan nodeproto.Reply
+	events  chan nodeproto.Event
+	mu      sync.Mutex
+	files   map[string][]byte                                // media -> content served
+	corrupt func(media string, index int, data []byte) []byte // tampering with served chunks
+	fetches int
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func newFixture(t *testing.T) (*fixture, Config) {
+	addr := freeAddr(t)
+	srv := mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv.AddHook(new(auth.AllowHook), nil)
+	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "t", Address: addr})); err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	t.Cleanup(func() { srv.Close() })
+
+	_, priv, _ := ed25519.GenerateKey(nil)
+	f := &fixture{t: t, priv: priv, replies: make(chan nodeproto.Reply, 100), events: make(chan nodeproto.Event, 100), files: map[string][]byte{}}
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("controller").SetConnectRetry(true)
+	f.ctl = mqtt.NewClient(o)
+	if tok := f.ctl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	f.ctl.Subscribe("radio/v1/node/n1/reply", 1, func(_ mqtt.Client, m mqtt.Message) {
+		var r nodeproto.Reply
+		json.Unmarshal(m.Payload(), &r)
+		f.replies <- r
+	}).Wait()
+	f.ctl.Subscribe("radio/v1/node/n1/events", 1, func(c mqtt.Client, m mqtt.Message) {
+		var e nodeproto.Events
+		json.Unmarshal(m.Payload(), &e)
+		var seqs []uint64
+		for _, ev := range e.Events {
+			seqs = append(seqs, ev.Seq)
+			f.events <- ev
+		}
+		ack, _ := json.Marshal(nodeproto.Ack{Seqs: seqs})
+		c.Publish("radio/v1/node/n1/ack", 1, false, ack)
+	}).Wait()
+	f.ctl.Subscribe("radio/v1/node/n1/fetch", 1, func(c mqtt.Client, m mqtt.Message) {
+		var req nodeproto.Fetch
+		json.Unmarshal(m.Payload(), &req)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.fetches++
+		b, ok := f.files[req.Media]
+		if !ok {
+			return
+		}
+		size := int64(len(b))
+		for _, i := range req.Chunks {
+			data := b[i*nodeproto.ChunkSize : i*nodeproto.ChunkSize+nodeproto.ChunkLen(size, i)]
+			msg, _ := nodeproto.MarshalChunk(nodeproto.Chunk{Media: req.Media, Index: i, Count: nodeproto.ChunkCount(size), Size: size, Data: data})
+			if f.corrupt != nil {
+				msg = f.corrupt(req.Media, i, msg)
+			}
+			c.Publish("radio/v1/node/n1/chunk", 1, false, msg)
+		}
+	}).Wait()
+
+	cfg := Config{ID: "n1", Secret: "s", Broker: "tcp://" + addr, DataDir: t.TempDir(), AudioOutput: "silent",
+		ControllerKeys: []nodeproto.Key{{ID: "k1", Pub: priv.Public().(ed25519.PublicKey)}},
+		Logger:         slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		StateInterval:  time.Hour}
+	return f, cfg
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func runNode(t *testing.T, cfg Config) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("node did not stop")
+		}
+	}
+}
+
+func (f *fixture) publish(topic string, retained bool, payload []byte) {
+	f.t.Helper()
+	if tok := f.ctl.Publish(topic, 1, retained, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		f.t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+func (f *fixture) sign(kid string, priv ed25519.PrivateKey, v any) []byte {
+	b, err := nodeproto.Sign(kid, priv, v)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return b
+}
+
+// reply waits for the node's reply about cmd.
+func (f *fixture) reply(cmd string) nodeproto.Reply {
+	f.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case r := <-f.replies:
+			if r.Cmd == cmd {
+				return r
+			}
+		case <-timeout:
+			f.t.Fatalf("no reply for %q", cmd)
+		}
+	}
+}
+
+// event waits for a proof-of-play event of the given type and item.
+func (f *fixture) event(typ, id string, within time.Duration) nodeproto.Event {
+	f.t.Helper()
+	timeout := time.After(within)
+	for {
+		select {
+		case e := <-f.events:
+			if e.Type == typ && e.ID == id {
+				return e
+			}
+		case <-timeout:
+			f.t.Fatalf("no %s event for %s within %v", typ, id, within)
+		}
+	}
+}
+
+func opusTone(t *testing.T, seconds float64, hz int) ([]byte, string) {
+	out := filepath.Join(t.TempDir(), "t.opus")
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+		fmt.Sprintf("sine=frequency=%d:duration=%g", hz, seconds), "-c:a", "libopus", "-ar", "48000", "-ac", "1", "-b:a", "32k", "-f", "ogg", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg (run make test, which installs it): %v %s", err, b)
+	}
+	b, _ := os.ReadFile(out)
+	sum := sha256.Sum256(b)
+	return b, hex.EncodeToString(sum[:])
+}
+
+func now() int64 { return time.Now().UnixMilli() }
+
+func TestCommandsVerifiedAndContentRepaired(t *testing.T) {
+	f, cfg := newFixture(t)
+	stop := runNode(t, cfg)
+	defer stop()
+
+	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, nodeproto.Desired{Node: "n1", Rev: 1, Issued: now(), Volume: 50, Zones: []string{"z1"}}))
+	if r := f.reply("desired:1"); !r.OK {
+		t.Fatalf("desired refused: %+v", r)
+	}
+
+	audio, media := opusTone(t, 0.5, 440)
+	f.mu.Lock()
+	f.files[media] = audio
+	// The first answer to chunk 0 is truncated and the first to chunk 1 has
+	// a flipped bit: the node must drop both and ask again.
+	seen := map[int]bool{}
+	f.corrupt = func(_ string, i int, msg []byte) []byte {
+		if seen[i] {
+			return msg
+		}
+		seen[i] = true
+		switch i {
+		case 0:
+			return msg[:len(msg)-7]
+		case 1:
+			msg = bytes.Clone(msg)
+			msg[len(msg)-1] ^= 0x40
+		}
+		return msg
+	}
+	f.mu.Unlock()
+
+	_, otherKey, _ := ed25519.GenerateKey(nil)
+	play := func(id string) nodeproto.Command {
+		return nodeproto.Command{ID: id, Type: "play", Node: "n1", Issued: now(), Expires: now() + 60000,
+			Play: &nodeproto.Play{Media: media, Size: int64(len(audio)), PlayAt: now() + 500}}
+	}
+	expired := play("c-expired")
+	expired.Issued, expired.Expires = now()-120000, now()-60000
+	other := play("c-other")
+	other.Node = "n2"
+	zoneMismatch := play("c-zone")
+	zoneMismatch.Node, zoneMismatch.Zone = "", "z2"
+
+	cases := []struct {
+		name, id, topic string
+		payload         []byte
+		want            nodeproto.Code
+	}{
+		{"malformed", "", "radio/v1/node/n1/cmd", []byte("{not json"), nodeproto.CodeMalformed},
+		{"too large", "", "radio/v1/node/n1/cmd", bytes.Repeat([]byte("a"), nodeproto.MaxJSONPayload+1), nodeproto.CodeTooLarge},
+		{"forged", "c-forged", "radio/v1/node/n1/cmd", f.sign("k1", otherKey, play("c-forged")), nodeproto.CodeBadSignature},
+		{"unknown key", "c-unknown", "radio/v1/node/n1/cmd", f.sign("k9", f.priv, play("c-unknown")), nodeproto.CodeUnknownKey},
+		{"expired", "c-expired", "radio/v1/node/n1/cmd", f.sign("k1", f.priv, expired), nodeproto.CodeExpired},
+		{"other node", "c-other", "radio/v1/node/n1/cmd", f.sign("k1", f.priv, other), nodeproto.CodeWrongTarget},
+		{"zone body differs from topic", "c-zone", "radio/v1/zone/z1/cmd", f.sign("k1", f.priv, zoneMismatch), nodeproto.CodeWrongTarget},
+		{"good", "c-good", "radio/v1/node/n1/cmd", f.sign("k1", f.priv, play("c-good")), nodeproto.CodeOK},
+	}
+	for _, tc := range cases {
+		f.publish(tc.topic, false, tc.payload)
+		r := f.reply(tc.id)
+		if r.Code != tc.want || r.OK != (tc.want == nodeproto.CodeOK) {
+			t.Errorf("%s: reply %+v, want code %v", tc.name, r, tc.want)
+		}
+	}
+	// Forged, expired and mis-targeted commands never play; the good one does,
+	// after its damaged chunks were fetched again.
+	st := f.event("started", "c-good", 40*time.Second)
+	f.event("finished", "c-good", 10*time.Second)
+	if st.Media != media || st.PlayAt == 0 {
+		t.Errorf("started event = %+v", st)
+	}
+	// Replaying the good command, signature and all, is refused.
+	f.publish("radio/v1/node/n1/cmd", false, cases[len(cases)-1].payload)
+	if r := f.reply("c-good"); r.Code != nodeproto.CodeReplayed {
+		t.Errorf("replay: reply %+v, want replayed", r)
+	}
+	// Stale desired state is refused too.
+	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, nodeproto.Desired{Node: "n1", Rev: 2, Issued: now(), Volume: 40, Zones: []string{"z1"}}))
+	f.reply("desired:2")
+	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, nodeproto.Desired{Node: "n1", Rev: 1, Issued: now(), Volume: 90}))
+	if r := f.reply("desired:1"); r.Code != nodeproto.CodeReplayed {
+		t.Errorf("stale desired: reply %+v, want replayed", r)
+	}
+	select {
+	case e := <-f.events:
+		if strings.HasPrefix(e.ID, "c-") && e.ID != "c-good" {
+			t.Errorf("refused command produced an event: %+v", e)
+		}
+	default:
+	}
+}
+
+func TestWrongHashIsNotPlayed(t *testing.T) {
+	f, cfg := newFixture(t)
+	stop := runNode(t, cfg)
+	defer stop()
+	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, nodeproto.Desired{Node: "n1", Rev: 1, Issued: now(), Volume: 50}))
+	f.reply("desired:1")
+
+	// The controller serves a file under a hash it does not have: every
+	// chunk is well-formed, but the assembled file fails verification.
+	audio, _ := opusTone(t, 0.3, 440)
+	claimed := strings.Repeat("ab", 32)
+	f.mu.Lock()
+	f.files[claimed] = audio
+	f.mu.Unlock()
+	c := nodeproto.Command{ID: "c-bad-hash", Type: "play", Node: "n1", Issued: now(), Expires: now() + 60000,
+		Play: &nodeproto.Play{Media: claimed, Size: int64(len(audio)), PlayAt: now() + 1000}}
+	f.publish("radio/v1/node/n1/cmd", false, f.sign("k1", f.priv, c))
+	if r := f.reply("c-bad-hash"); !r.OK {
+		t.Fatalf("play refused up front: %+v", r)
+	}
+	e := f.event("failed", "c-bad-hash", 30*time.Second)
+	if e.Reason != nodeproto.CodeHashMismatch.String() {
+		t.Errorf("failed reason = %q, want %q", e.Reason, nodeproto.CodeHashMismatch.String())
+	}
+	f.mu.Lock()
+	n := f.fetches
+	f.mu.Unlock()
+	time.Sleep(2 * time.Second)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fetches > n+1 {
+		t.Errorf("node keeps fetching a file that cannot verify: %d more requests", f.fetches-n)
+	}
+}
+
+// With the link down, a scheduled slot from the desired state still plays
+// from the cache, and its proof of play arrives once the link is back.
+func TestScheduleSlotPlaysOffline(t *testing.T) {
+	f, cfg := newFixture(t)
+	audio, media := opusTone(t, 0.4, 440)
+	f.mu.Lock()
+	f.files[media] = audio
+	f.mu.Unlock()
+	stop := runNode(t, cfg)
+	slotAt := now() + 6000
+	d := nodeproto.Desired{Node: "n1", Rev: 1, Issued: now(), Volume: 50,
+		Content:  []nodeproto.ContentRef{{Media: media, Size: int64(len(audio))}},
+		Schedule: []nodeproto.Slot{{ID: "s-1", Media: media, Size: int64(len(audio)), PlayAt: slotAt}}}
+	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, d))
+	f.reply("desired:1")
+	// Wait for the content to be cached, then cut the node off (stop it and
+	// run it again pointing at a dead broker address).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "cache", media+".opus")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("content never cached")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	live := cfg.Broker
+	cfg.Broker = "tcp://" + freeAddr(t)
+	stop = runNode(t, cfg)
+	time.Sleep(time.Until(time.UnixMilli(slotAt)) + 2*time.Second)
+	stop()
+	// Back online: the events recorded offline are delivered.
+	cfg.Broker = live
+	stop = runNode(t, cfg)
+	defer stop()
+	st := f.event("started", "s-1", 20*time.Second)
+	f.event("finished", "s-1", 5*time.Second)
+	if d := time.Duration(st.OffsetUS) * time.Microsecond; d < -50*time.Millisecond || d > 500*time.Millisecond {
+		t.Errorf("offline slot started %v from its play_at", d)
+	}
+}
