@@ -37,7 +37,7 @@ type fixture struct {
 	replies chan nodeproto.Reply
 	events  chan nodeproto.Event
 	mu      sync.Mutex
-	files   map[string][]byte                                // media -> content served
+	files   map[string][]byte                                 // media -> content served
 	corrupt func(media string, index int, data []byte) []byte // tampering with served chunks
 	fetches int
 }
