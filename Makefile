@@ -26,6 +26,7 @@ test: deps ## install what tests need, then run every test (unit, race, end-to-e
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 	scripts/fuzz.sh 10s
+	scripts/check-cross.sh
 
 bench: deps ## run the benchmarks and print figures (see BENCHMARKS.md)
 	scripts/bench.sh

@@ -27,6 +27,8 @@ case "$what" in
   cross-armhf) $SUDO dpkg --add-architecture armhf ;;
 esac
 echo "install-deps: installing ${missing[*]}" >&2
-# A foreign architecture's index can be briefly out of step with the mirror; retry once.
-$SUDO apt-get update -q || { sleep 5; $SUDO apt-get update -q; }
+# A foreign architecture's index can be out of step with the mirror ("File has
+# unexpected size"); apt then keeps the other indexes, so go on and let the
+# install say whether anything is really missing.
+$SUDO apt-get update -q || { sleep 5; $SUDO apt-get update -q; } || echo "install-deps: apt-get update reported errors; trying the install anyway" >&2
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
