@@ -34,7 +34,7 @@ func TestBroadcastMosquitto(t *testing.T) {
 
 // startWithMosquitto runs Debian's mosquitto with the configuration the
 // controller writes (per-node passwords and ACL), and the controller on it.
-func startWithMosquitto(t *testing.T, dir string) *controller {
+func startWithMosquitto(t testing.TB, dir string) *controller {
 	t.Helper()
 	port := freePort(t)
 	mdir := filepath.Join(dir, "mosquitto")
@@ -74,7 +74,7 @@ func mosquittoPath() string {
 	return "/usr/sbin/mosquitto"
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

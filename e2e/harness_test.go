@@ -54,7 +54,7 @@ type proc struct {
 	done chan struct{}
 }
 
-func start(t *testing.T, name string, env []string, args ...string) *proc {
+func start(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(args[0], args[1:]...)
@@ -112,7 +112,7 @@ func (p *proc) kill() {
 }
 
 // wait polls the log for a regexp and returns its first submatch.
-func (p *proc) wait(t *testing.T, re string, timeout time.Duration) string {
+func (p *proc) wait(t testing.TB, re string, timeout time.Duration) string {
 	t.Helper()
 	rx := regexp.MustCompile(re)
 	deadline := time.Now().Add(timeout)
@@ -139,7 +139,7 @@ type controller struct {
 	dir, url, mqtt, token string
 }
 
-func startController(t *testing.T, dir string, extra ...string) *controller {
+func startController(t testing.TB, dir string, extra ...string) *controller {
 	t.Helper()
 	args := append([]string{bin + "/radio-controller", "-data", dir, "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0"}, extra...)
 	p := start(t, "controller", nil, args...)
@@ -155,7 +155,7 @@ func startController(t *testing.T, dir string, extra ...string) *controller {
 }
 
 // call makes an API request and decodes the JSON answer into out.
-func (c *controller) call(t *testing.T, method, path string, body any, out any) int {
+func (c *controller) call(t testing.TB, method, path string, body any, out any) int {
 	t.Helper()
 	var r io.Reader
 	if b, ok := body.([]byte); ok {
@@ -180,7 +180,7 @@ func (c *controller) call(t *testing.T, method, path string, body any, out any) 
 	return resp.StatusCode
 }
 
-func (c *controller) mustCall(t *testing.T, method, path string, body any, out any) {
+func (c *controller) mustCall(t testing.TB, method, path string, body any, out any) {
 	t.Helper()
 	var raw json.RawMessage
 	code := c.call(t, method, path, body, &raw)
@@ -195,7 +195,7 @@ func (c *controller) mustCall(t *testing.T, method, path string, body any, out a
 }
 
 // radioctl runs the CLI against c and returns its output.
-func (c *controller) radioctl(t *testing.T, args ...string) string {
+func (c *controller) radioctl(t testing.TB, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin+"/radioctl", append([]string{"-server", c.url, "-token", c.token}, args...)...)
 	out, err := cmd.CombinedOutput()
@@ -207,7 +207,7 @@ func (c *controller) radioctl(t *testing.T, args ...string) string {
 
 // enrol registers a node through radioctl and returns the path of its config,
 // rewritten to use dataDir and the given audio output.
-func (c *controller) enrol(t *testing.T, id, zone, dir, audio string) string {
+func (c *controller) enrol(t testing.TB, id, zone, dir, audio string) string {
 	t.Helper()
 	cfgPath := filepath.Join(dir, id+".json")
 	args := []string{"node", "add", id, "st-1", "-name", "Cụm loa " + id, "-lat", "10.77", "-lon", "106.70", "-out", cfgPath}
@@ -229,7 +229,7 @@ func (c *controller) enrol(t *testing.T, id, zone, dir, audio string) string {
 }
 
 // setupCommune creates a province, a commune, a station and an empty zone.
-func (c *controller) setupCommune(t *testing.T) {
+func (c *controller) setupCommune(t testing.TB) {
 	t.Helper()
 	c.radioctl(t, "area", "add", "p-79", "Thành phố Hồ Chí Minh", "-kind", "province")
 	c.radioctl(t, "area", "add", "x-an-phu", "Xã An Phú", "-kind", "commune", "-parent", "p-79")
@@ -237,12 +237,12 @@ func (c *controller) setupCommune(t *testing.T) {
 	c.radioctl(t, "zone", "add", "z-center", "st-1", "-name", "Trung tâm xã")
 }
 
-func startNode(t *testing.T, name, cfgPath string, env []string) *proc {
+func startNode(t testing.TB, name, cfgPath string, env []string) *proc {
 	return start(t, name, env, bin+"/radio-node", "-config", cfgPath)
 }
 
 // tone makes an MP3 sine tone with ffmpeg.
-func tone(t *testing.T, dir string, hz int, seconds float64) string {
+func tone(t testing.TB, dir string, hz int, seconds float64) string {
 	t.Helper()
 	out := filepath.Join(dir, fmt.Sprintf("tone-%d.mp3", hz))
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
@@ -260,7 +260,7 @@ type mediaInfo struct {
 	DurationMS int64  `json:"duration_ms"`
 }
 
-func (c *controller) upload(t *testing.T, path string) mediaInfo {
+func (c *controller) upload(t testing.TB, path string) mediaInfo {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -282,7 +282,7 @@ type playEvent struct {
 }
 
 // waitPlays polls the API until cond holds on the proof of play of item.
-func (c *controller) waitPlays(t *testing.T, item string, timeout time.Duration, cond func([]playEvent) bool) []playEvent {
+func (c *controller) waitPlays(t testing.TB, item string, timeout time.Duration, cond func([]playEvent) bool) []playEvent {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var evs []playEvent
@@ -309,7 +309,7 @@ func count(evs []playEvent, typ string) int {
 }
 
 // waitOnline waits until the controller has seen every node online.
-func (c *controller) waitOnline(t *testing.T, ids ...string) {
+func (c *controller) waitOnline(t testing.TB, ids ...string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -338,7 +338,7 @@ func (c *controller) waitOnline(t *testing.T, ids ...string) {
 }
 
 // sqliteRows opens the controller's registry read-only and runs a query.
-func sqliteRows(t *testing.T, dir, query string, args ...any) [][]any {
+func sqliteRows(t testing.TB, dir, query string, args ...any) [][]any {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "registry.db")+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {

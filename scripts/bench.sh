@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, with figures and (where a peer exists) the
+# peer measured in the same run. Results are recorded in BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3-), $(date -u +%Y-%m-%dT%H:%MZ)"
+pkgs=$(go list ./... | grep -v '/e2e$')
+go test -run '^$' -bench . -benchmem $pkgs
+# End-to-end benchmarks run whole processes; one iteration is one experiment.
+go test -run '^$' -bench . -benchtime 1x -timeout 30m ./e2e/
