@@ -1,0 +1,258 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// PlayEvent is one proof-of-play record as a node reported it.
+type PlayEvent struct {
+	NodeID     string    `json:"node_id"`
+	Seq        uint64    `json:"seq"`
+	Type       string    `json:"type"`
+	ItemID     string    `json:"item_id"`
+	Media      string    `json:"media"`
+	At         time.Time `json:"at"`
+	PlayAt     time.Time `json:"play_at,omitzero"`
+	OffsetUS   int64     `json:"offset_us"`
+	PlayedMS   int64     `json:"played_ms"`
+	Priority   string    `json:"priority"`
+	Reason     string    `json:"reason,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// InsertPlayEvents stores a batch in one transaction. A (node, seq) already
+// stored is skipped, so a node sending a batch twice is harmless. It returns
+// how many rows were new.
+func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("registry: %w", err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO play_events(node_id, seq, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(node_id, seq) DO NOTHING`)
+	if err != nil {
+		return 0, fmt.Errorf("registry: %w", err)
+	}
+	defer st.Close()
+	n := 0
+	for _, e := range evs {
+		res, err := st.ExecContext(ctx, e.NodeID, int64(e.Seq), e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(e.ReceivedAt))
+		if err != nil {
+			return 0, fmt.Errorf("registry: play event %s/%d: %w", e.NodeID, e.Seq, err)
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("registry: commit play events: %w", err)
+	}
+	return n, nil
+}
+
+// PlayFilter selects proof-of-play records; zero fields match everything.
+type PlayFilter struct {
+	NodeID, ItemID, Media string
+	Since, Until          time.Time
+	Limit                 int
+}
+
+// ListPlayEvents returns matching records, newest first.
+func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.NodeID != "" {
+		add("node_id = ?", f.NodeID)
+	}
+	if f.ItemID != "" {
+		add("item_id = ?", f.ItemID)
+	}
+	if f.Media != "" {
+		add("media = ?", f.Media)
+	}
+	if !f.Since.IsZero() {
+		add("at >= ?", ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("at < ?", ms(f.Until))
+	}
+	q := "SELECT node_id, seq, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at FROM play_events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	q += fmt.Sprintf(" ORDER BY at DESC, node_id, seq DESC LIMIT %d", f.Limit)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []PlayEvent{}
+	for rows.Next() {
+		var e PlayEvent
+		var seq, at, playAt, recv int64
+		if err := rows.Scan(&e.NodeID, &seq, &e.Type, &e.ItemID, &e.Media, &at, &playAt, &e.OffsetUS, &e.PlayedMS, &e.Priority, &e.Reason, &recv); err != nil {
+			return nil, err
+		}
+		e.Seq, e.At, e.PlayAt, e.ReceivedAt = uint64(seq), fromMS(at), fromMS(playAt), fromMS(recv)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Command is a signed command as sent.
+type Command struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Target    string          `json:"target"` // node:<id> or zone:<id>
+	Media     string          `json:"media,omitempty"`
+	PlayAt    time.Time       `json:"play_at,omitzero"`
+	IssuedAt  time.Time       `json:"issued_at"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	Body      json.RawMessage `json:"body"`
+	CreatedBy string          `json:"created_by"`
+}
+
+// InsertCommand records a command before it is published.
+func (db *DB) InsertCommand(ctx context.Context, c Command) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO commands(id, type, target, media, play_at, issued_at, expires_at, body, created_by) VALUES (?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.Type, c.Target, c.Media, ms(c.PlayAt), ms(c.IssuedAt), ms(c.ExpiresAt), string(c.Body), c.CreatedBy)
+	return writeErr("command "+c.ID, err)
+}
+
+// GetCommand returns one command.
+func (db *DB) GetCommand(ctx context.Context, id string) (Command, error) {
+	var c Command
+	var playAt, issued, expires int64
+	var body string
+	err := db.r.QueryRowContext(ctx, "SELECT id, type, target, media, play_at, issued_at, expires_at, body, created_by FROM commands WHERE id = ?", id).
+		Scan(&c.ID, &c.Type, &c.Target, &c.Media, &playAt, &issued, &expires, &body, &c.CreatedBy)
+	if err != nil {
+		return c, notFound("command", id, err)
+	}
+	c.PlayAt, c.IssuedAt, c.ExpiresAt, c.Body = fromMS(playAt), fromMS(issued), fromMS(expires), json.RawMessage(body)
+	return c, nil
+}
+
+// CommandReply is a node's answer to a command.
+type CommandReply struct {
+	CommandID string    `json:"command_id"`
+	NodeID    string    `json:"node_id"`
+	OK        bool      `json:"ok"`
+	Code      int       `json:"code"`
+	Reason    string    `json:"reason,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// RecordReply stores a reply; a later reply of the same node replaces an
+// earlier one unless the earlier one was OK (a replayed duplicate must not
+// hide that the command was accepted).
+func (db *DB) RecordReply(ctx context.Context, r CommandReply) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO command_replies(command_id, node_id, ok, code, reason, at) VALUES (?,?,?,?,?,?)
+		ON CONFLICT(command_id, node_id) DO UPDATE SET ok = excluded.ok, code = excluded.code, reason = excluded.reason, at = excluded.at
+		WHERE command_replies.ok = 0`, r.CommandID, r.NodeID, r.OK, r.Code, r.Reason, ms(r.At))
+	return writeErr("reply", err)
+}
+
+// ListReplies returns the replies to a command.
+func (db *DB) ListReplies(ctx context.Context, commandID string) ([]CommandReply, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT command_id, node_id, ok, code, reason, at FROM command_replies WHERE command_id = ? ORDER BY node_id", commandID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []CommandReply{}
+	for rows.Next() {
+		var r CommandReply
+		var at int64
+		if err := rows.Scan(&r.CommandID, &r.NodeID, &r.OK, &r.Code, &r.Reason, &at); err != nil {
+			return nil, err
+		}
+		r.At = fromMS(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Token is an API token; only the sha256 of its secret is stored.
+type Token struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateToken stores a token by the hash of its secret.
+func (db *DB) CreateToken(ctx context.Context, t Token, hash []byte) error {
+	if len(hash) < 16 {
+		return invalidf("token hash too short")
+	}
+	_, err := db.w.ExecContext(ctx, "INSERT INTO tokens(id, name, role, hash, created_at) VALUES (?,?,?,?,?)", t.ID, t.Name, t.Role, hash, ms(t.CreatedAt))
+	return writeErr("token "+t.ID, err)
+}
+
+// TokenByHash finds the token whose secret hashes to hash.
+func (db *DB) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
+	var t Token
+	var created int64
+	err := db.r.QueryRowContext(ctx, "SELECT id, name, role, created_at FROM tokens WHERE hash = ?", hash).Scan(&t.ID, &t.Name, &t.Role, &created)
+	if err != nil {
+		return t, notFound("token", "", err)
+	}
+	t.CreatedAt = fromMS(created)
+	return t, nil
+}
+
+// CountTokens returns how many tokens exist.
+func (db *DB) CountTokens(ctx context.Context) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM tokens").Scan(&n)
+	return n, err
+}
+
+// Audit is one entry of the audit log.
+type Audit struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail string    `json:"detail,omitempty"`
+	Remote string    `json:"remote,omitempty"`
+}
+
+// AddAudit appends to the audit log.
+func (db *DB) AddAudit(ctx context.Context, a Audit) error {
+	_, err := db.w.ExecContext(ctx, "INSERT INTO audit(at, actor, action, target, detail, remote) VALUES (?,?,?,?,?,?)",
+		ms(a.At), a.Actor, a.Action, a.Target, a.Detail, a.Remote)
+	return writeErr("audit", err)
+}
+
+// ListAudit returns the newest entries.
+func (db *DB) ListAudit(ctx context.Context, limit int) ([]Audit, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT at, actor, action, target, detail, remote FROM audit ORDER BY id DESC LIMIT ?", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Audit{}
+	for rows.Next() {
+		var a Audit
+		var at int64
+		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Target, &a.Detail, &a.Remote); err != nil {
+			return nil, err
+		}
+		a.At = fromMS(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,606 @@
+// Package registry is the controller's SQLite store (modernc.org/sqlite, WAL):
+// areas, stations, nodes, zones, media, node state, proof of play, commands,
+// API tokens and the audit log. Writes go through one connection (SQLite has
+// one writer anyway; this avoids SQLITE_BUSY); reads use a separate pool.
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/communeradio/radio/firmware-api/nodeproto"
+)
+
+// Sentinel errors, usable with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the registry.
+type DB struct {
+	w   *sql.DB // the one writer
+	r   *sql.DB // readers
+	log *slog.Logger
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the registry at path and migrates it.
+func Open(path string, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	w, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("registry: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	db := &DB{w: w, log: log}
+	if err := db.migrate(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("registry: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	db.r = r
+	return db, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+func (db *DB) migrate() error {
+	var version int
+	if err := db.w.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	ents, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return err
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	for _, e := range ents {
+		n, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil || n <= version {
+			continue
+		}
+		b, _ := migrations.ReadFile("migrations/" + e.Name())
+		tx, err := db.w.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(string(b)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("registry: migration %s: %w", e.Name(), err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("registry: migration %s: %w", e.Name(), err)
+		}
+		db.log.Info("registry migrated", "version", n)
+	}
+	return nil
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v)
+}
+
+// writeErr maps constraint failures to the sentinel errors.
+func writeErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "UNIQUE constraint failed"), strings.Contains(s, "PRIMARY KEY"):
+		return fmt.Errorf("%s %w", what, ErrExists)
+	case strings.Contains(s, "FOREIGN KEY constraint failed"):
+		return fmt.Errorf("%s: %w: it refers to something that does not exist", what, ErrInvalid)
+	case strings.Contains(s, "CHECK constraint failed"):
+		return fmt.Errorf("%s: %w value", what, ErrInvalid)
+	}
+	return fmt.Errorf("registry: %s: %w", what, err)
+}
+
+func invalidf(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+}
+
+func checkID(kind, id string) error {
+	if err := nodeproto.CheckID(kind, id); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+func notFound(kind, id string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %q %w", kind, id, ErrNotFound)
+	}
+	return fmt.Errorf("registry: %s %q: %w", kind, id, err)
+}
+
+// Area is a province or a commune (no district level since 2025).
+type Area struct {
+	ID       string `json:"id"`
+	ParentID string `json:"parent_id,omitempty"`
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+}
+
+// CreateArea adds an area. A commune must have a province parent.
+func (db *DB) CreateArea(ctx context.Context, a Area) error {
+	if err := checkID("area", a.ID); err != nil {
+		return err
+	}
+	if strings.TrimSpace(a.Name) == "" {
+		return invalidf("area %s needs a name", a.ID)
+	}
+	switch {
+	case a.Kind == "province" && a.ParentID != "":
+		return invalidf("a province has no parent area")
+	case a.Kind == "commune" && a.ParentID == "":
+		return invalidf("commune %s needs its province as parent_id", a.ID)
+	case a.Kind != "province" && a.Kind != "commune":
+		return invalidf("area kind %q: want province or commune", a.Kind)
+	}
+	var parent any
+	if a.ParentID != "" {
+		parent = a.ParentID
+	}
+	_, err := db.w.ExecContext(ctx, "INSERT INTO areas(id, parent_id, kind, name) VALUES (?,?,?,?)", a.ID, parent, a.Kind, a.Name)
+	return writeErr("area "+a.ID, err)
+}
+
+// GetArea returns one area.
+func (db *DB) GetArea(ctx context.Context, id string) (Area, error) {
+	var a Area
+	var parent sql.NullString
+	err := db.r.QueryRowContext(ctx, "SELECT id, parent_id, kind, name FROM areas WHERE id = ?", id).Scan(&a.ID, &parent, &a.Kind, &a.Name)
+	a.ParentID = parent.String
+	if err != nil {
+		return a, notFound("area", id, err)
+	}
+	return a, nil
+}
+
+// ListAreas returns every area.
+func (db *DB) ListAreas(ctx context.Context) ([]Area, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT id, COALESCE(parent_id, ''), kind, name FROM areas ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Area{}
+	for rows.Next() {
+		var a Area
+		if err := rows.Scan(&a.ID, &a.ParentID, &a.Kind, &a.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Station is a commune radio station.
+type Station struct {
+	ID     string `json:"id"`
+	AreaID string `json:"area_id"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"` // ip, fm, wired
+}
+
+// CreateStation adds a station.
+func (db *DB) CreateStation(ctx context.Context, s Station) error {
+	if err := checkID("station", s.ID); err != nil {
+		return err
+	}
+	if s.Kind == "" {
+		s.Kind = "ip"
+	}
+	if s.Kind != "ip" && s.Kind != "fm" && s.Kind != "wired" {
+		return invalidf("station kind %q: want ip, fm or wired", s.Kind)
+	}
+	if _, err := db.GetArea(ctx, s.AreaID); err != nil {
+		return err
+	}
+	_, err := db.w.ExecContext(ctx, "INSERT INTO stations(id, area_id, name, kind) VALUES (?,?,?,?)", s.ID, s.AreaID, s.Name, s.Kind)
+	return writeErr("station "+s.ID, err)
+}
+
+// GetStation returns one station.
+func (db *DB) GetStation(ctx context.Context, id string) (Station, error) {
+	var s Station
+	err := db.r.QueryRowContext(ctx, "SELECT id, area_id, name, kind FROM stations WHERE id = ?", id).Scan(&s.ID, &s.AreaID, &s.Name, &s.Kind)
+	if err != nil {
+		return s, notFound("station", id, err)
+	}
+	return s, nil
+}
+
+// ListStations returns the stations of an area ("" = all).
+func (db *DB) ListStations(ctx context.Context, areaID string) ([]Station, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT id, area_id, name, kind FROM stations WHERE ? = '' OR area_id = ? ORDER BY id", areaID, areaID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Station{}
+	for rows.Next() {
+		var s Station
+		if err := rows.Scan(&s.ID, &s.AreaID, &s.Name, &s.Kind); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Node is a speaker cluster box.
+type Node struct {
+	ID        string    `json:"id"`
+	StationID string    `json:"station_id"`
+	Name      string    `json:"name"`
+	Lat       float64   `json:"lat"`
+	Lon       float64   `json:"lon"`
+	CreatedAt time.Time `json:"created_at"`
+	Revoked   bool      `json:"revoked"`
+	Zones     []string  `json:"zones"`
+}
+
+// CreateNode enrols a node with the hash of its broker secret.
+func (db *DB) CreateNode(ctx context.Context, n Node, secretHash []byte) error {
+	if err := checkID("node", n.ID); err != nil {
+		return err
+	}
+	if n.Lat < -90 || n.Lat > 90 || n.Lon < -180 || n.Lon > 180 {
+		return invalidf("node %s: lat/lon %v,%v out of range", n.ID, n.Lat, n.Lon)
+	}
+	if len(secretHash) == 0 {
+		return invalidf("node %s: no credentials", n.ID)
+	}
+	if _, err := db.GetStation(ctx, n.StationID); err != nil {
+		return err
+	}
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = time.Now()
+	}
+	_, err := db.w.ExecContext(ctx, "INSERT INTO nodes(id, station_id, name, lat, lon, secret_hash, created_at) VALUES (?,?,?,?,?,?,?)",
+		n.ID, n.StationID, n.Name, n.Lat, n.Lon, string(secretHash), ms(n.CreatedAt))
+	return writeErr("node "+n.ID, err)
+}
+
+const nodeCols = "id, station_id, name, lat, lon, created_at, revoked, COALESCE((SELECT group_concat(zone_id) FROM (SELECT zone_id FROM zone_nodes WHERE node_id = nodes.id ORDER BY zone_id)), '')"
+
+func scanNode(sc interface{ Scan(...any) error }) (Node, error) {
+	var n Node
+	var created int64
+	var zones string
+	err := sc.Scan(&n.ID, &n.StationID, &n.Name, &n.Lat, &n.Lon, &created, &n.Revoked, &zones)
+	n.CreatedAt = fromMS(created)
+	n.Zones = []string{}
+	if zones != "" {
+		n.Zones = strings.Split(zones, ",")
+	}
+	return n, err
+}
+
+// GetNode returns one node.
+func (db *DB) GetNode(ctx context.Context, id string) (Node, error) {
+	n, err := scanNode(db.r.QueryRowContext(ctx, "SELECT "+nodeCols+" FROM nodes WHERE id = ?", id))
+	if err != nil {
+		return n, notFound("node", id, err)
+	}
+	return n, nil
+}
+
+// ListNodes returns the nodes of a station ("" = all).
+func (db *DB) ListNodes(ctx context.Context, stationID string) ([]Node, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT "+nodeCols+" FROM nodes WHERE ? = '' OR station_id = ? ORDER BY id", stationID, stationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Node{}
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// RevokeNode marks a node's credentials revoked.
+func (db *DB) RevokeNode(ctx context.Context, id string) error {
+	res, err := db.w.ExecContext(ctx, "UPDATE nodes SET revoked = 1 WHERE id = ?", id)
+	if err != nil {
+		return writeErr("node "+id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("node %q %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// NodeSecret returns a node's stored secret hash and whether it is revoked.
+func (db *DB) NodeSecret(ctx context.Context, id string) ([]byte, bool, error) {
+	var h string
+	var revoked bool
+	err := db.r.QueryRowContext(ctx, "SELECT secret_hash, revoked FROM nodes WHERE id = ?", id).Scan(&h, &revoked)
+	if err != nil {
+		return nil, false, notFound("node", id, err)
+	}
+	return []byte(h), revoked, nil
+}
+
+// NextDesiredRev returns the next desired-state revision of a node; it only grows.
+func (db *DB) NextDesiredRev(ctx context.Context, id string) (int64, error) {
+	var rev int64
+	err := db.w.QueryRowContext(ctx, "UPDATE nodes SET desired_rev = desired_rev + 1 WHERE id = ? RETURNING desired_rev", id).Scan(&rev)
+	if err != nil {
+		return 0, notFound("node", id, err)
+	}
+	return rev, nil
+}
+
+// Zone is a group of nodes that start together.
+type Zone struct {
+	ID        string   `json:"id"`
+	StationID string   `json:"station_id"`
+	Name      string   `json:"name"`
+	OffsetMS  int      `json:"offset_ms"`
+	Nodes     []string `json:"nodes"`
+}
+
+// CreateZone adds a zone (without nodes; see SetZoneNodes).
+func (db *DB) CreateZone(ctx context.Context, z Zone) error {
+	if err := checkID("zone", z.ID); err != nil {
+		return err
+	}
+	if z.OffsetMS < -60000 || z.OffsetMS > 60000 {
+		return invalidf("zone %s: offset_ms %d not within ±60000", z.ID, z.OffsetMS)
+	}
+	if _, err := db.GetStation(ctx, z.StationID); err != nil {
+		return err
+	}
+	_, err := db.w.ExecContext(ctx, "INSERT INTO zones(id, station_id, name, offset_ms) VALUES (?,?,?,?)", z.ID, z.StationID, z.Name, z.OffsetMS)
+	return writeErr("zone "+z.ID, err)
+}
+
+const zoneCols = "id, station_id, name, offset_ms, COALESCE((SELECT group_concat(node_id) FROM (SELECT node_id FROM zone_nodes WHERE zone_id = zones.id ORDER BY node_id)), '')"
+
+func scanZone(sc interface{ Scan(...any) error }) (Zone, error) {
+	var z Zone
+	var nodes string
+	err := sc.Scan(&z.ID, &z.StationID, &z.Name, &z.OffsetMS, &nodes)
+	z.Nodes = []string{}
+	if nodes != "" {
+		z.Nodes = strings.Split(nodes, ",")
+	}
+	return z, err
+}
+
+// GetZone returns one zone with its nodes.
+func (db *DB) GetZone(ctx context.Context, id string) (Zone, error) {
+	z, err := scanZone(db.r.QueryRowContext(ctx, "SELECT "+zoneCols+" FROM zones WHERE id = ?", id))
+	if err != nil {
+		return z, notFound("zone", id, err)
+	}
+	return z, nil
+}
+
+// ListZones returns every zone.
+func (db *DB) ListZones(ctx context.Context) ([]Zone, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT "+zoneCols+" FROM zones ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Zone{}
+	for rows.Next() {
+		z, err := scanZone(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, z)
+	}
+	return out, rows.Err()
+}
+
+// SetZoneNodes replaces a zone's members; they must be nodes of its station.
+func (db *DB) SetZoneNodes(ctx context.Context, zoneID string, nodeIDs []string) error {
+	z, err := db.GetZone(ctx, zoneID)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, id := range nodeIDs {
+		n, err := db.GetNode(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n.StationID != z.StationID {
+			return invalidf("node %s belongs to station %s, zone %s to station %s", id, n.StationID, zoneID, z.StationID)
+		}
+		seen[id] = true
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM zone_nodes WHERE zone_id = ?", zoneID); err != nil {
+		return err
+	}
+	for id := range seen {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO zone_nodes(zone_id, node_id) VALUES (?,?)", zoneID, id); err != nil {
+			return writeErr("zone "+zoneID, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// NodeZones returns the zones a node belongs to.
+func (db *DB) NodeZones(ctx context.Context, nodeID string) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT zone_id FROM zone_nodes WHERE node_id = ? ORDER BY zone_id", nodeID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var z string
+		if err := rows.Scan(&z); err != nil {
+			return nil, err
+		}
+		out = append(out, z)
+	}
+	return out, rows.Err()
+}
+
+// Media is an uploaded recording in the delivery format.
+type Media struct {
+	SHA256       string    `json:"sha256"`
+	Name         string    `json:"name"`
+	SourceFormat string    `json:"source_format"`
+	Size         int64     `json:"size"`
+	DurationMS   int64     `json:"duration_ms"`
+	CreatedAt    time.Time `json:"created_at"`
+	CreatedBy    string    `json:"created_by"`
+}
+
+// PutMedia records media; the same content again keeps the first record.
+func (db *DB) PutMedia(ctx context.Context, m Media) error {
+	if !nodeproto.ValidMedia(m.SHA256) || m.Size <= 0 {
+		return invalidf("media %q size %d", m.SHA256, m.Size)
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO media(sha256, name, source_format, size, duration_ms, created_at, created_by)
+		VALUES (?,?,?,?,?,?,?) ON CONFLICT(sha256) DO NOTHING`,
+		m.SHA256, m.Name, m.SourceFormat, m.Size, m.DurationMS, ms(m.CreatedAt), m.CreatedBy)
+	return writeErr("media", err)
+}
+
+const mediaCols = "sha256, name, source_format, size, duration_ms, created_at, created_by"
+
+func scanMedia(sc interface{ Scan(...any) error }) (Media, error) {
+	var m Media
+	var created int64
+	err := sc.Scan(&m.SHA256, &m.Name, &m.SourceFormat, &m.Size, &m.DurationMS, &created, &m.CreatedBy)
+	m.CreatedAt = fromMS(created)
+	return m, err
+}
+
+// GetMedia returns one media record.
+func (db *DB) GetMedia(ctx context.Context, sha string) (Media, error) {
+	m, err := scanMedia(db.r.QueryRowContext(ctx, "SELECT "+mediaCols+" FROM media WHERE sha256 = ?", sha))
+	if err != nil {
+		return m, notFound("media", sha, err)
+	}
+	return m, nil
+}
+
+// ListMedia returns all media, newest first.
+func (db *DB) ListMedia(ctx context.Context) ([]Media, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT "+mediaCols+" FROM media ORDER BY created_at DESC")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Media{}
+	for rows.Next() {
+		m, err := scanMedia(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// NodeState is the last state a node reported.
+type NodeState struct {
+	NodeID    string          `json:"node_id"`
+	Online    bool            `json:"online"`
+	State     json.RawMessage `json:"state"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// UpsertNodeState stores a node's latest state.
+func (db *DB) UpsertNodeState(ctx context.Context, s NodeState) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO node_state(node_id, online, state, updated_at) VALUES (?,?,?,?)
+		ON CONFLICT(node_id) DO UPDATE SET online = excluded.online, state = excluded.state, updated_at = excluded.updated_at`,
+		s.NodeID, s.Online, string(s.State), ms(s.UpdatedAt))
+	return writeErr("node state "+s.NodeID, err)
+}
+
+// ListNodeStates returns every node's latest state.
+func (db *DB) ListNodeStates(ctx context.Context) ([]NodeState, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, state, updated_at FROM node_state")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []NodeState{}
+	for rows.Next() {
+		var s NodeState
+		var st string
+		var at int64
+		if err := rows.Scan(&s.NodeID, &s.Online, &st, &at); err != nil {
+			return nil, err
+		}
+		s.State, s.UpdatedAt = json.RawMessage(st), fromMS(at)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
