@@ -60,17 +60,17 @@ func TestIngestFormats(t *testing.T) {
 		{"t.m4a", []string{"-c:a", "aac", "-b:a", "64k"}},
 		{"t.webm", []string{"-c:a", "libopus"}},
 		{"t.ogg", []string{"-c:a", "libvorbis"}},
-		{"t.amr", []string{"-ar", "8000", "-ac", "1", "-c:a", "libopencore_amrnb", "-b:a", "12.2k"}},
+		{"t.amr", nil},
 	} {
 		t.Run(f.name, func(t *testing.T) {
-			if f.name == "t.amr" {
-				if out, _ := exec.Command("ffmpeg", "-hide_banner", "-encoders").Output(); !bytes.Contains(out, []byte("libopencore_amrnb")) {
-					t.Log("this ffmpeg cannot encode AMR-NB; generating the AMR input is impossible here (decoding is still supported)")
-					return
-				}
-			}
 			s, dir := newStore(t, Options{})
-			info, err := s.Ingest(context.Background(), bytes.NewReader(gen(t, f.name, f.args...)), f.name)
+			var input []byte
+			if f.name == "t.amr" {
+				input = amrNB(3) // Debian's ffmpeg decodes AMR-NB but cannot encode it
+			} else {
+				input = gen(t, f.name, f.args...)
+			}
+			info, err := s.Ingest(context.Background(), bytes.NewReader(input), f.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,4 +167,18 @@ func TestChunksReassemble(t *testing.T) {
 		t.Error("path traversal accepted")
 	}
 
+}
+
+// amrNB builds an AMR-NB file (RFC 4867 storage format) of 12.2 kbit/s
+// frames with random speech bits: what a feature phone's recorder makes,
+// decoding to noise of the right length.
+func amrNB(seconds int) []byte {
+	b := []byte("#!AMR\n")
+	for i := 0; i < seconds*50; i++ {
+		frame := make([]byte, 32)
+		rand.Read(frame[1:])
+		frame[0] = 7<<3 | 1<<2 // mode 7 (12.2k), quality bit
+		b = append(b, frame...)
+	}
+	return b
 }
