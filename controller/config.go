@@ -26,6 +26,9 @@ type Config struct {
 	// MosquittoPIDFile, if set, names the pid file of the Mosquitto process
 	// to send SIGHUP after the files change.
 	MosquittoPIDFile string
+	// MosquittoUser is the account Mosquitto drops to when started as root
+	// (its `user` option); it must be able to read MosquittoDir.
+	MosquittoUser string
 	// NodeBroker is the broker URL written into enrolled nodes' configs
 	// (default: derived from MQTTAddr or BrokerURL).
 	NodeBroker string

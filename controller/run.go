@@ -225,7 +225,7 @@ func writeMosquitto(ctx context.Context, cfg Config, reg *registry.DB, secret st
 		zones, _ := reg.NodeZones(ctx, n.ID)
 		mn = append(mn, broker.MosquittoNode{ID: n.ID, Hash: string(h), Zones: zones})
 	}
-	if _, err := broker.WriteMosquittoConfig(cfg.MosquittoDir, u.Host, controllerUser, chash, mn); err != nil {
+	if _, err := broker.WriteMosquittoConfig(cfg.MosquittoDir, u.Host, cfg.MosquittoUser, controllerUser, chash, mn); err != nil {
 		return err
 	}
 	if cfg.MosquittoPIDFile != "" {

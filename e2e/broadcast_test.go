@@ -42,7 +42,7 @@ func startWithMosquitto(t testing.TB, dir string) *controller {
 	pidFile := filepath.Join(mdir, "mosquitto.pid")
 	ctlDir := filepath.Join(dir, "ctl")
 	p := start(t, "controller", nil, bin+"/radio-controller", "-data", ctlDir, "-http", "127.0.0.1:0",
-		"-broker", "tcp://127.0.0.1:"+port, "-mosquitto-dir", mdir, "-mosquitto-pid", pidFile)
+		"-broker", "tcp://127.0.0.1:"+port, "-mosquitto-dir", mdir, "-mosquitto-pid", pidFile, "-mosquitto-user", "root")
 	conf := filepath.Join(mdir, "mosquitto.conf")
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -23,6 +23,7 @@ func main() {
 	flag.StringVar(&cfg.BrokerURL, "broker", "", "external MQTT broker URL (e.g. tcp://127.0.0.1:1883) instead of the embedded one")
 	flag.StringVar(&cfg.MosquittoDir, "mosquitto-dir", "", "with -broker: write mosquitto.conf, passwd and acl here")
 	flag.StringVar(&cfg.MosquittoPIDFile, "mosquitto-pid", "", "with -mosquitto-dir: pid file of mosquitto, sent SIGHUP after changes")
+	flag.StringVar(&cfg.MosquittoUser, "mosquitto-user", "", "with -mosquitto-dir: the account mosquitto runs as (default: mosquitto's own)")
 	flag.StringVar(&cfg.NodeBroker, "node-broker", "", "broker URL written into enrolled nodes' configs")
 	debug := flag.Bool("debug", false, "debug logging")
 	flag.Parse()

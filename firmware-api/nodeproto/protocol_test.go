@@ -2,12 +2,12 @@ package nodeproto
 
 import (
 	"bytes"
-	"flag"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"regexp"
 	"strings"
