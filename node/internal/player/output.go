@@ -1,11 +1,11 @@
 package player
 
 import (
-	"os"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 

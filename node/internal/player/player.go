@@ -73,13 +73,13 @@ type Player struct {
 	out     io.Closer
 	clock   *sampleClock
 
-	mu      sync.Mutex
-	volume  int
-	total   int64    // samples delivered to the device so far
-	cur     *entry   // on air
-	paused  []*entry // preempted items that resume
-	pending []*entry // scheduled, not started
-	underruns int    // fills cut short because the decoder was behind
+	mu        sync.Mutex
+	volume    int
+	total     int64    // samples delivered to the device so far
+	cur       *entry   // on air
+	paused    []*entry // preempted items that resume
+	pending   []*entry // scheduled, not started
+	underruns int      // fills cut short because the decoder was behind
 
 	evMu   sync.Mutex
 	evq    []Event
