@@ -233,7 +233,7 @@ func (a *agent) reply(cmd string, err error) {
 func (a *agent) handleCommand(payload []byte, node, zone string) {
 	var c nodeproto.Command
 	if err := a.keys.Open(payload, &c); err != nil {
-		a.reply(c.ID, err)
+		a.reply(nodeproto.PeekID(payload), err)
 		return
 	}
 	if err := a.checkCommand(&c, node, zone, time.Now()); err != nil {
@@ -395,6 +395,12 @@ func (a *agent) handleChunk(payload []byte) {
 	ch, err := nodeproto.UnmarshalChunk(payload)
 	if err != nil {
 		a.log.Warn("chunk dropped", "err", err)
+		if media, i, ok := nodeproto.PeekChunk(payload); ok {
+			if f, ok := a.fetches[media]; ok {
+				delete(f.inflight, i) // ask again now, not after the timeout
+				a.pumpFetches()
+			}
+		}
 		return
 	}
 	f, ok := a.fetches[ch.Media]

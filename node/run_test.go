@@ -207,7 +207,7 @@ func TestCommandsVerifiedAndContentRepaired(t *testing.T) {
 		t.Fatalf("desired refused: %+v", r)
 	}
 
-	audio, media := opusTone(t, 0.5, 440)
+	audio, media := opusTone(t, 5, 440) // two chunks
 	f.mu.Lock()
 	f.files[media] = audio
 	// The first answer to chunk 0 is truncated and the first to chunk 1 has
@@ -232,7 +232,7 @@ func TestCommandsVerifiedAndContentRepaired(t *testing.T) {
 	_, otherKey, _ := ed25519.GenerateKey(nil)
 	play := func(id string) nodeproto.Command {
 		return nodeproto.Command{ID: id, Type: "play", Node: "n1", Issued: now(), Expires: now() + 60000,
-			Play: &nodeproto.Play{Media: media, Size: int64(len(audio)), PlayAt: now() + 500}}
+			Play: &nodeproto.Play{Media: media, Size: int64(len(audio)), PlayAt: now() + 2000}}
 	}
 	expired := play("c-expired")
 	expired.Issued, expired.Expires = now()-120000, now()-60000

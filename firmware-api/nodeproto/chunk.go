@@ -98,3 +98,13 @@ func UnmarshalChunk(b []byte) (Chunk, error) {
 	}
 	return c, nil
 }
+
+// PeekChunk reads the media and index of a chunk message whose header is
+// intact, without checking the data, so a receiver can ask again at once
+// for a chunk that arrived damaged.
+func PeekChunk(b []byte) (media string, index int, ok bool) {
+	if len(b) < chunkHeader || string(b[:4]) != ChunkMagic {
+		return "", 0, false
+	}
+	return hex.EncodeToString(b[4:36]), int(binary.BigEndian.Uint32(b[36:])), true
+}

@@ -62,3 +62,20 @@ func (k Keyring) Open(payload []byte, out any) error {
 	}
 	return nil
 }
+
+// PeekID returns the id inside an Envelope's message without verifying the
+// signature, or "". It is only for naming a refused message in a Reply;
+// nothing may act on it.
+func PeekID(payload []byte) string {
+	var env Envelope
+	if len(payload) > MaxJSONPayload || json.Unmarshal(payload, &env) != nil {
+		return ""
+	}
+	var m struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(env.Msg, &m) != nil || !ValidID(m.ID) {
+		return ""
+	}
+	return m.ID
+}
