@@ -57,7 +57,7 @@ func startWithMosquitto(t testing.TB, dir string) *controller {
 	mosq := start(t, "mosquitto", nil, mosquittoPath(), "-c", conf)
 	os.WriteFile(pidFile, []byte(strconv.Itoa(mosq.cmd.Process.Pid)), 0o600)
 	c := &controller{proc: p, dir: ctlDir}
-	c.url = p.wait(t, `controller ready http=(http://[0-9.:]+)`, 60*time.Second)
+	c.url = p.wait(t, `controller ready" http=(http://[0-9.:]+)`, 60*time.Second)
 	c.mqtt = "127.0.0.1:" + port
 	tok, err := os.ReadFile(filepath.Join(ctlDir, "admin.token"))
 	if err != nil {

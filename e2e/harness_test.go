@@ -144,8 +144,8 @@ func startController(t testing.TB, dir string, extra ...string) *controller {
 	args := append([]string{bin + "/radio-controller", "-data", dir, "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0"}, extra...)
 	p := start(t, "controller", nil, args...)
 	c := &controller{proc: p, dir: dir}
-	c.url = p.wait(t, `controller ready http=(http://[0-9.:]+)`, 60*time.Second)
-	c.mqtt = p.wait(t, `controller ready .*broker=tcp://([0-9.:]+)`, time.Second)
+	c.url = p.wait(t, `controller ready" http=(http://[0-9.:]+)`, 60*time.Second)
+	c.mqtt = p.wait(t, `controller ready".*broker=tcp://([0-9.:]+)`, time.Second)
 	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatal(err)

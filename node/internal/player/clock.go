@@ -19,8 +19,14 @@ import (
 type sampleClock struct {
 	mu     sync.Mutex
 	lead   time.Duration
-	window []obs // per-second minimums, newest last
+	first  time.Time
+	last   time.Time // the latest pull's t - s0/Rate, used while warming up
+	window []obs     // per-second minimums, newest last
 }
+
+// warmUp is how long the first pulls are ignored for the anchor: a sound
+// server fills its buffers in irregular bursts when a stream starts.
+const warmUp = 2 * time.Second
 
 type obs struct {
 	sec int64
@@ -42,6 +48,13 @@ func (c *sampleClock) observe(now time.Time, s0 int64) {
 	v := now.Add(-time.Duration(s0) * time.Second / Rate)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.first.IsZero() {
+		c.first = now
+	}
+	c.last = v
+	if now.Sub(c.first) < warmUp {
+		return
+	}
 	sec := now.Unix()
 	if n := len(c.window); n > 0 && c.window[n-1].sec == sec {
 		if v.Before(c.window[n-1].v) {
@@ -57,7 +70,10 @@ func (c *sampleClock) observe(now time.Time, s0 int64) {
 
 func (c *sampleClock) base() time.Time {
 	if len(c.window) == 0 {
-		return time.Now().Add(c.lead)
+		if c.last.IsZero() {
+			return time.Now().Add(c.lead)
+		}
+		return c.last.Add(c.lead)
 	}
 	a := c.window[0].v
 	for _, o := range c.window[1:] {

@@ -276,6 +276,12 @@ func (p *Player) fill(out []int16) {
 	for i := range out {
 		out[i] = 0
 	}
+	// Place future items by the latest clock: it sharpens as the device runs.
+	for _, e := range p.pending {
+		if !e.it.PlayAt.IsZero() && e.start > p.total {
+			e.start = max(p.total, p.clock.sampleAt(e.it.PlayAt))
+		}
+	}
 	pos := 0
 	for pos < len(out) {
 		at := p.total + int64(pos)
