@@ -110,7 +110,6 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	pl.SetVolume(a.volume)
-	a.recoverNowPlaying()
 
 	will, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false})
 	a.link = link.New(link.Config{
@@ -118,6 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 		WillTopic: nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), WillPayload: will,
 		Subscriptions: a.subscriptions,
 	})
+	a.recoverNowPlaying()
 	linkCtx, stopLink := context.WithCancel(context.Background())
 	linkDone := make(chan struct{})
 	go func() { a.link.Run(linkCtx); close(linkDone) }()
