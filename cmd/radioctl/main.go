@@ -17,7 +17,11 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	_ "time/tzdata" // officers read times in Vietnam time on any machine
 )
+
+// vn is the time zone times are shown in.
+var vn, _ = time.LoadLocation("Asia/Ho_Chi_Minh")
 
 const usage = `radioctl: control the commune radio controller
 
@@ -42,6 +46,8 @@ Commands:
   amp on|off (-node ID | -zone ID)
   command ID                  a command and the nodes' replies
   plays [-node ID] [-item ID] [-since RFC3339]   proof of play
+
+Times are shown in Vietnam time (Asia/Ho_Chi_Minh).
 
 The token comes from -token, else $RADIO_TOKEN, else -token-file (default data/admin.token).
 `
@@ -389,6 +395,10 @@ func cell(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "-"
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil && len(x) >= 20 {
+			return t.In(vn).Format("2006-01-02 15:04:05.000")
+		}
 	case float64:
 		return fmt.Sprintf("%.0f", x)
 	case []any:
