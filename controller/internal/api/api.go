@@ -392,7 +392,41 @@ func PublishDesired(ctx context.Context, reg *registry.DB, f *fleet.Fleet, node 
 	if err != nil {
 		return err
 	}
-	return f.PublishDesired(ctx, node, nodeproto.Desired{Volume: 70, Amp: "auto", Zones: zones})
+	set, err := reg.GetNodeSettings(ctx, node)
+	if err != nil {
+		return err
+	}
+	return f.PublishDesired(ctx, node, nodeproto.Desired{Volume: set.Volume, Amp: set.Amp, Zones: zones})
+}
+
+// targetNodes lists the nodes a target covers.
+func (a *API) targetNodes(ctx context.Context, t fleet.Target) ([]string, error) {
+	if t.Node != "" {
+		return []string{t.Node}, nil
+	}
+	z, err := a.cfg.Registry.GetZone(ctx, t.Zone)
+	if err != nil {
+		return nil, err
+	}
+	return z.Nodes, nil
+}
+
+// settle stores a setting as desired state of every node of the target and
+// publishes it, so nodes that are offline now get it when they return.
+func (a *API) settle(ctx context.Context, t fleet.Target, set func([]string) error) error {
+	nodes, err := a.targetNodes(ctx, t)
+	if err != nil {
+		return err
+	}
+	if err := set(nodes); err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if err := a.publishDesired(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (a *API) publishDesired(ctx context.Context, node string) error {
@@ -627,6 +661,12 @@ func (a *API) checkTarget(ctx context.Context, t fleet.Target) error {
 }
 
 func (a *API) simple(w http.ResponseWriter, r *http.Request, action string, body func(*nodeproto.Command, json.RawMessage) error) error {
+	return a.simpleThen(w, r, action, body, nil)
+}
+
+// simpleThen first applies then (desired state) and sends the command
+// unless then says the desired state is all it takes.
+func (a *API) simpleThen(w http.ResponseWriter, r *http.Request, action string, body func(*nodeproto.Command, json.RawMessage) error, then func(context.Context, fleet.Target, *nodeproto.Command) (send bool, err error)) error {
 	var req struct {
 		fleet.Target
 		Value json.RawMessage `json:"value,omitempty"`
@@ -640,6 +680,17 @@ func (a *API) simple(w http.ResponseWriter, r *http.Request, action string, body
 	c := nodeproto.Command{Type: action}
 	if err := body(&c, req.Value); err != nil {
 		return err
+	}
+	if then != nil {
+		send, err := then(r.Context(), req.Target, &c)
+		if err != nil {
+			return err
+		}
+		if !send {
+			a.audit(r, action, req.Target.String(), string(req.Value))
+			writeJSON(w, http.StatusAccepted, map[string]any{"target": req.Target.String(), "desired": true})
+			return nil
+		}
 	}
 	c, err := a.cfg.Fleet.Send(r.Context(), req.Target, c, actor(r))
 	if err != nil {
@@ -662,25 +713,41 @@ func (a *API) stop(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// volume sets the volume now (a command) and keeps it (desired state).
 func (a *API) volume(w http.ResponseWriter, r *http.Request) error {
-	return a.simple(w, r, nodeproto.CmdVolume, func(c *nodeproto.Command, v json.RawMessage) error {
+	return a.simpleThen(w, r, nodeproto.CmdVolume, func(c *nodeproto.Command, v json.RawMessage) error {
 		var n int
 		if err := json.Unmarshal(v, &n); err != nil || n < 0 || n > 100 {
 			return errorf(http.StatusBadRequest, "value: a volume from 0 to 100")
 		}
 		c.Volume = &n
 		return nil
+	}, func(ctx context.Context, t fleet.Target, c *nodeproto.Command) (bool, error) {
+		return true, a.settle(ctx, t, func(nodes []string) error { return a.cfg.Registry.SetNodeVolume(ctx, nodes, *c.Volume) })
 	})
 }
 
+// amp switches the amplifier: true/false force it on/off, "auto" returns it
+// to on-while-playing.
 func (a *API) amp(w http.ResponseWriter, r *http.Request) error {
-	return a.simple(w, r, nodeproto.CmdAmp, func(c *nodeproto.Command, v json.RawMessage) error {
+	mode := ""
+	return a.simpleThen(w, r, nodeproto.CmdAmp, func(c *nodeproto.Command, v json.RawMessage) error {
 		var on bool
-		if err := json.Unmarshal(v, &on); err != nil {
-			return errorf(http.StatusBadRequest, "value: true (amplifier on) or false (off)")
+		if err := json.Unmarshal(v, &on); err == nil {
+			c.Amp = &on
+			mode = map[bool]string{true: "on", false: "off"}[on]
+			return nil
 		}
-		c.Amp = &on
-		return nil
+		var s string
+		if json.Unmarshal(v, &s) == nil && s == "auto" {
+			off := false
+			c.Amp, mode = &off, "auto"
+			return nil
+		}
+		return errorf(http.StatusBadRequest, "value: true (amplifier on), false (off) or \"auto\" (on while playing)")
+	}, func(ctx context.Context, t fleet.Target, c *nodeproto.Command) (bool, error) {
+		// "auto" lives in the desired state only: a command would force on/off.
+		return mode != "auto", a.settle(ctx, t, func(nodes []string) error { return a.cfg.Registry.SetNodeAmp(ctx, nodes, mode) })
 	})
 }
 

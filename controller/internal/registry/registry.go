@@ -604,3 +604,53 @@ func (db *DB) ListNodeStates(ctx context.Context) ([]NodeState, error) {
 	}
 	return out, rows.Err()
 }
+
+// NodeSettings are the desired settings of a node.
+type NodeSettings struct {
+	Volume int    `json:"volume"`
+	Amp    string `json:"amp"` // auto, on, off
+}
+
+// GetNodeSettings returns a node's desired settings.
+func (db *DB) GetNodeSettings(ctx context.Context, id string) (NodeSettings, error) {
+	var s NodeSettings
+	err := db.r.QueryRowContext(ctx, "SELECT volume, amp FROM nodes WHERE id = ?", id).Scan(&s.Volume, &s.Amp)
+	if err != nil {
+		return s, notFound("node", id, err)
+	}
+	return s, nil
+}
+
+// SetNodeVolume sets the desired volume of nodes.
+func (db *DB) SetNodeVolume(ctx context.Context, ids []string, volume int) error {
+	if volume < 0 || volume > 100 {
+		return invalidf("volume %d not in 0..100", volume)
+	}
+	return db.setNodes(ctx, ids, "volume", volume)
+}
+
+// SetNodeAmp sets the desired amplifier mode of nodes.
+func (db *DB) SetNodeAmp(ctx context.Context, ids []string, amp string) error {
+	if amp != "auto" && amp != "on" && amp != "off" {
+		return invalidf("amplifier mode %q: want auto, on or off", amp)
+	}
+	return db.setNodes(ctx, ids, "amp", amp)
+}
+
+func (db *DB) setNodes(ctx context.Context, ids []string, col string, v any) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, id := range ids {
+		res, err := tx.ExecContext(ctx, "UPDATE nodes SET "+col+" = ? WHERE id = ?", v, id)
+		if err != nil {
+			return writeErr("node "+id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("node %q %w", id, ErrNotFound)
+		}
+	}
+	return tx.Commit()
+}

@@ -198,3 +198,27 @@ func BenchmarkInsertPlayEvents(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "rows/s")
 }
+
+func TestNodeSettings(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "r.db"))
+	seed(t, db)
+	if s, _ := db.GetNodeSettings(ctx, "n1"); s.Volume != 70 || s.Amp != "auto" {
+		t.Errorf("defaults = %+v", s)
+	}
+	if err := db.SetNodeVolume(ctx, []string{"n1", "n2"}, 35); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetNodeAmp(ctx, []string{"n2"}, "off"); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := db.GetNodeSettings(ctx, "n2"); s.Volume != 35 || s.Amp != "off" {
+		t.Errorf("n2 = %+v", s)
+	}
+	if err := db.SetNodeVolume(ctx, []string{"n1"}, 101); !errors.Is(err, ErrInvalid) {
+		t.Errorf("volume 101: %v", err)
+	}
+	if err := db.SetNodeAmp(ctx, []string{"ghost"}, "on"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown node: %v", err)
+	}
+}
