@@ -39,6 +39,11 @@ type Config struct {
 	PlayLead time.Duration
 	// MaxUpload bounds an uploaded recording (default 100 MiB).
 	MaxUpload int64
+	// SchedulesDir holds the programme files (*.radio); default DataDir/schedules.
+	SchedulesDir string
+	// ScheduleGrace: occurrences due at most this long ago when the
+	// controller starts are still sent to nodes (default 10 min).
+	ScheduleGrace time.Duration
 	// Ready, if set, receives the HTTP and MQTT addresses once serving.
 	Ready func(httpAddr, mqttAddr string)
 }

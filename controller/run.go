@@ -21,7 +21,9 @@ import (
 	"github.com/communeradio/radio/controller/internal/fleet"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/scheduler"
 	"github.com/communeradio/radio/controller/internal/signer"
+	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
 const controllerUser = "controller"
@@ -113,6 +115,38 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer fl.Close()
 
+	// Desired state: settings and zones from the registry, slots from the scheduler.
+	var sched *scheduler.Scheduler
+	publishDesired := func(ctx context.Context, node string) error {
+		n, err := reg.GetNode(ctx, node)
+		if err != nil {
+			return err
+		}
+		if n.Revoked {
+			return nil
+		}
+		set, err := reg.GetNodeSettings(ctx, node)
+		if err != nil {
+			return err
+		}
+		slots := sched.Slots(node)
+		return fl.PublishDesired(ctx, node, nodeproto.Desired{Volume: set.Volume, Amp: set.Amp, Zones: n.Zones,
+			Schedule: slots, Content: scheduler.Content(slots)})
+	}
+	schedDir := cfg.SchedulesDir
+	if schedDir == "" {
+		schedDir = filepath.Join(cfg.DataDir, "schedules")
+	}
+	if err := os.MkdirAll(schedDir, 0o750); err != nil {
+		return err
+	}
+	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, Logger: log}
+	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Nodes: schedules.Resolve,
+		Media: schedules.MediaInfo, Publish: publishDesired})
+	schedules.Scheduler = sched
+	schedules.LoadAll(ctx)
+	sched.Replan(ctx, time.Now())
+
 	// Retained desired state does not survive an embedded broker restart:
 	// publish every node's again (a new revision; nodes converge to it).
 	nodes, err := reg.ListNodes(ctx, "")
@@ -120,13 +154,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	for _, n := range nodes {
-		if n.Revoked {
-			continue
-		}
-		if err := api.PublishDesired(ctx, reg, fl, n.ID); err != nil {
+		if err := publishDesired(ctx, n.ID); err != nil {
 			log.Warn("publishing desired state", "node", n.ID, "err", err)
 		}
 	}
+	go sched.Run(ctx)
 
 	if err := firstToken(ctx, reg, cfg.DataDir, log); err != nil {
 		return err
@@ -136,7 +168,12 @@ func Run(ctx context.Context, cfg Config) error {
 		disconnect = embedded.Disconnect
 	}
 	h := api.New(api.Config{Registry: reg, Media: store, Fleet: fl, Signer: sig, Logger: log,
-		NodeBroker: nodeBroker, OnCredentialsChanged: onCreds, Disconnect: disconnect, DefaultLead: cfg.PlayLead})
+		NodeBroker: nodeBroker, OnCredentialsChanged: onCreds, Disconnect: disconnect, DefaultLead: cfg.PlayLead,
+		PublishDesired: func(ctx context.Context, node string) error {
+			sched.Kick() // zones or nodes may have changed what a schedule covers
+			return publishDesired(ctx, node)
+		},
+		Schedules: schedules})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)

@@ -26,7 +26,24 @@ func main() {
 	flag.StringVar(&cfg.MosquittoUser, "mosquitto-user", "", "with -mosquitto-dir: the account mosquitto runs as (default: mosquitto's own)")
 	flag.StringVar(&cfg.NodeBroker, "node-broker", "", "broker URL written into enrolled nodes' configs")
 	debug := flag.Bool("debug", false, "debug logging")
+	check := flag.Bool("check", false, "check the schedule files (or folders) given as arguments and exit: errors as file:line")
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "Usage: radio-controller [flags]\n       radio-controller -check FILE.radio...\n\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
+	if *check {
+		if flag.NArg() == 0 {
+			fmt.Fprintln(os.Stderr, "radio-controller: -check needs schedule files or folders")
+			os.Exit(2)
+		}
+		if err := controller.CheckSchedules(flag.Args()...); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%d schedule file(s) OK\n", len(flag.Args()))
+		return
+	}
 	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug

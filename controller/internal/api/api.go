@@ -44,6 +44,11 @@ type Config struct {
 	// DefaultLead is how far ahead "play now" sets play_at so that every
 	// node of a zone can start together (default 4 s).
 	DefaultLead time.Duration
+	// PublishDesired sends a node its desired state (settings, zones and
+	// schedule) as the registry and scheduler have it now.
+	PublishDesired func(ctx context.Context, node string) error
+	// Schedules manages the programme files.
+	Schedules *Schedules
 }
 
 // API serves HTTP.
@@ -107,6 +112,11 @@ func (a *API) routes() {
 	a.route("GET /api/v1/commands/{id}", a.getCommand)
 	a.route("GET /api/v1/plays", a.listPlays)
 	a.route("GET /api/v1/audit", a.listAudit)
+	a.route("GET /api/v1/schedules", a.listSchedules)
+	a.route("GET /api/v1/schedules/{name}", a.getSchedule)
+	a.route("PUT /api/v1/schedules/{name}", a.putSchedule)
+	a.route("DELETE /api/v1/schedules/{name}", a.deleteSchedule)
+	a.route("GET /api/v1/reports/occurrences", a.occurrenceReport)
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
@@ -386,19 +396,6 @@ func (a *API) credentialsChanged(ctx context.Context) {
 	}
 }
 
-// PublishDesired sends one node its desired state from the registry.
-func PublishDesired(ctx context.Context, reg *registry.DB, f *fleet.Fleet, node string) error {
-	zones, err := reg.NodeZones(ctx, node)
-	if err != nil {
-		return err
-	}
-	set, err := reg.GetNodeSettings(ctx, node)
-	if err != nil {
-		return err
-	}
-	return f.PublishDesired(ctx, node, nodeproto.Desired{Volume: set.Volume, Amp: set.Amp, Zones: zones})
-}
-
 // targetNodes lists the nodes a target covers.
 func (a *API) targetNodes(ctx context.Context, t fleet.Target) ([]string, error) {
 	if t.Node != "" {
@@ -430,7 +427,7 @@ func (a *API) settle(ctx context.Context, t fleet.Target, set func([]string) err
 }
 
 func (a *API) publishDesired(ctx context.Context, node string) error {
-	return PublishDesired(ctx, a.cfg.Registry, a.cfg.Fleet, node)
+	return a.cfg.PublishDesired(ctx, node)
 }
 
 func (a *API) revokeNode(w http.ResponseWriter, r *http.Request) error {

@@ -1,0 +1,387 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/schedule"
+	"github.com/communeradio/radio/controller/internal/scheduler"
+)
+
+// Schedules keeps the programme files (one per station, *.radio) in a
+// directory, checks them against the registry and hands them to the
+// scheduler.
+type Schedules struct {
+	Dir       string
+	Media     *media.Store
+	Registry  *registry.DB
+	Scheduler *scheduler.Scheduler
+	Logger    *slog.Logger
+}
+
+var scheduleName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+// LoadAll loads every schedule file in Dir. A broken file is logged and left
+// out; the others still air.
+func (s *Schedules) LoadAll(ctx context.Context) {
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "*"+schedule.Ext))
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), schedule.Ext)
+		b, err := os.ReadFile(f)
+		if err == nil {
+			var sc *schedule.Schedule
+			if sc, err = s.prepare(ctx, f, b); err == nil {
+				s.Scheduler.Set(name, sc)
+				s.Logger.Info("schedule loaded", "file", f, "items", len(sc.Items))
+				continue
+			}
+		}
+		s.Logger.Error("schedule not loaded; fix it and upload it again", "file", f, "err", err)
+	}
+}
+
+// prepare parses a schedule and checks it against the registry: the
+// station, zones and nodes exist, media is in the store (file sources are
+// ingested now), and no two bulletins of equal priority overlap.
+func (s *Schedules) prepare(ctx context.Context, path string, src []byte) (*schedule.Schedule, error) {
+	sc, err := schedule.Parse(path, src)
+	if err != nil {
+		return nil, err
+	}
+	var errs schedule.ErrorList
+	bad := func(it *schedule.Item, format string, a ...any) {
+		errs = append(errs, &schedule.Error{Pos: it.Pos, Msg: fmt.Sprintf(format, a...)})
+	}
+	if _, err := s.Registry.GetStation(ctx, sc.Station); err != nil {
+		return nil, schedule.ErrorList{{Pos: schedule.Pos{File: path, Line: 1}, Msg: fmt.Sprintf("station %q is not registered: add it first (radioctl station add)", sc.Station)}}
+	}
+	for i := range sc.Items {
+		it := &sc.Items[i]
+		switch it.Source.Kind {
+		case schedule.SourceMedia:
+			if _, err := s.Registry.GetMedia(ctx, it.Source.Media); err != nil {
+				bad(it, "media %s is not in the media library: upload the recording first", it.Source.Media)
+			}
+		case schedule.SourceFile:
+			sha, err := s.ingest(ctx, it.Source.Abs)
+			if err != nil {
+				bad(it, "recording %s: %v", it.Source.Path, err)
+				continue
+			}
+			it.Source.Media = sha
+		}
+		if _, err := s.Resolve(ctx, sc.Station, it.Target); err != nil {
+			bad(it, "target %s: %v", it.Target, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	now := time.Now()
+	for _, c := range sc.Conflicts(now, now.Add(35*24*time.Hour), s.durations(ctx)) {
+		pos := c.A.Item.Pos
+		errs = append(errs, &schedule.Error{Pos: pos, Msg: strings.TrimPrefix(c.String(), pos.String()+": ")})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return sc, nil
+}
+
+func (s *Schedules) ingest(ctx context.Context, path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	info, err := s.Media.Ingest(ctx, f, filepath.Base(path))
+	if err != nil {
+		return "", err
+	}
+	err = s.Registry.PutMedia(ctx, registry.Media{SHA256: info.SHA256, Name: filepath.Base(path), SourceFormat: info.SourceFormat,
+		Size: info.Size, DurationMS: info.DurationMS, CreatedAt: time.Now(), CreatedBy: "schedule"})
+	return info.SHA256, err
+}
+
+func (s *Schedules) durations(ctx context.Context) func(schedule.Item) time.Duration {
+	return func(it schedule.Item) time.Duration {
+		if it.Source.Media == "" {
+			return 0
+		}
+		if m, ok := s.MediaInfo(ctx, it.Source.Media); ok {
+			return m.Duration
+		}
+		return 0
+	}
+}
+
+// MediaInfo is the scheduler's view of the media library.
+func (s *Schedules) MediaInfo(ctx context.Context, sha string) (scheduler.Media, bool) {
+	m, err := s.Registry.GetMedia(ctx, sha)
+	if err != nil || !s.Media.Has(sha) {
+		return scheduler.Media{}, false
+	}
+	return scheduler.Media{Size: m.Size, Duration: time.Duration(m.DurationMS) * time.Millisecond}, true
+}
+
+// Resolve lists the nodes a target covers within a station, with each
+// node's start offset (its zone's).
+func (s *Schedules) Resolve(ctx context.Context, station string, t schedule.Target) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	switch t.Kind {
+	case schedule.TargetCommune:
+		nodes, err := s.Registry.ListNodes(ctx, station)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range nodes {
+			if !n.Revoked {
+				out[n.ID] = 0
+			}
+		}
+	case schedule.TargetZone:
+		for _, id := range t.IDs {
+			z, err := s.Registry.GetZone(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if z.StationID != station {
+				return nil, fmt.Errorf("zone %s belongs to station %s", id, z.StationID)
+			}
+			for _, n := range z.Nodes {
+				out[n] = time.Duration(z.OffsetMS) * time.Millisecond
+			}
+		}
+	case schedule.TargetNodes:
+		for _, id := range t.IDs {
+			n, err := s.Registry.GetNode(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if n.StationID != station {
+				return nil, fmt.Errorf("node %s belongs to station %s", id, n.StationID)
+			}
+			out[id] = 0
+		}
+	default:
+		return nil, fmt.Errorf("unknown target kind %q", t.Kind)
+	}
+	return out, nil
+}
+
+func (a *API) listSchedules(w http.ResponseWriter, r *http.Request) error {
+	type row struct {
+		Name    string `json:"name"`
+		Station string `json:"station"`
+		Items   int    `json:"items"`
+	}
+	out := []row{}
+	for name, sc := range a.cfg.Schedules.Scheduler.Schedules() {
+		out = append(out, row{name, sc.Station, len(sc.Items)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) schedulePath(r *http.Request) (string, string, error) {
+	name := r.PathValue("name")
+	if !scheduleName.MatchString(name) {
+		return "", "", errorf(http.StatusBadRequest, "schedule name %q: use a-z, 0-9, - _ . (e.g. the commune's id)", name)
+	}
+	return name, filepath.Join(a.cfg.Schedules.Dir, name+schedule.Ext), nil
+}
+
+func (a *API) getSchedule(w http.ResponseWriter, r *http.Request) error {
+	_, path, err := a.schedulePath(r)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return errorf(http.StatusNotFound, "no such schedule")
+	} else if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(b)
+	return nil
+}
+
+// putSchedule saves a schedule file after checking it; every mistake comes
+// back with its line so the officer can fix them all at once.
+func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) error {
+	name, path, err := a.schedulePath(r)
+	if err != nil {
+		return err
+	}
+	src, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
+	if err != nil {
+		return err
+	}
+	if len(src) > 1<<20 {
+		return errorf(http.StatusRequestEntityTooLarge, "a schedule file is at most 1 MB")
+	}
+	sc, err := a.cfg.Schedules.prepare(r.Context(), path, src)
+	var list schedule.ErrorList
+	if errors.As(err, &list) {
+		msgs := make([]string, len(list))
+		for i, e := range list {
+			msgs[i] = e.Error()
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "the schedule has mistakes; nothing was changed", "errors": msgs})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, src, 0o640); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	a.cfg.Schedules.Scheduler.Set(name, sc)
+	a.audit(r, "schedule.save", name, fmt.Sprintf("%d items", len(sc.Items)))
+	writeJSON(w, http.StatusOK, map[string]any{"name": name, "station": sc.Station, "items": len(sc.Items)})
+	return nil
+}
+
+func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
+	name, path, err := a.schedulePath(r)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); errors.Is(err, os.ErrNotExist) {
+		return errorf(http.StatusNotFound, "no such schedule")
+	} else if err != nil {
+		return err
+	}
+	a.cfg.Schedules.Scheduler.Set(name, nil)
+	a.audit(r, "schedule.delete", name, "")
+	writeJSON(w, http.StatusOK, map[string]string{"deleted": name})
+	return nil
+}
+
+// OccurrenceRow is one scheduled occurrence on one node: scheduled vs aired.
+type OccurrenceRow struct {
+	Occurrence string    `json:"occurrence"`
+	Item       string    `json:"item"`
+	Title      string    `json:"title"`
+	Station    string    `json:"station"`
+	Node       string    `json:"node"`
+	At         time.Time `json:"at"`
+	Priority   string    `json:"priority"`
+	Status     string    `json:"status"` // played, partly played, missed, upcoming
+	Reason     string    `json:"reason,omitempty"`
+	PlayedMS   int64     `json:"played_ms"`
+}
+
+// occurrenceReport lists, for each occurrence of [from, to) (default: today
+// in Vietnam time) and each node, what actually aired.
+func (a *API) occurrenceReport(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	q := r.URL.Query()
+	now := time.Now().In(schedule.Zone)
+	from := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, schedule.Zone)
+	to := from.Add(24 * time.Hour)
+	var err error
+	if v := q.Get("from"); v != "" {
+		if from, err = parseTime(v, "from"); err != nil {
+			return err
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if to, err = parseTime(v, "to"); err != nil {
+			return err
+		}
+	}
+	if to.Sub(from) > 32*24*time.Hour || !to.After(from) {
+		return errorf(http.StatusBadRequest, "choose a period of at most 32 days, from before to")
+	}
+	sch := a.cfg.Schedules
+	out := []OccurrenceRow{}
+	for _, sc := range sch.Scheduler.Schedules() {
+		if st := q.Get("station"); st != "" && st != sc.Station {
+			continue
+		}
+		for _, o := range sc.Occurrences(from, to, sch.durations(ctx)) {
+			if !o.Item.Airs() {
+				continue
+			}
+			nodes, err := sch.Resolve(ctx, sc.Station, o.Item.Target)
+			if err != nil {
+				continue
+			}
+			for node := range nodes {
+				row := OccurrenceRow{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, Station: sc.Station, Node: node,
+					At: o.At, Priority: o.Item.Priority}
+				evs, err := a.cfg.Registry.ListPlayEvents(ctx, registry.PlayFilter{NodeID: node, ItemID: o.ID(), Limit: 50})
+				if err != nil {
+					return err
+				}
+				row.Status, row.Reason, row.PlayedMS = outcome(evs, o, time.Now())
+				out = append(out, row)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].At.Equal(out[j].At) {
+			return out[i].At.Before(out[j].At)
+		}
+		return out[i].Node < out[j].Node
+	})
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// outcome classifies what a node reported for one occurrence.
+func outcome(evs []registry.PlayEvent, o schedule.Occurrence, now time.Time) (status, reason string, played int64) {
+	var finished, interrupted, failed, started bool
+	for _, e := range evs {
+		played = max(played, e.PlayedMS)
+		switch e.Type {
+		case "finished":
+			finished = true
+		case "interrupted":
+			interrupted = true
+			reason = e.Reason
+		case "failed":
+			failed = true
+			reason = e.Reason
+		case "started", "resumed":
+			started = true
+		}
+	}
+	switch {
+	case finished:
+		return "played", "", played
+	case interrupted:
+		return "partly played", reason, played
+	case failed:
+		return "missed", reason, 0
+	case started:
+		return "playing", "", played
+	}
+	end := o.End
+	if end.IsZero() {
+		end = o.At
+	}
+	if now.After(end.Add(10 * time.Minute)) {
+		return "missed", "no report from the node", 0
+	}
+	return "upcoming", "", 0
+}

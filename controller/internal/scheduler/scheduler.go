@@ -1,0 +1,248 @@
+// Package scheduler turns the communes' programmes into each node's own
+// upcoming schedule: every occurrence of the next days, as slots in the
+// node's desired state, with the audio to cache ahead. Nodes then play from
+// their own clock and cache, so a bulletin airs even when the link (or the
+// controller) is down at air time.
+package scheduler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/schedule"
+	"github.com/communeradio/radio/firmware-api/nodeproto"
+)
+
+// Media describes a file in the media store.
+type Media struct {
+	Size     int64
+	Duration time.Duration
+}
+
+// Config of the scheduler. Functions are the scheduler's view of the rest of
+// the controller, which keeps it testable on a fake clock.
+type Config struct {
+	Logger *slog.Logger
+	// Horizon is how far ahead nodes get their slots (default 7 days).
+	Horizon time.Duration
+	// Grace is how far back an occurrence is still handed to nodes after
+	// the controller was down (default 10 min): a node starts a slot up to a
+	// minute late and reports older ones as missed.
+	Grace time.Duration
+	// Refresh is how often plans are recomputed (default 1 h).
+	Refresh time.Duration
+	// Nodes resolves an item's target within a station to node ids with
+	// their start offset (zone offsets).
+	Nodes func(ctx context.Context, station string, t schedule.Target) (map[string]time.Duration, error)
+	// Media looks up a media file; ok is false if it is not in the store.
+	Media func(ctx context.Context, sha string) (Media, bool)
+	// Publish sends a node its desired state; the scheduler calls it when
+	// the node's slots change.
+	Publish func(ctx context.Context, node string) error
+}
+
+// Scheduler holds the current schedules and each node's planned slots.
+type Scheduler struct {
+	cfg       Config
+	mu        sync.Mutex
+	schedules map[string]*schedule.Schedule // by name
+	slots     map[string][]nodeproto.Slot    // by node
+	sent      map[string][32]byte           // hash of what each node was last sent
+	wake      chan struct{}
+}
+
+// New makes a scheduler.
+func New(cfg Config) *Scheduler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Horizon <= 0 {
+		cfg.Horizon = 7 * 24 * time.Hour
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 10 * time.Minute
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = time.Hour
+	}
+	return &Scheduler{cfg: cfg, schedules: map[string]*schedule.Schedule{}, slots: map[string][]nodeproto.Slot{},
+		sent: map[string][32]byte{}, wake: make(chan struct{}, 1)}
+}
+
+// Set replaces (or, with nil, removes) a named schedule and replans soon.
+func (s *Scheduler) Set(name string, sc *schedule.Schedule) {
+	s.mu.Lock()
+	if sc == nil {
+		delete(s.schedules, name)
+	} else {
+		s.schedules[name] = sc
+	}
+	s.mu.Unlock()
+	s.Kick()
+}
+
+// Schedules returns the current schedules by name.
+func (s *Scheduler) Schedules() map[string]*schedule.Schedule {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]*schedule.Schedule, len(s.schedules))
+	for k, v := range s.schedules {
+		out[k] = v
+	}
+	return out
+}
+
+// Kick asks for a replan now (a schedule, zone or node changed).
+func (s *Scheduler) Kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Slots returns a node's planned slots (for its desired state).
+func (s *Scheduler) Slots(node string) []nodeproto.Slot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]nodeproto.Slot(nil), s.slots[node]...)
+}
+
+// Content lists the media a node's slots need, to cache ahead.
+func Content(slots []nodeproto.Slot) []nodeproto.ContentRef {
+	seen := map[string]bool{}
+	var out []nodeproto.ContentRef
+	for _, sl := range slots {
+		if !seen[sl.Media] {
+			seen[sl.Media] = true
+			out = append(out, nodeproto.ContentRef{Media: sl.Media, Size: sl.Size})
+		}
+	}
+	return out
+}
+
+// Run replans at start, every Refresh and on Kick, until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Refresh)
+	defer t.Stop()
+	for {
+		s.Replan(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// Replan computes every node's slots for [now-Grace, now+Horizon) and
+// publishes the desired state of nodes whose slots changed.
+func (s *Scheduler) Replan(ctx context.Context, now time.Time) {
+	plan := s.plan(ctx, now)
+	s.mu.Lock()
+	var changed []string
+	nodes := map[string]bool{}
+	for n := range plan {
+		nodes[n] = true
+	}
+	for n := range s.slots {
+		nodes[n] = true
+	}
+	for n := range nodes {
+		b, _ := json.Marshal(plan[n])
+		h := sha256.Sum256(b)
+		if h != s.sent[n] {
+			changed = append(changed, n)
+		}
+	}
+	s.slots = plan
+	s.mu.Unlock()
+	sort.Strings(changed)
+	for _, n := range changed {
+		if err := s.cfg.Publish(ctx, n); err != nil {
+			s.cfg.Logger.Warn("scheduler: publishing desired state", "node", n, "err", err)
+			continue
+		}
+		s.mu.Lock()
+		b, _ := json.Marshal(s.slots[n])
+		s.sent[n] = sha256.Sum256(b)
+		s.mu.Unlock()
+	}
+	if len(changed) > 0 {
+		s.cfg.Logger.Info("scheduler: schedules sent", "nodes", len(changed))
+	}
+}
+
+func (s *Scheduler) plan(ctx context.Context, now time.Time) map[string][]nodeproto.Slot {
+	from, to := now.Add(-s.cfg.Grace), now.Add(s.cfg.Horizon)
+	plan := map[string][]nodeproto.Slot{}
+	for name, sc := range s.Schedules() {
+		durations := func(it schedule.Item) time.Duration {
+			if sha := mediaOf(it); sha != "" {
+				if m, ok := s.cfg.Media(ctx, sha); ok {
+					return m.Duration
+				}
+			}
+			return 0
+		}
+		for _, o := range sc.Occurrences(from, to, durations) {
+			it := o.Item
+			if !it.Airs() {
+				continue
+			}
+			sha := mediaOf(*it)
+			if sha == "" {
+				continue // tts, relay and live come with their own issue
+			}
+			m, ok := s.cfg.Media(ctx, sha)
+			if !ok {
+				s.cfg.Logger.Warn("scheduler: media not in the store; occurrence skipped", "schedule", name, "item", it.ID, "media", sha)
+				continue
+			}
+			if o.At.Before(now) {
+				s.cfg.Logger.Warn("scheduler: occurrence was due while the controller was down; sent within the grace window",
+					"occurrence", o.ID(), "due", o.At, "grace", s.cfg.Grace)
+			}
+			targets, err := s.cfg.Nodes(ctx, sc.Station, it.Target)
+			if err != nil {
+				s.cfg.Logger.Warn("scheduler: target", "schedule", name, "item", it.ID, "err", err)
+				continue
+			}
+			for node, offset := range targets {
+				sl := nodeproto.Slot{ID: o.ID(), Media: sha, Size: m.Size, PlayAt: o.At.Add(offset).UnixMilli(),
+					Priority: it.Priority, Title: it.Title, Repeat: it.Repeat, GapMS: it.Gap.Milliseconds(),
+					Resume: it.OnInterrupt != schedule.OnInterruptSkip}
+				plan[node] = append(plan[node], sl)
+			}
+		}
+	}
+	for n := range plan {
+		sort.Slice(plan[n], func(i, j int) bool {
+			if plan[n][i].PlayAt != plan[n][j].PlayAt {
+				return plan[n][i].PlayAt < plan[n][j].PlayAt
+			}
+			return plan[n][i].ID < plan[n][j].ID
+		})
+		if len(plan[n]) > nodeproto.MaxSchedule {
+			s.cfg.Logger.Warn("scheduler: too many slots for one node; the latest are left for the next refresh", "node", n, "slots", len(plan[n]))
+			plan[n] = plan[n][:nodeproto.MaxSchedule]
+		}
+	}
+	return plan
+}
+
+// mediaOf is the sha256 an item plays, if it is a stored file.
+func mediaOf(it schedule.Item) string {
+	switch it.Source.Kind {
+	case schedule.SourceMedia:
+		return it.Source.Media
+	case schedule.SourceFile:
+		return it.Source.Media // filled in when the file was ingested
+	}
+	return ""
+}

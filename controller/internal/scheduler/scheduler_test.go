@@ -1,0 +1,149 @@
+package scheduler
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/schedule"
+	"github.com/communeradio/radio/firmware-api/nodeproto"
+)
+
+var sha = strings.Repeat("ab", 32)
+
+const programme = `station st-1 Đài xã
+bulletin morning
+  title Bản tin sáng
+  source media ` + "abababababababababababababababababababababababababababababababab" + `
+  target zone z1
+  status approved
+  daily 06:30
+bulletin draft-notice
+  title Thông báo nháp
+  source media ` + "abababababababababababababababababababababababababababababababab" + `
+  target commune
+  daily 12:00
+bulletin flood
+  title Cảnh báo lũ
+  source media ` + "abababababababababababababababababababababababababababababababab" + `
+  target nodes n3
+  priority emergency
+  daily 20:00
+`
+
+type publishLog struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func newTestScheduler(t *testing.T, pl *publishLog) *Scheduler {
+	var s *Scheduler
+	s = New(Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Nodes: func(_ context.Context, station string, tg schedule.Target) (map[string]time.Duration, error) {
+			switch tg.Kind {
+			case schedule.TargetZone:
+				return map[string]time.Duration{"n1": 0, "n2": 150 * time.Millisecond}, nil
+			case schedule.TargetNodes:
+				out := map[string]time.Duration{}
+				for _, id := range tg.IDs {
+					out[id] = 0
+				}
+				return out, nil
+			}
+			return map[string]time.Duration{"n1": 0, "n2": 0, "n3": 0}, nil
+		},
+		Media: func(context.Context, string) (Media, bool) { return Media{Size: 1000, Duration: 30 * time.Second}, true },
+		Publish: func(_ context.Context, node string) error {
+			pl.mu.Lock()
+			pl.calls[node]++
+			pl.mu.Unlock()
+			return nil
+		},
+	})
+	sc, err := schedule.Parse("test.radio", []byte(programme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Set("test", sc)
+	return s
+}
+
+// On a fake clock: nodes get a week of slots at once, drafts stay off air
+// (emergency excepted), zone offsets apply, and the plan rolls forward as
+// days pass without republishing when nothing changed.
+func TestSchedulerPlansAWeekAhead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pl := &publishLog{calls: map[string]int{}}
+		s := newTestScheduler(t, pl)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go s.Run(ctx)
+		synctest.Wait()
+
+		n1, n2, n3 := s.Slots("n1"), s.Slots("n2"), s.Slots("n3")
+		if len(n1) != 7 || len(n2) != 7 {
+			t.Fatalf("zone nodes got %d and %d slots, want 7 mornings each", len(n1), len(n2))
+		}
+		if len(n3) != 7 || n3[0].Priority != nodeproto.PriorityEmergency {
+			t.Fatalf("n3 slots = %+v, want 7 emergency evenings (draft notice must not air)", n3)
+		}
+		for i := range n1 {
+			at := time.UnixMilli(n1[i].PlayAt).In(schedule.Zone)
+			if at.Hour() != 6 || at.Minute() != 30 || at.Second() != 0 {
+				t.Errorf("slot %d at %v, want 06:30 Vietnam time", i, at)
+			}
+			if d := n2[i].PlayAt - n1[i].PlayAt; d != 150 {
+				t.Errorf("zone offset %d ms, want 150", d)
+			}
+			if n1[i].ID != n2[i].ID || !nodeproto.ValidID(n1[i].ID) {
+				t.Errorf("occurrence ids %q / %q", n1[i].ID, n2[i].ID)
+			}
+		}
+		if c := Content(n1); len(c) != 1 || c[0].Media != sha {
+			t.Errorf("content = %+v", c)
+		}
+		pl.mu.Lock()
+		first := pl.calls["n1"]
+		pl.mu.Unlock()
+		if first != 1 {
+			t.Errorf("n1 published %d times at start, want 1", first)
+		}
+
+		// An hour later nothing changed: no republish.
+		time.Sleep(time.Hour + time.Second)
+		synctest.Wait()
+		pl.mu.Lock()
+		if pl.calls["n1"] != 1 {
+			t.Errorf("republished without a change: %d", pl.calls["n1"])
+		}
+		pl.mu.Unlock()
+
+		// A day later the first morning has passed: the plan rolled forward.
+		old := n1[0].ID
+		time.Sleep(24 * time.Hour)
+		synctest.Wait()
+		now := s.Slots("n1")
+		if now[0].ID == old || len(now) != 7 {
+			t.Errorf("after a day: first slot %s (was %s), %d slots", now[0].ID, old, len(now))
+		}
+		pl.mu.Lock()
+		if pl.calls["n1"] < 2 {
+			t.Errorf("n1 not republished after its plan changed")
+		}
+		pl.mu.Unlock()
+
+		// Removing the schedule clears every node's slots and tells them.
+		s.Set("test", nil)
+		synctest.Wait()
+		if len(s.Slots("n1")) != 0 || len(s.Slots("n3")) != 0 {
+			t.Error("slots left after the schedule was removed")
+		}
+		cancel()
+	})
+}
