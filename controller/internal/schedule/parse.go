@@ -125,28 +125,48 @@ var (
 )
 
 func (p *parser) line(n int, raw string) {
-	if !utf8.ValidString(raw) {
-		p.errorf(n, "this line is not valid UTF-8 text: save the file as UTF-8")
-		return
-	}
 	text := strings.TrimSpace(raw)
 	if text == "" || strings.HasPrefix(text, "#") {
 		return
 	}
+	indented := isSpace(raw[0])
+	bad := ""
+	if !utf8.ValidString(raw) {
+		bad = "this line is not valid UTF-8 text: save the file as UTF-8"
+	}
 	toks, err := lex(text)
-	if err != "" {
-		p.errorf(n, "%s", err)
-		if p.cur != nil && isSpace(raw[0]) {
+	if bad == "" {
+		bad = err
+	}
+	if bad != "" {
+		p.errorf(n, "%s", bad)
+		if p.cur != nil && indented {
+			// Its keyword was there, only its value was wrong: do not
+			// also report the keyword missing.
 			p.cur.bad = true
+			if kw, _, _ := strings.Cut(text, " "); slices.Contains(itemKeywords, kw) {
+				p.cur.seen[kw] = n
+				if slices.Contains(ruleKeywords, kw) && p.cur.rule == 0 {
+					p.cur.rule = n
+				}
+			}
 		}
 		return
 	}
 	kw, args := toks[0], toks[1:]
-	if isSpace(raw[0]) {
+	if indented {
 		if p.cur == nil {
 			p.errorf(n, "indented line outside a bulletin: %q belongs under a \"bulletin <id>\" line", kw.s)
 			return
 		}
+		p.itemLine(n, kw, args, text)
+		return
+	}
+	if p.cur != nil && slices.Contains(itemKeywords, kw.s) {
+		// A bulletin line someone forgot to indent: say so, and read it
+		// as part of the bulletin so as not to report it missing too.
+		p.errorf(n, "%q belongs to a bulletin: indent it under its \"bulletin <id>\" line", kw.s)
+		p.cur.bad = true
 		p.itemLine(n, kw, args, text)
 		return
 	}
@@ -223,7 +243,9 @@ func (p *parser) bulletin(n int, args []token) {
 	if len(args) != 1 {
 		p.errorf(n, "write a bulletin as: bulletin <id>, e.g. bulletin ban-tin-sang (the title goes on its own line)")
 		d.bad = true
-		return
+		if len(args) == 0 {
+			return
+		}
 	}
 	id := args[0].s
 	switch {
@@ -307,7 +329,14 @@ func (p *parser) itemLine(n int, kw token, args []token, text string) {
 			fail("%q starts a new section: do not indent it", kw.s)
 			return
 		}
-		fail("unknown keyword %q%s", kw.s, suggest(kw.s, itemKeywords))
+		hint := suggest(kw.s, itemKeywords)
+		if best := suggested(kw.s, itemKeywords); best != "" {
+			d.seen[best] = n // a misspelt keyword is not also a missing one
+			if slices.Contains(ruleKeywords, best) && d.rule == 0 {
+				d.rule = n
+			}
+		}
+		fail("unknown keyword %q%s", kw.s, hint)
 		return
 	}
 	if slices.Contains(ruleKeywords, kw.s) {
@@ -483,7 +512,12 @@ func (p *parser) itemLine(n int, kw token, args []token, text string) {
 			it.Until = date
 		}
 	case "except":
-		for _, f := range strings.Split(strings.Join(lists(), ","), ",") {
+		var parts []string
+		for _, a := range args {
+			parts = append(parts, a.s)
+		}
+		list := dotsRE.ReplaceAllString(commaRE.ReplaceAllString(strings.Join(parts, " "), ","), "..")
+		for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
 			if f == "" {
 				continue
 			}
@@ -527,7 +561,10 @@ func (p *parser) itemLine(n int, kw token, args []token, text string) {
 	}
 }
 
-var commaRE = regexp.MustCompile(`\s*,\s*`)
+var (
+	commaRE = regexp.MustCompile(`\s*,\s*`)
+	dotsRE  = regexp.MustCompile(`\s*\.\.\s*`)
+)
 
 func usage(kw string) string {
 	switch kw {
@@ -884,6 +921,8 @@ func parseDuration(s string, max time.Duration, zeroOK bool) (time.Duration, str
 	return d, ""
 }
 
+func anyDay(field string) bool { return field == "*" || field == "?" }
+
 var cronParser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
 
 // cronRef is where a cron spec is tried out at parse time; any instant does.
@@ -899,6 +938,10 @@ func parseCron(spec string) (s cron.Schedule, msg string) {
 		return nil, fmt.Sprintf("bad cron %q: no time zone prefix, schedules are always in Vietnam time%s", spec, how)
 	case len(f) != 6:
 		return nil, fmt.Sprintf("bad cron %q: it has %d fields%s", spec, len(f), how)
+	case !anyDay(f[3]) && !anyDay(f[5]):
+		// Cron fires when either the day of the month or the weekday
+		// matches, which surprises everyone who writes both.
+		return nil, fmt.Sprintf("bad cron %q: it gives both a day of the month (%s) and a weekday (%s), and cron then fires on either; keep one and put * in the other", spec, f[3], f[5])
 	}
 	defer func() {
 		if r := recover(); r != nil { // robfig/cron v3.0.1 panics on some malformed specs
@@ -936,16 +979,20 @@ func parseCron(spec string) (s cron.Schedule, msg string) {
 
 // suggest returns ` (did you mean "x"?)` for the closest word within two edits.
 func suggest(word string, words []string) string {
+	if best := suggested(word, words); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+func suggested(word string, words []string) string {
 	best, bestD := "", 3
 	for _, w := range words {
-		if d := editDistance(word, w); d < bestD {
+		if d := editDistance(word, w); d < bestD && d < len(w) {
 			best, bestD = w, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 func editDistance(a, b string) int {

@@ -51,7 +51,7 @@ type Scheduler struct {
 	cfg       Config
 	mu        sync.Mutex
 	schedules map[string]*schedule.Schedule // by name
-	slots     map[string][]nodeproto.Slot    // by node
+	slots     map[string][]nodeproto.Slot   // by node
 	sent      map[string][32]byte           // hash of what each node was last sent
 	wake      chan struct{}
 }

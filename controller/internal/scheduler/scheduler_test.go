@@ -58,7 +58,9 @@ func newTestScheduler(t *testing.T, pl *publishLog) *Scheduler {
 			}
 			return map[string]time.Duration{"n1": 0, "n2": 0, "n3": 0}, nil
 		},
-		Media: func(context.Context, string) (Media, bool) { return Media{Size: 1000, Duration: 30 * time.Second}, true },
+		Media: func(context.Context, string) (Media, bool) {
+			return Media{Size: 1000, Duration: 30 * time.Second}, true
+		},
 		Publish: func(_ context.Context, node string) error {
 			pl.mu.Lock()
 			pl.calls[node]++

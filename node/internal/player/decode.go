@@ -97,7 +97,9 @@ func (s *stream) close() {
 	s.f.Close()
 }
 
-// probe checks that a file is a decodable Ogg Opus stream.
+// probe checks that a file is a decodable Ogg Opus stream: it decodes the
+// first packet and walks every page (checksums, framing, the last page),
+// so a damaged or cut file is refused before it is scheduled.
 func probe(path string) error {
 	s, err := openStream(path)
 	if err != nil {
@@ -107,6 +109,13 @@ func probe(path string) error {
 	buf := make([]int16, 960)
 	if _, err := s.read(buf); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	for !s.ended {
+		if _, err := s.ogg.next(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	return nil
 }

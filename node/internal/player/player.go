@@ -4,22 +4,33 @@
 // corresponds to its play_at instant, so nodes of a zone start together.
 // Priorities follow Circular 39/2020: a higher item cuts in, the interrupted
 // one resumes if asked; equal priority replaces; lower waits.
+//
+// Timing: the mixer counts the samples it hands to the output. A sample
+// clock (clock.go) maps that count to the wall time each sample reaches the
+// speaker. An item's start sample is recomputed from its PlayAt on every
+// mixer pull until it is due, so it uses the freshest clock estimate, and
+// the started event reports the clock's time for the first sample.
 package player
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
 
-// Config of the player.
+// Config of the player. The zero value is usable.
 type Config struct {
-	Logger   *slog.Logger
-	Output   string // "auto" (default): oto, falling back to silent; "oto"; "silent"
-	BufferMS int    // device buffer, default 100
+	Logger *slog.Logger
+	// Output is "auto" (the default: the sound device through oto, or a
+	// silent real-time sink with a warning when there is none), "oto" (the
+	// device or an error) or "silent".
+	Output   string
+	BufferMS int // device buffer, default 100
 }
 
 // Item is something to play.
@@ -28,24 +39,35 @@ type Item struct {
 	Media    string // sha256, echoed in events
 	Path     string // Ogg Opus file
 	PlayAt   time.Time
-	Priority int // 0 normal, 1 priority, 2 emergency
-	Volume   int // 0..100; -1 = the player's volume
-	Repeat   int
-	Gap      time.Duration
-	Resume   bool
+	Priority int           // 0 normal, 1 priority, 2 emergency
+	Volume   int           // 0..100; -1 = the player's volume
+	Repeat   int           // further plays after the first
+	Gap      time.Duration // silence between plays
+	Resume   bool          // continue where it stopped after a higher-priority item
 }
 
-// Event is a playback event.
+// Event is a playback event, the raw material of proof of play.
 type Event struct {
 	Type     string // started, finished, interrupted, resumed, failed
 	ID       string
 	Media    string
 	Priority int
-	At       time.Time // for started/resumed: the first sample at the speaker
-	PlayAt   time.Time
-	Played   time.Duration
-	Reason   string
+	// At is when the event happens at the speaker; for started and resumed
+	// the estimated wall time of the first sample heard.
+	At     time.Time
+	PlayAt time.Time
+	Played time.Duration // of this item so far, gaps between repeats included
+	Reason string        // for interrupted and failed
 }
+
+// Event types.
+const (
+	Started     = "started"
+	Finished    = "finished"
+	Interrupted = "interrupted"
+	Resumed     = "resumed"
+	Failed      = "failed"
+)
 
 // Current is what is on air.
 type Current struct {
@@ -55,37 +77,52 @@ type Current struct {
 	Since    time.Time
 }
 
+// ErrClosed is returned by Play after Close.
+var ErrClosed = errors.New("player: closed")
+
+const (
+	prefetch   = 2 * Rate // start decoding an item this many samples before it is due
+	rampLen    = Rate / 100
+	defaultVol = 70
+)
+
 // entry is an item inside the mixer.
 type entry struct {
 	it      Item
+	seq     int64 // order of Play calls
 	start   int64 // sample index it is due at
 	src     *source
 	played  int64 // samples played
 	started bool
 	began   time.Time
-	paused  bool // preempted, waiting to resume
+	waiting bool // fell due while something outranked it
 }
 
 // Player plays items.
 type Player struct {
-	log     *slog.Logger
+	log   *slog.Logger
+	clock *sampleClock
+
+	outMu   sync.Mutex
 	backend string
 	out     io.Closer
-	clock   *sampleClock
 
 	mu        sync.Mutex
+	closed    bool
 	volume    int
-	total     int64    // samples delivered to the device so far
+	level     float64 // gain applied to the last sample, ramps to the target
+	total     int64   // samples delivered to the output so far
+	seq       int64
 	cur       *entry   // on air
 	paused    []*entry // preempted items that resume
 	pending   []*entry // scheduled, not started
-	underruns int      // fills cut short because the decoder was behind
+	underruns int      // samples of silence because a decoder was behind
 
 	evMu   sync.Mutex
 	evq    []Event
 	evWake chan struct{}
 	events chan Event
-	closed chan struct{}
+	done   chan struct{}
 }
 
 // New opens the output and starts the mixer.
@@ -96,9 +133,7 @@ func New(cfg Config) (*Player, error) {
 	if cfg.BufferMS <= 0 {
 		cfg.BufferMS = 100
 	}
-	p := &Player{log: cfg.Logger, volume: 70, clock: newSampleClock(), evWake: make(chan struct{}, 1),
-		events: make(chan Event, 256), closed: make(chan struct{})}
-	go p.forwardEvents()
+	p := newPlayer(cfg.Logger)
 	switch cfg.Output {
 	case "silent":
 		p.out, p.backend = startSilent(p), "silent"
@@ -116,16 +151,43 @@ func New(cfg Config) (*Player, error) {
 	default:
 		return nil, fmt.Errorf("player: output %q: want auto, oto or silent", cfg.Output)
 	}
+	go p.forwardEvents()
 	return p, nil
 }
 
-// Backend is "alsa" or "silent".
-func (p *Player) Backend() string { return p.backend }
+// newPlayer is a player with no output: something must call fill.
+func newPlayer(log *slog.Logger) *Player {
+	return &Player{log: log, volume: defaultVol, level: defaultVol / 100.0, clock: newSampleClock(),
+		evWake: make(chan struct{}, 1), events: make(chan Event, 256), done: make(chan struct{})}
+}
 
-// Events delivers playback events, in order.
+// Backend is "alsa" or "silent". It turns to "silent" if the sound device
+// fails while playing.
+func (p *Player) Backend() string {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	return p.backend
+}
+
+// deviceFailed moves playback to a silent sink after an unrecoverable
+// device error, so schedules, events and Now keep going; the node reports
+// the backend in its state.
+func (p *Player) deviceFailed(err error) {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	if p.backend != "alsa" {
+		return
+	}
+	p.log.Error("sound device failed: playing into a silent real-time sink (nothing will be heard)", "err", err)
+	p.clock.reset(0)
+	p.out, p.backend = startSilent(p), "silent"
+}
+
+// Events delivers playback events, in order. It is never closed.
 func (p *Player) Events() <-chan Event { return p.events }
 
-// SetVolume sets the software gain, 0..100.
+// SetVolume sets the software gain, 0..100, for items with Volume -1. It
+// ramps over 10 ms from the next sample handed to the device.
 func (p *Player) SetVolume(v int) {
 	p.mu.Lock()
 	p.volume = max(0, min(100, v))
@@ -142,73 +204,103 @@ func (p *Player) Now() *Current {
 	return &Current{ID: p.cur.it.ID, Media: p.cur.it.Media, Priority: p.cur.it.Priority, Since: p.cur.began}
 }
 
-// Play checks the file and schedules the item.
+// Play checks the file (it must open and decode) and schedules the item.
+// An item whose PlayAt has passed starts at once.
 func (p *Player) Play(it Item) error {
 	if err := probe(it.Path); err != nil {
-		return err
+		return fmt.Errorf("player: %s: %w", it.ID, err)
 	}
-	if it.Volume > 100 {
-		it.Volume = 100
-	}
-	src, err := newSource(it)
-	if err != nil {
-		return err
-	}
+	it.Volume = min(it.Volume, 100)
+	it.Priority = max(0, it.Priority)
+	it.Repeat = max(0, it.Repeat)
+	it.Gap = max(0, it.Gap)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	e := &entry{it: it, src: src, start: p.total}
-	if !it.PlayAt.IsZero() {
-		e.start = max(p.total, p.clock.sampleAt(it.PlayAt))
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.seq++
+	e := &entry{it: it, seq: p.seq}
+	p.bindStart(e)
+	var primed <-chan struct{}
+	if e.start-p.total < prefetch {
+		e.src = newSource(it)
+		primed = e.src.primed
 	}
 	p.pending = append(p.pending, e)
+	p.mu.Unlock()
+	if primed != nil {
+		// Let the decoder get ahead so an immediate item starts with sound.
+		select {
+		case <-primed:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	return nil
 }
 
-// Stop ends an item (or everything, for ""), reporting it interrupted.
+// bindStart maps the item's PlayAt to a sample index with the current clock.
+func (p *Player) bindStart(e *entry) {
+	e.start = p.total
+	if !e.it.PlayAt.IsZero() {
+		e.start = max(p.total, p.clock.sampleAt(e.it.PlayAt))
+	}
+}
+
+// Stop ends an item, or everything for "", reporting it interrupted with
+// reason "stopped".
 func (p *Player) Stop(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
-	keep := p.pending[:0]
-	for _, e := range p.pending {
-		if id == "" || e.it.ID == id {
-			p.emit(e, "interrupted", now, "stopped before it started")
-			e.src.close()
-			continue
-		}
-		keep = append(keep, e)
+	now := p.clock.timeOf(p.total)
+	drop := func(list []*entry) []*entry {
+		return slices.DeleteFunc(list, func(e *entry) bool {
+			if id != "" && e.it.ID != id {
+				return false
+			}
+			p.emit(e, Interrupted, now, "stopped")
+			e.closeSource()
+			return true
+		})
 	}
-	p.pending = keep
-	keepP := p.paused[:0]
-	for _, e := range p.paused {
-		if id == "" || e.it.ID == id {
-			p.emit(e, "interrupted", now, "stopped")
-			e.src.close()
-			continue
-		}
-		keepP = append(keepP, e)
-	}
-	p.paused = keepP
+	p.pending = drop(p.pending)
+	p.paused = drop(p.paused)
 	if p.cur != nil && (id == "" || p.cur.it.ID == id) {
-		p.emit(p.cur, "interrupted", now, "stopped")
-		p.cur.src.close()
+		p.emit(p.cur, Interrupted, now, "stopped")
+		p.cur.closeSource()
 		p.cur = nil
-		p.resumeNext()
+		p.resumeNext(now)
 	}
 }
 
-// Close stops the output.
+// Close stops the output and drops what is scheduled, without events.
 func (p *Player) Close() error {
-	select {
-	case <-p.closed:
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
 		return nil
-	default:
 	}
-	close(p.closed)
-	if p.out != nil {
-		return p.out.Close()
+	p.closed = true
+	for _, e := range append(append(p.pending, p.paused...), p.cur) {
+		if e != nil {
+			e.closeSource()
+		}
 	}
-	return nil
+	p.pending, p.paused, p.cur = nil, nil, nil
+	p.mu.Unlock()
+	close(p.done)
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	if p.out == nil {
+		return nil
+	}
+	return p.out.Close()
+}
+
+func (e *entry) closeSource() {
+	if e.src != nil {
+		e.src.close()
+	}
 }
 
 func (p *Player) emit(e *entry, typ string, at time.Time, reason string) {
@@ -229,12 +321,13 @@ func (p *Player) forwardEvents() {
 	for {
 		select {
 		case <-p.evWake:
-		case <-p.closed:
+		case <-p.done:
 			return
 		}
 		for {
 			p.evMu.Lock()
 			if len(p.evq) == 0 {
+				p.evq = nil // let a burst's backing array go
 				p.evMu.Unlock()
 				break
 			}
@@ -243,7 +336,7 @@ func (p *Player) forwardEvents() {
 			p.evMu.Unlock()
 			select {
 			case p.events <- ev:
-			case <-p.closed:
+			case <-p.done:
 				return
 			}
 		}
@@ -251,7 +344,7 @@ func (p *Player) forwardEvents() {
 }
 
 // resumeNext puts the highest-priority paused item back on air.
-func (p *Player) resumeNext() {
+func (p *Player) resumeNext(at time.Time) {
 	if len(p.paused) == 0 {
 		return
 	}
@@ -262,117 +355,137 @@ func (p *Player) resumeNext() {
 		}
 	}
 	e := p.paused[best]
-	p.paused = append(p.paused[:best], p.paused[best+1:]...)
-	e.paused = false
-	e.start = p.total
+	p.paused = slices.Delete(p.paused, best, best+1)
 	p.cur = e
+	p.emit(e, Resumed, at, "")
 }
 
-// fill is the mixer: it writes n samples of output for the device, starting
+// fill is the mixer: it writes the output's next len(out) samples, starting
 // at sample index p.total, splicing items in at their exact start sample.
-func (p *Player) fill(out []int16) {
+// now is the wall time of the pull (for the sample clock). It never blocks
+// on decoding: a decoder that is behind costs a moment of silence.
+func (p *Player) fill(out []int16, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i := range out {
-		out[i] = 0
+	p.clock.observe(now, p.total)
+	clear(out)
+	if p.closed {
+		p.total += int64(len(out))
+		return
 	}
-	// Place future items by the latest clock: it sharpens as the device runs.
 	for _, e := range p.pending {
-		if !e.it.PlayAt.IsZero() && e.start > p.total {
-			e.start = max(p.total, p.clock.sampleAt(e.it.PlayAt))
+		if !e.waiting && e.start > p.total {
+			p.bindStart(e) // the freshest clock estimate wins
+		}
+		if e.src == nil && e.start-p.total < prefetch+int64(len(out)) {
+			e.src = newSource(e.it)
 		}
 	}
 	pos := 0
 	for pos < len(out) {
 		at := p.total + int64(pos)
-		// Does a pending item take the air at or before this sample?
-		next := int64(-1)
+		p.takeDue(at)
+		end := int64(len(out))
 		for _, e := range p.pending {
-			if e.start <= at && p.wins(e, e.start < at) {
-				p.takeAir(e, at)
-				next = -1
-				break
+			if e.start > at && e.start-p.total < end && p.wins(e) {
+				end = e.start - p.total
 			}
-			if e.start > at && (next < 0 || e.start < next) && p.wins(e, false) {
-				next = e.start
-			}
-		}
-		end := len(out)
-		if next >= 0 && next-p.total < int64(end) {
-			end = int(next - p.total)
-		}
-		if p.cur == nil {
-			pos = end
-			continue
 		}
 		e := p.cur
-		if !e.started {
-			e.started = true
-			e.began = p.clock.timeOf(at)
-			p.emit(e, "started", e.began, "")
+		if e == nil {
+			pos = int(end)
+			continue
 		}
-		n, eof := e.src.read(out[pos:end], p.gain(e))
+		seg := out[pos:end]
+		n, eof := e.src.read(seg)
+		if n > 0 {
+			if !e.started {
+				e.started = true
+				e.began = p.clock.timeOf(at)
+				p.emit(e, Started, e.began, "")
+			}
+			p.applyGain(seg[:n], p.gain(e))
+		}
 		e.played += int64(n)
 		pos += n
 		if eof {
+			when := p.clock.timeOf(p.total + int64(pos))
+			if !e.started {
+				p.emit(e, Started, when, "")
+			}
 			if err := e.src.err; err != nil {
-				p.emit(e, "failed", p.clock.timeOf(p.total+int64(pos)), "decode: "+err.Error())
+				p.emit(e, Failed, when, err.Error())
 			} else {
-				p.emit(e, "finished", p.clock.timeOf(p.total+int64(pos)), "")
+				p.emit(e, Finished, when, "")
 			}
-			e.src.close()
+			e.closeSource()
 			p.cur = nil
-			p.resumeNext()
-			if p.cur != nil {
-				p.emit(p.cur, "resumed", p.clock.timeOf(p.total+int64(pos)), "")
-			}
-		} else if n == 0 {
-			p.underruns++
-			pos = end // decoder behind: a moment of silence rather than a stall
+			p.resumeNext(when)
+		} else if n < len(seg) {
+			p.underruns += len(seg) - n
+			pos = int(end) // decoder behind: a moment of silence rather than a stall
 		}
 	}
 	p.total += int64(len(out))
 }
 
-// wins reports whether a due pending item may take the air now. An item
-// falling due replaces one of equal priority; an item that has been waiting
-// (it fell due while something higher played) queues behind it instead.
-func (p *Player) wins(e *entry, waiting bool) bool {
-	if p.cur == nil {
-		for _, q := range p.paused {
-			if q.it.Priority > e.it.Priority || (waiting && q.it.Priority == e.it.Priority) {
-				return false
-			}
+// takeDue puts on air whatever due item outranks the current one. Items
+// due at once are weighed in order of priority, then start, then Play
+// order, so of two equal items due together the later one stays on air.
+func (p *Player) takeDue(at int64) {
+	var due []*entry
+	for _, e := range p.pending {
+		if e.start <= at {
+			due = append(due, e)
 		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	slices.SortFunc(due, func(a, b *entry) int {
+		return cmp.Or(cmp.Compare(b.it.Priority, a.it.Priority), cmp.Compare(a.start, b.start), cmp.Compare(a.seq, b.seq))
+	})
+	for _, e := range due {
+		if p.wins(e) {
+			p.takeAir(e, at)
+		} else {
+			e.waiting = true
+		}
+	}
+}
+
+// wins reports whether a pending item may take the air from what is on it.
+// An item falling due replaces one of equal priority; an item that has
+// been waiting (it fell due while something outranked it) queues behind
+// equals instead.
+func (p *Player) wins(e *entry) bool {
+	if p.cur == nil {
 		return true
 	}
-	if waiting {
+	if e.waiting {
 		return e.it.Priority > p.cur.it.Priority
 	}
 	return e.it.Priority >= p.cur.it.Priority
 }
 
 func (p *Player) takeAir(e *entry, at int64) {
-	for i, q := range p.pending {
-		if q == e {
-			p.pending = append(p.pending[:i], p.pending[i+1:]...)
-			break
-		}
-	}
+	p.pending = slices.DeleteFunc(p.pending, func(q *entry) bool { return q == e })
 	if c := p.cur; c != nil {
 		when := p.clock.timeOf(at)
-		if e.it.Priority > c.it.Priority && c.it.Resume {
-			p.emit(c, "interrupted", when, "preempted by "+e.it.ID)
-			c.paused = true
+		switch {
+		case e.it.Priority > c.it.Priority && c.it.Resume:
+			p.emit(c, Interrupted, when, "preempted by "+e.it.ID)
 			p.paused = append(p.paused, c)
-		} else {
-			reason := "replaced by " + e.it.ID
-			if e.it.Priority > c.it.Priority {
-				reason = "preempted by " + e.it.ID
-			}
-			p.emit(c, "interrupted", when, reason)
-			c.src.close()
+		case e.it.Priority > c.it.Priority:
+			p.emit(c, Interrupted, when, "preempted by "+e.it.ID)
+			c.closeSource()
+		default:
+			p.emit(c, Interrupted, when, "replaced by "+e.it.ID)
+			c.closeSource()
 		}
+	}
+	if e.src == nil {
+		e.src = newSource(e.it)
 	}
 	p.cur = e
 }
@@ -385,5 +498,17 @@ func (p *Player) gain(e *entry) float64 {
 	return float64(v) / 100
 }
 
-// ErrClosed is returned after Close.
-var ErrClosed = errors.New("player: closed")
+// applyGain scales s by target, ramping from the previous gain so that a
+// volume change does not click.
+func (p *Player) applyGain(s []int16, target float64) {
+	const step = 1.0 / rampLen
+	for i, v := range s {
+		switch {
+		case p.level < target:
+			p.level = min(target, p.level+step)
+		case p.level > target:
+			p.level = max(target, p.level-step)
+		}
+		s[i] = int16(float64(v) * p.level)
+	}
+}
