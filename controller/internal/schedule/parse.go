@@ -27,6 +27,7 @@ const (
 	MaxGap       = 2 * time.Hour
 	MaxDuration  = 24 * time.Hour
 	MaxWeeks     = 52
+	MaxTimes     = 100 // times of day on one daily, weekly or every line
 	minCronGap   = time.Minute
 	minYear      = 2000
 	maxYear      = 2200
@@ -676,18 +677,15 @@ func (p *parser) target(f []string, fail func(string, ...any)) {
 			fail("write the target as: target %s <id>[,<id>...]", kind)
 			return
 		}
-		var ids []string
-		for _, id := range strings.Split(f[1], ",") {
+		ids := strings.Split(f[1], ",")
+		for _, id := range ids {
 			if !nodeproto.ValidID(id) {
 				fail("bad %s id %q: use lowercase letters, digits and - _ .", strings.TrimSuffix(kind, "s"), id)
 				return
 			}
-			if !slices.Contains(ids, id) {
-				ids = append(ids, id)
-			}
 		}
 		slices.Sort(ids)
-		it.Target = Target{Kind: kind, IDs: ids}
+		it.Target = Target{Kind: kind, IDs: slices.Compact(ids)}
 	default:
 		fail("unknown target %q: use commune, zone <id> or nodes <id>,<id>", f[0])
 	}
@@ -853,18 +851,24 @@ func parseTime(s string) (TimeOfDay, string) {
 }
 
 func parseTimes(s string) ([]TimeOfDay, string) {
+	fields := strings.Split(s, ",")
+	if len(fields) > MaxTimes {
+		return nil, fmt.Sprintf("%d times on one line; at most %d (a cron line can say more)", len(fields), MaxTimes)
+	}
 	var out []TimeOfDay
-	for _, f := range strings.Split(s, ",") {
+	for _, f := range fields {
 		t, err := parseTime(f)
 		if err != "" {
 			return nil, err
 		}
-		if slices.Contains(out, t) {
-			return nil, fmt.Sprintf("time %s is listed twice", t)
-		}
 		out = append(out, t)
 	}
 	slices.Sort(out)
+	for i := 1; i < len(out); i++ {
+		if out[i] == out[i-1] {
+			return nil, fmt.Sprintf("time %s is listed twice", out[i])
+		}
+	}
 	return out, ""
 }
 

@@ -117,7 +117,7 @@ const (
 // Target says which speaker clusters play an item.
 type Target struct {
 	Kind string
-	IDs  []string // zone or node ids, sorted, for TargetZone and TargetNodes
+	IDs  []string // zone or node ids, sorted and distinct, for TargetZone and TargetNodes
 }
 
 func (t Target) String() string {
@@ -140,7 +140,7 @@ func (t Target) Overlap(o Target) (string, bool) {
 	case t.Kind == o.Kind:
 		var common []string
 		for _, id := range t.IDs {
-			if slices.Contains(o.IDs, id) {
+			if _, found := slices.BinarySearch(o.IDs, id); found {
 				common = append(common, id)
 			}
 		}
