@@ -44,6 +44,11 @@ Commands:
   stop (-node ID | -zone ID)
   volume LEVEL (-node ID | -zone ID)
   amp on|off (-node ID | -zone ID)
+  schedule put NAME FILE      save a programme file (.radio); mistakes come back as file:line
+  schedule get NAME
+  schedule list
+  schedule delete NAME
+  report [-from DATE] [-to DATE]   scheduled vs aired, per occurrence and node (default today)
   command ID                  a command and the nodes' replies
   plays [-node ID] [-item ID] [-since RFC3339]   proof of play
 
@@ -115,7 +120,7 @@ func need(pos []string, n int, what string) error {
 
 func (c *client) run(args []string) error {
 	cmd := args[0]
-	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media") {
+	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
@@ -292,6 +297,55 @@ func (c *client) run(args []string) error {
 			v = pos[0] == "on"
 		}
 		return c.call("POST", "/api/v1/"+cmd, targetBody(map[string]any{"value": v}), nil)
+	case "schedule put":
+		if err := need(rest, 2, "NAME FILE"); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(rest[1])
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequest("PUT", c.server+"/api/v1/schedules/"+url.PathEscape(rest[0]), bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		var resp struct {
+			Errors []string `json:"errors"`
+		}
+		err = c.do(req, &resp)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.out, "schedule %s saved; nodes get their new programme now\n", rest[0])
+		return nil
+	case "schedule get":
+		if err := need(rest, 1, "NAME"); err != nil {
+			return err
+		}
+		return c.call("GET", "/api/v1/schedules/"+url.PathEscape(rest[0]), nil, nil)
+	case "schedule list":
+		return c.table("/api/v1/schedules", "name", "station", "items")
+	case "schedule delete":
+		if err := need(rest, 1, "NAME"); err != nil {
+			return err
+		}
+		return c.call("DELETE", "/api/v1/schedules/"+url.PathEscape(rest[0]), nil, nil)
+	case "report":
+		var from, to string
+		if _, _, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&from, "from", "", "start, RFC 3339 (default: today 00:00 Vietnam time)")
+			fs.StringVar(&to, "to", "", "end, RFC 3339")
+		}); err != nil {
+			return err
+		}
+		q := url.Values{}
+		if from != "" {
+			q.Set("from", from)
+		}
+		if to != "" {
+			q.Set("to", to)
+		}
+		return c.table("/api/v1/reports/occurrences?"+q.Encode(), "at", "node", "occurrence", "priority", "status", "reason")
 	case "command":
 		if err := need(rest, 1, "ID"); err != nil {
 			return err
@@ -332,9 +386,13 @@ func (c *client) do(req *http.Request, out any) error {
 	}
 	if resp.StatusCode >= 300 {
 		var e struct {
-			Error string `json:"error"`
+			Error  string   `json:"error"`
+			Errors []string `json:"errors"`
 		}
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			if len(e.Errors) > 0 {
+				return fmt.Errorf("%s (HTTP %d):\n  %s", e.Error, resp.StatusCode, strings.Join(e.Errors, "\n  "))
+			}
 			return fmt.Errorf("%s (HTTP %d)", e.Error, resp.StatusCode)
 		}
 		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
