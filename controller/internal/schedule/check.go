@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -36,12 +37,14 @@ func check(now time.Time, paths ...string) error {
 			m, _ := filepath.Glob(filepath.Join(p, "*"+Ext))
 			files = append(files, m...)
 		case strings.HasSuffix(p, Ext):
-			files = append(files, p)
+			files = append(files, filepath.Clean(p))
 		}
 	}
 	if len(files) == 0 && len(errs) == 0 {
 		return ErrorList{{Pos{strings.Join(paths, " "), 0}, "no " + Ext + " schedule files to check"}}
 	}
+	slices.Sort(files)
+	files = slices.Compact(files)
 	stations := map[string]string{} // station -> file
 	for _, f := range files {
 		s, err := ParseFile(f)

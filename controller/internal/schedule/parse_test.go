@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,6 +39,25 @@ func TestCheckNoFiles(t *testing.T) {
 	err = check(checkNow, "testdata/nonexistent.radio")
 	if err == nil || !strings.HasPrefix(err.Error(), "testdata/nonexistent.radio:0: cannot read") {
 		t.Errorf("check(nonexistent) = %v", err)
+	}
+}
+
+func TestCheckOneFilePerStation(t *testing.T) {
+	src, err := os.ReadFile("../../../schedules/xa-ta-van.radio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(t.TempDir(), "copy.radio")
+	if err := os.WriteFile(copyPath, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	orig := "../../../schedules/xa-ta-van.radio"
+	if err := check(checkNow, orig, "../../../schedules/./xa-ta-van.radio"); err != nil {
+		t.Errorf("the same file twice: %v", err)
+	}
+	err = check(checkNow, orig, copyPath)
+	if err == nil || !strings.Contains(err.Error(), `station "xa-ta-van" is also scheduled in`) {
+		t.Errorf("two files for one station: %v", err)
 	}
 }
 
