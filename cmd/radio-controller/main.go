@@ -37,11 +37,12 @@ func main() {
 			fmt.Fprintln(os.Stderr, "radio-controller: -check needs schedule files or folders")
 			os.Exit(2)
 		}
-		if err := controller.CheckSchedules(flag.Args()...); err != nil {
+		n, err := controller.CheckSchedules(flag.Args()...)
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		fmt.Printf("%d schedule file(s) OK\n", len(flag.Args()))
+		fmt.Printf("%d schedule file(s) OK\n", n)
 		return
 	}
 	level := slog.LevelInfo
