@@ -44,6 +44,10 @@ type Config struct {
 	// ScheduleGrace: occurrences due at most this long ago when the
 	// controller starts are still sent to nodes (default 10 min).
 	ScheduleGrace time.Duration
+	// TLSCert and TLSKey (PEM files) turn on HTTPS for the API and, with
+	// MQTTTLSAddr, a TLS listener of the embedded broker for nodes.
+	TLSCert, TLSKey string
+	MQTTTLSAddr     string
 	// Ready, if set, receives the HTTP and MQTT addresses once serving.
 	Ready func(httpAddr, mqttAddr string)
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,10 +69,18 @@ func Run(ctx context.Context, cfg Config) error {
 		nodeBroker = cfg.NodeBroker
 		onCreds    func(context.Context)
 	)
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("controller: TLS certificate: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	if brokerURL == "" {
 		secret = broker.NewSecret() // in-process broker: a fresh secret each start
 		embedded, err = broker.Start(broker.Config{
-			Addr: cfg.MQTTAddr, Logger: log.With("part", "broker"),
+			Addr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, TLS: tlsConf, Logger: log.With("part", "broker"),
 			ControllerUser: controllerUser, ControllerSecret: secret,
 			NodeHash: func(node string) (string, bool) {
 				h, revoked, err := reg.NodeSecret(context.Background(), node)
@@ -87,6 +96,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer embedded.Close()
 		brokerURL = "tcp://" + embedded.Addr()
+		if a := embedded.TLSAddr(); a != "" && nodeBroker == "" {
+			nodeBroker = "ssl://" + a // nodes come in over TLS; the controller itself stays on loopback
+		}
 	} else {
 		secret, err = loadOrCreateSecret(filepath.Join(cfg.DataDir, "mqtt-controller.secret"))
 		if err != nil {
@@ -178,10 +190,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("controller ready", "http", "http://"+ln.Addr().String(), "broker", brokerURL, "nodes", len(nodes), "key", sig.Key().ID)
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	log.Info("controller ready", "http", scheme+"://"+ln.Addr().String(), "broker", brokerURL, "nodes", len(nodes), "key", sig.Key().ID)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String(), strings.TrimPrefix(brokerURL, "tcp://"))
 	}

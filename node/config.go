@@ -25,6 +25,7 @@ type Config struct {
 	CacheMaxMB     int64           `json:"cache_max_mb,omitempty"`
 	AudioOutput    string          `json:"audio_output,omitempty"` // auto (default), oto, silent
 	AmpPath        string          `json:"amp_path,omitempty"`     // file that switches the amplifier: "1"/"0" (a GPIO value file)
+	CAFile         string          `json:"ca_file,omitempty"`      // PEM CA(s) to verify an ssl:// broker; empty = the system's
 
 	Logger        *slog.Logger  `json:"-"`
 	Version       string        `json:"-"`

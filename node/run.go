@@ -2,10 +2,13 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,8 +115,12 @@ func Run(ctx context.Context, cfg Config) error {
 	pl.SetVolume(a.volume)
 
 	will, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false})
+	tlsConf, err := brokerTLS(cfg)
+	if err != nil {
+		return err
+	}
 	a.link = link.New(link.Config{
-		Broker: cfg.Broker, ClientID: cfg.ID, Password: cfg.Secret, Logger: log,
+		Broker: cfg.Broker, ClientID: cfg.ID, Password: cfg.Secret, Logger: log, TLS: tlsConf,
 		WillTopic: nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), WillPayload: will,
 		Subscriptions: a.subscriptions,
 	})
@@ -152,6 +159,31 @@ func Run(ctx context.Context, cfg Config) error {
 			a.publishState(true)
 		}
 	}
+}
+
+// brokerTLS is the TLS configuration for ssl:// (tls://, mqtts://) brokers.
+func brokerTLS(cfg Config) (*tls.Config, error) {
+	u, err := url.Parse(cfg.Broker)
+	if err != nil {
+		return nil, fmt.Errorf("node: broker %q: %w", cfg.Broker, err)
+	}
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts", "tcps":
+	default:
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("node: ca_file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("node: ca_file %s holds no PEM certificate", cfg.CAFile)
+		}
+	}
+	return c, nil
 }
 
 func (a *agent) subscriptions() []string {

@@ -25,6 +25,9 @@ func main() {
 	flag.StringVar(&cfg.MosquittoPIDFile, "mosquitto-pid", "", "with -mosquitto-dir: pid file of mosquitto, sent SIGHUP after changes")
 	flag.StringVar(&cfg.MosquittoUser, "mosquitto-user", "", "with -mosquitto-dir: the account mosquitto runs as (default: mosquitto's own)")
 	flag.StringVar(&cfg.NodeBroker, "node-broker", "", "broker URL written into enrolled nodes' configs")
+	flag.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate: serve the API over HTTPS (and MQTT over TLS with -mqtt-tls)")
+	flag.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of -tls-cert")
+	flag.StringVar(&cfg.MQTTTLSAddr, "mqtt-tls", "", "with -tls-cert: TLS listener of the embedded broker for nodes, e.g. 0.0.0.0:8883")
 	debug := flag.Bool("debug", false, "debug logging")
 	check := flag.Bool("check", false, "check the schedule files (or folders) given as arguments and exit: errors as file:line")
 	flag.Usage = func() {

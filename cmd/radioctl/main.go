@@ -6,6 +6,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -54,6 +56,7 @@ Commands:
 
 Times are shown in Vietnam time (Asia/Ho_Chi_Minh).
 
+For an https controller with its own CA, pass -cacert FILE (or $RADIO_CACERT).
 The token comes from -token, else $RADIO_TOKEN, else -token-file (default data/admin.token).
 `
 
@@ -69,7 +72,17 @@ func main() {
 	server := fs.String("server", envOr("RADIO_SERVER", "http://127.0.0.1:8080"), "controller URL")
 	token := fs.String("token", os.Getenv("RADIO_TOKEN"), "API token")
 	tokenFile := fs.String("token-file", "data/admin.token", "file holding the API token")
+	caFile := fs.String("cacert", os.Getenv("RADIO_CACERT"), "PEM CA to verify an https controller (default: the system's)")
 	fs.Parse(os.Args[1:])
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		pool := x509.NewCertPool()
+		if err != nil || !pool.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(os.Stderr, "radioctl: -cacert %s: not a PEM certificate file (%v)\n", *caFile, err)
+			os.Exit(2)
+		}
+		http.DefaultTransport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
 	if fs.NArg() == 0 {
 		fs.Usage()
 		os.Exit(2)

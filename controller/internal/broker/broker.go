@@ -13,6 +13,7 @@ package broker
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,7 +29,10 @@ import (
 
 // Config of the embedded broker.
 type Config struct {
-	Addr                             string // TCP listen address, e.g. 127.0.0.1:1883 (port 0 = any)
+	Addr string // TCP listen address, e.g. 127.0.0.1:1883 (port 0 = any)
+	// TLSAddr, with TLS, adds a TLS listener (e.g. 0.0.0.0:8883) for nodes.
+	TLSAddr                          string
+	TLS                              *tls.Config
 	Logger                           *slog.Logger
 	ControllerUser, ControllerSecret string
 	// NodeHash returns a node's stored secret hash; ok is false for an
@@ -46,6 +50,7 @@ const MaxPacket = nodeproto.MaxJSONPayload + 4096
 type Broker struct {
 	srv *mqtt.Server
 	ln  *listeners.TCP
+	tls *listeners.TCP
 	log *slog.Logger
 }
 
@@ -74,12 +79,27 @@ func Start(cfg Config) (*Broker, error) {
 	if err := srv.AddListener(ln); err != nil {
 		return nil, fmt.Errorf("broker: listen %s: %w", cfg.Addr, err)
 	}
+	b := &Broker{srv: srv, ln: ln, log: cfg.Logger}
+	if cfg.TLS != nil && cfg.TLSAddr != "" {
+		b.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLSAddr, TLSConfig: cfg.TLS})
+		if err := srv.AddListener(b.tls); err != nil {
+			return nil, fmt.Errorf("broker: listen %s (TLS): %w", cfg.TLSAddr, err)
+		}
+	}
 	go func() {
 		if err := srv.Serve(); err != nil {
 			cfg.Logger.Error("broker stopped", "err", err)
 		}
 	}()
-	return &Broker{srv: srv, ln: ln, log: cfg.Logger}, nil
+	return b, nil
+}
+
+// TLSAddr is the address of the TLS listener, if any.
+func (b *Broker) TLSAddr() string {
+	if b.tls == nil {
+		return ""
+	}
+	return b.tls.Address()
 }
 
 // Addr is the address the broker listens on.

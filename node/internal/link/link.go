@@ -109,9 +109,25 @@ func (l *Link) Up() <-chan struct{} { return l.ups }
 // Connected reports whether the link is up now.
 func (l *Link) Connected() bool { return l.client.IsConnectionOpen() }
 
+// ClockFloor is a time before which the system clock cannot be right: a Pi
+// has no real-time clock and boots in the past until NTP sets it, and every
+// certificate would then look "not yet valid".
+var ClockFloor = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Run keeps the link connected until ctx ends, then disconnects cleanly
 // (which does not fire the last will; the node publishes offline itself).
 func (l *Link) Run(ctx context.Context) {
+	if l.cfg.TLS != nil && time.Now().Before(ClockFloor) {
+		l.cfg.Logger.Warn("link: the clock is not set yet (no NTP?); waiting before verifying TLS certificates", "now", time.Now())
+		for time.Now().Before(ClockFloor) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+		}
+		l.cfg.Logger.Info("link: clock set; connecting", "now", time.Now())
+	}
 	attempt := 0
 	for ctx.Err() == nil {
 		err := l.connect(ctx)
