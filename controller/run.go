@@ -143,7 +143,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		slots := sched.Slots(node)
 		return fl.PublishDesired(ctx, node, nodeproto.Desired{Volume: set.Volume, Amp: set.Amp, Zones: n.Zones,
-			Schedule: slots, Content: scheduler.Content(slots)})
+			Schedule: slots, Content: scheduler.Content(slots), Keys: sig.Keys()})
 	}
 	schedDir := cfg.SchedulesDir
 	if schedDir == "" {

@@ -51,6 +51,8 @@ Commands:
   schedule list
   schedule delete NAME
   report [-from DATE] [-to DATE]   scheduled vs aired, per occurrence and node (default today)
+  key status                  signing keys, and nodes not yet trusting a prepared key
+  key rotate prepare|commit [-force]   rotate the controller's signing key without re-enrolling
   command ID                  a command and the nodes' replies
   plays [-node ID] [-item ID] [-since RFC3339]   proof of play
 
@@ -133,7 +135,7 @@ func need(pos []string, n int, what string) error {
 
 func (c *client) run(args []string) error {
 	cmd := args[0]
-	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule") {
+	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule" || cmd == "key") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
@@ -336,6 +338,18 @@ func (c *client) run(args []string) error {
 			return err
 		}
 		return c.call("GET", "/api/v1/schedules/"+url.PathEscape(rest[0]), nil, nil)
+	case "key status":
+		return c.call("GET", "/api/v1/keys", nil, nil)
+	case "key rotate":
+		var force bool
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) { fs.BoolVar(&force, "force", false, "commit even if some nodes are behind") })
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 1, "prepare or commit"); err != nil {
+			return err
+		}
+		return c.call("POST", "/api/v1/keys/rotate", map[string]any{"step": pos[0], "force": force}, nil)
 	case "schedule list":
 		return c.table("/api/v1/schedules", "name", "station", "items")
 	case "schedule delete":

@@ -117,6 +117,8 @@ func (a *API) routes() {
 	a.route("PUT /api/v1/schedules/{name}", a.putSchedule)
 	a.route("DELETE /api/v1/schedules/{name}", a.deleteSchedule)
 	a.route("GET /api/v1/reports/occurrences", a.occurrenceReport)
+	a.route("GET /api/v1/keys", a.getKeys)
+	a.route("POST /api/v1/keys/rotate", a.rotateKey)
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

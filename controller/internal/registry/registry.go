@@ -654,3 +654,22 @@ func (db *DB) setNodes(ctx context.Context, ids []string, col string, v any) err
 	}
 	return tx.Commit()
 }
+
+// DesiredRevs returns the last desired-state revision issued to each node.
+func (db *DB) DesiredRevs(ctx context.Context) (map[string]int64, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT id, desired_rev FROM nodes WHERE revoked = 0")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var rev int64
+		if err := rows.Scan(&id, &rev); err != nil {
+			return nil, err
+		}
+		out[id] = rev
+	}
+	return out, rows.Err()
+}
