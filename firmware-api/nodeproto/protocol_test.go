@@ -372,3 +372,25 @@ func resignExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzDecodeMessages feeds arbitrary payloads to every JSON decoder a
+// receiver runs on untrusted input, with validation: none may panic.
+func FuzzDecodeMessages(f *testing.F) {
+	for _, s := range []string{
+		`{"node":"n1","online":true,"volume":50}`,
+		`{"node":"n1","events":[{"seq":1,"type":"started","id":"c1","at":1}]}`,
+		`{"media":"` + strings.Repeat("a", 64) + `","chunks":[0,1]}`,
+		`{"node":"n1","cmd":"c1","ok":false,"code":1003}`,
+		`{"seqs":[1,2,3]}`,
+		`{"node":"n1","rev":1,"issued":1,"volume":1,"schedule":[{"id":"s","media":"` + strings.Repeat("b", 64) + `","size":1,"play_at":5}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, v := range []validator{new(State), new(Events), new(Fetch), new(Reply), new(Ack), new(Desired), new(Command)} {
+			if Decode(b, v) == nil {
+				_ = v.Validate()
+			}
+		}
+	})
+}

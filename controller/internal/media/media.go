@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,6 +164,12 @@ func (s *Store) probe(ctx context.Context, path string) (string, time.Duration, 
 		}
 		return "", 0, ErrNotAudio
 	}
+	return parseProbe(out)
+}
+
+// parseProbe reads ffprobe's JSON: the container format and the duration
+// of the first audio stream (or of the container).
+func parseProbe(out []byte) (string, time.Duration, error) {
 	var p struct {
 		Streams []struct {
 			CodecType string `json:"codec_type"`
@@ -188,11 +195,11 @@ func (s *Store) probe(ctx context.Context, path string) (string, time.Duration, 
 	if !audio {
 		return "", 0, ErrNotAudio
 	}
-	if dur <= 0 {
+	if dur <= 0 || math.IsNaN(dur) || math.IsInf(dur, 0) {
 		dur, _ = strconv.ParseFloat(p.Format.Duration, 64)
 	}
-	if dur <= 0 {
-		return "", 0, fmt.Errorf("%w (no duration)", ErrCorrupt)
+	if dur <= 0 || math.IsNaN(dur) || dur > 1e6 {
+		return "", 0, fmt.Errorf("%w (no usable duration)", ErrCorrupt)
 	}
 	return p.Format.FormatName, time.Duration(dur * float64(time.Second)), nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
@@ -181,4 +182,18 @@ func amrNB(seconds int) []byte {
 		b = append(b, frame...)
 	}
 	return b
+}
+
+// FuzzParseProbe: whatever ffprobe prints (or a hostile file makes it print),
+// parsing never panics and never yields a negative or absurd duration.
+func FuzzParseProbe(f *testing.F) {
+	f.Add([]byte(`{"streams":[{"codec_type":"audio","duration":"3.0"}],"format":{"format_name":"mp3","duration":"3.0"}}`))
+	f.Add([]byte(`{"streams":[{"codec_type":"video"}],"format":{}}`))
+	f.Add([]byte(`{"streams":[{"codec_type":"audio","duration":"NaN"}],"format":{"duration":"1e400"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, d, err := parseProbe(b)
+		if err == nil && (d <= 0 || d > 1e6*time.Second) {
+			t.Fatalf("duration %v accepted", d)
+		}
+	})
 }
