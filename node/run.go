@@ -61,6 +61,7 @@ type agent struct {
 	idleAt  time.Time
 
 	pending    map[string]pendingPlay // command/slot id -> waiting for content
+	handed     map[string]bool        // slots given to the player (or fetch) in this run
 	fetches    map[string]*fetching   // media -> transfer state
 	batchSent  time.Time              // when the unacknowledged events batch went out
 	lastState  []byte
@@ -97,7 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer pl.Close()
 
 	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, start: time.Now(), volume: 70, ampMode: "auto",
-		pending: map[string]pendingPlay{}, fetches: map[string]*fetching{}, st: loadPersisted(cfg.DataDir)}
+		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, st: loadPersisted(cfg.DataDir)}
 	a.keys = nodeproto.Keyring{}
 	keys := cfg.ControllerKeys
 	if len(a.st.Keys) > 0 {
@@ -599,17 +600,17 @@ func (a *agent) runSlots(now time.Time) {
 	if d == nil {
 		return
 	}
-	changed := false
 	for _, s := range d.Schedule {
-		if _, done := a.st.Slots[s.ID]; done {
+		if _, done := a.st.Slots[s.ID]; done || a.handed[s.ID] {
 			continue
 		}
 		at := time.UnixMilli(s.PlayAt)
 		if at.Sub(now) > slotLead {
 			continue
 		}
-		a.st.Slots[s.ID] = s.PlayAt
-		changed = true
+		// Handed over now; durably done only once it starts or fails, so a
+		// restart before air time hands it over again.
+		a.handed[s.ID] = true
 		it := player.Item{ID: s.ID, Media: s.Media, PlayAt: at, Priority: nodeproto.PriorityRank(s.Priority), Volume: -1,
 			Repeat: s.Repeat, Gap: time.Duration(s.GapMS) * time.Millisecond, Resume: s.Resume}
 		if s.Volume != nil {
@@ -623,10 +624,26 @@ func (a *agent) runSlots(now time.Time) {
 			a.fail(it, err.Error())
 		}
 	}
-	if changed {
-		if err := a.st.save(a.cfg.DataDir); err != nil {
-			a.log.Error("saving state", "err", err)
+}
+
+// slotDone records durably that a schedule slot started or failed, so it
+// is never played twice.
+func (a *agent) slotDone(id string, playAt int64) {
+	if d := a.st.Desired; d != nil && !a.handed[id] {
+		found := false
+		for _, s := range d.Schedule {
+			found = found || s.ID == id
 		}
+		if !found {
+			return // a command, not a slot
+		}
+	}
+	if _, ok := a.st.Slots[id]; ok {
+		return
+	}
+	a.st.Slots[id] = playAt
+	if err := a.st.save(a.cfg.DataDir); err != nil {
+		a.log.Error("saving state", "err", err)
 	}
 }
 
@@ -637,6 +654,7 @@ func (a *agent) fail(it player.Item, reason string) {
 		ev.PlayAt = it.PlayAt.UnixMilli()
 	}
 	a.record(ev)
+	a.slotDone(it.ID, ev.PlayAt)
 }
 
 func priorityName(rank int) string {
@@ -659,6 +677,9 @@ func (a *agent) onPlayerEvent(ev player.Event) {
 		}
 	}
 	np := filepath.Join(a.cfg.DataDir, "nowplaying.json")
+	if ev.Type == nodeproto.EventStarted || ev.Type == nodeproto.EventFailed {
+		a.slotDone(ev.ID, pe.PlayAt)
+	}
 	switch ev.Type {
 	case nodeproto.EventStarted, nodeproto.EventResumed:
 		b, _ := json.Marshal(nowPlaying{ID: ev.ID, Media: ev.Media, Priority: pe.Priority, PlayAt: pe.PlayAt, Since: pe.At})

@@ -222,6 +222,9 @@ func (p *Player) Play(it Item) error {
 	p.seq++
 	e := &entry{it: it, seq: p.seq}
 	p.bindStart(e)
+	// An item handed over after its time (a reboot, content that came late)
+	// queues behind items of equal priority rather than cutting them off.
+	e.waiting = !it.PlayAt.IsZero() && time.Since(it.PlayAt) > lateAfter
 	var primed <-chan struct{}
 	if e.start-p.total < prefetch {
 		e.src = newSource(it)
@@ -238,6 +241,10 @@ func (p *Player) Play(it Item) error {
 	}
 	return nil
 }
+
+// lateAfter: an item whose PlayAt passed longer ago than this when it is
+// handed over is late.
+const lateAfter = 100 * time.Millisecond
 
 // bindStart maps the item's PlayAt to a sample index with the current clock.
 func (p *Player) bindStart(e *entry) {
@@ -470,6 +477,13 @@ func (p *Player) wins(e *entry) bool {
 
 func (p *Player) takeAir(e *entry, at int64) {
 	p.pending = slices.DeleteFunc(p.pending, func(q *entry) bool { return q == e })
+	if c := p.cur; c != nil && c.waiting && !c.started && c.it.Priority <= e.it.Priority {
+		// A late item outranked before a sample of it was heard goes back
+		// to wait its turn instead of being reported as cut.
+		c.waiting = true
+		p.pending = append(p.pending, c)
+		p.cur = nil
+	}
 	if c := p.cur; c != nil {
 		when := p.clock.timeOf(at)
 		switch {
