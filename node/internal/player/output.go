@@ -55,6 +55,7 @@ func otoContext(bufSize time.Duration) (*oto.Context, error) {
 		}
 		return otoCtx, otoCtxErr
 	}
+	quietALSA()
 	ctx, ready, err := oto.NewContext(&oto.NewContextOptions{SampleRate: Rate, ChannelCount: 2,
 		Format: oto.FormatSignedInt16LE, BufferSize: bufSize})
 	if err != nil {
