@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,9 @@ func New(cfg Config) *API {
 	return a
 }
 
+//go:embed openapi.json
+var openAPI []byte
+
 // Routes lists every route as "METHOD /path" (for the API document test).
 var Routes []string
 
@@ -87,6 +91,10 @@ func appendOnce(s []string, v string) []string {
 }
 
 func (a *API) routes() {
+	a.mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
 	a.mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "time": time.Now().UTC()})
 	})
