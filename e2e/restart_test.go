@@ -38,9 +38,9 @@ func TestNodeKilledDuringPlayback(t *testing.T) {
 	node.kill()
 	startNode(t, "k1-restarted-again", cfg, pulse.Env("k1"))
 
-	evs := ctl.waitPlays(t, resp.Command, 60*time.Second, func(e []playEvent) bool { return count(e, "interrupted") >= 1 })
+	ctl.waitPlays(t, resp.Command, 60*time.Second, func(e []playEvent) bool { return count(e, "interrupted") >= 1 })
 	time.Sleep(2 * time.Second) // any duplicate would arrive now
-	evs = ctl.waitPlays(t, resp.Command, time.Second, func([]playEvent) bool { return true })
+	evs := ctl.waitPlays(t, resp.Command, time.Second, func([]playEvent) bool { return true })
 	var types []string
 	for _, e := range evs {
 		types = append(types, e.Type)

@@ -204,8 +204,6 @@ func TestKeyringRejects(t *testing.T) {
 	tampered, _ := json.Marshal(env)
 	env.Sig = nil
 	unsigned, _ := json.Marshal(env)
-	notJSONMsg, _ := Sign("k1", priv, "x")
-	notJSONMsg = bytes.Replace(notJSONMsg, []byte(`"msg":"Ing="`), []byte(`"msg":"Ing="`), 1)
 	for _, tc := range []struct {
 		name    string
 		payload []byte

@@ -42,8 +42,7 @@ type publishLog struct {
 }
 
 func newTestScheduler(t *testing.T, pl *publishLog) *Scheduler {
-	var s *Scheduler
-	s = New(Config{
+	s := New(Config{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Nodes: func(_ context.Context, station string, tg schedule.Target) (map[string]time.Duration, error) {
 			switch tg.Kind {

@@ -87,8 +87,7 @@ func (o *otoOut) Close() error {
 	var err error
 	o.once.Do(func() {
 		close(o.stop)
-		o.player.Pause()
-		err = o.player.Close()
+		o.player.Pause() // oto 3.4 players need no Close; the stream is idle from here
 	})
 	return err
 }
@@ -112,7 +111,7 @@ func startOto(p *Player, bufSize time.Duration) (io.Closer, error) {
 	// ALSA can fail on the first write too: give it a moment.
 	time.Sleep(3 * bufSize / 2)
 	if err := ctx.Err(); err != nil {
-		pl.Close()
+		pl.Pause()
 		return nil, err
 	}
 	o := &otoOut{player: pl, stop: make(chan struct{})}
