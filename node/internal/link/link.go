@@ -36,6 +36,11 @@ type Config struct {
 	Subscriptions func() []string
 	// MinBackoff and MaxBackoff bound reconnect delays (defaults 1 s, 60 s).
 	MinBackoff, MaxBackoff time.Duration
+	// LostWindow spreads the first reconnect after a lost connection
+	// uniformly over [MinBackoff/2, LostWindow] (default 15 s): when a
+	// broker restarts, all its nodes lose it at the same instant, and
+	// coming back at once would knock it over again.
+	LostWindow time.Duration
 }
 
 // Link is an MQTT session that keeps itself connected.
@@ -53,6 +58,9 @@ type Link struct {
 func New(cfg Config) *Link {
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = time.Second
+	}
+	if cfg.LostWindow <= 0 {
+		cfg.LostWindow = 15 * time.Second
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 60 * time.Second
@@ -131,6 +139,7 @@ func (l *Link) Run(ctx context.Context) {
 	attempt := 0
 	for ctx.Err() == nil {
 		err := l.connect(ctx)
+		var d time.Duration
 		if err == nil {
 			attempt = 0
 			select {
@@ -145,11 +154,12 @@ func (l *Link) Run(ctx context.Context) {
 			if ctx.Err() != nil {
 				break
 			}
+			d = jitter(l.cfg.MinBackoff/2, l.cfg.LostWindow)
 		} else {
 			l.cfg.Logger.Warn("link: connect failed", "broker", l.cfg.Broker, "err", err, "attempt", attempt+1)
+			d = Backoff(attempt, l.cfg.MinBackoff, l.cfg.MaxBackoff)
+			attempt++
 		}
-		d := Backoff(attempt, l.cfg.MinBackoff, l.cfg.MaxBackoff)
-		attempt++
 		select {
 		case <-ctx.Done():
 		case <-time.After(d):
@@ -167,8 +177,15 @@ func Backoff(attempt int, lo, hi time.Duration) time.Duration {
 	if ceil > hi || ceil <= 0 {
 		ceil = hi
 	}
-	floor := lo / 2
-	return floor + time.Duration(rand.Int64N(int64(ceil-floor)+1))
+	return jitter(lo/2, ceil)
+}
+
+// jitter is a delay drawn uniformly from [lo, hi].
+func jitter(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(rand.Int64N(int64(hi-lo)+1))
 }
 
 func (l *Link) connect(ctx context.Context) error {

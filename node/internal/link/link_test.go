@@ -1,8 +1,19 @@
 package link
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
 	"testing"
 	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
 func TestBackoffSpreadsAndIsBounded(t *testing.T) {
@@ -20,4 +31,110 @@ func TestBackoffSpreadsAndIsBounded(t *testing.T) {
 			t.Errorf("attempt %d: only %d distinct delays in 200 draws; want jitter", attempt, len(seen))
 		}
 	}
+}
+
+// 1,000 links (the node's real reconnect policy, real MQTT connections)
+// come back to a restarted broker spread out in time, not in one burst.
+func TestThousandLinksReconnectSpreadOut(t *testing.T) {
+	const n = 1000
+	addr := freeAddr(t)
+	var mu sync.Mutex
+	var connects []time.Time
+	startBroker := func() *mochi.Server {
+		srv := mochi.New(&mochi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		srv.AddHook(new(auth.AllowHook), nil)
+		var err error
+		for i := 0; i < 50; i++ { // the port may linger a moment after the old broker closed
+			if err = srv.AddListener(listeners.NewTCP(listeners.Config{ID: "t", Address: addr})); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve()
+		return srv
+	}
+	srv := startBroker()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		l := New(Config{Broker: "tcp://" + addr, ClientID: fmt.Sprintf("n%04d", i), Password: "x", Logger: log,
+			Subscriptions: func() []string { return nil }, MinBackoff: time.Second, MaxBackoff: 30 * time.Second})
+		wg.Add(2)
+		go func() { defer wg.Done(); l.Run(ctx) }()
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-l.Up():
+					mu.Lock()
+					connects = append(connects, time.Now())
+					mu.Unlock()
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	waitFor := func(k int, within time.Duration) {
+		deadline := time.Now().Add(within)
+		for {
+			mu.Lock()
+			got := len(connects)
+			mu.Unlock()
+			if got >= k {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d connects within %v", got, k, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor(n, 60*time.Second)
+	mu.Lock()
+	connects = nil
+	mu.Unlock()
+	srv.Close()
+	restart := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	srv = startBroker()
+	defer srv.Close()
+	waitFor(n, 90*time.Second)
+	mu.Lock()
+	ts := append([]time.Time(nil), connects...)
+	mu.Unlock()
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	pct := func(p float64) time.Duration { return ts[int(p*float64(len(ts)-1))].Sub(restart) }
+	buckets := map[int64]int{}
+	for _, x := range ts {
+		buckets[x.Sub(restart).Milliseconds()/100]++
+	}
+	busiest := 0
+	for _, c := range buckets {
+		busiest = max(busiest, c)
+	}
+	t.Logf("reconnects after the broker restart: min %v p10 %v p50 %v p90 %v max %v; busiest 100 ms holds %d of %d",
+		pct(0), pct(0.1), pct(0.5), pct(0.9), pct(1), busiest, n)
+	if pct(0.9)-pct(0.1) < time.Second {
+		t.Errorf("reconnects bunched: p10..p90 spans %v", pct(0.9)-pct(0.1))
+	}
+	if busiest > n/4 {
+		t.Errorf("%d of %d nodes reconnected within one 100 ms", busiest, n)
+	}
+	cancel()
+	wg.Wait()
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
