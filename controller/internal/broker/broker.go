@@ -160,7 +160,15 @@ func (h *aclHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 		return false
 	}
 	hash, ok := h.cfg.NodeHash(user)
-	return ok && CheckSecret(hash, pass)
+	if !ok || !CheckSecret(hash, pass) {
+		return false
+	}
+	// mochi publishes a last will without an ACL check: a node may only
+	// leave a will on a topic it could publish to itself (its state).
+	if pk.Connect.WillFlag && !NodeAllowed(user, pk.Connect.WillTopic, true, h.cfg.NodeZones) {
+		return false
+	}
+	return true
 }
 
 func (h *aclHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {

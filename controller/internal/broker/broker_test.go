@@ -381,3 +381,35 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A node cannot smuggle a message onto another node's topics as its last
+// will (mochi publishes wills without an ACL check).
+func TestEmbeddedRefusesForeignWill(t *testing.T) {
+	c, secrets := newCreds(t, "n1", "n2")
+	b, pass := startEmbedded(t, c)
+	ctl, err := connect(t, b.Addr(), "controller", "controller", pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl.sub(t, "radio/v1/node/+/+")
+	for _, topic := range []string{"radio/v1/node/n2/ack", "radio/v1/node/n2/state", "radio/v1/node/n2/desired", "radio/v1/zone/z1/cmd"} {
+		o := paho.NewClientOptions().AddBroker("tcp://"+b.Addr()).SetClientID("n1").SetUsername("n1").SetPassword(secrets["n1"]).
+			SetAutoReconnect(false).SetConnectTimeout(3*time.Second).SetWill(topic, "forged-will", 1, true)
+		cl := paho.NewClient(o)
+		if tok := cl.Connect(); tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
+			cl.Disconnect(0)
+			t.Errorf("n1 connected with a will on %s", topic)
+		}
+	}
+	// Its own state as a will is what nodes do, and is accepted.
+	o := paho.NewClientOptions().AddBroker("tcp://"+b.Addr()).SetClientID("n1").SetUsername("n1").SetPassword(secrets["n1"]).
+		SetAutoReconnect(false).SetWill("radio/v1/node/n1/state", `{"node":"n1","online":false}`, 1, true)
+	cl := paho.NewClient(o)
+	if tok := cl.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("n1 with its own will refused: %v", tok.Error())
+	}
+	cl.Disconnect(0)
+	if ctl.receives("forged-will", time.Second) {
+		t.Error("a forged will was delivered")
+	}
+}

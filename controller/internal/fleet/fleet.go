@@ -155,7 +155,7 @@ func (f *Fleet) isNode(id string) bool {
 	if _, ok := f.known.Load(id); ok {
 		return true
 	}
-	if _, err := f.cfg.Registry.GetNode(context.Background(), id); err != nil {
+	if n, err := f.cfg.Registry.GetNode(context.Background(), id); err != nil || n.Revoked {
 		return false
 	}
 	f.known.Store(id, true)

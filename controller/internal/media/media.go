@@ -1,6 +1,7 @@
 // Package media turns whatever officers upload (mp3, m4a, wav, ogg, amr,
 // webm...) into the one delivery format, Ogg Opus 48 kHz mono at 32 kbit/s,
-// once, with ffmpeg, and keeps the result content-addressed by sha256.
+// once, with ffmpeg, and keeps the result content-addressed by sha256 under
+// dir/<sha[:2]>/<sha>.opus, from where it is pushed to nodes in chunks.
 package media
 
 import (
@@ -24,7 +25,8 @@ import (
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
-// Errors an officer can act on; they wrap with detail but keep errors.Is.
+// Errors an officer can act on. Ingest wraps them with detail (sizes,
+// durations), so compare with errors.Is; the messages are meant to be shown.
 var (
 	ErrEmpty    = errors.New("the file is empty")
 	ErrTooLarge = errors.New("the file is too large")
@@ -33,29 +35,42 @@ var (
 	ErrTooLong  = errors.New("the recording is too long")
 )
 
-// Options of a Store.
+// Time limits of the external tools. A file that keeps ffprobe busy for a
+// minute is not one we want; transcoding runs at tens of times real time,
+// so ten minutes covers the longest allowed recording on a slow machine.
+const (
+	probeTimeout     = 60 * time.Second
+	transcodeTimeout = 10 * time.Minute
+	staleTemp        = time.Hour // temp files older than this are left over from a crash
+)
+
+// Options of a Store. The zero value is usable.
 type Options struct {
-	FFmpeg, FFprobe string        // default: from PATH
-	MaxUpload       int64         // default 100 MiB
+	FFmpeg, FFprobe string        // default: "ffmpeg" and "ffprobe" from PATH
+	MaxUpload       int64         // bytes; default 100 MiB
 	MaxDuration     time.Duration // default 2 h
-	Logger          *slog.Logger
+	Logger          *slog.Logger  // default slog.Default()
 }
 
 // Store keeps media files in the delivery format under dir/<sha[:2]>/<sha>.opus.
+// Its methods are safe for concurrent use.
 type Store struct {
 	dir  string
+	tmp  string
 	opts Options
+	log  *slog.Logger
 }
 
 // Info describes an ingested file.
 type Info struct {
-	SHA256       string `json:"sha256"`
-	Size         int64  `json:"size"`
-	DurationMS   int64  `json:"duration_ms"`
-	SourceFormat string `json:"source_format"`
+	SHA256       string `json:"sha256"`        // of the stored Ogg Opus file, lowercase hex
+	Size         int64  `json:"size"`          // of the stored file, bytes
+	DurationMS   int64  `json:"duration_ms"`   // of the stored file
+	SourceFormat string `json:"source_format"` // ffprobe's container name of the upload
 }
 
-// New makes a store in dir.
+// New makes a store in dir, creating it if needed. Temporary files left
+// behind by a crash are removed.
 func New(dir string, opts Options) (*Store, error) {
 	if opts.FFmpeg == "" {
 		opts.FFmpeg = "ffmpeg"
@@ -72,73 +87,145 @@ func New(dir string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o750); err != nil {
+	s := &Store{dir: dir, tmp: filepath.Join(dir, "tmp"), opts: opts, log: opts.Logger}
+	if err := os.MkdirAll(s.tmp, 0o750); err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	return &Store{dir: dir, opts: opts}, nil
+	s.removeStale()
+	return s, nil
 }
 
-// Ingest reads an upload, checks it, transcodes it and stores the result.
+func (s *Store) removeStale() {
+	ents, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
+			os.Remove(filepath.Join(s.tmp, e.Name()))
+		}
+	}
+}
+
+// Ingest reads an upload, checks it, transcodes it to the delivery format
+// and stores the result. The same content uploaded twice gives the same
+// Info and one file. Nothing is left in the store when it fails. filename
+// is only used in the log.
 func (s *Store) Ingest(ctx context.Context, r io.Reader, filename string) (Info, error) {
-	in, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "upload-*")
+	in, err := s.receive(r)
+	if in != "" {
+		defer os.Remove(in)
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	src, err := s.probe(ctx, in)
+	if err != nil {
+		return Info{}, err
+	}
+	if src.duration > s.opts.MaxDuration {
+		return Info{}, fmt.Errorf("%w: %s, the limit is %s", ErrTooLong, src.duration.Round(time.Second), s.opts.MaxDuration)
+	}
+	out := in + ".opus"
+	defer os.Remove(out)
+	if err := s.transcode(ctx, in, out); err != nil {
+		return Info{}, err
+	}
+	res, err := s.probe(ctx, out)
+	if err != nil || res.duration <= 0 {
+		if ctx.Err() != nil {
+			return Info{}, fmt.Errorf("media: %w", ctx.Err())
+		}
+		return Info{}, fmt.Errorf("%w (nothing could be converted)", ErrCorrupt)
+	}
+	if res.duration > s.opts.MaxDuration {
+		// The source did not say how long it is (a browser recording), and
+		// the transcode stopped at the limit.
+		return Info{}, fmt.Errorf("%w: the limit is %s", ErrTooLong, s.opts.MaxDuration)
+	}
+	if short := src.duration - res.duration; src.duration > 0 && short > time.Second && short > src.duration/20 {
+		// The header promised more than the data held: an upload cut short.
+		return Info{}, fmt.Errorf("%w: only %s of %s could be decoded", ErrCorrupt,
+			res.duration.Round(100*time.Millisecond), src.duration.Round(100*time.Millisecond))
+	}
+	sha, size, err := syncAndHash(out)
 	if err != nil {
 		return Info{}, fmt.Errorf("media: %w", err)
-	}
-	defer os.Remove(in.Name())
-	n, err := io.Copy(in, io.LimitReader(r, s.opts.MaxUpload+1))
-	in.Close()
-	if err != nil {
-		return Info{}, fmt.Errorf("media: reading the upload: %w", err)
-	}
-	switch {
-	case n == 0:
-		return Info{}, ErrEmpty
-	case n > s.opts.MaxUpload:
-		return Info{}, fmt.Errorf("%w: the limit is %d MB", ErrTooLarge, s.opts.MaxUpload>>20)
-	}
-	format, dur, err := s.probe(ctx, in.Name())
-	if err != nil {
-		return Info{}, err
-	}
-	if dur > s.opts.MaxDuration {
-		return Info{}, fmt.Errorf("%w: %s, the limit is %s", ErrTooLong, dur.Round(time.Second), s.opts.MaxDuration)
-	}
-	out := in.Name() + ".opus"
-	defer os.Remove(out)
-	tctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(tctx, s.opts.FFmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-xerror",
-		"-i", in.Name(), "-vn", "-map_metadata", "-1", "-map", "0:a:0",
-		"-c:a", "libopus", "-ar", "48000", "-ac", "1", "-b:a", "32k", "-application", "voip", "-f", "ogg", "-y", out)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return Info{}, ctx.Err()
-		}
-		return Info{}, fmt.Errorf("%w (%s)", ErrCorrupt, firstLine(stderr.String(), err))
-	}
-	// Decode the result once: a source that ffmpeg half-decoded must not pass.
-	_, outDur, err := s.probe(ctx, out)
-	if err != nil || outDur <= 0 {
-		return Info{}, fmt.Errorf("%w (the converted file is unusable)", ErrCorrupt)
-	}
-	sha, size, err := hashFile(out)
-	if err != nil {
-		return Info{}, err
 	}
 	if size > nodeproto.MaxMediaSize {
 		return Info{}, fmt.Errorf("%w: converted it is %d MB, nodes take at most %d MB", ErrTooLong, size>>20, nodeproto.MaxMediaSize>>20)
 	}
 	dst := s.path(sha)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return Info{}, err
+		return Info{}, fmt.Errorf("media: %w", err)
 	}
+	// Rename is atomic: readers see the whole file or none. An identical
+	// upload racing this one renames identical bytes over it, which is fine.
 	if err := os.Rename(out, dst); err != nil {
 		return Info{}, fmt.Errorf("media: %w", err)
 	}
-	s.opts.Logger.Info("media ingested", "name", filename, "format", format, "sha256", sha, "bytes", size, "duration", outDur)
-	return Info{SHA256: sha, Size: size, DurationMS: outDur.Milliseconds(), SourceFormat: format}, nil
+	syncDir(filepath.Dir(dst))
+	s.log.Info("media ingested", "name", filename, "format", src.format, "sha256", sha, "bytes", size, "duration", res.duration)
+	return Info{SHA256: sha, Size: size, DurationMS: res.duration.Milliseconds(), SourceFormat: src.format}, nil
+}
+
+// receive copies the upload to a temporary file, reading at most one byte
+// past the limit. It returns the file's name (to remove) even on error.
+func (s *Store) receive(r io.Reader) (string, error) {
+	f, err := os.CreateTemp(s.tmp, "upload-*")
+	if err != nil {
+		return "", fmt.Errorf("media: %w", err)
+	}
+	n, err := io.Copy(f, io.LimitReader(r, s.opts.MaxUpload+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return f.Name(), fmt.Errorf("media: reading the upload: %w", err)
+	case n == 0:
+		return f.Name(), ErrEmpty
+	case n > s.opts.MaxUpload:
+		return f.Name(), fmt.Errorf("%w: the limit is %s", ErrTooLarge, mb(s.opts.MaxUpload))
+	}
+	return f.Name(), nil
+}
+
+func mb(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// transcode converts in to the delivery format. Decoding errors inside an
+// otherwise complete file are concealed by ffmpeg (a click is better than
+// refusing a long recording); a file cut short is caught by its duration.
+func (s *Store) transcode(ctx context.Context, in, out string) error {
+	tctx, cancel := context.WithTimeout(ctx, transcodeTimeout)
+	defer cancel()
+	// -t bounds sources that do not declare a duration (MediaRecorder webm).
+	// bitexact: the Ogg muxer otherwise picks a random stream serial, and the
+	// same upload would get a new sha256 each time.
+	limit := strconv.FormatFloat((s.opts.MaxDuration + time.Second).Seconds(), 'f', 3, 64)
+	cmd := exec.CommandContext(tctx, s.opts.FFmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+		"-i", in, "-t", limit, "-vn", "-sn", "-dn", "-map_metadata", "-1", "-map", "0:a:0",
+		"-c:a", "libopus", "-ar", "48000", "-ac", "1", "-b:a", "32k", "-application", "voip",
+		"-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "ogg", "-y", out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("media: %w", ctx.Err())
+	case tctx.Err() != nil:
+		return fmt.Errorf("%w (converting took longer than %s)", ErrCorrupt, transcodeTimeout)
+	case errors.Is(err, exec.ErrNotFound):
+		return fmt.Errorf("media: ffmpeg is not installed (make test and make run install it): %w", err)
+	}
+	return fmt.Errorf("%w (%s)", ErrCorrupt, firstLine(stderr.String(), err))
 }
 
 func firstLine(s string, err error) string {
@@ -152,23 +239,52 @@ func firstLine(s string, err error) string {
 	return s
 }
 
-// probe asks ffprobe for the container format and the audio duration.
-func (s *Store) probe(ctx context.Context, path string) (string, time.Duration, error) {
-	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(pctx, s.opts.FFprobe, "-v", "error", "-print_format", "json",
-		"-show_format", "-show_streams", path).Output()
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return "", 0, fmt.Errorf("media: ffprobe is not installed (run make run or make test, which install ffmpeg): %w", err)
-		}
-		return "", 0, ErrNotAudio
-	}
-	return parseProbe(out)
+type probed struct {
+	format   string
+	duration time.Duration // 0: unknown or only estimated
 }
 
-// parseProbe reads ffprobe's JSON: the container format and the duration
-// of the first audio stream (or of the container).
+// probe asks ffprobe for the container format and the duration of the
+// first audio stream. A file ffprobe cannot open is corrupt when it starts
+// like a known audio container and not audio otherwise.
+func (s *Store) probe(ctx context.Context, path string) (probed, error) {
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(pctx, s.opts.FFprobe, "-hide_banner", "-v", "warning", "-print_format", "json",
+		"-show_format", "-show_streams", path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return probed{}, fmt.Errorf("media: %w", ctx.Err())
+	case errors.Is(err, exec.ErrNotFound):
+		return probed{}, fmt.Errorf("media: ffprobe is not installed (make test and make run install it): %w", err)
+	case pctx.Err() != nil:
+		return probed{}, fmt.Errorf("%w (reading it took longer than %s)", ErrCorrupt, probeTimeout)
+	default:
+		if looksLikeAudio(head(path)) {
+			return probed{}, fmt.Errorf("%w (%s)", ErrCorrupt, firstLine(stderr.String(), err))
+		}
+		return probed{}, ErrNotAudio
+	}
+	format, dur, err := parseProbe(out)
+	if err != nil {
+		return probed{}, err
+	}
+	// ffprobe guesses the length of some files (raw AAC, AMR, mp3 without a
+	// header) from the first frames' bitrate; a guess must not be used to
+	// call the file cut short.
+	if strings.Contains(stderr.String(), "Estimating duration from bitrate") {
+		dur = 0
+	}
+	return probed{format: format, duration: dur}, nil
+}
+
+// parseProbe reads ffprobe's JSON: the container format and the duration of
+// the first audio stream, else of the container, 0 when neither is known
+// (a live recording from a browser). No audio stream is ErrNotAudio.
 func parseProbe(out []byte) (string, time.Duration, error) {
 	var p struct {
 		Streams []struct {
@@ -183,41 +299,98 @@ func parseProbe(out []byte) (string, time.Duration, error) {
 	if json.Unmarshal(out, &p) != nil {
 		return "", 0, ErrNotAudio
 	}
-	var dur float64
-	audio := false
-	for _, st := range p.Streams {
+	audio := -1
+	for i, st := range p.Streams {
 		if st.CodecType == "audio" {
-			audio = true
-			dur, _ = strconv.ParseFloat(st.Duration, 64)
+			audio = i
 			break
 		}
 	}
-	if !audio {
+	if audio < 0 {
 		return "", 0, ErrNotAudio
 	}
-	if dur <= 0 || math.IsNaN(dur) || math.IsInf(dur, 0) {
-		dur, _ = strconv.ParseFloat(p.Format.Duration, 64)
+	dur, ok := seconds(p.Streams[audio].Duration)
+	if !ok {
+		dur, ok = seconds(p.Format.Duration)
 	}
-	if dur <= 0 || math.IsNaN(dur) || dur > 1e6 {
-		return "", 0, fmt.Errorf("%w (no usable duration)", ErrCorrupt)
+	if !ok {
+		dur = 0
+	}
+	if dur > 1e6 { // 11 days: a broken header, not a recording
+		return "", 0, fmt.Errorf("%w (it claims to last %.0f hours)", ErrCorrupt, dur/3600)
 	}
 	return p.Format.FormatName, time.Duration(dur * float64(time.Second)), nil
 }
 
-func hashFile(path string) (string, int64, error) {
+func seconds(s string) (float64, bool) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+		return 0, false
+	}
+	return v, true
+}
+
+func head(path string) []byte {
 	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b := make([]byte, 16)
+	n, _ := io.ReadFull(f, b)
+	return b[:n]
+}
+
+// looksLikeAudio reports whether b starts like one of the audio files
+// officers upload, so that one ffprobe cannot read is called damaged
+// rather than not audio.
+func looksLikeAudio(b []byte) bool {
+	has := func(off int, magic string) bool {
+		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
+	}
+	switch {
+	case has(0, "ID3"), has(0, "OggS"), has(0, "fLaC"), has(0, "#!AMR"), has(4, "ftyp"),
+		has(0, "RIFF") && has(8, "WAVE"), has(0, "FORM") && (has(8, "AIFF") || has(8, "AIFC")),
+		has(0, "\x1a\x45\xdf\xa3"): // EBML: webm, mkv
+		return true
+	case len(b) >= 3 && b[0] == 0xff && b[1]&0xf6 == 0xf0: // ADTS AAC
+		return true
+	case len(b) >= 3 && b[0] == 0xff && b[1]&0xe0 == 0xe0: // MPEG audio frame
+		version, layer := b[1]>>3&3, b[1]>>1&3
+		bitrate, rate := b[2]>>4, b[2]>>2&3
+		return version != 1 && layer != 0 && bitrate != 15 && rate != 3
+	}
+	return false
+}
+
+// syncAndHash flushes the file to disk (it is about to be named by its
+// hash, and a crash must not leave a short file under that name) and
+// returns its sha256 and size.
+func syncAndHash(path string) (string, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return "", 0, err
 	}
 	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return "", 0, err
+	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
 func (s *Store) path(sha string) string { return filepath.Join(s.dir, sha[:2], sha+".opus") }
 
-// Path returns the file of a stored media, validating sha first.
+// Path returns the file of a stored media. sha is validated before it
+// becomes part of a path; a missing file is an error wrapping fs.ErrNotExist.
 func (s *Store) Path(sha string) (string, error) {
 	if !nodeproto.ValidMedia(sha) {
 		return "", fmt.Errorf("media: %q is not a sha256", sha)
@@ -241,10 +414,14 @@ func (s *Store) Delete(sha string) error {
 	if err != nil {
 		return err
 	}
-	return os.Remove(p)
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	return nil
 }
 
-// ReadChunk reads chunk index of a stored file.
+// ReadChunk reads chunk index (nodeproto.ChunkSize bytes, the last one
+// shorter) of a stored file.
 func (s *Store) ReadChunk(sha string, index int) (nodeproto.Chunk, error) {
 	p, err := s.Path(sha)
 	if err != nil {
@@ -252,21 +429,21 @@ func (s *Store) ReadChunk(sha string, index int) (nodeproto.Chunk, error) {
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nodeproto.Chunk{}, err
+		return nodeproto.Chunk{}, fmt.Errorf("media: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nodeproto.Chunk{}, err
+		return nodeproto.Chunk{}, fmt.Errorf("media: %w", err)
 	}
 	size := st.Size()
 	count := nodeproto.ChunkCount(size)
 	if index < 0 || index >= count {
-		return nodeproto.Chunk{}, fmt.Errorf("media %s: chunk %d of %d", sha, index, count)
+		return nodeproto.Chunk{}, fmt.Errorf("media %s: no chunk %d, it has %d", sha, index, count)
 	}
 	buf := make([]byte, nodeproto.ChunkLen(size, index))
 	if _, err := f.ReadAt(buf, int64(index)*nodeproto.ChunkSize); err != nil {
-		return nodeproto.Chunk{}, err
+		return nodeproto.Chunk{}, fmt.Errorf("media %s: chunk %d: %w", sha, index, err)
 	}
 	return nodeproto.Chunk{Media: sha, Index: index, Count: count, Size: size, Data: buf}, nil
 }

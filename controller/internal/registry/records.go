@@ -26,11 +26,19 @@ type PlayEvent struct {
 
 // InsertPlayEvents stores a batch in one transaction. A (node, seq) already
 // stored is skipped, so a node sending a batch twice is harmless. It returns
-// how many rows were new.
+// how many rows were new. Rows are not checked beyond their key: the wire
+// layer validates them, and a batch refused here would be resent forever.
+// A zero ReceivedAt is stored as now.
 func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
+	for _, e := range evs {
+		if e.NodeID == "" {
+			return 0, invalidf("play event %d without a node", e.Seq)
+		}
+	}
+	now := time.Now()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("registry: %w", err)
@@ -44,7 +52,12 @@ func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error
 	defer st.Close()
 	n := 0
 	for _, e := range evs {
-		res, err := st.ExecContext(ctx, e.NodeID, int64(e.Seq), e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(e.ReceivedAt))
+		recv := e.ReceivedAt
+		if recv.IsZero() {
+			recv = now
+		}
+		// Seq is stored as SQLite's signed 64-bit integer; the cast round-trips.
+		res, err := st.ExecContext(ctx, e.NodeID, int64(e.Seq), e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(recv))
 		if err != nil {
 			return 0, fmt.Errorf("registry: play event %s/%d: %w", e.NodeID, e.Seq, err)
 		}
@@ -60,11 +73,14 @@ func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error
 // PlayFilter selects proof-of-play records; zero fields match everything.
 type PlayFilter struct {
 	NodeID, ItemID, Media string
-	Since, Until          time.Time
-	Limit                 int
+	Since, Until          time.Time // At in [Since, Until)
+	Limit                 int       // default 1000, at most MaxPlayEvents
 }
 
-// ListPlayEvents returns matching records, newest first.
+// MaxPlayEvents bounds one ListPlayEvents answer.
+const MaxPlayEvents = 100_000
+
+// ListPlayEvents returns matching records, newest (by At) first.
 func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, error) {
 	var where []string
 	var args []any
@@ -91,10 +107,11 @@ func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, er
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
+	f.Limit = min(f.Limit, MaxPlayEvents)
 	q += fmt.Sprintf(" ORDER BY at DESC, node_id, seq DESC LIMIT %d", f.Limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("registry: play events: %w", err)
 	}
 	defer rows.Close()
 	out := []PlayEvent{}
@@ -125,6 +142,25 @@ type Command struct {
 
 // InsertCommand records a command before it is published.
 func (db *DB) InsertCommand(ctx context.Context, c Command) error {
+	if err := checkID("command", c.ID); err != nil {
+		return err
+	}
+	if c.Type == "" {
+		return invalidf("command %s has no type", c.ID)
+	}
+	kind, id, _ := strings.Cut(c.Target, ":")
+	if kind != "node" && kind != "zone" {
+		return invalidf("command %s: target %q: want node:<id> or zone:<id>", c.ID, c.Target)
+	}
+	if err := checkID(kind, id); err != nil {
+		return err
+	}
+	if c.IssuedAt.IsZero() || !c.ExpiresAt.After(c.IssuedAt) {
+		return invalidf("command %s: expires_at must come after issued_at", c.ID)
+	}
+	if len(c.Body) == 0 || !json.Valid(c.Body) {
+		return invalidf("command %s: body is not JSON", c.ID)
+	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO commands(id, type, target, media, play_at, issued_at, expires_at, body, created_by) VALUES (?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.Type, c.Target, c.Media, ms(c.PlayAt), ms(c.IssuedAt), ms(c.ExpiresAt), string(c.Body), c.CreatedBy)
 	return writeErr("command "+c.ID, err)
@@ -156,8 +192,18 @@ type CommandReply struct {
 
 // RecordReply stores a reply; a later reply of the same node replaces an
 // earlier one unless the earlier one was OK (a replayed duplicate must not
-// hide that the command was accepted).
+// hide that the command was accepted). The command need not be stored: a
+// node may answer one sent before the controller's database was restored.
 func (db *DB) RecordReply(ctx context.Context, r CommandReply) error {
+	if err := checkID("command", r.CommandID); err != nil {
+		return err
+	}
+	if err := checkID("node", r.NodeID); err != nil {
+		return err
+	}
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO command_replies(command_id, node_id, ok, code, reason, at) VALUES (?,?,?,?,?,?)
 		ON CONFLICT(command_id, node_id) DO UPDATE SET ok = excluded.ok, code = excluded.code, reason = excluded.reason, at = excluded.at
 		WHERE command_replies.ok = 0`, r.CommandID, r.NodeID, r.OK, r.Code, r.Reason, ms(r.At))
@@ -197,6 +243,12 @@ func (db *DB) CreateToken(ctx context.Context, t Token, hash []byte) error {
 	if len(hash) < 16 {
 		return invalidf("token hash too short")
 	}
+	if t.ID == "" || strings.TrimSpace(t.Role) == "" {
+		return invalidf("token needs an id and a role")
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO tokens(id, name, role, hash, created_at) VALUES (?,?,?,?,?)", t.ID, t.Name, t.Role, hash, ms(t.CreatedAt))
 	return writeErr("token "+t.ID, err)
 }
@@ -230,15 +282,24 @@ type Audit struct {
 	Remote string    `json:"remote,omitempty"`
 }
 
-// AddAudit appends to the audit log.
+// AddAudit appends to the audit log. At defaults to now.
 func (db *DB) AddAudit(ctx context.Context, a Audit) error {
+	if a.Actor == "" || a.Action == "" {
+		return invalidf("audit entry needs an actor and an action")
+	}
+	if a.At.IsZero() {
+		a.At = time.Now()
+	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO audit(at, actor, action, target, detail, remote) VALUES (?,?,?,?,?,?)",
 		ms(a.At), a.Actor, a.Action, a.Target, a.Detail, a.Remote)
 	return writeErr("audit", err)
 }
 
-// ListAudit returns the newest entries.
+// ListAudit returns the newest entries, at most limit (default 100).
 func (db *DB) ListAudit(ctx context.Context, limit int) ([]Audit, error) {
+	if limit <= 0 {
+		limit = 100
+	}
 	rows, err := db.r.QueryContext(ctx, "SELECT at, actor, action, target, detail, remote FROM audit ORDER BY id DESC LIMIT ?", limit)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,12 @@
 // Package registry is the controller's SQLite store (modernc.org/sqlite, WAL):
 // areas, stations, nodes, zones, media, node state, proof of play, commands,
 // API tokens and the audit log. Writes go through one connection (SQLite has
-// one writer anyway; this avoids SQLITE_BUSY); reads use a separate pool.
+// one writer anyway, and queueing in Go instead of in SQLite means no
+// SQLITE_BUSY); reads use a separate pool that never writes.
+//
+// Times are stored as unix milliseconds; a zero time.Time is stored as 0.
+// Errors wrap ErrNotFound, ErrExists or ErrInvalid where the caller can
+// act on them, and their text is meant to be shown to the user.
 package registry
 
 import (
@@ -18,17 +23,23 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
 // Sentinel errors, usable with errors.Is.
 var (
-	ErrNotFound = errors.New("not found")
-	ErrExists   = errors.New("already exists")
-	ErrInvalid  = errors.New("invalid")
+	ErrNotFound = errors.New("not found")      // no such record
+	ErrExists   = errors.New("already exists") // a record with that id exists
+	ErrInvalid  = errors.New("invalid")        // bad id, kind or value, or a reference to a missing record
 )
+
+// readConns is the size of the read pool. Readers never block the writer
+// or each other in WAL mode; more connections than cores buys little.
+const readConns = 4
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -40,6 +51,12 @@ type DB struct {
 	log *slog.Logger
 }
 
+// dsn builds the connection string. Pragmas go in the DSN so that every
+// pooled connection gets them (a PRAGMA statement sets only one), with
+// busy_timeout first so that the others already wait for a lock.
+// _txlock=immediate takes the write lock at BEGIN: a deferred transaction
+// that reads and then writes can fail with SQLITE_BUSY_SNAPSHOT, which
+// busy_timeout does not cover.
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -59,6 +76,9 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("registry: open %q: want a file path without '?' or '#'", path)
+	}
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("registry: open %s: %w", path, err)
@@ -74,8 +94,13 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("registry: open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(4)
+	r.SetMaxOpenConns(readConns)
+	r.SetMaxIdleConns(readConns)
 	db.r = r
+	if err := r.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("registry: open %s for reading: %w", path, err)
+	}
 	return db, nil
 }
 
@@ -84,40 +109,83 @@ func (db *DB) Close() error {
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations returns the embedded migrations in order. Files are named
+// NNNN_what.sql; the numbers run 1, 2, 3... without gaps, so that a file
+// added on two branches at once is caught here rather than skipped.
+func loadMigrations() ([]migration, error) {
+	ents, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range ents {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || n <= 0 {
+			return nil, fmt.Errorf("registry: migration file %s: want NNNN_name.sql", e.Name())
+		}
+		b, err := migrations.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{n, e.Name(), string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("registry: migration %s: want number %d", m.name, i+1)
+		}
+	}
+	return out, nil
+}
+
+// migrate applies the migrations newer than the database's user_version,
+// each in its own transaction together with the new user_version, so a
+// failed migration leaves the database as it was.
 func (db *DB) migrate() error {
+	all, err := loadMigrations()
+	if err != nil {
+		return err
+	}
 	var version int
 	if err := db.w.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
-	ents, err := migrations.ReadDir("migrations")
-	if err != nil {
-		return err
+	if version > len(all) {
+		return fmt.Errorf("registry: the database has schema version %d, newer than this controller's %d: run the newer controller or restore a backup", version, len(all))
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	for _, e := range ents {
-		n, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
-		if err != nil || n <= version {
-			continue
-		}
-		b, _ := migrations.ReadFile("migrations/" + e.Name())
+	for _, m := range all[version:] {
 		tx, err := db.w.Begin()
 		if err != nil {
-			return err
+			return fmt.Errorf("registry: migration %s: %w", m.name, err)
 		}
-		if _, err := tx.Exec(string(b)); err != nil {
+		if _, err := tx.Exec(m.sql); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("registry: migration %s: %w", e.Name(), err)
+			return fmt.Errorf("registry: migration %s: %w", m.name, err)
 		}
-		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
 			tx.Rollback()
-			return err
+			return fmt.Errorf("registry: migration %s: %w", m.name, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("registry: migration %s: %w", e.Name(), err)
+			return fmt.Errorf("registry: migration %s: %w", m.name, err)
 		}
-		db.log.Info("registry migrated", "version", n)
+		db.log.Info("registry migrated", "version", m.version, "file", m.name)
 	}
 	return nil
+}
+
+// SchemaVersion returns the database's migration number.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	return v, err
 }
 
 func ms(t time.Time) int64 {
@@ -134,19 +202,22 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v)
 }
 
-// writeErr maps constraint failures to the sentinel errors.
+// writeErr maps constraint failures, by SQLite's extended result code, to
+// the sentinel errors.
 func writeErr(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "UNIQUE constraint failed"), strings.Contains(s, "PRIMARY KEY"):
-		return fmt.Errorf("%s %w", what, ErrExists)
-	case strings.Contains(s, "FOREIGN KEY constraint failed"):
-		return fmt.Errorf("%s: %w: it refers to something that does not exist", what, ErrInvalid)
-	case strings.Contains(s, "CHECK constraint failed"):
-		return fmt.Errorf("%s: %w value", what, ErrInvalid)
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%s %w", what, ErrExists)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%s: %w: it refers to something that does not exist", what, ErrInvalid)
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return fmt.Errorf("%s: %w value", what, ErrInvalid)
+		}
 	}
 	return fmt.Errorf("registry: %s: %w", what, err)
 }
@@ -195,6 +266,15 @@ func (db *DB) CreateArea(ctx context.Context, a Area) error {
 	}
 	var parent any
 	if a.ParentID != "" {
+		p, err := db.GetArea(ctx, a.ParentID)
+		if errors.Is(err, ErrNotFound) {
+			return invalidf("commune %s: parent area %q does not exist", a.ID, a.ParentID)
+		} else if err != nil {
+			return err
+		}
+		if p.Kind != "province" {
+			return invalidf("commune %s: parent %s is a %s, want a province", a.ID, p.ID, p.Kind)
+		}
 		parent = a.ParentID
 	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO areas(id, parent_id, kind, name) VALUES (?,?,?,?)", a.ID, parent, a.Kind, a.Name)
@@ -459,36 +539,41 @@ func (db *DB) ListZones(ctx context.Context) ([]Zone, error) {
 }
 
 // SetZoneNodes replaces a zone's members; they must be nodes of its station.
+// The checks and the change happen in one transaction.
 func (db *DB) SetZoneNodes(ctx context.Context, zoneID string, nodeIDs []string) error {
-	z, err := db.GetZone(ctx, zoneID)
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("registry: %w", err)
+	}
+	defer tx.Rollback()
+	var station string
+	if err := tx.QueryRowContext(ctx, "SELECT station_id FROM zones WHERE id = ?", zoneID).Scan(&station); err != nil {
+		return notFound("zone", zoneID, err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM zone_nodes WHERE zone_id = ?", zoneID); err != nil {
+		return writeErr("zone "+zoneID, err)
 	}
 	seen := map[string]bool{}
 	for _, id := range nodeIDs {
-		n, err := db.GetNode(ctx, id)
-		if err != nil {
-			return err
-		}
-		if n.StationID != z.StationID {
-			return invalidf("node %s belongs to station %s, zone %s to station %s", id, n.StationID, zoneID, z.StationID)
+		if seen[id] {
+			continue
 		}
 		seen[id] = true
-	}
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "DELETE FROM zone_nodes WHERE zone_id = ?", zoneID); err != nil {
-		return err
-	}
-	for id := range seen {
+		var ns string
+		if err := tx.QueryRowContext(ctx, "SELECT station_id FROM nodes WHERE id = ?", id).Scan(&ns); err != nil {
+			return notFound("node", id, err)
+		}
+		if ns != station {
+			return invalidf("node %s belongs to station %s, zone %s to station %s", id, ns, zoneID, station)
+		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO zone_nodes(zone_id, node_id) VALUES (?,?)", zoneID, id); err != nil {
 			return writeErr("zone "+zoneID, err)
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("registry: zone %s: %w", zoneID, err)
+	}
+	return nil
 }
 
 // NodeZones returns the zones a node belongs to.
@@ -522,8 +607,14 @@ type Media struct {
 
 // PutMedia records media; the same content again keeps the first record.
 func (db *DB) PutMedia(ctx context.Context, m Media) error {
-	if !nodeproto.ValidMedia(m.SHA256) || m.Size <= 0 {
-		return invalidf("media %q size %d", m.SHA256, m.Size)
+	if !nodeproto.ValidMedia(m.SHA256) {
+		return invalidf("media id %q: want a lowercase hex sha256", m.SHA256)
+	}
+	if m.Size <= 0 || m.Size > nodeproto.MaxMediaSize || m.DurationMS < 0 {
+		return invalidf("media %s: size %d, duration %d ms", m.SHA256, m.Size, m.DurationMS)
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = time.Now()
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO media(sha256, name, source_format, size, duration_ms, created_at, created_by)
 		VALUES (?,?,?,?,?,?,?) ON CONFLICT(sha256) DO NOTHING`,
@@ -576,8 +667,21 @@ type NodeState struct {
 	UpdatedAt time.Time       `json:"updated_at"`
 }
 
-// UpsertNodeState stores a node's latest state.
+// UpsertNodeState stores a node's latest state. State must be JSON (or
+// empty); UpdatedAt defaults to now.
 func (db *DB) UpsertNodeState(ctx context.Context, s NodeState) error {
+	if err := checkID("node", s.NodeID); err != nil {
+		return err
+	}
+	if len(s.State) == 0 {
+		s.State = json.RawMessage("null")
+	}
+	if !json.Valid(s.State) {
+		return invalidf("node %s: state is not JSON", s.NodeID)
+	}
+	if s.UpdatedAt.IsZero() {
+		s.UpdatedAt = time.Now()
+	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO node_state(node_id, online, state, updated_at) VALUES (?,?,?,?)
 		ON CONFLICT(node_id) DO UPDATE SET online = excluded.online, state = excluded.state, updated_at = excluded.updated_at`,
 		s.NodeID, s.Online, string(s.State), ms(s.UpdatedAt))
@@ -586,7 +690,7 @@ func (db *DB) UpsertNodeState(ctx context.Context, s NodeState) error {
 
 // ListNodeStates returns every node's latest state.
 func (db *DB) ListNodeStates(ctx context.Context) ([]NodeState, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, state, updated_at FROM node_state")
+	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, state, updated_at FROM node_state ORDER BY node_id")
 	if err != nil {
 		return nil, err
 	}
