@@ -236,6 +236,12 @@ func TestEmbeddedPersistentSessionAndLimits(t *testing.T) {
 	n1.Subscribe("radio/v1/node/n1/cmd", 1, nil).WaitTimeout(5 * time.Second)
 	n1.Subscribe("radio/v1/node/n1/desired", 1, nil).WaitTimeout(5 * time.Second)
 	n1.Disconnect(100)
+	// Wait until the broker has taken the session offline.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cl, ok := b.srv.Clients.Get("n1"); ok && cl.Closed() {
+			break
+		}
+	}
 	ctl.pub("radio/v1/node/n1/cmd", "while-away")
 	if tok := ctl.c.Publish("radio/v1/node/n1/desired", 1, true, "retained-desired"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("retained publish: %v", tok.Error())
