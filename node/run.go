@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 	"github.com/communeradio/radio/node/internal/cache"
@@ -30,6 +32,7 @@ const (
 	eventsResend   = 10 * time.Second // re-send an unacknowledged batch
 	ampIdleOff     = 10 * time.Second // auto amplifier: off after this much silence
 	defaultStateIv = 60 * time.Second
+	maxClockBehind = 5 * time.Minute // a command issued further in the node's future means its clock is wrong
 )
 
 type pendingPlay struct {
@@ -62,8 +65,9 @@ type agent struct {
 
 	pending    map[string]pendingPlay // command/slot id -> waiting for content
 	handed     map[string]bool        // slots given to the player (or fetch) in this run
-	fetches    map[string]*fetching   // media -> transfer state
-	batchSent  time.Time              // when the unacknowledged events batch went out
+	zoneSnap   atomic.Pointer[[]string]
+	fetches    map[string]*fetching // media -> transfer state
+	batchSent  time.Time            // when the unacknowledged events batch went out
 	lastState  []byte
 	stateDirty bool
 }
@@ -114,6 +118,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	pl.SetVolume(a.volume)
+	a.snapZones()
 
 	will, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false})
 	tlsConf, err := brokerTLS(cfg)
@@ -187,17 +192,24 @@ func brokerTLS(cfg Config) (*tls.Config, error) {
 	return c, nil
 }
 
+// subscriptions runs on the link's goroutine: it reads the zones from a
+// snapshot the agent publishes, never from the agent's own state.
 func (a *agent) subscriptions() []string {
 	t := []string{}
 	for _, leaf := range []string{nodeproto.LeafDesired, nodeproto.LeafCmd, nodeproto.LeafChunk, nodeproto.LeafAck} {
 		t = append(t, nodeproto.NodeTopic(a.cfg.ID, leaf))
 	}
-	if d := a.st.Desired; d != nil {
-		for _, z := range d.Zones {
+	if zs := a.zoneSnap.Load(); zs != nil {
+		for _, z := range *zs {
 			t = append(t, nodeproto.ZoneCmdTopic(z))
 		}
 	}
 	return t
+}
+
+func (a *agent) snapZones() {
+	zs := append([]string(nil), a.zones()...)
+	a.zoneSnap.Store(&zs)
 }
 
 func (a *agent) zones() []string {
@@ -291,6 +303,10 @@ func (a *agent) checkCommand(c *nodeproto.Command, node, zone string, now time.T
 		return nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("command for zone %q arrived on zone %q's topic", c.Zone, zone))
 	case zone != "" && !slices.Contains(a.zones(), zone):
 		return nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("this node is not in zone %q", zone))
+	case now.Before(link.ClockFloor):
+		return nodeproto.Errf(nodeproto.CodeClock, "the node's clock is not set yet (no NTP?)")
+	case c.Issued > now.Add(maxClockBehind).UnixMilli():
+		return nodeproto.Errf(nodeproto.CodeClock, fmt.Sprintf("issued %s in the node's future: the node's clock is behind", time.UnixMilli(c.Issued).Sub(now).Round(time.Second)))
 	case now.UnixMilli() > c.Expires:
 		return nodeproto.Errf(nodeproto.CodeExpired, fmt.Sprintf("expired %s ago", now.Sub(time.UnixMilli(c.Expires)).Round(time.Second)))
 	}
@@ -456,6 +472,7 @@ func (a *agent) handleChunk(payload []byte) {
 		}
 		a.log.Error("media keeps failing its hash check; giving up", "media", ch.Media)
 		delete(a.fetches, ch.Media)
+		a.cache.Abandon(ch.Media)
 		for id, p := range a.pending {
 			if p.item.Media == ch.Media {
 				delete(a.pending, id)
@@ -519,6 +536,7 @@ func (a *agent) handleDesired(payload []byte) {
 		a.ampMode = d.Amp
 	}
 	a.applyAmp(time.Now())
+	a.snapZones()
 	a.link.Resubscribe()
 	a.syncContent()
 	a.stateDirty = true
@@ -532,17 +550,35 @@ func (a *agent) syncContent() {
 	if d == nil {
 		return
 	}
-	var keep []string
 	for _, c := range d.Content {
-		keep = append(keep, c.Media)
 		a.want(c.Media, c.Size)
 	}
 	for _, s := range d.Schedule {
-		keep = append(keep, s.Media)
 		a.want(s.Media, s.Size)
+	}
+	a.refreshKeep()
+}
+
+// refreshKeep protects from eviction what desired state, pending plays and
+// transfers in progress need.
+func (a *agent) refreshKeep() {
+	var keep []string
+	if d := a.st.Desired; d != nil {
+		for _, c := range d.Content {
+			keep = append(keep, c.Media)
+		}
+		for _, s := range d.Schedule {
+			keep = append(keep, s.Media)
+		}
 	}
 	for _, p := range a.pending {
 		keep = append(keep, p.item.Media)
+	}
+	for m := range a.fetches {
+		keep = append(keep, m)
+	}
+	if cur := a.play.Now(); cur != nil {
+		keep = append(keep, cur.Media)
 	}
 	a.cache.Keep(keep)
 }
@@ -565,6 +601,7 @@ func (a *agent) dropUnneededFetches() {
 	for m := range a.fetches {
 		if !need[m] {
 			delete(a.fetches, m)
+			a.cache.Abandon(m) // a partial file nothing waits for only takes room
 		}
 	}
 }
@@ -579,6 +616,7 @@ func (a *agent) tick(now time.Time) {
 	}
 	a.runSlots(now)
 	a.dropUnneededFetches()
+	a.refreshKeep()
 	a.pumpFetches()
 	if !a.batchSent.IsZero() && now.Sub(a.batchSent) > eventsResend {
 		a.batchSent = time.Time{}
@@ -715,6 +753,8 @@ func (a *agent) recoverNowPlaying() {
 
 // record appends an event to the durable outbox and tries to send it.
 func (a *agent) record(ev nodeproto.Event) {
+	ev.ID = truncate(ev.ID, nodeproto.MaxEventID)
+	ev.Reason = truncate(ev.Reason, nodeproto.MaxEventReason)
 	ev, err := a.out.Append(ev)
 	if err != nil {
 		a.log.Error("proof of play not stored", "err", err, "event", ev.Type, "id", ev.ID)
@@ -795,4 +835,15 @@ func (a *agent) publishState(force bool) {
 	}
 	a.lastState = cmp
 	a.stateDirty = false
+}
+
+// truncate cuts s to at most n bytes, on a UTF-8 boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

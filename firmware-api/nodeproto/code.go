@@ -19,6 +19,7 @@ const (
 	CodeAudio        Code = 1011 // the audio device or decoder failed
 	CodeDiskFull     Code = 1012 // no room in the cache for this media
 	CodeInvalid      Code = 1013 // fields present but out of range
+	CodeClock        Code = 1014 // the node's clock is not set, or is behind the sender's
 )
 
 var codeNames = map[Code]string{
@@ -36,6 +37,7 @@ var codeNames = map[Code]string{
 	CodeAudio:        "audio_error",
 	CodeDiskFull:     "disk_full",
 	CodeInvalid:      "invalid",
+	CodeClock:        "clock",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

@@ -147,17 +147,31 @@ func (e *Events) Validate() error {
 		return invalid("%d events, want 1..%d", len(e.Events), MaxEvents)
 	}
 	for _, ev := range e.Events {
-		switch ev.Type {
-		case EventStarted, EventFinished, EventInterrupted, EventResumed, EventFailed:
-		default:
-			return invalid("event %d type %q", ev.Seq, ev.Type)
+		if err := ev.Validate(); err != nil {
+			return err
 		}
-		if ev.Seq == 0 || ev.At <= 0 || len(ev.ID) > 128 || len(ev.Reason) > 512 {
-			return invalid("event seq %d at %d", ev.Seq, ev.At)
-		}
-		if ev.Media != "" && !ValidMedia(ev.Media) {
-			return invalid("event %d media %q", ev.Seq, ev.Media)
-		}
+	}
+	return nil
+}
+
+// Limits of an event's free-text fields.
+const (
+	MaxEventID     = 128
+	MaxEventReason = 512
+)
+
+// Validate checks one proof-of-play event.
+func (ev *Event) Validate() error {
+	switch ev.Type {
+	case EventStarted, EventFinished, EventInterrupted, EventResumed, EventFailed:
+	default:
+		return invalid("event %d type %q", ev.Seq, ev.Type)
+	}
+	if ev.Seq == 0 || ev.At <= 0 || len(ev.ID) > MaxEventID || len(ev.Reason) > MaxEventReason {
+		return invalid("event seq %d at %d", ev.Seq, ev.At)
+	}
+	if ev.Media != "" && !ValidMedia(ev.Media) {
+		return invalid("event %d media %q", ev.Seq, ev.Media)
 	}
 	return nil
 }

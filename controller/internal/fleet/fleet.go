@@ -50,8 +50,9 @@ type Fleet struct {
 }
 
 type eventBatch struct {
-	node string
-	evs  []nodeproto.Event
+	node    string
+	evs     []nodeproto.Event
+	dropped []uint64 // invalid: acknowledged, not stored
 }
 
 // Start connects to the broker (retrying until ctx ends) and starts ingest.
@@ -185,13 +186,24 @@ func (f *Fleet) onEvents(id string, payload []byte) error {
 	if err := nodeproto.Decode(payload, &e); err != nil {
 		return err
 	}
-	if err := e.Validate(); err != nil {
-		return err
-	}
 	if e.Node != id {
 		return fmt.Errorf("events name node %q on node %q's topic", e.Node, id)
 	}
-	f.events <- eventBatch{node: id, evs: e.Events}
+	if len(e.Events) == 0 || len(e.Events) > nodeproto.MaxEvents {
+		return fmt.Errorf("%d events in one message, want 1..%d", len(e.Events), nodeproto.MaxEvents)
+	}
+	// Store the valid events; acknowledge the invalid ones too (logged), so
+	// one bad record cannot block a node's outbox forever.
+	b := eventBatch{node: id}
+	for _, ev := range e.Events {
+		if err := ev.Validate(); err != nil {
+			f.log.Warn("bad message dropped: invalid proof-of-play event", "node", id, "seq", ev.Seq, "err", err)
+			b.dropped = append(b.dropped, ev.Seq)
+			continue
+		}
+		b.evs = append(b.evs, ev)
+	}
+	f.events <- b
 	return nil
 }
 
@@ -221,9 +233,12 @@ func (f *Fleet) ingestLoop() {
 			return
 		}
 		for _, b := range batch {
-			seqs := make([]uint64, len(b.evs))
-			for i, ev := range b.evs {
-				seqs[i] = ev.Seq
+			seqs := append([]uint64(nil), b.dropped...)
+			for _, ev := range b.evs {
+				seqs = append(seqs, ev.Seq)
+			}
+			if len(seqs) == 0 {
+				continue
 			}
 			ack, _ := json.Marshal(nodeproto.Ack{Seqs: seqs})
 			f.client.Publish(nodeproto.NodeTopic(b.node, nodeproto.LeafAck), 1, false, ack)

@@ -271,11 +271,14 @@ func (c *Cache) ensureRoom(size int64) error {
 		}
 		media := filepath.Base(e.path)
 		media = media[:len(media)-len(filepath.Ext(media))]
-		if filepath.Ext(e.path) != ".opus" || c.keep[media] {
+		if c.keep[media] {
 			continue
 		}
 		if os.Remove(e.path) == nil {
 			used -= e.size
+			if filepath.Ext(e.path) == ".part" {
+				os.Remove(c.have(media)) // an abandoned transfer
+			}
 		}
 	}
 	if used+size > c.max || size >= c.freeDisk() {

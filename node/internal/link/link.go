@@ -49,9 +49,10 @@ type Link struct {
 	client mqtt.Client
 	msgs   chan Message
 	ups    chan struct{}
-	mu     sync.Mutex
+	mu     sync.Mutex // guards subs; held across a whole (re)subscription
 	subs   map[string]bool
 	lost   chan error
+	done   chan struct{} // closed when Run returns
 }
 
 // New makes a link; Run connects it.
@@ -65,7 +66,7 @@ func New(cfg Config) *Link {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 60 * time.Second
 	}
-	l := &Link{cfg: cfg, msgs: make(chan Message, 256), ups: make(chan struct{}, 1), subs: map[string]bool{}, lost: make(chan error, 1)}
+	l := &Link{cfg: cfg, msgs: make(chan Message, 256), ups: make(chan struct{}, 1), subs: map[string]bool{}, lost: make(chan error, 1), done: make(chan struct{})}
 	o := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
 		SetClientID(cfg.ClientID).
@@ -76,7 +77,7 @@ func New(cfg Config) *Link {
 		SetPingTimeout(10 * time.Second).
 		SetConnectTimeout(15 * time.Second).
 		SetAutoReconnect(false). // our own loop adds jitter
-		SetOrderMatters(false).
+		SetOrderMatters(true).   // a play then a stop must arrive in that order
 		SetWriteTimeout(30 * time.Second).
 		SetMaxResumePubInFlight(16).
 		SetDefaultPublishHandler(l.onMessage).
@@ -96,15 +97,13 @@ func New(cfg Config) *Link {
 	return l
 }
 
-// onMessage never blocks the paho reader for long (a blocked handler stalls
-// keep-alives): it hands the message to a buffered channel, dropping only if
-// the node is hopelessly behind; QoS 1 plus the protocol's repair recovers.
+// onMessage hands the message to the node's loop. paho acknowledges a
+// message when its handler returns, so nothing is dropped here: the loop
+// never waits on the network and drains the buffer quickly.
 func (l *Link) onMessage(_ mqtt.Client, m mqtt.Message) {
-	msg := Message{Topic: m.Topic(), Payload: m.Payload()}
 	select {
-	case l.msgs <- msg:
-	case <-time.After(5 * time.Second):
-		l.cfg.Logger.Warn("link: dropping message, node busy", "topic", msg.Topic)
+	case l.msgs <- Message{Topic: m.Topic(), Payload: m.Payload()}:
+	case <-l.done:
 	}
 }
 
@@ -168,6 +167,7 @@ func (l *Link) Run(ctx context.Context) {
 	if l.client.IsConnected() {
 		l.client.Disconnect(500)
 	}
+	close(l.done)
 }
 
 // Backoff returns a delay drawn uniformly from [lo/2, min(hi, lo*2^attempt)]
@@ -189,6 +189,10 @@ func jitter(lo, hi time.Duration) time.Duration {
 }
 
 func (l *Link) connect(ctx context.Context) error {
+	select { // a loss reported during a failed attempt is stale now
+	case <-l.lost:
+	default:
+	}
 	tok := l.client.Connect()
 	if !tok.WaitTimeout(20 * time.Second) {
 		return errors.New("connect timed out")
@@ -196,6 +200,8 @@ func (l *Link) connect(ctx context.Context) error {
 	if err := tok.Error(); err != nil {
 		return err
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	topics := l.cfg.Subscriptions()
 	filters := map[string]byte{}
 	for _, t := range topics {
@@ -208,9 +214,7 @@ func (l *Link) connect(ctx context.Context) error {
 			return fmt.Errorf("subscribe: %v", st.Error())
 		}
 	}
-	l.mu.Lock()
 	l.subs = filters2set(topics)
-	l.mu.Unlock()
 	l.cfg.Logger.Info("link: connected", "broker", l.cfg.Broker, "subscriptions", len(topics))
 	return nil
 }
@@ -224,13 +228,17 @@ func filters2set(ts []string) map[string]bool {
 }
 
 // Resubscribe brings live subscriptions in line with Subscriptions() (after
-// the zones changed). Errors are logged; the next connect fixes them anyway.
-func (l *Link) Resubscribe() {
+// the zones changed), in the background. Errors are logged; the next
+// connect fixes them anyway.
+func (l *Link) Resubscribe() { go l.resubscribe() }
+
+func (l *Link) resubscribe() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if !l.client.IsConnectionOpen() {
 		return
 	}
 	want := filters2set(l.cfg.Subscriptions())
-	l.mu.Lock()
 	var add, drop []string
 	for t := range want {
 		if !l.subs[t] {
@@ -243,7 +251,6 @@ func (l *Link) Resubscribe() {
 		}
 	}
 	l.subs = want
-	l.mu.Unlock()
 	for _, t := range add {
 		if tok := l.client.Subscribe(t, 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			l.cfg.Logger.Warn("link: subscribe failed", "topic", t, "err", tok.Error())
@@ -257,16 +264,20 @@ func (l *Link) Resubscribe() {
 // ErrOffline is returned by Publish while the link is down.
 var ErrOffline = errors.New("link: offline")
 
-// Publish sends a QoS 1 message and waits (bounded) for the broker's ack.
-// While offline it fails at once: the callers keep what matters (outbox,
-// state) and send it again on the next Up.
+// Publish queues a QoS 1 message without waiting for the broker: the
+// node's loop must never stall on a slow link (a bulletin is due). paho
+// keeps it until acknowledged and resends it after a reconnect; what must
+// not be lost (proof of play) is also kept by its caller until the
+// controller's own acknowledgement. While offline it fails at once.
 func (l *Link) Publish(topic string, retained bool, payload []byte) error {
 	if !l.client.IsConnectionOpen() {
 		return ErrOffline
 	}
 	tok := l.client.Publish(topic, 1, retained, payload)
-	if !tok.WaitTimeout(15 * time.Second) {
-		return errors.New("link: publish timed out")
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	default:
+		return nil
 	}
-	return tok.Error()
 }
