@@ -150,7 +150,7 @@ bulletin canh-bao
 func TestScheduledBulletinPlaysWithBrokerDown(t *testing.T) {
 	dir := t.TempDir()
 	pulse := audiotest.StartPulse(t, "o1", "o2")
-	mqttAddr := "127.0.0.1:" + freePort(t)
+	mqttAddr := "127.0.0.1:" + stablePort(t) // survives the restart; see stablePort
 	ctlDir := filepath.Join(dir, "ctl")
 	ctl := startController(t, ctlDir, "-mqtt", mqttAddr)
 	ctl.setupCommune(t)
