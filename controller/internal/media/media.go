@@ -198,9 +198,10 @@ func mb(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// transcode converts in to the delivery format. Decoding errors inside an
-// otherwise complete file are concealed by ffmpeg (a click is better than
-// refusing a long recording); a file cut short is caught by its duration.
+// transcode converts in to the delivery format. -xerror makes any decoding
+// error fatal: ffmpeg would otherwise conceal damage and turn noise that
+// merely parses as a raw codec into a "recording". A file cut short at a
+// frame boundary decodes without error and is caught by its duration.
 func (s *Store) transcode(ctx context.Context, in, out string) error {
 	tctx, cancel := context.WithTimeout(ctx, transcodeTimeout)
 	defer cancel()
@@ -208,7 +209,7 @@ func (s *Store) transcode(ctx context.Context, in, out string) error {
 	// bitexact: the Ogg muxer otherwise picks a random stream serial, and the
 	// same upload would get a new sha256 each time.
 	limit := strconv.FormatFloat((s.opts.MaxDuration + time.Second).Seconds(), 'f', 3, 64)
-	cmd := exec.CommandContext(tctx, s.opts.FFmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+	cmd := exec.CommandContext(tctx, s.opts.FFmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-xerror",
 		"-i", in, "-t", limit, "-vn", "-sn", "-dn", "-map_metadata", "-1", "-map", "0:a:0",
 		"-c:a", "libopus", "-ar", "48000", "-ac", "1", "-b:a", "32k", "-application", "voip",
 		"-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "ogg", "-y", out)
@@ -242,7 +243,12 @@ func firstLine(s string, err error) string {
 type probed struct {
 	format   string
 	duration time.Duration // 0: unknown or only estimated
+	score    int           // ffprobe's confidence in format, 1-100
 }
+
+// minScore is ffmpeg's AVPROBE_SCORE_EXTENSION: below it ffprobe has only
+// guessed a headerless raw format, which random bytes often satisfy.
+const minScore = 50
 
 // probe asks ffprobe for the container format and the duration of the
 // first audio stream. A file ffprobe cannot open is corrupt when it starts
@@ -269,23 +275,27 @@ func (s *Store) probe(ctx context.Context, path string) (probed, error) {
 		}
 		return probed{}, ErrNotAudio
 	}
-	format, dur, err := parseProbe(out)
+	p, err := parseProbe(out)
 	if err != nil {
 		return probed{}, err
+	}
+	if p.score < minScore && !looksLikeAudio(head(path)) {
+		return probed{}, fmt.Errorf("%w (not a format it recognises)", ErrNotAudio)
 	}
 	// ffprobe guesses the length of some files (raw AAC, AMR, mp3 without a
 	// header) from the first frames' bitrate; a guess must not be used to
 	// call the file cut short.
 	if strings.Contains(stderr.String(), "Estimating duration from bitrate") {
-		dur = 0
+		p.duration = 0
 	}
-	return probed{format: format, duration: dur}, nil
+	return p, nil
 }
 
-// parseProbe reads ffprobe's JSON: the container format and the duration of
-// the first audio stream, else of the container, 0 when neither is known
-// (a live recording from a browser). No audio stream is ErrNotAudio.
-func parseProbe(out []byte) (string, time.Duration, error) {
+// parseProbe reads ffprobe's JSON: the container format, its probe score,
+// and the duration of the first audio stream, else of the container, 0 when
+// neither is known (a live recording from a browser). No audio stream is
+// ErrNotAudio.
+func parseProbe(out []byte) (probed, error) {
 	var p struct {
 		Streams []struct {
 			CodecType string `json:"codec_type"`
@@ -294,10 +304,11 @@ func parseProbe(out []byte) (string, time.Duration, error) {
 		Format struct {
 			FormatName string `json:"format_name"`
 			Duration   string `json:"duration"`
+			ProbeScore int    `json:"probe_score"`
 		} `json:"format"`
 	}
 	if json.Unmarshal(out, &p) != nil {
-		return "", 0, ErrNotAudio
+		return probed{}, ErrNotAudio
 	}
 	audio := -1
 	for i, st := range p.Streams {
@@ -307,7 +318,7 @@ func parseProbe(out []byte) (string, time.Duration, error) {
 		}
 	}
 	if audio < 0 {
-		return "", 0, ErrNotAudio
+		return probed{}, ErrNotAudio
 	}
 	dur, ok := seconds(p.Streams[audio].Duration)
 	if !ok {
@@ -317,9 +328,9 @@ func parseProbe(out []byte) (string, time.Duration, error) {
 		dur = 0
 	}
 	if dur > 1e6 { // 11 days: a broken header, not a recording
-		return "", 0, fmt.Errorf("%w (it claims to last %.0f hours)", ErrCorrupt, dur/3600)
+		return probed{}, fmt.Errorf("%w (it claims to last %.0f hours)", ErrCorrupt, dur/3600)
 	}
-	return p.Format.FormatName, time.Duration(dur * float64(time.Second)), nil
+	return probed{format: p.Format.FormatName, duration: time.Duration(dur * float64(time.Second)), score: p.Format.ProbeScore}, nil
 }
 
 func seconds(s string) (float64, bool) {

@@ -81,6 +81,9 @@ func TestIngestFormats(t *testing.T) {
 		input func(t *testing.T) []byte
 	}{
 		{"mp3", func(t *testing.T) []byte { return gen(t, "t.mp3", "-c:a", "libmp3lame", "-b:a", "64k") }},
+		{"mp3-bare", func(t *testing.T) []byte {
+			return gen(t, "t.mp3", "-c:a", "libmp3lame", "-write_xing", "0", "-id3v2_version", "0")
+		}},
 		{"wav", func(t *testing.T) []byte { return gen(t, "t.wav", "-c:a", "pcm_s16le") }},
 		{"m4a-aac", func(t *testing.T) []byte { return gen(t, "t.m4a", "-c:a", "aac", "-b:a", "64k") }},
 		{"aac-adts", func(t *testing.T) []byte { return gen(t, "t.aac", "-c:a", "aac", "-b:a", "64k") }},
@@ -199,6 +202,7 @@ func TestIngestRejects(t *testing.T) {
 	}{
 		{"empty", nil, Options{}, ErrEmpty},
 		{"random bytes", random, Options{}, ErrNotAudio},
+		{"repeated bytes that parse as raw AMR", bytes.Repeat([]byte{0x13, 0x37, 0xfe}, 5000), Options{}, ErrNotAudio},
 		{"text renamed mp3", []byte("Thông báo: họp tổ dân phố lúc 19h.\n"), Options{}, ErrNotAudio},
 		{"video without audio", videoOnly(t), Options{}, ErrNotAudio},
 		{"truncated mp3 (300 bytes)", mp3[:300], Options{}, ErrCorrupt},
@@ -373,9 +377,9 @@ func FuzzParseProbe(f *testing.F) {
 	f.Add([]byte(`{"streams":[{"codec_type":"audio","duration":"NaN"}],"format":{"duration":"1e400"}}`))
 	f.Add([]byte(`{"streams":[{"codec_type":"audio"}],"format":{"format_name":"matroska,webm"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, d, err := parseProbe(b)
-		if err == nil && (d < 0 || d > 1e6*time.Second) {
-			t.Fatalf("duration %v accepted", d)
+		p, err := parseProbe(b)
+		if err == nil && (p.duration < 0 || p.duration > 1e6*time.Second) {
+			t.Fatalf("duration %v accepted", p.duration)
 		}
 	})
 }

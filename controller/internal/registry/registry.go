@@ -23,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
