@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	_ "time/tzdata" // schedules run in Asia/Ho_Chi_Minh on any machine
@@ -95,6 +96,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		defer embedded.Close()
+		// The old broker's sessions (and the nodes' last wills) died with it:
+		// every node is offline until it reconnects.
+		if err := reg.MarkAllOffline(ctx); err != nil {
+			return err
+		}
 		brokerURL = "tcp://" + embedded.Addr()
 		if a := embedded.TLSAddr(); a != "" && nodeBroker == "" {
 			nodeBroker = "ssl://" + a // nodes come in over TLS; the controller itself stays on loopback
@@ -129,7 +135,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Desired state: settings and zones from the registry, slots from the scheduler.
 	var sched *scheduler.Scheduler
+	var desiredLocks sync.Map // node -> *sync.Mutex: build, number and publish one at a time
 	publishDesired := func(ctx context.Context, node string) error {
+		mu, _ := desiredLocks.LoadOrStore(node, new(sync.Mutex))
+		mu.(*sync.Mutex).Lock()
+		defer mu.(*sync.Mutex).Unlock()
 		n, err := reg.GetNode(ctx, node)
 		if err != nil {
 			return err

@@ -371,6 +371,11 @@ func (a *API) enrolNode(w http.ResponseWriter, r *http.Request) error {
 	}
 	n := req.Node
 	n.CreatedAt = time.Now()
+	for _, z := range req.Zones { // before anything is created: a typo must not leave a half-enrolled node
+		if _, err := a.cfg.Registry.GetZone(r.Context(), z); err != nil {
+			return err
+		}
+	}
 	secret := broker.NewSecret()
 	hash, err := broker.HashSecret(secret)
 	if err != nil {
@@ -390,7 +395,9 @@ func (a *API) enrolNode(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.credentialsChanged(r.Context())
 	if err := a.publishDesired(r.Context(), n.ID); err != nil {
-		return err
+		// The node is enrolled and its secret must reach the officer; its
+		// desired state is sent again at the next change or controller start.
+		a.cfg.Logger.Warn("enrolled node's desired state not published yet", "node", n.ID, "err", err)
 	}
 	a.audit(r, "node.enrol", n.ID, n.Name)
 	writeJSON(w, http.StatusCreated, map[string]any{"node": n, "config": NodeConfig{

@@ -317,3 +317,11 @@ func (db *DB) ListAudit(ctx context.Context, limit int) ([]Audit, error) {
 	}
 	return out, rows.Err()
 }
+
+// MarkAllOffline records every node as offline, keeping when each was last
+// heard from. The controller calls it when its embedded broker starts: the
+// nodes' last wills died with the old broker, so nothing else would say so.
+func (db *DB) MarkAllOffline(ctx context.Context) error {
+	_, err := db.w.ExecContext(ctx, "UPDATE node_state SET online = 0 WHERE online = 1")
+	return writeErr("node state", err)
+}

@@ -627,6 +627,10 @@ func (p *parser) source(n int, args []token, fail func(string, ...any)) {
 			fail("write the file path relative to the schedule file, not %q", val)
 			return
 		}
+		if !filepath.IsLocal(filepath.FromSlash(rel)) {
+			fail("the recording %q must be in the schedule's folder or below it (no ..)", val)
+			return
+		}
 		abs := filepath.Join(p.dir, filepath.FromSlash(rel))
 		st, err := os.Stat(abs)
 		switch {
