@@ -239,7 +239,12 @@ func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) error {
 	if errors.As(err, &list) {
 		msgs := make([]string, len(list))
 		for i, e := range list {
-			msgs[i] = e.Error()
+			// Name the file as the officer knows it, not by the server's path.
+			m := strings.ReplaceAll(e.Error(), path, name+schedule.Ext)
+			if strings.Contains(m, "not found (looked for") {
+				m += "; through the API, upload the recording first (radioctl media upload) and write: source media <its sha256>"
+			}
+			msgs[i] = m
 		}
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "the schedule has mistakes; nothing was changed", "errors": msgs})
 		return nil
