@@ -3,8 +3,10 @@ package e2e
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +87,51 @@ func median(v []float64) float64 {
 		return math.NaN()
 	}
 	return s[len(s)/2]
+}
+
+// BenchmarkNodeRSS reports the node daemon's resident memory while it plays
+// a bulletin through oto into a PulseAudio sink (target <= 25 MB).
+func BenchmarkNodeRSS(b *testing.B) {
+	dir := b.TempDir()
+	pulse := audiotest.StartPulse(b, "m1")
+	ctl := startController(b, filepath.Join(dir, "ctl"))
+	ctl.setupCommune(b)
+	node := startNode(b, "m1", ctl.enrol(b, "m1", "z-center", dir, "oto"), pulse.Env("m1"))
+	ctl.waitOnline(b, "m1")
+	m := ctl.upload(b, tone(b, dir, 440, 15))
+	var idle, peak int64
+	idle = rssKB(node.cmd.Process.Pid)
+	for b.Loop() {
+		var resp struct{ Command string }
+		ctl.mustCall(b, "POST", "/api/v1/play", map[string]any{"node": "m1", "media": m.SHA256, "delay_ms": 2000}, &resp)
+		deadline := time.Now().Add(25 * time.Second)
+		for time.Now().Before(deadline) {
+			peak = max(peak, rssKB(node.cmd.Process.Pid))
+			var evs []playEvent
+			ctl.mustCall(b, "GET", "/api/v1/plays?item="+resp.Command, nil, &evs)
+			if count(evs, "finished") == 1 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	b.ReportMetric(float64(idle)/1024, "idle-rss-MB")
+	b.ReportMetric(float64(peak)/1024, "playing-rss-MB")
+	fmt.Printf("radio-node RSS: %.1f MB idle, %.1f MB peak while playing a 15 s bulletin (target <= 25 MB)\n", float64(idle)/1024, float64(peak)/1024)
+}
+
+// rssKB reads VmRSS of a process, in KiB.
+func rssKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb
+		}
+	}
+	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -729,4 +730,45 @@ func BenchmarkDecode(b *testing.B) {
 		s.close()
 	}
 	b.ReportMetric(7*float64(b.N)/b.Elapsed().Seconds(), "x_realtime")
+}
+
+// BenchmarkDecodeVsFFmpeg decodes a 60 s speech-rate Opus file with the
+// node's decoder and with ffmpeg (the C peer, one thread, to null) in the
+// same run, and reports CPU seconds per audio minute for both and their ratio
+// (target: within 1.5x of the C decoder).
+func BenchmarkDecodeVsFFmpeg(b *testing.B) {
+	f := opusFile(b, 440, 60)
+	buf := make([]int16, frameLen)
+	var ours, theirs time.Duration
+	for b.Loop() {
+		start := cpuTime()
+		s, err := openStream(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := s.read(buf); err != nil {
+				break
+			}
+		}
+		s.close()
+		ours += cpuTime() - start
+
+		cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-threads", "1", "-i", f, "-f", "null", "-")
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		theirs += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	n := float64(b.N)
+	b.ReportMetric(ours.Seconds()/n, "node-cpu-s/min")
+	b.ReportMetric(theirs.Seconds()/n, "ffmpeg-cpu-s/min")
+	b.ReportMetric(ours.Seconds()/theirs.Seconds(), "ratio")
+}
+
+// cpuTime is this process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
