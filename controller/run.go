@@ -163,10 +163,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, Logger: log}
+	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
 	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Nodes: schedules.Resolve,
-		Media: schedules.MediaInfo, Publish: publishDesired})
+		Media: schedules.MediaInfo, Publish: publishDesired,
+		LastRun: func() time.Time {
+			b, _ := os.ReadFile(lastRunFile)
+			t, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
+			return t
+		},
+		SetLastRun: func(t time.Time) { os.WriteFile(lastRunFile, []byte(t.UTC().Format(time.RFC3339Nano)), 0o640) },
+	})
 	schedules.Scheduler = sched
 	schedules.LoadAll(ctx)
+	sched.ReportDowntime(ctx, time.Now())
 	sched.Replan(ctx, time.Now())
 
 	// Retained desired state does not survive an embedded broker restart:

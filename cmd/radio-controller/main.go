@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/communeradio/radio/controller"
 )
@@ -28,6 +29,7 @@ func main() {
 	flag.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate: serve the API over HTTPS (and MQTT over TLS with -mqtt-tls)")
 	flag.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of -tls-cert")
 	flag.StringVar(&cfg.MQTTTLSAddr, "mqtt-tls", "", "with -tls-cert: TLS listener of the embedded broker for nodes, e.g. 0.0.0.0:8883")
+	flag.DurationVar(&cfg.ScheduleGrace, "schedule-grace", 10*time.Minute, "occurrences due at most this long before a (re)start are still sent to nodes")
 	debug := flag.Bool("debug", false, "debug logging")
 	check := flag.Bool("check", false, "check the schedule files (or folders) given as arguments and exit: errors as file:line")
 	flag.Usage = func() {

@@ -44,6 +44,11 @@ type Config struct {
 	// Publish sends a node its desired state; the scheduler calls it when
 	// the node's slots change.
 	Publish func(ctx context.Context, node string) error
+	// LastRun and SetLastRun persist when the scheduler last planned, so a
+	// restarted controller can say which occurrences fell into its downtime
+	// beyond the grace window. Both optional.
+	LastRun    func() time.Time
+	SetLastRun func(time.Time)
 }
 
 // Scheduler holds the current schedules and each node's planned slots.
@@ -125,6 +130,29 @@ func Content(slots []nodeproto.Slot) []nodeproto.ContentRef {
 	return out
 }
 
+// ReportDowntime logs the occurrences due while the controller was down,
+// before the grace window: the controller does not send them again. Nodes
+// that already held them (slots are sent days ahead) played them on their
+// own, and their proof of play says so.
+func (s *Scheduler) ReportDowntime(ctx context.Context, now time.Time) {
+	if s.cfg.LastRun == nil {
+		return
+	}
+	last := s.cfg.LastRun()
+	cutoff := now.Add(-s.cfg.Grace)
+	if last.IsZero() || !last.Before(cutoff) {
+		return
+	}
+	for name, sc := range s.Schedules() {
+		for _, o := range sc.Occurrences(last, cutoff, nil) {
+			if o.Item.Airs() {
+				s.cfg.Logger.Warn("scheduler: occurrence fell while the controller was down, before the grace window; not sent again (nodes that held it played it from their own schedule)",
+					"schedule", name, "occurrence", o.ID(), "due", o.At, "grace", s.cfg.Grace)
+			}
+		}
+	}
+}
+
 // Run replans at start, every Refresh and on Kick, until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Refresh)
@@ -144,6 +172,9 @@ func (s *Scheduler) Run(ctx context.Context) {
 // publishes the desired state of nodes whose slots changed.
 func (s *Scheduler) Replan(ctx context.Context, now time.Time) {
 	plan := s.plan(ctx, now)
+	if s.cfg.SetLastRun != nil {
+		s.cfg.SetLastRun(now)
+	}
 	s.mu.Lock()
 	var changed []string
 	nodes := map[string]bool{}

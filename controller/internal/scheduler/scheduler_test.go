@@ -148,3 +148,39 @@ func TestSchedulerPlansAWeekAhead(t *testing.T) {
 		cancel()
 	})
 }
+
+// A controller back after two days says which occurrences fell into its
+// downtime beyond the grace window, and remembers when it last planned.
+func TestReportDowntime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logbuf strings.Builder
+		var last time.Time
+		s := New(Config{
+			Logger:     slog.New(slog.NewTextHandler(&logbuf, nil)),
+			Nodes:      func(context.Context, string, schedule.Target) (map[string]time.Duration, error) { return nil, nil },
+			Media:      func(context.Context, string) (Media, bool) { return Media{Size: 1}, true },
+			Publish:    func(context.Context, string) error { return nil },
+			LastRun:    func() time.Time { return last },
+			SetLastRun: func(t time.Time) { last = t },
+		})
+		sc, err := schedule.Parse("t.radio", []byte(programme))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Set("t", sc)
+		now := time.Now()
+		last = now.Add(-48 * time.Hour)
+		s.ReportDowntime(context.Background(), now)
+		// Two days: two approved mornings and two emergency evenings; drafts are not reported.
+		if n := strings.Count(logbuf.String(), "fell while the controller was down"); n != 4 {
+			t.Errorf("reported %d occurrences, want 4:\n%s", n, logbuf.String())
+		}
+		if strings.Contains(logbuf.String(), "draft-notice") {
+			t.Error("a draft was reported")
+		}
+		s.Replan(context.Background(), now)
+		if !last.Equal(now) {
+			t.Errorf("last run = %v, want %v", last, now)
+		}
+	})
+}
