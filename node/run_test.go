@@ -342,16 +342,7 @@ func TestScheduleSlotPlaysOffline(t *testing.T) {
 	f.reply("desired:1")
 	// Wait for the content to be cached, then cut the node off (stop it and
 	// run it again pointing at a dead broker address).
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(cfg.DataDir, "cache", media+".opus")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("content never cached")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitCached(t, cfg, media)
 	stop()
 	live := cfg.Broker
 	cfg.Broker = "tcp://" + freeAddr(t)
@@ -389,16 +380,7 @@ func TestOfflineHourLosesNoProof(t *testing.T) {
 	}
 	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, d))
 	f.reply("desired:1")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(cfg.DataDir, "cache", media+".opus")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("content never cached")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitCached(t, cfg, media)
 	stop()
 	live := cfg.Broker
 	cfg.Broker = "tcp://" + freeAddr(t) // the link is down from here on
@@ -441,4 +423,19 @@ func TestOfflineHourLosesNoProof(t *testing.T) {
 		}
 	}
 	t.Logf("%d slots played offline; %d events delivered after reconnecting; outcomes %v", slots, len(seen), ended)
+}
+
+// waitCached waits until the node under test holds media in its cache.
+func waitCached(t *testing.T, cfg Config, media string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "cache", media+".opus")); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("content never cached")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
