@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -65,4 +67,47 @@ func TestKeyRotation(t *testing.T) {
 	if code := ctl.call(t, "POST", "/api/v1/keys/rotate", map[string]any{"step": "commit"}, &e); code != http.StatusConflict || e.Error == "" {
 		t.Errorf("commit without prepare: HTTP %d %q", code, e.Error)
 	}
+}
+
+// A node's broker credentials are rotated: the box holding the old secret
+// is cut off and stays out; the new config brings it back.
+func TestNodeCredentialRotation(t *testing.T) {
+	dir := t.TempDir()
+	ctl := startController(t, filepath.Join(dir, "ctl"))
+	ctl.setupCommune(t)
+	cfg := ctl.enrol(t, "c1", "z-center", dir, "silent")
+	old := startNode(t, "c1-old", cfg, nil)
+	ctl.waitOnline(t, "c1")
+
+	newCfg := filepath.Join(dir, "c1-new.json")
+	ctl.radioctl(t, "node", "secret", "c1", "-out", newCfg)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n struct{ Online bool }
+		ctl.mustCall(t, "GET", "/api/v1/nodes/c1", nil, &n)
+		if !n.Online {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node with the old secret is still online")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // it keeps trying with the old secret, and fails
+	var n struct{ Online bool }
+	ctl.mustCall(t, "GET", "/api/v1/nodes/c1", nil, &n)
+	if n.Online {
+		t.Fatal("the old secret got back in")
+	}
+	// The box gets the new config (same data dir), and is back.
+	old.stop()
+	b, _ := os.ReadFile(newCfg)
+	var nc map[string]any
+	json.Unmarshal(b, &nc)
+	nc["data_dir"] = filepath.Join(dir, "c1-data")
+	nc["audio_output"] = "silent"
+	b, _ = json.Marshal(nc)
+	os.WriteFile(newCfg, b, 0o600)
+	startNode(t, "c1-new", newCfg, nil)
+	ctl.waitOnline(t, "c1")
 }

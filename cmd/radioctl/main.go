@@ -38,6 +38,7 @@ Commands:
   node list
   node show ID
   node revoke ID
+  node secret ID [-out FILE]  new broker credentials for a node (the old ones stop working); prints its config
   zone add ID STATION [-name N] [-offset-ms MS] [-nodes a,b,c]
   zone list
   media upload FILE
@@ -208,21 +209,7 @@ func (c *client) run(args []string) error {
 		if err := c.call("POST", "/api/v1/nodes", body, &resp); err != nil {
 			return err
 		}
-		var pretty bytes.Buffer
-		json.Indent(&pretty, resp.Config, "", "  ")
-		pretty.WriteByte('\n')
-		if out != "" {
-			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(out, pretty.Bytes(), 0o600); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.out, "node %s enrolled; config written to %s (it holds the node's secret: copy it to the box as /etc/radio-node/config.json)\n", pos[0], out)
-			return nil
-		}
-		_, err = c.out.Write(pretty.Bytes())
-		return err
+		return c.writeConfig(pos[0], resp.Config, out, "enrolled")
 	case "node list":
 		return c.nodes()
 	case "node show":
@@ -230,6 +217,22 @@ func (c *client) run(args []string) error {
 			return err
 		}
 		return c.call("GET", "/api/v1/nodes/"+url.PathEscape(rest[0]), nil, nil)
+	case "node secret":
+		var out string
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) { fs.StringVar(&out, "out", "", "write the node config to this file (0600)") })
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 1, "ID"); err != nil {
+			return err
+		}
+		var resp struct {
+			Config json.RawMessage `json:"config"`
+		}
+		if err := c.call("POST", "/api/v1/nodes/"+url.PathEscape(pos[0])+"/secret", nil, &resp); err != nil {
+			return err
+		}
+		return c.writeConfig(pos[0], resp.Config, out, "new credentials issued")
 	case "node revoke":
 		if err := need(rest, 1, "ID"); err != nil {
 			return err
@@ -535,4 +538,23 @@ func (c *client) nodes() error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.StationID, online, audio, vol, playing, outbox, n.Name)
 	}
 	return tw.Flush()
+}
+
+// writeConfig prints a node config, or writes it owner-only to out.
+func (c *client) writeConfig(id string, cfg json.RawMessage, out, what string) error {
+	var pretty bytes.Buffer
+	json.Indent(&pretty, cfg, "", "  ")
+	pretty.WriteByte('\n')
+	if out == "" {
+		_, err := c.out.Write(pretty.Bytes())
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, pretty.Bytes(), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "node %s %s; config written to %s (it holds the node's secret: copy it to the box as /etc/radio-node/config.json)\n", id, what, out)
+	return nil
 }

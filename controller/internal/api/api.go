@@ -106,6 +106,7 @@ func (a *API) routes() {
 	a.route("POST /api/v1/nodes", a.enrolNode)
 	a.route("GET /api/v1/nodes/{id}", a.getNode)
 	a.route("POST /api/v1/nodes/{id}/revoke", a.revokeNode)
+	a.route("POST /api/v1/nodes/{id}/secret", a.rotateSecret)
 	a.route("GET /api/v1/zones", a.listZones)
 	a.route("POST /api/v1/zones", a.createZone)
 	a.route("PUT /api/v1/zones/{id}/nodes", a.setZoneNodes)
@@ -401,7 +402,7 @@ func (a *API) enrolNode(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.audit(r, "node.enrol", n.ID, n.Name)
 	writeJSON(w, http.StatusCreated, map[string]any{"node": n, "config": NodeConfig{
-		ID: n.ID, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: []nodeproto.Key{a.cfg.Signer.Key()},
+		ID: n.ID, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: a.cfg.Signer.Keys(),
 		DataDir: "/var/lib/radio-node",
 	}})
 	return nil
@@ -459,6 +460,38 @@ func (a *API) revokeNode(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.audit(r, "node.revoke", id, "")
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
+	return nil
+}
+
+// rotateSecret gives a node new broker credentials: the old secret stops
+// working at once (its session is cut) and the new config, shown only here,
+// goes to the box. It also re-enables a revoked node being re-provisioned.
+func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	n, err := a.cfg.Registry.GetNode(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	secret := broker.NewSecret()
+	hash, err := broker.HashSecret(secret)
+	if err != nil {
+		return err
+	}
+	if err := a.cfg.Registry.SetNodeSecret(r.Context(), id, []byte(hash)); err != nil {
+		return err
+	}
+	a.cfg.Fleet.Forget(id)
+	a.credentialsChanged(r.Context())
+	if a.cfg.Disconnect != nil {
+		a.cfg.Disconnect(id)
+	}
+	if err := a.publishDesired(r.Context(), id); err != nil {
+		a.cfg.Logger.Warn("desired state after credential rotation not published yet", "node", id, "err", err)
+	}
+	a.audit(r, "node.secret", id, "")
+	writeJSON(w, http.StatusOK, map[string]any{"node": n, "config": NodeConfig{
+		ID: id, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: a.cfg.Signer.Keys(), DataDir: "/var/lib/radio-node",
+	}})
 	return nil
 }
 

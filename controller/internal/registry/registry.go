@@ -455,6 +455,22 @@ func (db *DB) RevokeNode(ctx context.Context, id string) error {
 	return nil
 }
 
+// SetNodeSecret replaces a node's secret hash (credential rotation) and
+// lifts a revocation: the box is being re-provisioned.
+func (db *DB) SetNodeSecret(ctx context.Context, id string, secretHash []byte) error {
+	if len(secretHash) == 0 {
+		return invalidf("node %s: no credentials", id)
+	}
+	res, err := db.w.ExecContext(ctx, "UPDATE nodes SET secret_hash = ?, revoked = 0 WHERE id = ?", string(secretHash), id)
+	if err != nil {
+		return writeErr("node "+id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("node %q %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 // NodeSecret returns a node's stored secret hash and whether it is revoked.
 func (db *DB) NodeSecret(ctx context.Context, id string) ([]byte, bool, error) {
 	var h string
