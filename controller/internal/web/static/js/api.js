@@ -1,0 +1,112 @@
+// The one way the app talks to the controller: api() sends the session
+// cookie, the CSRF token on every change, and turns error answers into an
+// ApiError whose message says, in the officer's language, what to do.
+import { t } from './i18n.js';
+
+export const session = { user: null, csrf: '' };
+
+// Who may do what (the server checks again; this only hides buttons).
+export const can = {
+  change: () => ['officer', 'leader', 'admin'].includes(session.user?.role),
+  approve: () => ['leader', 'admin'].includes(session.user?.role),
+  admin: () => session.user?.role === 'admin',
+};
+
+export class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    const code = body?.code || (status === 0 ? 'network' : 'http');
+    super(body?.error || '');
+    this.status = status;
+    this.code = code;
+    this.detail = body?.error || '';
+    this.errors = Array.isArray(body?.errors) ? body.errors : [];
+    this.retryAfter = Number(body?.retry_after ?? retryAfter) || 0;
+  }
+  // advice is the sentence telling the officer what to do about it.
+  get advice() {
+    if (this.code === 'rate_limited') return t('err.rate_limited', this.retryAfter ? waitText(this.retryAfter) : t('common.aMoment'));
+    const k = 'err.' + this.code;
+    const s = t(k);
+    return s === k ? t('err.http', this.status) : s;
+  }
+  toString() { return this.detail && this.detail !== this.advice ? `${this.advice} (${this.detail})` : this.advice; }
+}
+
+export function waitText(seconds) {
+  if (seconds < 90) return t('common.seconds', Math.ceil(seconds));
+  return t('common.minutes', Math.ceil(seconds / 60));
+}
+
+// onUnauthorized is called when the session is gone (set by the app).
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(f) { onUnauthorized = f; }
+
+function parse(status, text, retryAfter, path) {
+  let body = null;
+  if (text) { try { body = JSON.parse(text); } catch { body = null; } }
+  if (status >= 200 && status < 300) return body ?? text;
+  const err = new ApiError(status, body || { error: status ? (text || '').slice(0, 200) : '' }, retryAfter);
+  if (err.code === 'unauthorized' && path !== '/api/v1/login') {
+    session.user = null;
+    onUnauthorized();
+  }
+  throw err;
+}
+
+// api(method, path, body?, {onProgress?, query?}). A FormData body is sent as
+// multipart; with onProgress the request goes through XMLHttpRequest so the
+// upload's progress can be shown (fetch has no upload progress).
+export function api(method, path, body, opts = {}) {
+  let url = path.startsWith('/') ? path : '/api/v1/' + path;
+  if (opts.query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(opts.query)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
+    if ([...q].length) url += '?' + q;
+  }
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD' && session.csrf) headers['X-CSRF-Token'] = session.csrf;
+  let payload = body;
+  if (body !== undefined && !(body instanceof FormData)) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  if (opts.onProgress) {
+    return new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open(method, url);
+      x.withCredentials = true;
+      for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
+      x.upload.onprogress = (e) => opts.onProgress({ phase: 'upload', loaded: e.loaded, total: e.lengthComputable ? e.total : 0 });
+      x.upload.onload = () => opts.onProgress({ phase: 'processing' });
+      x.onload = () => { try { resolve(parse(x.status, x.responseText, x.getResponseHeader('Retry-After'), path)); } catch (e) { reject(e); } };
+      x.onerror = () => reject(new ApiError(0, null));
+      x.send(payload);
+    });
+  }
+  return fetch(url, { method, headers, body: payload, credentials: 'same-origin' })
+    .catch(() => { throw new ApiError(0, null); })
+    .then(async (r) => parse(r.status, await r.text(), r.headers.get('Retry-After'), path));
+}
+
+// loadSession asks who is logged in; false when nobody is.
+export async function loadSession() {
+  try {
+    const me = await api('GET', '/api/v1/me');
+    session.user = me.user;
+    session.csrf = me.csrf;
+    return true;
+  } catch (e) {
+    if (e.code === 'unauthorized') return false;
+    throw e;
+  }
+}
+
+export async function login(username, password) {
+  const r = await api('POST', '/api/v1/login', { username, password });
+  session.user = r.user;
+  session.csrf = r.csrf;
+}
+
+export async function logout() {
+  try { await api('POST', '/api/v1/logout', {}); } finally { session.user = null; session.csrf = ''; }
+}

@@ -1,0 +1,40 @@
+// Approval queue (duyệt bản tin): drafts waiting for a commune leader. Only
+// leaders and administrators see the Approve button.
+import { api, can } from '../api.js';
+import { t } from '../i18n.js';
+import { h, clear, busy, notify, priorityBadge, statusBadge } from '../ui.js';
+import { describeRecurrence, describeTarget } from '../bulletin.js';
+
+export async function render(box) {
+  const [queue, stations, zones, nodes] = await Promise.all([api('GET', 'approvals'), api('GET', 'stations'), api('GET', 'zones'), api('GET', 'nodes')]);
+  const stationName = Object.fromEntries(stations.map((s) => [s.id, s.name || s.id]));
+  const names = Object.fromEntries([...zones.map((z) => [z.id, z.name || z.id]), ...nodes.map((n) => [n.id, n.name || n.id])]);
+  clear(box);
+  if (!can.approve()) box.append(h('p', { class: 'note', id: 'approvals-readonly' }, t('appr.readonly')));
+  if (!queue.length) { box.append(h('p', { class: 'empty', 'data-test': 'approvals-empty' }, t('appr.none'))); return; }
+  box.append(h('ul', { class: 'cards-list', id: 'approvals' }, queue.map((q) => {
+    const b = q.bulletin;
+    const li = h('li', { class: 'card', 'data-test': 'approval-' + b.id },
+      h('h2', {}, b.title, ' ', priorityBadge(b.priority), ' ', statusBadge(b.status || 'draft')),
+      h('dl', { class: 'kv' },
+        h('dt', {}, t('appr.station')), h('dd', {}, stationName[q.station] || q.station),
+        h('dt', {}, t('b.when')), h('dd', {}, describeRecurrence(b.recurrence)),
+        h('dt', {}, t('b.target')), h('dd', {}, describeTarget(b.target, names)),
+        b.from || b.until ? [h('dt', {}, t('appr.range')), h('dd', {}, `${b.from || '…'} → ${b.until || '…'}`)] : null),
+      b.source?.kind === 'media' && b.source.media
+        ? h('audio', { controls: true, preload: 'none', src: `/api/v1/media/${b.source.media}/audio`, 'aria-label': t('media.listen') + ' ' + b.title }) : null);
+    if (can.approve()) {
+      const btn = h('button', { type: 'button', class: 'primary', 'data-test': 'approve-' + b.id }, t('appr.approve'));
+      btn.addEventListener('click', () => busy(btn, async () => {
+        try {
+          await api('POST', `schedules/${encodeURIComponent(q.schedule)}/bulletins/${encodeURIComponent(b.id)}/approve`, {});
+          notify(t('appr.done', b.title), 'ok');
+          li.classList.add('approved');
+          li.replaceChildren(h('p', { 'data-test': 'approved-' + b.id }, '✓ ', t('appr.done', b.title)));
+        } catch (e) { notify(e.toString(), 'error'); }
+      }));
+      li.append(h('div', { class: 'row-actions' }, btn));
+    }
+    return li;
+  })));
+}

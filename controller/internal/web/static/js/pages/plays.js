@@ -1,0 +1,65 @@
+// Proof of play (nhật ký phát): what the clusters report they played, with
+// a CSV export of the same filter, and the scheduled-vs-aired report.
+import { api } from '../api.js';
+import { t } from '../i18n.js';
+import { h, clear, busy, field, select, section, table, fmtDateTime, fmtDuration, priorityBadge, statusBadge, badge,
+  vnDateString, fromVN } from '../ui.js';
+
+const TYPES = ['started', 'resumed', 'finished', 'interrupted', 'failed'];
+
+export async function render(box) {
+  const [nodes, stations] = await Promise.all([api('GET', 'nodes'), api('GET', 'stations')]);
+  const nodeName = Object.fromEntries(nodes.map((n) => [n.id, n.name || n.id]));
+  const today = vnDateString(new Date());
+  const weekAgo = vnDateString(new Date(Date.now() - 6 * 86400000));
+  const node = select([{ value: '', label: t('plays.allNodes') }, ...nodes.map((n) => ({ value: n.id, label: n.name || n.id }))], '');
+  const station = select([{ value: '', label: t('plays.allStations') }, ...stations.map((s) => ({ value: s.id, label: s.name || s.id }))], '');
+  const type = select([{ value: '', label: t('plays.allTypes') }, ...TYPES.map((x) => ({ value: x, label: t('ev.' + x) }))], '');
+  const since = h('input', { type: 'date', value: weekAgo });
+  const until = h('input', { type: 'date', value: today });
+  const csv = h('a', { id: 'plays-csv', class: 'button', download: 'nhat-ky-phat.csv' }, '⬇ ' + t('plays.csv'));
+  const apply = h('button', { type: 'submit', id: 'plays-apply', class: 'primary' }, t('plays.apply'));
+  const out = h('div', { id: 'plays-list' });
+  const report = h('div', { id: 'report-list' });
+
+  function query() {
+    return {
+      node: node.value, station: station.value, type: type.value,
+      since: since.value ? fromVN(since.value).toISOString() : '',
+      until: until.value ? new Date(fromVN(until.value).getTime() + 86400000).toISOString() : '',
+    };
+  }
+  async function load() {
+    const q = query();
+    const qs = new URLSearchParams(Object.entries(q).filter(([, v]) => v));
+    csv.href = '/api/v1/plays.csv' + (qs.toString() ? '?' + qs : '');
+    const [evs, rows] = await Promise.all([
+      api('GET', 'plays', undefined, { query: { ...q, limit: 500 } }),
+      api('GET', 'reports/occurrences', undefined, { query: { station: q.station, from: q.since, to: q.until } })]);
+    clear(out).append(table([
+      { label: t('plays.at'), cell: (e) => fmtDateTime(e.at) },
+      { label: t('plays.node'), cell: (e) => nodeName[e.node_id] || e.node_id },
+      { label: t('plays.type'), cell: (e) => badge(t('ev.' + e.type), 'ev-' + e.type) },
+      { label: t('plays.item'), cell: (e) => e.item_id || '—' },
+      { label: t('b.priority'), cell: (e) => priorityBadge(e.priority) },
+      { label: t('plays.played'), cell: (e) => e.played_ms ? fmtDuration(e.played_ms) : '—', class: 'num' },
+      { label: t('plays.reason'), cell: (e) => e.reason || '' },
+    ], evs || [], { test: 'plays-table', rowTest: (e) => `play-${e.type}-${e.item_id}`, empty: t('plays.none') }));
+    clear(report).append(table([
+      { label: t('plays.at'), cell: (r) => fmtDateTime(r.at) },
+      { label: t('b.title'), cell: (r) => r.title || r.item },
+      { label: t('plays.node'), cell: (r) => nodeName[r.node] || r.node },
+      { label: t('b.priority'), cell: (r) => priorityBadge(r.priority) },
+      { label: t('b.status'), cell: (r) => statusBadge(r.status) },
+      { label: t('plays.played'), cell: (r) => r.played_ms ? fmtDuration(r.played_ms) : '—', class: 'num' },
+      { label: t('plays.reason'), cell: (r) => r.reason || '' },
+    ], rows || [], { test: 'report-table', rowTest: (r) => `report-${r.occurrence}-${r.node}`, empty: t('plays.noReport') }));
+  }
+  const form = h('form', { class: 'filters', id: 'plays-filter' },
+    field('plays-node', t('plays.node'), node), field('plays-station', t('plays.station'), station),
+    field('plays-type', t('plays.type'), type), field('plays-since', t('plays.since'), since), field('plays-until', t('plays.until'), until),
+    h('div', { class: 'row-actions' }, apply, csv));
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); busy(apply, load); });
+  clear(box).append(section(t('plays.filter'), form), section(t('plays.events'), out), section(t('plays.report'), h('p', { class: 'muted small' }, t('plays.reportNote')), report));
+  await load();
+}
