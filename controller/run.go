@@ -25,6 +25,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/scheduler"
 	"github.com/communeradio/radio/controller/internal/signer"
+	"github.com/communeradio/radio/controller/internal/web"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
@@ -194,6 +195,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := firstToken(ctx, reg, cfg.DataDir, log); err != nil {
 		return err
 	}
+	if err := firstAdmin(ctx, reg, cfg.DataDir, log); err != nil {
+		return err
+	}
 	var disconnect func(string)
 	if embedded != nil {
 		disconnect = embedded.Disconnect
@@ -209,7 +213,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", h)
+	mux.Handle("/", web.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf}
 	errc := make(chan error, 1)
 	scheme := "http"
 	if tlsConf != nil {
@@ -218,7 +225,7 @@ func Run(ctx context.Context, cfg Config) error {
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	log.Info("controller ready", "http", scheme+"://"+ln.Addr().String(), "broker", brokerURL, "nodes", len(nodes), "key", sig.Key().ID)
+	log.Info("controller ready: open the web app in a browser", "http", scheme+"://"+ln.Addr().String(), "broker", brokerURL, "nodes", len(nodes), "key", sig.Key().ID)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String(), strings.TrimPrefix(brokerURL, "tcp://"))
 	}
@@ -257,6 +264,21 @@ func firstToken(ctx context.Context, reg *registry.DB, dir string, log *slog.Log
 		return err
 	}
 	log.Info("first start: created the administrator API token; keep it secret", "token", secret, "saved_in", path)
+	return nil
+}
+
+// firstAdmin creates the web UI's administrator account "admin" at first
+// start, prints its password and saves it (owner-only) in the data directory.
+func firstAdmin(ctx context.Context, reg *registry.DB, dir string, log *slog.Logger) error {
+	pw, err := api.CreateFirstAdmin(ctx, reg)
+	if err != nil || pw == "" {
+		return err
+	}
+	path := filepath.Join(dir, "admin.password")
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return err
+	}
+	log.Info("first start: created the web administrator account; log in as admin and change the password", "user", "admin", "password", pw, "saved_in", path)
 	return nil
 }
 

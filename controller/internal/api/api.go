@@ -10,12 +10,14 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/fleet"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/signer"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
@@ -50,12 +53,15 @@ type Config struct {
 	PublishDesired func(ctx context.Context, node string) error
 	// Schedules manages the programme files.
 	Schedules *Schedules
+	// Now is the clock of sessions and login limits (nil: time.Now).
+	Now func() time.Time
 }
 
 // API serves HTTP.
 type API struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg   Config
+	mux   *http.ServeMux
+	limit *limiter
 }
 
 // New builds the handler.
@@ -64,6 +70,7 @@ func New(cfg Config) *API {
 		cfg.DefaultLead = 4 * time.Second
 	}
 	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	a.limit = newLimiter(a.now)
 	a.routes()
 	return a
 }
@@ -74,10 +81,19 @@ var openAPI []byte
 // Routes lists every route as "METHOD /path" (for the API document test).
 var Routes []string
 
+// route adds an authenticated route.
 func (a *API) route(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 	Routes = appendOnce(Routes, pattern)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		a.serve(w, r, h)
+		a.serve(w, r, h, true)
+	})
+}
+
+// public adds a route that needs no login (logging in itself).
+func (a *API) public(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	Routes = appendOnce(Routes, pattern)
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		a.serve(w, r, h, false)
 	})
 }
 
@@ -98,6 +114,14 @@ func (a *API) routes() {
 	a.mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "time": time.Now().UTC()})
 	})
+	a.public("POST /api/v1/login", a.login)
+	a.route("POST /api/v1/logout", a.logout)
+	a.route("GET /api/v1/me", a.me)
+	a.route("POST /api/v1/me/password", a.changePassword)
+	a.route("GET /api/v1/users", a.listUsers)
+	a.route("POST /api/v1/users", a.createUser)
+	a.route("POST /api/v1/users/{id}/disabled", a.disableUser)
+	a.route("GET /api/v1/dashboard", a.dashboard)
 	a.route("GET /api/v1/areas", a.listAreas)
 	a.route("POST /api/v1/areas", a.createArea)
 	a.route("GET /api/v1/stations", a.listStations)
@@ -120,11 +144,18 @@ func (a *API) routes() {
 	a.route("POST /api/v1/amp", a.amp)
 	a.route("GET /api/v1/commands/{id}", a.getCommand)
 	a.route("GET /api/v1/plays", a.listPlays)
+	a.route("GET /api/v1/plays.csv", a.playsCSV)
 	a.route("GET /api/v1/audit", a.listAudit)
 	a.route("GET /api/v1/schedules", a.listSchedules)
 	a.route("GET /api/v1/schedules/{name}", a.getSchedule)
 	a.route("PUT /api/v1/schedules/{name}", a.putSchedule)
 	a.route("DELETE /api/v1/schedules/{name}", a.deleteSchedule)
+	a.route("GET /api/v1/schedules/{name}/bulletins", a.listBulletins)
+	a.route("PUT /api/v1/schedules/{name}/bulletins/{id}", a.putBulletin)
+	a.route("DELETE /api/v1/schedules/{name}/bulletins/{id}", a.deleteBulletin)
+	a.route("POST /api/v1/schedules/{name}/bulletins/{id}/approve", a.approveBulletin)
+	a.route("GET /api/v1/schedules/{name}/occurrences", a.scheduleOccurrences)
+	a.route("GET /api/v1/approvals", a.listApprovals)
 	a.route("GET /api/v1/reports/occurrences", a.occurrenceReport)
 	a.route("GET /api/v1/keys", a.getKeys)
 	a.route("POST /api/v1/keys/rotate", a.rotateKey)
@@ -132,10 +163,13 @@ func (a *API) routes() {
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
-// httpError is an error with a status and a message for the user.
+// httpError is an error with a status and a message for the user; code is
+// a stable word the web UI translates (derived from status when empty).
 type httpError struct {
-	status int
-	msg    string
+	status     int
+	code       string
+	msg        string
+	retryAfter int
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -146,30 +180,51 @@ func errorf(status int, format string, a ...any) error {
 
 type ctxKey struct{}
 
-// actor is who made the request.
+// actor is who made the request, as the audit log names them.
 func actor(r *http.Request) string {
-	if t, ok := r.Context().Value(ctxKey{}).(registry.Token); ok {
-		return "token:" + t.Name
+	if p := principal(r); p.Kind != "" {
+		return p.Actor()
 	}
 	return "anonymous"
 }
 
-func (a *API) serve(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request) error) {
-	tok, err := a.authenticate(r)
+// codes of the error responses, by status.
+var statusCodes = map[int]string{
+	http.StatusBadRequest: "invalid", http.StatusUnauthorized: "unauthorized", http.StatusForbidden: "forbidden",
+	http.StatusNotFound: "not_found", http.StatusConflict: "conflict", http.StatusRequestEntityTooLarge: "too_large",
+	http.StatusUnprocessableEntity: "not_audio", http.StatusTooManyRequests: "rate_limited",
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request) error, auth bool) {
+	var err error
+	if auth {
+		var p Principal
+		if p, err = a.authenticate(r); err == nil {
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+		}
+	}
 	if err == nil {
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, tok))
 		err = h(w, r)
 	}
 	if err == nil {
 		return
 	}
-	status, msg := http.StatusInternalServerError, "internal error: "+err.Error()
+	status, msg, code := http.StatusInternalServerError, "internal error: "+err.Error(), ""
 	var he *httpError
 	var pe *nodeproto.Error
 	var mbe *http.MaxBytesError
+	var se *scheduleErrors
+	body := map[string]any{}
 	switch {
+	case errors.As(err, &se):
+		status, code = http.StatusBadRequest, "schedule"
+		msg = "the programme has mistakes; nothing was changed"
+		body["errors"] = se.msgs
 	case errors.As(err, &he):
-		status, msg = he.status, he.msg
+		status, msg, code = he.status, he.msg, he.code
+		if he.retryAfter > 0 {
+			body["retry_after"] = he.retryAfter
+		}
 	case errors.Is(err, registry.ErrNotFound):
 		status, msg = http.StatusNotFound, err.Error()
 	case errors.Is(err, registry.ErrExists):
@@ -181,10 +236,17 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, h func(http.Response
 	case errors.Is(err, media.ErrEmpty), errors.Is(err, media.ErrNotAudio), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrTooLong):
 		status, msg = http.StatusUnprocessableEntity, err.Error()
 	}
+	if code == "" {
+		code = statusCodes[status]
+	}
+	if code == "" {
+		code = "internal"
+	}
 	if status >= 500 {
 		a.cfg.Logger.Error("api", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, status, map[string]string{"error": msg})
+	body["error"], body["code"] = msg, code
+	writeJSON(w, status, body)
 }
 
 // HashToken is how tokens are stored: only their sha256.
@@ -205,19 +267,6 @@ func NewToken(ctx context.Context, reg *registry.DB, name, role string) (string,
 	return secret, nil
 }
 
-func (a *API) authenticate(r *http.Request) (registry.Token, error) {
-	h := r.Header.Get("Authorization")
-	secret, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || secret == "" {
-		return registry.Token{}, errorf(http.StatusUnauthorized, "missing API token: send 'Authorization: Bearer <token>' (the first token is printed at the controller's first start and saved in its data directory as admin.token)")
-	}
-	t, err := a.cfg.Registry.TokenByHash(r.Context(), HashToken(secret))
-	if err != nil {
-		return registry.Token{}, errorf(http.StatusUnauthorized, "unknown or revoked API token")
-	}
-	return t, nil
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -236,24 +285,42 @@ func readJSON(r *http.Request, v any) error {
 	return nil
 }
 
-func (a *API) audit(r *http.Request, action, target, detail string) {
-	err := a.cfg.Registry.AddAudit(r.Context(), registry.Audit{At: time.Now(), Actor: actor(r), Action: action,
-		Target: target, Detail: detail, Remote: r.RemoteAddr})
+// audit records an action about area ("" = the whole system).
+func (a *API) audit(r *http.Request, area, action, target, detail string) {
+	a.auditAs(r, actor(r), area, action, target, detail)
+}
+
+func (a *API) auditAs(r *http.Request, who, area, action, target, detail string) {
+	err := a.cfg.Registry.AddAudit(r.Context(), registry.Audit{At: time.Now(), Actor: who, Action: action,
+		Target: target, Detail: detail, Remote: r.RemoteAddr, AreaID: area})
 	if err != nil {
 		a.cfg.Logger.Error("audit", "err", err)
 	}
 }
 
 func (a *API) listAreas(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.cfg.Registry.ListAreas(r.Context())
+	sc, err := a.reqScope(r)
 	if err != nil {
 		return err
+	}
+	all, err := a.cfg.Registry.ListAreas(r.Context())
+	if err != nil {
+		return err
+	}
+	v := []registry.Area{}
+	for _, ar := range all {
+		if sc.has(ar.ID) {
+			v = append(v, ar)
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
 func (a *API) createArea(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
 	var v registry.Area
 	if err := readJSON(r, &v); err != nil {
 		return err
@@ -261,21 +328,34 @@ func (a *API) createArea(w http.ResponseWriter, r *http.Request) error {
 	if err := a.cfg.Registry.CreateArea(r.Context(), v); err != nil {
 		return err
 	}
-	a.audit(r, "area.create", v.ID, v.Name)
+	a.audit(r, v.ID, "area.create", v.ID, v.Name)
 	writeJSON(w, http.StatusCreated, v)
 	return nil
 }
 
 func (a *API) listStations(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.cfg.Registry.ListStations(r.Context(), r.URL.Query().Get("area"))
+	all, err := a.cfg.Registry.ListStations(r.Context(), r.URL.Query().Get("area"))
 	if err != nil {
 		return err
+	}
+	sc, err := a.reqScope(r)
+	if err != nil {
+		return err
+	}
+	v := []registry.Station{}
+	for _, st := range all {
+		if sc.has(st.AreaID) {
+			v = append(v, st)
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
 func (a *API) createStation(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
 	var v registry.Station
 	if err := readJSON(r, &v); err != nil {
 		return err
@@ -283,7 +363,7 @@ func (a *API) createStation(w http.ResponseWriter, r *http.Request) error {
 	if err := a.cfg.Registry.CreateStation(r.Context(), v); err != nil {
 		return err
 	}
-	a.audit(r, "station.create", v.ID, v.Name)
+	a.audit(r, v.AreaID, "station.create", v.ID, v.Name)
 	writeJSON(w, http.StatusCreated, v)
 	return nil
 }
@@ -323,9 +403,19 @@ func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView,
 }
 
 func (a *API) listNodes(w http.ResponseWriter, r *http.Request) error {
-	nodes, err := a.cfg.Registry.ListNodes(r.Context(), r.URL.Query().Get("station"))
+	all, err := a.cfg.Registry.ListNodes(r.Context(), r.URL.Query().Get("station"))
 	if err != nil {
 		return err
+	}
+	stations, err := a.stationsInScope(r)
+	if err != nil {
+		return err
+	}
+	nodes := []registry.Node{}
+	for _, n := range all {
+		if _, ok := stations[n.StationID]; ok {
+			nodes = append(nodes, n)
+		}
 	}
 	v, err := a.nodeViews(r.Context(), nodes)
 	if err != nil {
@@ -338,6 +428,9 @@ func (a *API) listNodes(w http.ResponseWriter, r *http.Request) error {
 func (a *API) getNode(w http.ResponseWriter, r *http.Request) error {
 	n, err := a.cfg.Registry.GetNode(r.Context(), r.PathValue("id"))
 	if err != nil {
+		return err
+	}
+	if _, err := a.allowStation(r, n.StationID, false); err != nil {
 		return err
 	}
 	v, err := a.nodeViews(r.Context(), []registry.Node{n})
@@ -366,6 +459,9 @@ type enrolRequest struct {
 // enrolNode registers a node and returns its config, secret included. The
 // secret is shown only here; the registry keeps its hash.
 func (a *API) enrolNode(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
 	var req enrolRequest
 	if err := readJSON(r, &req); err != nil {
 		return err
@@ -400,7 +496,7 @@ func (a *API) enrolNode(w http.ResponseWriter, r *http.Request) error {
 		// desired state is sent again at the next change or controller start.
 		a.cfg.Logger.Warn("enrolled node's desired state not published yet", "node", n.ID, "err", err)
 	}
-	a.audit(r, "node.enrol", n.ID, n.Name)
+	a.audit(r, a.areaOfStation(r.Context(), n.StationID), "node.enrol", n.ID, n.Name)
 	writeJSON(w, http.StatusCreated, map[string]any{"node": n, "config": NodeConfig{
 		ID: n.ID, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: a.cfg.Signer.Keys(),
 		DataDir: "/var/lib/radio-node",
@@ -449,7 +545,14 @@ func (a *API) publishDesired(ctx context.Context, node string) error {
 }
 
 func (a *API) revokeNode(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
+	area, err := a.allowNode(r, id, true)
+	if err != nil {
+		return err
+	}
 	if err := a.cfg.Registry.RevokeNode(r.Context(), id); err != nil {
 		return err
 	}
@@ -458,7 +561,7 @@ func (a *API) revokeNode(w http.ResponseWriter, r *http.Request) error {
 	if a.cfg.Disconnect != nil {
 		a.cfg.Disconnect(id)
 	}
-	a.audit(r, "node.revoke", id, "")
+	a.audit(r, area, "node.revoke", id, "")
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
 	return nil
 }
@@ -467,6 +570,9 @@ func (a *API) revokeNode(w http.ResponseWriter, r *http.Request) error {
 // working at once (its session is cut) and the new config, shown only here,
 // goes to the box. It also re-enables a revoked node being re-provisioned.
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	n, err := a.cfg.Registry.GetNode(r.Context(), id)
 	if err != nil {
@@ -488,7 +594,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := a.publishDesired(r.Context(), id); err != nil {
 		a.cfg.Logger.Warn("desired state after credential rotation not published yet", "node", id, "err", err)
 	}
-	a.audit(r, "node.secret", id, "")
+	a.audit(r, a.areaOfStation(r.Context(), n.StationID), "node.secret", id, "")
 	writeJSON(w, http.StatusOK, map[string]any{"node": n, "config": NodeConfig{
 		ID: id, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: a.cfg.Signer.Keys(), DataDir: "/var/lib/radio-node",
 	}})
@@ -496,15 +602,28 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listZones(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.cfg.Registry.ListZones(r.Context())
+	all, err := a.cfg.Registry.ListZones(r.Context())
 	if err != nil {
 		return err
+	}
+	stations, err := a.stationsInScope(r)
+	if err != nil {
+		return err
+	}
+	v := []registry.Zone{}
+	for _, z := range all {
+		if _, ok := stations[z.StationID]; ok {
+			v = append(v, z)
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
 func (a *API) createZone(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
 	var z registry.Zone
 	if err := readJSON(r, &z); err != nil {
 		return err
@@ -517,12 +636,15 @@ func (a *API) createZone(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	a.audit(r, "zone.create", z.ID, z.Name)
+	a.audit(r, a.areaOfStation(r.Context(), z.StationID), "zone.create", z.ID, z.Name)
 	writeJSON(w, http.StatusCreated, z)
 	return nil
 }
 
 func (a *API) setZoneNodes(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
 	var req struct {
 		Nodes []string `json:"nodes"`
 	}
@@ -530,10 +652,14 @@ func (a *API) setZoneNodes(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
+	area, err := a.allowZone(r, id, true)
+	if err != nil {
+		return err
+	}
 	if err := a.applyZoneNodes(r.Context(), id, req.Nodes); err != nil {
 		return err
 	}
-	a.audit(r, "zone.nodes", id, strings.Join(req.Nodes, ","))
+	a.audit(r, area, "zone.nodes", id, strings.Join(req.Nodes, ","))
 	z, err := a.cfg.Registry.GetZone(r.Context(), id)
 	if err != nil {
 		return err
@@ -566,9 +692,27 @@ func (a *API) applyZoneNodes(ctx context.Context, zone string, nodes []string) e
 }
 
 func (a *API) listMedia(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.cfg.Registry.ListMedia(r.Context())
+	all, err := a.cfg.Registry.ListMedia(r.Context())
 	if err != nil {
 		return err
+	}
+	sc, err := a.reqScope(r)
+	if err != nil {
+		return err
+	}
+	if sc.all {
+		writeJSON(w, http.StatusOK, all)
+		return nil
+	}
+	owners, err := a.cfg.Registry.MediaAreas(r.Context())
+	if err != nil {
+		return err
+	}
+	v := []registry.Media{}
+	for _, m := range all {
+		if slices.ContainsFunc(owners[m.SHA256], sc.has) {
+			v = append(v, m)
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
@@ -577,6 +721,20 @@ func (a *API) listMedia(w http.ResponseWriter, r *http.Request) error {
 // uploadMedia accepts a multipart form (field "file") or a raw body with
 // ?name=; it is transcoded once to the delivery format.
 func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) error {
+	if err := requireChange(r); err != nil {
+		return err
+	}
+	area := principal(r).AreaID
+	if q := r.URL.Query().Get("area"); q != "" { // an admin uploading for a commune
+		sc, err := a.reqScope(r)
+		if err != nil {
+			return err
+		}
+		if !sc.has(q) {
+			return forbidden("area " + q)
+		}
+		area = q
+	}
 	body, name := io.Reader(r.Body), r.URL.Query().Get("name")
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 		mr, err := r.MultipartReader()
@@ -609,7 +767,12 @@ func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) error {
 	if err := a.cfg.Registry.PutMedia(r.Context(), m); err != nil {
 		return err
 	}
-	a.audit(r, "media.upload", m.SHA256, name)
+	if area != "" {
+		if err := a.cfg.Registry.LinkMedia(r.Context(), m.SHA256, area); err != nil {
+			return err
+		}
+	}
+	a.audit(r, area, "media.upload", m.SHA256, name)
 	writeJSON(w, http.StatusCreated, m)
 	return nil
 }
@@ -619,11 +782,17 @@ func (a *API) getMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.allowMedia(r, m.SHA256); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }
 
 func (a *API) mediaAudio(w http.ResponseWriter, r *http.Request) error {
+	if err := a.allowMedia(r, r.PathValue("sha")); err != nil {
+		return err
+	}
 	p, err := a.cfg.Media.Path(r.PathValue("sha"))
 	if err != nil {
 		return errorf(http.StatusNotFound, "no such media")
@@ -659,7 +828,11 @@ func (a *API) play(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.checkTarget(r.Context(), req.Target); err != nil {
+	area, err := a.allowTarget(r, req.Target)
+	if err != nil {
+		return err
+	}
+	if err := a.allowMedia(r, m.SHA256); err != nil {
 		return err
 	}
 	at := time.Now().Add(a.cfg.DefaultLead)
@@ -689,22 +862,9 @@ func (a *API) play(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.audit(r, "play", req.Target.String(), c.ID+" "+m.SHA256)
+	a.audit(r, area, "play", req.Target.String(), c.ID+" "+m.SHA256)
 	writeJSON(w, http.StatusAccepted, map[string]any{"command": c.ID, "play_at": at.UTC().Format(time.RFC3339Nano), "target": req.Target.String()})
 	return nil
-}
-
-func (a *API) checkTarget(ctx context.Context, t fleet.Target) error {
-	switch {
-	case (t.Node == "") == (t.Zone == ""):
-		return fleet.ErrNoTarget
-	case t.Node != "":
-		_, err := a.cfg.Registry.GetNode(ctx, t.Node)
-		return err
-	default:
-		_, err := a.cfg.Registry.GetZone(ctx, t.Zone)
-		return err
-	}
 }
 
 func (a *API) simple(w http.ResponseWriter, r *http.Request, action string, body func(*nodeproto.Command, json.RawMessage) error) error {
@@ -721,7 +881,8 @@ func (a *API) simpleThen(w http.ResponseWriter, r *http.Request, action string, 
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	if err := a.checkTarget(r.Context(), req.Target); err != nil {
+	area, err := a.allowTarget(r, req.Target)
+	if err != nil {
 		return err
 	}
 	c := nodeproto.Command{Type: action}
@@ -734,16 +895,16 @@ func (a *API) simpleThen(w http.ResponseWriter, r *http.Request, action string, 
 			return err
 		}
 		if !send {
-			a.audit(r, action, req.Target.String(), string(req.Value))
+			a.audit(r, area, action, req.Target.String(), string(req.Value))
 			writeJSON(w, http.StatusAccepted, map[string]any{"target": req.Target.String(), "desired": true})
 			return nil
 		}
 	}
-	c, err := a.cfg.Fleet.Send(r.Context(), req.Target, c, actor(r))
+	c, err = a.cfg.Fleet.Send(r.Context(), req.Target, c, actor(r))
 	if err != nil {
 		return err
 	}
-	a.audit(r, action, req.Target.String(), c.ID+" "+string(req.Value))
+	a.audit(r, area, action, req.Target.String(), c.ID+" "+string(req.Value))
 	writeJSON(w, http.StatusAccepted, map[string]any{"command": c.ID, "target": req.Target.String()})
 	return nil
 }
@@ -803,6 +964,9 @@ func (a *API) getCommand(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.allowTargetString(r, c.Target); err != nil {
+		return err
+	}
 	replies, err := a.cfg.Registry.ListReplies(r.Context(), c.ID)
 	if err != nil {
 		return err
@@ -825,19 +989,56 @@ func parseTime(q, name string) (time.Time, error) {
 	return t, nil
 }
 
-func (a *API) listPlays(w http.ResponseWriter, r *http.Request) error {
+// playFilter reads the proof-of-play filters of a request, limited to the
+// nodes the caller may see (and to one station with ?station=).
+func (a *API) playFilter(r *http.Request) (registry.PlayFilter, error) {
 	q := r.URL.Query()
-	f := registry.PlayFilter{NodeID: q.Get("node"), ItemID: q.Get("item"), Media: q.Get("media")}
+	f := registry.PlayFilter{NodeID: q.Get("node"), ItemID: q.Get("item"), Media: q.Get("media"), Type: q.Get("type")}
 	var err error
 	if f.Since, err = parseTime(q.Get("since"), "since"); err != nil {
-		return err
+		return f, err
 	}
 	if f.Until, err = parseTime(q.Get("until"), "until"); err != nil {
-		return err
+		return f, err
 	}
 	f.Limit, _ = strconv.Atoi(q.Get("limit"))
 	if f.Limit <= 0 || f.Limit > 10000 {
 		f.Limit = 1000
+	}
+	sc, err := a.reqScope(r)
+	if err != nil {
+		return f, err
+	}
+	station := q.Get("station")
+	if sc.all && station == "" {
+		return f, nil
+	}
+	stations, err := a.stationsInScope(r)
+	if err != nil {
+		return f, err
+	}
+	if station != "" {
+		if _, ok := stations[station]; !ok {
+			return f, forbidden("station " + station)
+		}
+	}
+	nodes, err := a.cfg.Registry.ListNodes(r.Context(), station)
+	if err != nil {
+		return f, err
+	}
+	f.Nodes = []string{}
+	for _, n := range nodes {
+		if _, ok := stations[n.StationID]; ok {
+			f.Nodes = append(f.Nodes, n.ID)
+		}
+	}
+	return f, nil
+}
+
+func (a *API) listPlays(w http.ResponseWriter, r *http.Request) error {
+	f, err := a.playFilter(r)
+	if err != nil {
+		return err
 	}
 	v, err := a.cfg.Registry.ListPlayEvents(r.Context(), f)
 	if err != nil {
@@ -847,11 +1048,72 @@ func (a *API) listPlays(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// playsCSV is the proof-of-play list as a spreadsheet (UTF-8 with a byte
+// order mark, so that Excel shows Vietnamese names right; times in Vietnam).
+func (a *API) playsCSV(w http.ResponseWriter, r *http.Request) error {
+	f, err := a.playFilter(r)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("limit") == "" {
+		f.Limit = registry.MaxPlayEvents
+	}
+	v, err := a.cfg.Registry.ListPlayEvents(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="nhat-ky-phat.csv"`)
+	w.Write([]byte("\ufeff"))
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"node", "seq", "type", "item", "media", "at (Vietnam)", "play_at (Vietnam)", "offset_us", "played_ms", "priority", "reason", "received_at (Vietnam)"})
+	vn := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(schedule.Zone).Format("2006-01-02 15:04:05.000")
+	}
+	for _, e := range v {
+		cw.Write([]string{e.NodeID, strconv.FormatUint(e.Seq, 10), e.Type, e.ItemID, e.Media, vn(e.At), vn(e.PlayAt),
+			strconv.FormatInt(e.OffsetUS, 10), strconv.FormatInt(e.PlayedMS, 10), e.Priority, e.Reason, vn(e.ReceivedAt)})
+	}
+	cw.Flush()
+	return nil
+}
+
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.cfg.Registry.ListAudit(r.Context(), 500)
+	sc, err := a.reqScope(r)
+	if err != nil {
+		return err
+	}
+	v, err := a.cfg.Registry.ListAudit(r.Context(), 500, sc.list())
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// areaOfStation is the area of a station, "" if unknown (for the audit log).
+func (a *API) areaOfStation(ctx context.Context, station string) string {
+	st, err := a.cfg.Registry.GetStation(ctx, station)
+	if err != nil {
+		return ""
+	}
+	return st.AreaID
+}
+
+// allowTargetString checks a stored command target ("node:x" / "zone:y").
+func (a *API) allowTargetString(r *http.Request, target string) error {
+	kind, id, _ := strings.Cut(target, ":")
+	var err error
+	switch kind {
+	case "node":
+		_, err = a.allowNode(r, id, false)
+	case "zone":
+		_, err = a.allowZone(r, id, false)
+	default:
+		err = requireAdmin(r)
+	}
+	return err
 }

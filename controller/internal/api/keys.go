@@ -48,6 +48,9 @@ func (a *API) keyStatus(ctx context.Context) (KeyStatus, error) {
 }
 
 func (a *API) getKeys(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
 	st, err := a.keyStatus(r.Context())
 	if err != nil {
 		return err
@@ -61,6 +64,9 @@ func (a *API) getKeys(w http.ResponseWriter, r *http.Request) error {
 // signing key once no node is behind (or with force, leaving those nodes to
 // be re-enrolled).
 func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
 	var req struct {
 		Step  string `json:"step"`
 		Force bool   `json:"force,omitempty"`
@@ -75,7 +81,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		a.audit(r, "key.prepare", k.ID, "")
+		a.audit(r, "", "key.prepare", k.ID, "")
 	case "commit":
 		st, err := a.keyStatus(ctx)
 		if err != nil {
@@ -88,7 +94,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return errorf(http.StatusConflict, "%v", err)
 		}
-		a.audit(r, "key.commit", k.ID, "")
+		a.audit(r, "", "key.commit", k.ID, "")
 	default:
 		return errorf(http.StatusBadRequest, `step: "prepare" or "commit"`)
 	}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/media"
@@ -29,6 +30,8 @@ type Schedules struct {
 	Registry  *registry.DB
 	Scheduler *scheduler.Scheduler
 	Logger    *slog.Logger
+
+	mu sync.Mutex // held across a file's read-change-write
 }
 
 var scheduleName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
@@ -186,10 +189,24 @@ func (a *API) listSchedules(w http.ResponseWriter, r *http.Request) error {
 		Name    string `json:"name"`
 		Station string `json:"station"`
 		Items   int    `json:"items"`
+		Drafts  int    `json:"drafts"`
+	}
+	stations, err := a.stationsInScope(r)
+	if err != nil {
+		return err
 	}
 	out := []row{}
 	for name, sc := range a.cfg.Schedules.Scheduler.Schedules() {
-		out = append(out, row{name, sc.Station, len(sc.Items)})
+		if _, ok := stations[sc.Station]; !ok {
+			continue
+		}
+		drafts := 0
+		for _, it := range sc.Items {
+			if !it.Approved {
+				drafts++
+			}
+		}
+		out = append(out, row{name, sc.Station, len(sc.Items), drafts})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, http.StatusOK, out)
@@ -205,28 +222,23 @@ func (a *API) schedulePath(r *http.Request) (string, string, error) {
 }
 
 func (a *API) getSchedule(w http.ResponseWriter, r *http.Request) error {
-	_, path, err := a.schedulePath(r)
+	f, _, err := a.loadScheduleFile(r, false)
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if !f.exists {
 		return errorf(http.StatusNotFound, "no such schedule")
-	} else if err != nil {
-		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(b)
+	w.Write(f.src)
 	return nil
 }
 
-// putSchedule saves a schedule file after checking it; every mistake comes
-// back with its line so the officer can fix them all at once.
+// putSchedule saves a whole schedule file after checking it; every mistake
+// comes back with its line so the officer can fix them all at once. Only a
+// leader (or an administrator) may approve: an officer's new or changed
+// bulletins are saved as drafts, and the answer lists them.
 func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) error {
-	name, path, err := a.schedulePath(r)
-	if err != nil {
-		return err
-	}
 	src, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
 	if err != nil {
 		return err
@@ -234,50 +246,100 @@ func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) error {
 	if len(src) > 1<<20 {
 		return errorf(http.StatusRequestEntityTooLarge, "a schedule file is at most 1 MB")
 	}
-	sc, err := a.cfg.Schedules.prepare(r.Context(), path, src)
-	var list schedule.ErrorList
-	if errors.As(err, &list) {
-		msgs := make([]string, len(list))
-		for i, e := range list {
-			// Name the file as the officer knows it, not by the server's path.
-			m := strings.ReplaceAll(e.Error(), path, name+schedule.Ext)
-			if strings.Contains(m, "not found (looked for") {
-				m += "; through the API, upload the recording first (radioctl media upload) and write: source media <its sha256>"
-			}
-			msgs[i] = m
-		}
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "the schedule has mistakes; nothing was changed", "errors": msgs})
-		return nil
-	}
+	s := a.cfg.Schedules
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, area, err := a.loadScheduleFile(r, true)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, src, 0o640); err != nil {
+	if st := stationOf(src); st != "" && st != f.station {
+		if area, err = a.allowStation(r, st, true); err != nil {
+			return err
+		}
+		f.station = st
+	}
+	var back []string
+	if !principal(r).CanApprove() {
+		src, back = reviewApprovals(f.src, src)
+	}
+	sc, err := a.saveSchedule(r, f, src)
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
+	detail := fmt.Sprintf("%d items", len(sc.Items))
+	if len(back) > 0 {
+		detail += "; waiting for approval: " + strings.Join(back, ", ")
 	}
-	a.cfg.Schedules.Scheduler.Set(name, sc)
-	a.audit(r, "schedule.save", name, fmt.Sprintf("%d items", len(sc.Items)))
-	writeJSON(w, http.StatusOK, map[string]any{"name": name, "station": sc.Station, "items": len(sc.Items)})
+	a.audit(r, area, "schedule.save", f.name, detail)
+	resp := map[string]any{"name": f.name, "station": sc.Station, "items": len(sc.Items)}
+	if len(back) > 0 {
+		resp["drafts"] = back
+		resp["note"] = "new or changed bulletins are drafts until the commune's leader approves them"
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
+// saveSchedule checks src against the registry and, if it is right, writes
+// it and hands it to the scheduler. Mistakes come back as a 400 with one
+// message a line.
+func (a *API) saveSchedule(r *http.Request, f scheduleFile, src []byte) (*schedule.Schedule, error) {
+	sc, err := a.cfg.Schedules.prepare(r.Context(), f.path, src)
+	if err != nil {
+		return nil, a.scheduleErr(f, err)
+	}
+	if sc.Station != f.station {
+		if _, err := a.allowStation(r, sc.Station, true); err != nil {
+			return nil, err
+		}
+	}
+	tmp := f.path + ".tmp"
+	if err := os.WriteFile(tmp, src, 0o640); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		return nil, err
+	}
+	a.cfg.Schedules.Scheduler.Set(f.name, sc)
+	return sc, nil
+}
+
+// scheduleErr turns the parser's or the checks' mistakes into messages an
+// officer can act on, naming the file as they know it.
+func (a *API) scheduleErr(f scheduleFile, err error) error {
+	var list schedule.ErrorList
+	if !errors.As(err, &list) {
+		return err
+	}
+	msgs := make([]string, len(list))
+	for i, e := range list {
+		m := strings.ReplaceAll(e.Error(), f.path, f.name+schedule.Ext)
+		if strings.Contains(m, "not found (looked for") {
+			m += "; through the API, upload the recording first (radioctl media upload) and write: source media <its sha256>"
+		}
+		msgs[i] = m
+	}
+	return &scheduleErrors{msgs: msgs}
+}
+
 func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
-	name, path, err := a.schedulePath(r)
+	s := a.cfg.Schedules
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, area, err := a.loadScheduleFile(r, true)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(path); errors.Is(err, os.ErrNotExist) {
+	if !f.exists {
 		return errorf(http.StatusNotFound, "no such schedule")
-	} else if err != nil {
+	}
+	if err := os.Remove(f.path); err != nil {
 		return err
 	}
-	a.cfg.Schedules.Scheduler.Set(name, nil)
-	a.audit(r, "schedule.delete", name, "")
-	writeJSON(w, http.StatusOK, map[string]string{"deleted": name})
+	a.cfg.Schedules.Scheduler.Set(f.name, nil)
+	a.audit(r, area, "schedule.delete", f.name, "")
+	writeJSON(w, http.StatusOK, map[string]string{"deleted": f.name})
 	return nil
 }
 
@@ -300,27 +362,26 @@ type OccurrenceRow struct {
 func (a *API) occurrenceReport(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
-	now := time.Now().In(schedule.Zone)
-	from := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, schedule.Zone)
-	to := from.Add(24 * time.Hour)
-	var err error
-	if v := q.Get("from"); v != "" {
-		if from, err = parseTime(v, "from"); err != nil {
-			return err
-		}
+	from, to, err := period(r)
+	if err != nil {
+		return err
 	}
-	if v := q.Get("to"); v != "" {
-		if to, err = parseTime(v, "to"); err != nil {
-			return err
-		}
+	stations, err := a.stationsInScope(r)
+	if err != nil {
+		return err
 	}
-	if to.Sub(from) > 32*24*time.Hour || !to.After(from) {
-		return errorf(http.StatusBadRequest, "choose a period of at most 32 days, from before to")
+	if st := q.Get("station"); st != "" {
+		if _, ok := stations[st]; !ok {
+			return forbidden("station " + st)
+		}
 	}
 	sch := a.cfg.Schedules
 	out := []OccurrenceRow{}
 	for _, sc := range sch.Scheduler.Schedules() {
 		if st := q.Get("station"); st != "" && st != sc.Station {
+			continue
+		}
+		if _, ok := stations[sc.Station]; !ok {
 			continue
 		}
 		for _, o := range sc.Occurrences(from, to, sch.durations(ctx)) {

@@ -73,6 +73,8 @@ func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error
 // PlayFilter selects proof-of-play records; zero fields match everything.
 type PlayFilter struct {
 	NodeID, ItemID, Media string
+	Type                  string    // started, finished...
+	Nodes                 []string  // non-nil: only these nodes
 	Since, Until          time.Time // At in [Since, Until)
 	Limit                 int       // default 1000, at most MaxPlayEvents
 }
@@ -93,6 +95,12 @@ func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, er
 	}
 	if f.Media != "" {
 		add("media = ?", f.Media)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.Nodes != nil {
+		add("node_id IN (SELECT value FROM json_each(?))", jsonList(f.Nodes))
 	}
 	if !f.Since.IsZero() {
 		add("at >= ?", ms(f.Since))
@@ -235,6 +243,7 @@ type Token struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Role      string    `json:"role"`
+	AreaID    string    `json:"area_id,omitempty"` // "" = every area
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -249,7 +258,7 @@ func (db *DB) CreateToken(ctx context.Context, t Token, hash []byte) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now()
 	}
-	_, err := db.w.ExecContext(ctx, "INSERT INTO tokens(id, name, role, hash, created_at) VALUES (?,?,?,?,?)", t.ID, t.Name, t.Role, hash, ms(t.CreatedAt))
+	_, err := db.w.ExecContext(ctx, "INSERT INTO tokens(id, name, role, area_id, hash, created_at) VALUES (?,?,?,?,?,?)", t.ID, t.Name, t.Role, t.AreaID, hash, ms(t.CreatedAt))
 	return writeErr("token "+t.ID, err)
 }
 
@@ -257,7 +266,7 @@ func (db *DB) CreateToken(ctx context.Context, t Token, hash []byte) error {
 func (db *DB) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 	var t Token
 	var created int64
-	err := db.r.QueryRowContext(ctx, "SELECT id, name, role, created_at FROM tokens WHERE hash = ?", hash).Scan(&t.ID, &t.Name, &t.Role, &created)
+	err := db.r.QueryRowContext(ctx, "SELECT id, name, role, area_id, created_at FROM tokens WHERE hash = ?", hash).Scan(&t.ID, &t.Name, &t.Role, &t.AreaID, &created)
 	if err != nil {
 		return t, notFound("token", "", err)
 	}
@@ -280,6 +289,7 @@ type Audit struct {
 	Target string    `json:"target"`
 	Detail string    `json:"detail,omitempty"`
 	Remote string    `json:"remote,omitempty"`
+	AreaID string    `json:"area_id,omitempty"` // the area concerned; "" = the whole system
 }
 
 // AddAudit appends to the audit log. At defaults to now.
@@ -290,17 +300,23 @@ func (db *DB) AddAudit(ctx context.Context, a Audit) error {
 	if a.At.IsZero() {
 		a.At = time.Now()
 	}
-	_, err := db.w.ExecContext(ctx, "INSERT INTO audit(at, actor, action, target, detail, remote) VALUES (?,?,?,?,?,?)",
-		ms(a.At), a.Actor, a.Action, a.Target, a.Detail, a.Remote)
+	_, err := db.w.ExecContext(ctx, "INSERT INTO audit(at, actor, action, target, detail, remote, area_id) VALUES (?,?,?,?,?,?,?)",
+		ms(a.At), a.Actor, a.Action, a.Target, a.Detail, a.Remote, a.AreaID)
 	return writeErr("audit", err)
 }
 
-// ListAudit returns the newest entries, at most limit (default 100).
-func (db *DB) ListAudit(ctx context.Context, limit int) ([]Audit, error) {
+// ListAudit returns the newest entries, at most limit (default 100). With
+// areas non-nil only entries about those areas are listed.
+func (db *DB) ListAudit(ctx context.Context, limit int, areas []string) ([]Audit, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := db.r.QueryContext(ctx, "SELECT at, actor, action, target, detail, remote FROM audit ORDER BY id DESC LIMIT ?", limit)
+	q, args := "SELECT at, actor, action, target, detail, remote, area_id FROM audit", []any{}
+	if areas != nil {
+		q += " WHERE area_id IN (SELECT value FROM json_each(?))"
+		args = append(args, jsonList(areas))
+	}
+	rows, err := db.r.QueryContext(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +325,7 @@ func (db *DB) ListAudit(ctx context.Context, limit int) ([]Audit, error) {
 	for rows.Next() {
 		var a Audit
 		var at int64
-		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Target, &a.Detail, &a.Remote); err != nil {
+		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Target, &a.Detail, &a.Remote, &a.AreaID); err != nil {
 			return nil, err
 		}
 		a.At = fromMS(at)

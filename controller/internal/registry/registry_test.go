@@ -600,14 +600,14 @@ func TestAudit(t *testing.T) {
 		}
 		want = append([]Audit{a}, want...)
 	}
-	got, err := db.ListAudit(ctx, 2)
+	got, err := db.ListAudit(ctx, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff(want[:2], got); d != "" {
 		t.Errorf("ListAudit(2) (-want +got):\n%s", d)
 	}
-	if got, _ := db.ListAudit(ctx, 0); len(got) != 3 {
+	if got, _ := db.ListAudit(ctx, 0, nil); len(got) != 3 {
 		t.Errorf("ListAudit(0) = %d entries, want all 3", len(got))
 	}
 	if err := db.AddAudit(ctx, Audit{Actor: "t-1"}); !errors.Is(err, ErrInvalid) {

@@ -304,6 +304,9 @@ type Pos struct {
 
 func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
 
+// Quote writes s as a quoted text value of a schedule file.
+func Quote(s string) string { return quote(s) }
+
 func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }

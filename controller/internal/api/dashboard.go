@@ -1,0 +1,156 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/registry"
+)
+
+// Dashboard is what an officer sees first: which clusters are up, what is
+// on air, what airs next, and what needs attention.
+type Dashboard struct {
+	Nodes   int         `json:"nodes"`
+	Online  int         `json:"online"`
+	Offline int         `json:"offline"`
+	Playing []NowOnAir  `json:"playing"`
+	Next    []NextOnAir `json:"next"`
+	Alerts  []NodeAlert `json:"alerts"`
+	Time    time.Time   `json:"time"`
+}
+
+// NowOnAir is an item a node is playing.
+type NowOnAir struct {
+	Node     string    `json:"node"`
+	NodeName string    `json:"node_name"`
+	Item     string    `json:"item"`
+	Title    string    `json:"title"`
+	Media    string    `json:"media"`
+	Priority string    `json:"priority"`
+	Since    time.Time `json:"since"`
+}
+
+// NextOnAir is an upcoming occurrence.
+type NextOnAir struct {
+	Occurrence string    `json:"occurrence"`
+	Item       string    `json:"item"`
+	Title      string    `json:"title"`
+	Station    string    `json:"station"`
+	At         time.Time `json:"at"`
+	Priority   string    `json:"priority"`
+	Status     string    `json:"status"`
+}
+
+// NodeAlert is something wrong with a node.
+type NodeAlert struct {
+	Kind     string     `json:"kind"` // offline, silent, error, disk
+	Node     string     `json:"node"`
+	NodeName string     `json:"node_name"`
+	Since    *time.Time `json:"since,omitempty"`
+	Detail   string     `json:"detail,omitempty"`
+}
+
+// Thresholds of the dashboard's alerts.
+const (
+	silentAfter = 12 * time.Hour // online but no proof of play for this long
+	lowDisk     = 50 << 20       // bytes free under the node's cache
+	nextWindow  = 24 * time.Hour // "airs next" looks this far ahead
+	maxNext     = 20
+)
+
+func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	stations, err := a.stationsInScope(r)
+	if err != nil {
+		return err
+	}
+	all, err := a.cfg.Registry.ListNodes(ctx, "")
+	if err != nil {
+		return err
+	}
+	var nodes []registry.Node
+	for _, n := range all {
+		if _, ok := stations[n.StationID]; ok && !n.Revoked {
+			nodes = append(nodes, n)
+		}
+	}
+	views, err := a.nodeViews(ctx, nodes)
+	if err != nil {
+		return err
+	}
+	last, err := a.cfg.Registry.LastPlays(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	schedules := a.cfg.Schedules.Scheduler.Schedules()
+	titleOf := func(id string) string {
+		for _, sc := range schedules {
+			for _, it := range sc.Items {
+				if strings.HasPrefix(id, it.ID+"-") {
+					return it.Title
+				}
+			}
+		}
+		return ""
+	}
+	d := Dashboard{Nodes: len(views), Playing: []NowOnAir{}, Next: []NextOnAir{}, Alerts: []NodeAlert{}, Time: now.UTC()}
+	for _, v := range views {
+		name := v.Name
+		if name == "" {
+			name = v.ID
+		}
+		if !v.Online {
+			d.Offline++
+			d.Alerts = append(d.Alerts, NodeAlert{Kind: "offline", Node: v.ID, NodeName: name, Since: v.UpdatedAt})
+			continue
+		}
+		d.Online++
+		if st := v.State; st != nil {
+			if p := st.Playing; p != nil {
+				title := titleOf(p.ID)
+				if title == "" {
+					if m, err := a.cfg.Registry.GetMedia(ctx, p.Media); err == nil {
+						title = m.Name
+					}
+				}
+				d.Playing = append(d.Playing, NowOnAir{Node: v.ID, NodeName: name, Item: p.ID, Title: title, Media: p.Media,
+					Priority: p.Priority, Since: time.UnixMilli(p.Since).UTC()})
+			}
+			if st.Error != "" {
+				d.Alerts = append(d.Alerts, NodeAlert{Kind: "error", Node: v.ID, NodeName: name, Detail: st.Error})
+			}
+			if st.DiskFree > 0 && st.DiskFree < lowDisk {
+				d.Alerts = append(d.Alerts, NodeAlert{Kind: "disk", Node: v.ID, NodeName: name, Detail: "free bytes: " + itoa(st.DiskFree)})
+			}
+		}
+		lp, ok := last[v.ID]
+		if !ok {
+			lp = v.CreatedAt
+		}
+		if now.Sub(lp) > silentAfter {
+			t := lp
+			d.Alerts = append(d.Alerts, NodeAlert{Kind: "silent", Node: v.ID, NodeName: name, Since: &t})
+		}
+	}
+	for _, sc := range schedules {
+		if _, ok := stations[sc.Station]; !ok {
+			continue
+		}
+		for _, o := range sc.Occurrences(now, now.Add(nextWindow), a.cfg.Schedules.durations(ctx)) {
+			d.Next = append(d.Next, NextOnAir{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, Station: sc.Station,
+				At: o.At, Priority: o.Item.Priority, Status: map[bool]string{true: "approved", false: "draft"}[o.Item.Approved]})
+		}
+	}
+	sort.Slice(d.Next, func(i, j int) bool { return d.Next[i].At.Before(d.Next[j].At) })
+	if len(d.Next) > maxNext {
+		d.Next = d.Next[:maxNext]
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
