@@ -67,7 +67,7 @@ function map(nodes, onPick) {
   const py = (lat) => H / 2 - (lat - cy) * sc;
   const lonMin = cx - (W / 2) / (k * sc), lonMax = cx + (W / 2) / (k * sc);
   const latMin = cy - (H / 2) / sc, latMax = cy + (H / 2) / sc;
-  const step = niceStep((lonMax - lonMin) / 5);
+  const step = niceStep((lonMax - lonMin) / 8);
   const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   const grid = [];
   for (let x = Math.ceil(lonMin / step) * step; x <= lonMax; x += step) {
