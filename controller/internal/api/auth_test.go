@@ -1,0 +1,547 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/schedule"
+	"github.com/communeradio/radio/controller/internal/scheduler"
+)
+
+func TestMain(m *testing.M) {
+	pbkdf2Iter = 20_000 // the same KDF, cheaper: the race detector slows it 30-fold
+	os.Exit(m.Run())
+}
+
+// testClock is a settable clock for sessions and login limits.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type env struct {
+	t     *testing.T
+	srv   *httptest.Server
+	reg   *registry.DB
+	clock *testClock
+	admin string // API token
+}
+
+const (
+	shaA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	shaB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+)
+
+const testPassword = "mat-khau-thu-nghiem"
+
+// newEnv runs the API on a real registry with two provinces: p-1 with
+// communes a and b, p-2 with commune c; each commune has a station, a zone,
+// a node and a recording, and users of every role.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg, err := registry.Open(filepath.Join(dir, "registry.db"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	store, err := media.New(filepath.Join(dir, "media"), media.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := &Schedules{Dir: filepath.Join(dir, "schedules"), Media: store, Registry: reg, Logger: log}
+	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Nodes: sch.Resolve, Media: sch.MediaInfo,
+		Publish: func(context.Context, string) error { return nil }})
+	clock := &testClock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, schedule.Zone)}
+	a := New(Config{Registry: reg, Media: store, Logger: log, Schedules: sch, Now: clock.Now,
+		PublishDesired: func(context.Context, string) error { return nil }})
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(sch.Dir, 0o750))
+	for _, ar := range []registry.Area{
+		{ID: "p-1", Kind: "province", Name: "Tỉnh Một"}, {ID: "p-2", Kind: "province", Name: "Tỉnh Hai"},
+		{ID: "a", ParentID: "p-1", Kind: "commune", Name: "Xã A"}, {ID: "b", ParentID: "p-1", Kind: "commune", Name: "Xã B"},
+		{ID: "c", ParentID: "p-2", Kind: "commune", Name: "Xã C"},
+	} {
+		must(reg.CreateArea(ctx, ar))
+	}
+	for _, x := range []string{"a", "b", "c"} {
+		must(reg.CreateStation(ctx, registry.Station{ID: "st-" + x, AreaID: x, Name: "Đài " + x}))
+		must(reg.CreateNode(ctx, registry.Node{ID: "n-" + x, StationID: "st-" + x, Lat: 21, Lon: 105}, []byte("hash")))
+		must(reg.CreateZone(ctx, registry.Zone{ID: "z-" + x, StationID: "st-" + x}))
+		must(reg.SetZoneNodes(ctx, "z-"+x, []string{"n-" + x}))
+	}
+	for x, sha := range map[string]string{"a": shaA, "b": shaB} {
+		must(reg.PutMedia(ctx, registry.Media{SHA256: sha, Name: "ban-tin-" + x + ".mp3", Size: 1000, DurationMS: 5000}))
+		must(reg.LinkMedia(ctx, sha, x))
+	}
+	_, err = reg.InsertPlayEvents(ctx, []registry.PlayEvent{
+		{NodeID: "n-a", Seq: 1, Type: "started", ItemID: "c-1", Media: shaA, At: clock.Now()},
+		{NodeID: "n-b", Seq: 1, Type: "started", ItemID: "c-2", Media: shaB, At: clock.Now()},
+	})
+	must(err)
+	hash, err := HashPassword(testPassword)
+	must(err)
+	for _, u := range []registry.User{
+		{ID: "u-oa", Username: "officer-a", Role: registry.RoleOfficer, AreaID: "a"},
+		{ID: "u-la", Username: "leader-a", Role: registry.RoleLeader, AreaID: "a"},
+		{ID: "u-ob", Username: "officer-b", Role: registry.RoleOfficer, AreaID: "b"},
+		{ID: "u-p1", Username: "province-1", Role: registry.RoleProvince, AreaID: "p-1"},
+		{ID: "u-p2", Username: "province-2", Role: registry.RoleProvince, AreaID: "p-2"},
+	} {
+		must(reg.CreateUser(ctx, u, hash))
+	}
+	tok, err := NewToken(ctx, reg, "admin", "admin")
+	must(err)
+	e := &env{t: t, srv: srv, reg: reg, clock: clock, admin: tok}
+	// Commune B's programme, made by the administrator.
+	resp := e.do(e.tokenClient(), "PUT", "/api/v1/schedules/st-b/bulletins/tin-b", bulletinJSON("tin-b", shaB, "z-b"))
+	if resp.status != 200 {
+		t.Fatalf("admin's bulletin for commune B: %d %s", resp.status, resp.body)
+	}
+	return e
+}
+
+func bulletinJSON(id, sha, zone string) map[string]any {
+	return map[string]any{"id": id, "title": "Bản tin " + id, "source": map[string]any{"kind": "media", "media": sha},
+		"target":     map[string]any{"kind": "zone", "ids": []string{zone}},
+		"recurrence": map[string]any{"kind": "daily", "times": []string{"06:30"}}, "duration": "5m"}
+}
+
+// client is a browser (cookies) or a script (bearer token).
+type client struct {
+	http  *http.Client
+	token string
+	csrf  string
+}
+
+func (e *env) tokenClient() *client { return &client{http: e.srv.Client(), token: e.admin} }
+
+// login logs a user in and returns their browser.
+func (e *env) login(user string) *client {
+	e.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &client{http: &http.Client{Jar: jar}}
+	r := e.do(c, "POST", "/api/v1/login", map[string]string{"username": user, "password": testPassword})
+	if r.status != 200 {
+		e.t.Fatalf("login %s: %d %s", user, r.status, r.body)
+	}
+	var me meResponse
+	json.Unmarshal([]byte(r.body), &me)
+	if me.CSRF == "" || me.User.Username != user {
+		e.t.Fatalf("login %s: answer %s", user, r.body)
+	}
+	c.csrf = me.CSRF
+	return c
+}
+
+type result struct {
+	status int
+	body   string
+	header http.Header
+}
+
+func (r result) code() string {
+	var v struct{ Code string }
+	json.Unmarshal([]byte(r.body), &v)
+	return v.Code
+}
+
+func (e *env) do(c *client, method, path string, body any) result {
+	return e.doCSRF(c, method, path, body, c.csrf)
+}
+
+func (e *env) doCSRF(c *client, method, path string, body any, csrf string) result {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if csrf != "" {
+		req.Header.Set(csrfHeader, csrf)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return result{resp.StatusCode, string(b), resp.Header}
+}
+
+// ids lists the "id" (or another key's) values of a JSON array answer.
+func ids(t *testing.T, r result, key string) []string {
+	t.Helper()
+	var v []map[string]any
+	if err := json.Unmarshal([]byte(r.body), &v); err != nil {
+		t.Fatalf("not a JSON list (%d): %s", r.status, r.body)
+	}
+	var out []string
+	for _, x := range v {
+		out = append(out, fmt.Sprint(x[key]))
+	}
+	return out
+}
+
+func TestOfficerSeesAndTouchesOnlyTheirCommune(t *testing.T) {
+	e := newEnv(t)
+	oa := e.login("officer-a")
+	lists := []struct {
+		path, key string
+		want      string
+	}{
+		{"/api/v1/nodes", "id", "n-a"},
+		{"/api/v1/zones", "id", "z-a"},
+		{"/api/v1/stations", "id", "st-a"},
+		{"/api/v1/areas", "id", "a"},
+		{"/api/v1/media", "sha256", shaA},
+		{"/api/v1/plays", "node_id", "n-a"},
+		{"/api/v1/approvals", "schedule", ""},
+		{"/api/v1/schedules", "name", ""},
+	}
+	for _, l := range lists {
+		r := e.do(oa, "GET", l.path, nil)
+		if r.status != 200 {
+			t.Errorf("GET %s: %d %s", l.path, r.status, r.body)
+			continue
+		}
+		got := strings.Join(ids(t, r, l.key), ",")
+		if got != l.want {
+			t.Errorf("GET %s as officer of A lists %q, want %q", l.path, got, l.want)
+		}
+	}
+	// Nothing of commune B, by any route.
+	refused := []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/api/v1/nodes/n-b", nil},
+		{"GET", "/api/v1/media/" + shaB, nil},
+		{"GET", "/api/v1/media/" + shaB + "/audio", nil},
+		{"GET", "/api/v1/schedules/st-b", nil},
+		{"GET", "/api/v1/schedules/st-b/bulletins", nil},
+		{"GET", "/api/v1/schedules/st-b/occurrences", nil},
+		{"PUT", "/api/v1/schedules/st-b/bulletins/x", bulletinJSON("x", shaA, "z-b")},
+		{"DELETE", "/api/v1/schedules/st-b/bulletins/tin-b", nil},
+		{"POST", "/api/v1/schedules/st-b/bulletins/tin-b/approve", nil},
+		{"DELETE", "/api/v1/schedules/st-b", nil},
+		{"POST", "/api/v1/play", map[string]any{"zone": "z-b", "media": shaA}},
+		{"POST", "/api/v1/play", map[string]any{"node": "n-b", "media": shaA}},
+		{"POST", "/api/v1/play", map[string]any{"zone": "z-a", "media": shaB}}, // B's recording
+		{"POST", "/api/v1/stop", map[string]any{"zone": "z-b"}},
+		{"POST", "/api/v1/volume", map[string]any{"node": "n-b", "value": 10}},
+		{"POST", "/api/v1/amp", map[string]any{"zone": "z-b", "value": false}},
+		{"GET", "/api/v1/plays?station=st-b", nil},
+		{"GET", "/api/v1/plays.csv?station=st-b", nil},
+		{"GET", "/api/v1/reports/occurrences?station=st-b", nil},
+		// and what only an administrator does
+		{"POST", "/api/v1/nodes", map[string]any{"id": "n-x", "station_id": "st-a"}},
+		{"POST", "/api/v1/nodes/n-a/revoke", nil},
+		{"POST", "/api/v1/zones", map[string]any{"id": "z-x", "station_id": "st-a"}},
+		{"POST", "/api/v1/users", map[string]any{"username": "x", "role": "leader", "area_id": "a"}},
+		{"GET", "/api/v1/users", nil},
+		{"POST", "/api/v1/keys/rotate", map[string]any{"step": "prepare"}},
+	}
+	for _, c := range refused {
+		r := e.do(oa, c.method, c.path, c.body)
+		if r.status != http.StatusForbidden && r.status != http.StatusNotFound {
+			t.Errorf("%s %s as officer of A: %d %s, want 403 or 404", c.method, c.path, r.status, r.body)
+		}
+	}
+	// The officer can work in their own commune.
+	if r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", bulletinJSON("tin-a", shaA, "z-a")); r.status != 200 {
+		t.Errorf("officer's own bulletin: %d %s", r.status, r.body)
+	}
+	if r := e.do(oa, "GET", "/api/v1/schedules/st-a/bulletins", nil); strings.Join(ids(t, r, "id"), ",") != "tin-a" {
+		t.Errorf("own bulletins: %s", r.body)
+	}
+	// The audit log shows commune A's entries, none of B's.
+	r := e.do(oa, "GET", "/api/v1/audit", nil)
+	if !strings.Contains(r.body, "st-a/tin-a") || strings.Contains(r.body, "st-b") {
+		t.Errorf("officer A's audit log: %s", r.body)
+	}
+	// The dashboard counts A's cluster only.
+	var d Dashboard
+	json.Unmarshal([]byte(e.do(oa, "GET", "/api/v1/dashboard", nil).body), &d)
+	if d.Nodes != 1 {
+		t.Errorf("dashboard of officer A counts %d nodes, want 1", d.Nodes)
+	}
+	for _, n := range d.Next {
+		if n.Station != "st-a" {
+			t.Errorf("dashboard of officer A shows %s's bulletin %s", n.Station, n.Item)
+		}
+	}
+}
+
+func TestProvinceStaffSeeTheirProvinceAndChangeNothing(t *testing.T) {
+	e := newEnv(t)
+	p1 := e.login("province-1")
+	if got := strings.Join(ids(t, e.do(p1, "GET", "/api/v1/nodes", nil), "id"), ","); got != "n-a,n-b" {
+		t.Errorf("province 1 sees nodes %q, want n-a,n-b", got)
+	}
+	if got := strings.Join(ids(t, e.do(p1, "GET", "/api/v1/schedules", nil), "name"), ","); got != "st-b" {
+		t.Errorf("province 1 sees schedules %q, want st-b", got)
+	}
+	if r := e.do(p1, "GET", "/api/v1/schedules/st-b/bulletins", nil); r.status != 200 {
+		t.Errorf("province reads commune B's programme: %d %s", r.status, r.body)
+	}
+	p2 := e.login("province-2")
+	if got := strings.Join(ids(t, e.do(p2, "GET", "/api/v1/nodes", nil), "id"), ","); got != "n-c" {
+		t.Errorf("province 2 sees nodes %q, want n-c", got)
+	}
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"PUT", "/api/v1/schedules/st-b/bulletins/x", bulletinJSON("x", shaB, "z-b")},
+		{"POST", "/api/v1/schedules/st-b/bulletins/tin-b/approve", nil},
+		{"DELETE", "/api/v1/schedules/st-b/bulletins/tin-b", nil},
+		{"POST", "/api/v1/play", map[string]any{"zone": "z-b", "media": shaB}},
+		{"POST", "/api/v1/stop", map[string]any{"zone": "z-a"}},
+		{"POST", "/api/v1/volume", map[string]any{"zone": "z-a", "value": 10}},
+		{"POST", "/api/v1/media", nil},
+	} {
+		if r := e.do(p1, c.method, c.path, c.body); r.status != http.StatusForbidden {
+			t.Errorf("%s %s as provincial staff: %d %s, want 403", c.method, c.path, r.status, r.body)
+		}
+	}
+}
+
+func TestApprovalWorkflow(t *testing.T) {
+	e := newEnv(t)
+	oa, la := e.login("officer-a"), e.login("leader-a")
+	status := func(c *client) string {
+		t.Helper()
+		r := e.do(c, "GET", "/api/v1/schedules/st-a/bulletins", nil)
+		var bs []Bulletin
+		json.Unmarshal([]byte(r.body), &bs)
+		if len(bs) != 1 {
+			t.Fatalf("bulletins: %s", r.body)
+		}
+		return bs[0].Status
+	}
+	b := bulletinJSON("tin-a", shaA, "z-a")
+	b["status"] = "approved" // an officer cannot approve by writing it
+	if r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", b); r.status != 200 {
+		t.Fatalf("officer saves: %d %s", r.status, r.body)
+	}
+	if s := status(oa); s != "draft" {
+		t.Errorf("officer's new bulletin is %s, want draft", s)
+	}
+	if got := ids(t, e.do(la, "GET", "/api/v1/approvals", nil), "schedule"); len(got) != 1 {
+		t.Errorf("leader's approval queue: %v", got)
+	}
+	if r := e.do(oa, "POST", "/api/v1/schedules/st-a/bulletins/tin-a/approve", nil); r.status != http.StatusForbidden {
+		t.Errorf("officer approves: %d %s, want 403", r.status, r.body)
+	}
+	if r := e.do(la, "POST", "/api/v1/schedules/st-a/bulletins/tin-a/approve", nil); r.status != 200 {
+		t.Fatalf("leader approves: %d %s", r.status, r.body)
+	}
+	if s := status(oa); s != "approved" {
+		t.Errorf("after the leader's approval: %s", s)
+	}
+	// Saving it unchanged keeps the approval; a change sends it back to draft.
+	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", bulletinJSON("tin-a", shaA, "z-a"))
+	if s := status(oa); s != "approved" {
+		t.Errorf("saved unchanged: %s, want approved", s)
+	}
+	b = bulletinJSON("tin-a", shaA, "z-a")
+	b["title"] = "Bản tin đã sửa"
+	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", b)
+	if s := status(oa); s != "draft" {
+		t.Errorf("changed after approval: %s, want draft", s)
+	}
+	// The whole file, as an officer: "status approved" on a changed bulletin
+	// does not stick.
+	src := e.do(oa, "GET", "/api/v1/schedules/st-a", nil).body
+	src = strings.Replace(strings.Replace(src, "draft", "approved", 1), "đã sửa", "sửa lần hai", 1)
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/schedules/st-a", strings.NewReader(src))
+	req.Header.Set(csrfHeader, oa.csrf)
+	resp, err := oa.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"tin-a"`) {
+		t.Errorf("officer's whole-file save: %d %s (want tin-a listed as a draft)", resp.StatusCode, body)
+	}
+	if s := status(oa); s != "draft" {
+		t.Errorf("officer's file saying approved: %s, want draft", s)
+	}
+	var actions []string
+	for _, a := range decodeAudit(t, e.do(la, "GET", "/api/v1/audit", nil)) {
+		if strings.HasPrefix(a.Action, "bulletin.") || a.Action == "schedule.save" {
+			actions = append([]string{a.Actor + " " + a.Action}, actions...)
+		}
+	}
+	want := "officer-a bulletin.create,leader-a bulletin.approve,officer-a bulletin.change,officer-a bulletin.change,officer-a schedule.save"
+	if got := strings.Join(actions, ","); got != want {
+		t.Errorf("audit trail:\n got %s\nwant %s", got, want)
+	}
+}
+
+func decodeAudit(t *testing.T, r result) []registry.Audit {
+	var v []registry.Audit
+	if err := json.Unmarshal([]byte(r.body), &v); err != nil {
+		t.Fatalf("audit: %d %s", r.status, r.body)
+	}
+	return v
+}
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	oa := e.login("officer-a")
+	path, body := "/api/v1/schedules/st-a/bulletins/tin-a", bulletinJSON("tin-a", shaA, "z-a")
+	for _, tok := range []string{"", "forged-" + oa.csrf[:8]} {
+		r := e.doCSRF(oa, "PUT", path, body, tok)
+		if r.status != http.StatusForbidden || r.code() != "csrf" {
+			t.Errorf("CSRF token %q: %d %s, want 403 csrf", tok, r.status, r.body)
+		}
+	}
+	if r := e.do(oa, "GET", "/api/v1/schedules/st-a/bulletins", nil); r.body != "[]\n" {
+		t.Errorf("a refused request changed something: %s", r.body)
+	}
+	// Another user's CSRF token does not fit this session either.
+	ob := e.login("officer-b")
+	if r := e.doCSRF(oa, "PUT", path, body, ob.csrf); r.status != http.StatusForbidden {
+		t.Errorf("another session's CSRF token: %d", r.status)
+	}
+	if r := e.do(oa, "PUT", path, body); r.status != 200 {
+		t.Errorf("with the session's CSRF token: %d %s", r.status, r.body)
+	}
+	// Bearer tokens are not cookies: no CSRF token needed.
+	if r := e.do(e.tokenClient(), "PUT", "/api/v1/schedules/st-c/bulletins/tin-c", bulletinJSON("tin-c", shaA, "z-c")); r.status != 200 {
+		t.Errorf("token without CSRF: %d %s", r.status, r.body)
+	}
+}
+
+func TestLoginSlowsDownAfterFiveWrongPasswords(t *testing.T) {
+	e := newEnv(t)
+	c := &client{http: e.srv.Client()}
+	login := func(pw string) result {
+		return e.do(c, "POST", "/api/v1/login", map[string]string{"username": "leader-a", "password": pw})
+	}
+	for i := 0; i < 5; i++ {
+		if r := login("wrong"); r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	r := login(testPassword) // right, but too soon
+	if r.status != http.StatusTooManyRequests || r.code() != "rate_limited" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("sixth attempt: %d %s (Retry-After %q), want 429", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	// Other users are not locked out by it.
+	if r := e.do(c, "POST", "/api/v1/login", map[string]string{"username": "officer-a", "password": testPassword}); r.status != 200 {
+		t.Errorf("another user: %d %s", r.status, r.body)
+	}
+	e.clock.Add(firstWait + time.Second)
+	if r := login(testPassword); r.status != 200 {
+		t.Errorf("after the wait: %d %s", r.status, r.body)
+	}
+	// Each failure past the limit doubles the wait.
+	for i := 0; i < 5; i++ {
+		login("wrong")
+	}
+	e.clock.Add(firstWait + time.Second)
+	if r := login("wrong"); r.status != http.StatusUnauthorized {
+		t.Fatalf("a try after the first wait: %d", r.status)
+	}
+	e.clock.Add(firstWait + time.Second) // the wait is now twice as long
+	if r := login(testPassword); r.status != http.StatusTooManyRequests {
+		t.Errorf("after a sixth failure the wait has not doubled: %d", r.status)
+	}
+	e.clock.Add(firstWait)
+	if r := login(testPassword); r.status != 200 {
+		t.Errorf("after the doubled wait: %d %s", r.status, r.body)
+	}
+	var fails int
+	for _, a := range decodeAudit(t, e.do(e.tokenClient(), "GET", "/api/v1/audit", nil)) {
+		if a.Action == "login.fail" {
+			fails++
+		}
+	}
+	if fails < 5 {
+		t.Errorf("audit has %d failed logins", fails)
+	}
+}
+
+func TestSessions(t *testing.T) {
+	e := newEnv(t)
+	anon := &client{http: e.srv.Client()}
+	if r := e.do(anon, "GET", "/api/v1/nodes", nil); r.status != http.StatusUnauthorized || r.code() != "unauthorized" {
+		t.Errorf("no login: %d %s", r.status, r.body)
+	}
+	oa := e.login("officer-a")
+	if r := e.do(oa, "GET", "/api/v1/me", nil); r.status != 200 || !strings.Contains(r.body, `"area_name": "Xã A"`) {
+		t.Errorf("me: %d %s", r.status, r.body)
+	}
+	e.clock.Add(SessionIdle + time.Minute)
+	if r := e.do(oa, "GET", "/api/v1/me", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("idle session: %d, want 401", r.status)
+	}
+	oa = e.login("officer-a")
+	if r := e.do(oa, "POST", "/api/v1/logout", nil); r.status != 200 {
+		t.Errorf("logout: %d %s", r.status, r.body)
+	}
+	if r := e.do(oa, "GET", "/api/v1/me", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("after logout: %d, want 401", r.status)
+	}
+	// Changing the password ends the user's sessions.
+	oa = e.login("officer-a")
+	other := e.login("officer-a")
+	if r := e.do(oa, "POST", "/api/v1/me/password", map[string]string{"old": testPassword, "new": "mat-khau-moi-dai"}); r.status != 200 {
+		t.Fatalf("change password: %d %s", r.status, r.body)
+	}
+	if r := e.do(other, "GET", "/api/v1/me", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("other session after a password change: %d, want 401", r.status)
+	}
+}
+
+func TestPasswordHash(t *testing.T) {
+	h, err := HashPassword("đúng mật khẩu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !CheckPassword(h, "đúng mật khẩu") || CheckPassword(h, "sai mật khẩu") || CheckPassword("garbage", "") {
+		t.Errorf("CheckPassword does not tell right from wrong")
+	}
+	if h2, _ := HashPassword("đúng mật khẩu"); h2 == h {
+		t.Errorf("two hashes of one password are equal: no salt")
+	}
+}
