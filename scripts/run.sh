@@ -37,6 +37,14 @@ if [ ! -f "$DATA/node.json" ]; then
   rm -f "$DATA/node.json.tmp"
   chmod 600 "$DATA/node.json"
 fi
+if [ ! -f "$DATA/demo-accounts.txt" ]; then
+  # Web UI accounts of the demo commune: an officer who prepares bulletins
+  # and the commune leader who approves them.
+  pw_officer=$(ctl user add canbo -role officer -area x-demo -name "Cán bộ văn hóa xã" | sed -n 's/.*"password": "\(.*\)".*/\1/p')
+  pw_leader=$(ctl user add lanhdao -role leader -area x-demo -name "Lãnh đạo UBND xã" | sed -n 's/.*"password": "\(.*\)".*/\1/p')
+  umask 077
+  printf 'canbo    (officer, prepares bulletins)  %s\nlanhdao  (leader, approves them)         %s\n' "$pw_officer" "$pw_leader" > "$DATA/demo-accounts.txt"
+fi
 if [ ! -f "$DATA/demo-bulletin.mp3" ]; then
   ffmpeg -hide_banner -loglevel error -f lavfi -i "sine=frequency=660:duration=1" -f lavfi -i "sine=frequency=880:duration=1" \
     -filter_complex "[0][1]concat=n=2:v=0:a=1,volume=0.4" -c:a libmp3lame -b:a 64k "$DATA/demo-bulletin.mp3"
@@ -49,7 +57,11 @@ cat <<MSG
 
 ==============================================================================
  The commune radio is running.
-   Controller API : $SERVER   (embedded MQTT broker on $MQTT)
+   Web app        : $SERVER/   (open it in a browser; Vietnamese, English)
+                    admin / $(cat "$DATA/controller/admin.password" 2>/dev/null || echo "see $DATA/controller/admin.password")
+                    demo commune accounts (saved in $DATA/demo-accounts.txt):
+$(sed 's/^/                    /' "$DATA/demo-accounts.txt")
+   Controller API : $SERVER/api/v1/   (embedded MQTT broker on $MQTT)
    Data           : $DATA  (SQLite registry, media, keys)
    API token      : $DATA/controller/admin.token
    Local node     : local-1 in zone z-demo (plays to this machine's speakers)

@@ -41,7 +41,7 @@ Commands:
   node secret ID [-out FILE]  new broker credentials for a node (the old ones stop working); prints its config
   zone add ID STATION [-name N] [-offset-ms MS] [-nodes a,b,c]
   zone list
-  media upload FILE
+  media upload FILE [-area COMMUNE]   (administrators: -area puts it in that commune's library)
   media list
   play MEDIA (-node ID | -zone ID) [-at RFC3339 | -delay 5s] [-priority normal|priority|emergency] [-repeat N]
   stop (-node ID | -zone ID)
@@ -54,6 +54,10 @@ Commands:
   report [-from DATE] [-to DATE]   scheduled vs aired, per occurrence and node (default today)
   key status                  signing keys, and nodes not yet trusting a prepared key
   key rotate prepare|commit [-force]   rotate the controller's signing key without re-enrolling
+  user add USERNAME [-role officer|leader|province|admin] [-area ID] [-name N] [-password P]
+                              a web UI account; prints its password (roles: see README)
+  user list
+  user disable|enable USERNAME
   command ID                  a command and the nodes' replies
   plays [-node ID] [-item ID] [-since RFC3339]   proof of play
 
@@ -136,7 +140,7 @@ func need(pos []string, n int, what string) error {
 
 func (c *client) run(args []string) error {
 	cmd := args[0]
-	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule" || cmd == "key") {
+	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule" || cmd == "key" || cmd == "user") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
@@ -260,10 +264,48 @@ func (c *client) run(args []string) error {
 	case "zone list":
 		return c.table("/api/v1/zones", "id", "station_id", "offset_ms", "nodes")
 	case "media upload":
-		if err := need(rest, 1, "FILE"); err != nil {
+		var area string
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&area, "area", "", "the commune whose media library gets it (administrators)")
+		})
+		if err != nil {
 			return err
 		}
-		return c.upload(rest[0])
+		if err := need(pos, 1, "FILE"); err != nil {
+			return err
+		}
+		return c.upload(pos[0], area)
+	case "user add":
+		var role, area, name, password string
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&role, "role", "officer", "officer, leader, province or admin")
+			fs.StringVar(&area, "area", "", "the commune (officer, leader) or province (province) of the account")
+			fs.StringVar(&name, "name", "", "the person's full name")
+			fs.StringVar(&password, "password", "", "initial password (default: one is made and printed)")
+		})
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 1, "USERNAME"); err != nil {
+			return err
+		}
+		return c.call("POST", "/api/v1/users", map[string]any{"username": pos[0], "role": role, "area_id": area, "name": name, "password": password}, nil)
+	case "user list":
+		return c.table("/api/v1/users", "username", "role", "area_id", "name", "disabled")
+	case "user disable", "user enable":
+		if err := need(rest, 1, "USERNAME"); err != nil {
+			return err
+		}
+		var users []map[string]any
+		if err := c.call("GET", "/api/v1/users", nil, &users); err != nil {
+			return err
+		}
+		for _, u := range users {
+			if u["username"] == rest[0] {
+				return c.call("POST", "/api/v1/users/"+url.PathEscape(fmt.Sprint(u["id"]))+"/disabled", map[string]any{"disabled": cmd == "user disable"}, nil)
+			}
+		}
+		return fmt.Errorf("no user %q (radioctl user list)", rest[0])
 	case "media list":
 		return c.table("/api/v1/media", "sha256", "name", "duration_ms", "size")
 	case "play":
@@ -448,13 +490,13 @@ func (c *client) call(method, path string, body, out any) error {
 	return c.do(req, out)
 }
 
-func (c *client) upload(path string) error {
+func (c *client) upload(path, area string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	req, err := http.NewRequest("POST", c.server+"/api/v1/media?name="+url.QueryEscape(filepath.Base(path)), f)
+	req, err := http.NewRequest("POST", c.server+"/api/v1/media?name="+url.QueryEscape(filepath.Base(path))+"&area="+url.QueryEscape(area), f)
 	if err != nil {
 		return err
 	}
