@@ -545,3 +545,13 @@ func TestPasswordHash(t *testing.T) {
 		t.Errorf("two hashes of one password are equal: no salt")
 	}
 }
+
+// The OpenAPI document is served without a login (it holds no data), as
+// the same bytes the route test checks.
+func TestOpenAPIServed(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(&client{http: e.srv.Client()}, "GET", "/api/v1/openapi.json", nil)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || r.body != string(openAPI) {
+		t.Errorf("GET /api/v1/openapi.json: %d %q, %d bytes", r.status, r.header.Get("Content-Type"), len(r.body))
+	}
+}
