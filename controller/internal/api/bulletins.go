@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -312,9 +313,9 @@ func (a *API) putBulletin(w http.ResponseWriter, r *http.Request) error {
 	if !f.exists {
 		src = []byte(fmt.Sprintf("# Programme of station %s, made in the web UI.\nstation %s\n", f.station, f.station))
 	}
-	oldText, existed := schedule.BlockText(src, id)
+	_, existed := schedule.BlockText(src, id)
 	newSrc := schedule.ReplaceBlock(src, id, text)
-	if newText, _ := schedule.BlockText(newSrc, id); existed && newText == oldText {
+	if existed && sameBulletin(f.path, src, newSrc, id) {
 		// Nothing changed but maybe the layout: keep the file and its approval.
 		newSrc = src
 	}
@@ -482,14 +483,14 @@ func period(r *http.Request) (from, to time.Time, err error) {
 // reviewApprovals keeps an officer from approving: every approved bulletin
 // of src that is new, or differs from its approved version in old, is
 // turned back into a draft. It returns the new text and those bulletins.
-func reviewApprovals(old, src []byte) ([]byte, []string) {
-	sc, err := schedule.Parse("new", src)
+func reviewApprovals(path string, old, src []byte) ([]byte, []string, error) {
+	sc, err := schedule.Parse(path, src)
 	if err != nil {
-		return src, nil
+		return nil, nil, err // nothing is saved that could not be reviewed
 	}
 	var oldSc *schedule.Schedule
 	if len(old) > 0 {
-		oldSc, _ = schedule.Parse("old", old)
+		oldSc, _ = schedule.Parse(path, old)
 	}
 	var back []string
 	for i := range sc.Items {
@@ -497,17 +498,32 @@ func reviewApprovals(old, src []byte) ([]byte, []string) {
 		if !it.Approved {
 			continue
 		}
-		if oldSc != nil {
-			prev := findItem(oldSc, it.ID)
-			ot, ok1 := schedule.BlockText(old, it.ID)
-			nt, ok2 := schedule.BlockText(src, it.ID)
-			if prev.Approved && ok1 && ok2 && ot == nt {
-				continue
-			}
+		if oldSc != nil && findItem(oldSc, it.ID).Approved && sameBulletin(path, old, src, it.ID) {
+			continue
 		}
 		src, _ = schedule.SetStatus(src, it.ID, false)
 		back = append(back, it.ID)
 	}
 	slices.Sort(back)
-	return src, back
+	return src, back, nil
+}
+
+// sameBulletin reports whether bulletin id means the same in two versions
+// of a file, whatever its layout or approval: both parse, and every field
+// but the status is equal.
+func sameBulletin(path string, a, b []byte, id string) bool {
+	sa, err1 := schedule.Parse(path, a)
+	sb, err2 := schedule.Parse(path, b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	ia, ib := findItem(sa, id), findItem(sb, id)
+	if ia.Pos.Line == 0 || ib.Pos.Line == 0 {
+		return false // not in both
+	}
+	ba, bb := bulletinFromItem(ia), bulletinFromItem(ib)
+	ba.Status, bb.Status, ba.Line, bb.Line = "", "", 0, 0
+	ja, _ := json.Marshal(ba)
+	jb, _ := json.Marshal(bb)
+	return string(ja) == string(jb)
 }

@@ -261,7 +261,9 @@ func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) error {
 	}
 	var back []string
 	if !principal(r).CanApprove() {
-		src, back = reviewApprovals(f.src, src)
+		if src, back, err = reviewApprovals(f.path, f.src, src); err != nil {
+			return a.scheduleErr(f, err)
+		}
 	}
 	sc, err := a.saveSchedule(r, f, src)
 	if err != nil {
