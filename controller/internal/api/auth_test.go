@@ -68,7 +68,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reg.Close() })
-	store, err := media.New(filepath.Join(dir, "media"), media.Options{Logger: log})
+	store, err := media.New(filepath.Join(dir, "media"), media.Options{Logger: log, MaxUpload: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,5 +553,32 @@ func TestOpenAPIServed(t *testing.T) {
 	r := e.do(&client{http: e.srv.Client()}, "GET", "/api/v1/openapi.json", nil)
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || r.body != string(openAPI) {
 		t.Errorf("GET /api/v1/openapi.json: %d %q, %d bytes", r.status, r.header.Get("Content-Type"), len(r.body))
+	}
+}
+
+// Uploads that are too big or not audio get the status and code the web
+// app turns into advice, and nothing is stored.
+func TestUploadRefusals(t *testing.T) {
+	e := newEnv(t)
+	oa := e.login("officer-a")
+	upload := func(body []byte) result {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/media?name=x.mp3", bytes.NewReader(body))
+		req.Header.Set(csrfHeader, oa.csrf)
+		resp, err := oa.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return result{resp.StatusCode, string(b), resp.Header}
+	}
+	if r := upload(bytes.Repeat([]byte{0xff, 0xfb, 0x90, 0x00}, 50<<10)); r.status != http.StatusRequestEntityTooLarge || r.code() != "too_large" {
+		t.Errorf("200 KiB upload over a 64 KiB limit: %d %s", r.status, r.body)
+	}
+	if r := upload([]byte("Đây không phải là tệp âm thanh.\n")); r.status != http.StatusUnprocessableEntity || r.code() != "not_audio" {
+		t.Errorf("text upload: %d %s", r.status, r.body)
+	}
+	if got := ids(t, e.do(oa, "GET", "/api/v1/media", nil), "sha256"); len(got) != 1 {
+		t.Errorf("media library after refused uploads: %v", got)
 	}
 }

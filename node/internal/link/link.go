@@ -121,17 +121,26 @@ func (l *Link) Connected() bool { return l.client.IsConnectionOpen() }
 // certificate would then look "not yet valid".
 var ClockFloor = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// waitForClock polls now every interval until it is past ClockFloor; it
+// returns false if ctx ends first.
+func waitForClock(ctx context.Context, now func() time.Time, every time.Duration) bool {
+	for now().Before(ClockFloor) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(every):
+		}
+	}
+	return true
+}
+
 // Run keeps the link connected until ctx ends, then disconnects cleanly
 // (which does not fire the last will; the node publishes offline itself).
 func (l *Link) Run(ctx context.Context) {
 	if l.cfg.TLS != nil && time.Now().Before(ClockFloor) {
 		l.cfg.Logger.Warn("link: the clock is not set yet (no NTP?); waiting before verifying TLS certificates", "now", time.Now())
-		for time.Now().Before(ClockFloor) {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(5 * time.Second):
-			}
+		if !waitForClock(ctx, time.Now, 5*time.Second) {
+			return
 		}
 		l.cfg.Logger.Info("link: clock set; connecting", "now", time.Now())
 	}

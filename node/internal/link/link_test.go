@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -137,4 +138,49 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// A box that boots with its clock in the past (no real-time clock, NTP not
+// yet done) does not try TLS until the clock is set, and gives up waiting
+// when it is stopped.
+func TestWaitForClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		clock := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // what a Pi says at boot
+		now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+		done := make(chan bool, 1)
+		go func() { done <- waitForClock(context.Background(), now, 5*time.Second) }()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("waitForClock returned while the clock was still in 2000")
+		default:
+		}
+		mu.Lock()
+		clock = ClockFloor.Add(300 * 24 * time.Hour) // NTP has run
+		mu.Unlock()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		select {
+		case ok := <-done:
+			if !ok {
+				t.Error("waitForClock = false after the clock was set")
+			}
+		default:
+			t.Fatal("waitForClock still waiting after the clock was set")
+		}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		mu.Lock()
+		clock = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+		mu.Unlock()
+		go func() { done <- waitForClock(ctx, now, 5*time.Second) }()
+		time.Sleep(time.Minute)
+		cancel()
+		synctest.Wait()
+		if ok := <-done; ok {
+			t.Error("waitForClock = true after being stopped with the clock unset")
+		}
+	})
 }
