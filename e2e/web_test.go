@@ -246,6 +246,7 @@ func newBrowser(t *testing.T, chromium, url string) *browser {
 	if dir == "" {
 		dir = filepath.Join("..", "test-artifacts", "web")
 	}
+	dir = filepath.Join(dir, t.Name()) // one folder per test, so tests keep each other's
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
