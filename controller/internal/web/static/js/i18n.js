@@ -113,10 +113,21 @@ const vi = {
   'audit.when': 'Thời điểm', 'audit.who': 'Người thực hiện', 'audit.what': 'Thao tác', 'audit.target': 'Đối tượng', 'audit.detail': 'Chi tiết',
   'audit.from': 'Từ địa chỉ', 'audit.none': 'Chưa có thao tác nào.', 'audit.filter': 'Tìm', 'audit.filterHint': 'người, thao tác, đối tượng…',
 
+  'act.login': 'Đăng nhập', 'act.login.fail': 'Đăng nhập sai', 'act.logout': 'Đăng xuất', 'act.area.create': 'Tạo địa bàn',
+  'act.station.create': 'Tạo đài', 'act.zone.create': 'Tạo vùng phát', 'act.zone.nodes': 'Đổi cụm loa của vùng',
+  'act.node.enrol': 'Đăng ký cụm loa', 'act.node.revoke': 'Thu hồi cụm loa', 'act.node.secret': 'Đổi khoá cụm loa',
+  'act.media.upload': 'Tải bản ghi lên', 'act.play': 'Phát ngay', 'act.stop': 'Dừng phát', 'act.volume': 'Đặt âm lượng', 'act.amp': 'Đặt âm ly',
+  'act.bulletin.create': 'Thêm bản tin', 'act.bulletin.change': 'Sửa bản tin', 'act.bulletin.delete': 'Xoá bản tin', 'act.bulletin.approve': 'Duyệt bản tin',
+  'act.schedule.save': 'Lưu lịch phát', 'act.schedule.delete': 'Xoá lịch phát', 'act.user.create': 'Tạo tài khoản',
+  'act.user.password': 'Đổi mật khẩu', 'act.user.disable': 'Khoá tài khoản', 'act.user.enable': 'Mở khoá tài khoản',
+  'act.key.prepare': 'Chuẩn bị đổi khoá ký', 'act.key.commit': 'Đổi khoá ký',
+
   'users.new': 'Tạo tài khoản', 'users.list': 'Tài khoản', 'users.username': 'Tên đăng nhập', 'users.usernameHint': 'Chữ thường không dấu, số, dấu chấm, ví dụ an.nguyen',
   'users.name': 'Họ và tên', 'users.role': 'Vai trò', 'users.area': 'Địa bàn', 'users.allAreas': 'Mọi địa bàn',
   'users.password': 'Mật khẩu (để trống để máy tự tạo)', 'users.passwordHint': 'Ít nhất 10 ký tự.', 'users.create': 'Tạo tài khoản',
   'users.created': 'Đã tạo tài khoản {0}.', 'users.generated': 'Mật khẩu (chỉ hiện một lần, hãy ghi lại và trao cho người dùng):',
+  'users.status': 'Trạng thái', 'users.active': 'Đang dùng', 'users.disabled': 'Đã khoá', 'users.disable': 'Khoá',
+  'users.enable': 'Mở khoá', 'users.confirmDisable': 'Khoá tài khoản {0}? Người này sẽ không đăng nhập được nữa.',
   'users.badUsername': 'Tên đăng nhập chỉ gồm chữ thường không dấu, số, “.”, “_”, “-”.', 'users.noName': 'Hãy nhập họ và tên.',
 };
 
@@ -231,10 +242,21 @@ const en = {
   'audit.when': 'When', 'audit.who': 'Who', 'audit.what': 'What', 'audit.target': 'Target', 'audit.detail': 'Detail',
   'audit.from': 'From', 'audit.none': 'Nothing logged yet.', 'audit.filter': 'Search', 'audit.filterHint': 'person, action, target…',
 
+  'act.login': 'Log in', 'act.login.fail': 'Failed login', 'act.logout': 'Log out', 'act.area.create': 'Create area',
+  'act.station.create': 'Create station', 'act.zone.create': 'Create zone', 'act.zone.nodes': 'Change zone clusters',
+  'act.node.enrol': 'Enrol cluster', 'act.node.revoke': 'Revoke cluster', 'act.node.secret': 'Rotate cluster secret',
+  'act.media.upload': 'Upload recording', 'act.play': 'Play now', 'act.stop': 'Stop', 'act.volume': 'Set volume', 'act.amp': 'Set amplifier',
+  'act.bulletin.create': 'Add bulletin', 'act.bulletin.change': 'Change bulletin', 'act.bulletin.delete': 'Delete bulletin', 'act.bulletin.approve': 'Approve bulletin',
+  'act.schedule.save': 'Save programme', 'act.schedule.delete': 'Delete programme', 'act.user.create': 'Create account',
+  'act.user.password': 'Change password', 'act.user.disable': 'Disable account', 'act.user.enable': 'Enable account',
+  'act.key.prepare': 'Prepare signing key rotation', 'act.key.commit': 'Rotate signing key',
+
   'users.new': 'Create an account', 'users.list': 'Accounts', 'users.username': 'Username', 'users.usernameHint': 'Lowercase, digits, dots, e.g. an.nguyen',
   'users.name': 'Full name', 'users.role': 'Role', 'users.area': 'Area', 'users.allAreas': 'All areas',
   'users.password': 'Password (leave empty to generate one)', 'users.passwordHint': 'At least 10 characters.', 'users.create': 'Create account',
   'users.created': 'Account {0} created.', 'users.generated': 'Password (shown only once; write it down and hand it over):',
+  'users.status': 'Status', 'users.active': 'Active', 'users.disabled': 'Disabled', 'users.disable': 'Disable',
+  'users.enable': 'Enable', 'users.confirmDisable': 'Disable the account {0}? They will no longer be able to log in.',
   'users.badUsername': 'A username holds lowercase letters, digits, “.”, “_”, “-”.', 'users.noName': 'Enter the full name.',
 };
 

@@ -13,7 +13,7 @@ export async function render(box) {
     clear(out).append(table([
       { label: t('audit.when'), cell: (r) => fmtDateTime(r.at) },
       { label: t('audit.who'), cell: (r) => r.actor || '—' },
-      { label: t('audit.what'), cell: (r) => t('act.' + r.action) === 'act.' + r.action ? r.action : t('act.' + r.action) },
+      { label: t('audit.what'), cell: (r) => h('span', { title: r.action }, t('act.' + r.action) === 'act.' + r.action ? r.action : t('act.' + r.action)) },
       { label: t('audit.target'), cell: (r) => r.target || '—' },
       { label: t('audit.detail'), cell: (r) => r.detail || '' },
       { label: t('audit.from'), cell: (r) => r.remote || '—' },

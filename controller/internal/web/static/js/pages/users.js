@@ -1,8 +1,8 @@
 // Users (admin only): the accounts and a form to create one. A generated
 // password is shown once, here, and never again.
-import { api } from '../api.js';
+import { api, session } from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, busy, field, select, section, table } from '../ui.js';
+import { h, clear, busy, notify, field, select, section, table, badge } from '../ui.js';
 
 const ROLES = ['officer', 'leader', 'province', 'admin'];
 
@@ -17,6 +17,15 @@ export async function render(box) {
       { label: t('users.name'), cell: (u) => u.name || '—' },
       { label: t('users.role'), cell: (u) => t('role.' + u.role) },
       { label: t('users.area'), cell: (u) => u.area_name || areaName[u.area_id] || (u.area_id ? u.area_id : t('users.allAreas')) },
+      { label: t('users.status'), cell: (u) => u.disabled ? badge(t('users.disabled'), 'off') : badge(t('users.active'), 'on') },
+      { label: t('common.actions'), cell: (u) => u.id === session.user?.id ? '' : h('button', { type: 'button', 'data-test': 'toggle-' + u.username,
+        onclick: (ev) => busy(ev.currentTarget, async () => {
+          if (!u.disabled && !confirm(t('users.confirmDisable', u.username))) return;
+          try {
+            await api('POST', `users/${encodeURIComponent(u.id)}/disabled`, { disabled: !u.disabled });
+            await refresh();
+          } catch (e) { notify(e.toString(), 'error'); }
+        }) }, u.disabled ? t('users.enable') : t('users.disable')) },
     ], users, { test: 'users-table', rowTest: (u) => 'user-' + u.username }));
   }
   const username = h('input', { autocapitalize: 'none', spellcheck: 'false', autocomplete: 'off', required: true, pattern: '[a-z0-9._-]+' });
