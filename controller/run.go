@@ -79,7 +79,19 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	// The broker asks for a node's zones on every zone command it delivers
+	// (thousands at once for an emergency): answer from memory, reloaded
+	// whenever enrolment or zones change.
+	zones := &zoneCache{}
+	if err := zones.load(ctx, reg); err != nil {
+		return err
+	}
 	if brokerURL == "" {
+		onCreds = func(ctx context.Context) {
+			if err := zones.load(ctx, reg); err != nil {
+				log.Error("reloading zone membership", "err", err)
+			}
+		}
 		secret = broker.NewSecret() // in-process broker: a fresh secret each start
 		embedded, err = broker.Start(broker.Config{
 			Addr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, TLS: tlsConf, Logger: log.With("part", "broker"),
@@ -88,10 +100,7 @@ func Run(ctx context.Context, cfg Config) error {
 				h, revoked, err := reg.NodeSecret(context.Background(), node)
 				return string(h), err == nil && !revoked
 			},
-			NodeZones: func(node string) []string {
-				z, _ := reg.NodeZones(context.Background(), node)
-				return z
-			},
+			NodeZones: zones.get,
 		})
 		if err != nil {
 			return err
@@ -225,7 +234,7 @@ func Run(ctx context.Context, cfg Config) error {
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	log.Info("controller ready: open the web app in a browser", "http", scheme+"://"+ln.Addr().String(), "broker", brokerURL, "nodes", len(nodes), "key", sig.Key().ID)
+	log.Info("controller ready", "http", scheme+"://"+ln.Addr().String(), "web_app", scheme+"://"+ln.Addr().String()+"/", "broker", brokerURL, "nodes", len(nodes), "key", sig.Key().ID)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String(), strings.TrimPrefix(brokerURL, "tcp://"))
 	}
@@ -336,4 +345,33 @@ func writeMosquitto(ctx context.Context, cfg Config, reg *registry.DB, secret st
 		return syscall.Kill(pid, syscall.SIGHUP)
 	}
 	return nil
+}
+
+// zoneCache maps each node to its zones.
+type zoneCache struct {
+	mu sync.RWMutex
+	m  map[string][]string
+}
+
+func (z *zoneCache) load(ctx context.Context, reg *registry.DB) error {
+	all, err := reg.ListZones(ctx)
+	if err != nil {
+		return fmt.Errorf("controller: zones: %w", err)
+	}
+	m := map[string][]string{}
+	for _, zone := range all {
+		for _, n := range zone.Nodes {
+			m[n] = append(m[n], zone.ID)
+		}
+	}
+	z.mu.Lock()
+	z.m = m
+	z.mu.Unlock()
+	return nil
+}
+
+func (z *zoneCache) get(node string) []string {
+	z.mu.RLock()
+	defer z.mu.RUnlock()
+	return z.m[node]
 }
