@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +27,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/node/internal/outbox"
 )
 
 // fixture is a real MQTT broker (mochi, allow-all: the broker's ACL is
@@ -37,6 +40,7 @@ type fixture struct {
 	replies chan nodeproto.Reply
 	events  chan nodeproto.Event
 	mu      sync.Mutex
+	emitted []nodeproto.Event                                 // every event received, in order (under mu)
 	files   map[string][]byte                                 // media -> content served
 	corrupt func(media string, index int, data []byte) []byte // tampering with served chunks
 	fetches int
@@ -77,6 +81,9 @@ func newFixture(t *testing.T) (*fixture, Config) {
 		var e nodeproto.Events
 		json.Unmarshal(m.Payload(), &e)
 		var seqs []uint64
+		f.mu.Lock()
+		f.emitted = append(f.emitted, e.Events...)
+		f.mu.Unlock()
 		for _, ev := range e.Events {
 			seqs = append(seqs, ev.Seq)
 			f.events <- ev
@@ -199,7 +206,7 @@ func now() int64 { return time.Now().UnixMilli() }
 
 func TestCommandsVerifiedAndContentRepaired(t *testing.T) {
 	f, cfg := newFixture(t)
-	stop := runNode(t, cfg)
+	stop := sync.OnceFunc(runNode(t, cfg))
 	defer stop()
 
 	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, nodeproto.Desired{Node: "n1", Rev: 1, Issued: now(), Volume: 50, Zones: []string{"z1"}}))
@@ -281,12 +288,57 @@ func TestCommandsVerifiedAndContentRepaired(t *testing.T) {
 	if r := f.reply("desired:1"); r.Code != nodeproto.CodeReplayed {
 		t.Errorf("stale desired: reply %+v, want replayed", r)
 	}
-	select {
-	case e := <-f.events:
-		if strings.HasPrefix(e.ID, "c-") && e.ID != "c-good" {
-			t.Errorf("refused command produced an event: %+v", e)
+
+	// A valid command sent after all the refused ones plays: the node has
+	// handled everything before it. It is the last thing the node does.
+	short, shortMedia := opusTone(t, 0.3, 660)
+	f.mu.Lock()
+	f.files[shortMedia] = short
+	f.mu.Unlock()
+	last := play("c-last")
+	last.Play.Media, last.Play.Size, last.Play.PlayAt = shortMedia, int64(len(short)), now()+1000
+	f.publish("radio/v1/node/n1/cmd", false, f.sign("k1", f.priv, last))
+	if r := f.reply("c-last"); !r.OK {
+		t.Fatalf("c-last refused: %+v", r)
+	}
+	f.event("started", "c-last", 30*time.Second)
+	f.event("finished", "c-last", 10*time.Second)
+	stop()
+
+	// Every event the node ever recorded: those the "controller" received,
+	// and whatever is still in its outbox unacknowledged.
+	ob, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	all := map[uint64]nodeproto.Event{}
+	for _, e := range append(slices.Clone(f.emitted), ob.Pending(outbox.MaxPending)...) {
+		all[e.Seq] = e
+	}
+	f.mu.Unlock()
+	seqs := slices.Sorted(maps.Keys(all))
+	if len(seqs) == 0 || seqs[0] != 1 || seqs[len(seqs)-1] != uint64(len(seqs)) {
+		t.Fatalf("event sequence numbers %v: want 1..n with no gap (some events unaccounted for)", seqs)
+	}
+	refused := map[string]bool{"c-forged": true, "c-unknown": true, "c-expired": true, "c-other": true, "c-zone": true}
+	got := map[string][]string{}
+	for _, s := range seqs {
+		e := all[s]
+		got[e.ID] = append(got[e.ID], e.Type)
+		if refused[e.ID] || e.ID == "" {
+			t.Errorf("refused command produced proof of play: %+v", e)
 		}
-	default:
+	}
+	// The good command played once (its replay did not play it again), and
+	// nothing else played but the final one.
+	for _, id := range []string{"c-good", "c-last"} {
+		if !slices.Equal(got[id], []string{"started", "finished"}) {
+			t.Errorf("events of %s = %v, want [started finished]", id, got[id])
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("events for %d items, want only c-good and c-last: %v", len(got), got)
 	}
 }
 
