@@ -582,3 +582,37 @@ func TestUploadRefusals(t *testing.T) {
 		t.Errorf("media library after refused uploads: %v", got)
 	}
 }
+
+// A whole programme file may be saved under any name; the station it names
+// decides who may save it.
+func TestWholeFileNamedFreely(t *testing.T) {
+	e := newEnv(t)
+	oa := e.login("officer-a")
+	put := func(c *client, name, station string) result {
+		src := "station " + station + "\nbulletin tin\n    title Tin\n    source media " + shaA + "\n    target commune\n    daily 06:30\n    duration 5m\n"
+		req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/schedules/"+name, strings.NewReader(src))
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		req.Header.Set(csrfHeader, c.csrf)
+		resp, err := c.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return result{resp.StatusCode, string(b), resp.Header}
+	}
+	if r := put(oa, "xa-a", "st-a"); r.status != 200 {
+		t.Errorf("officer A saves xa-a for st-a: %d %s", r.status, r.body)
+	}
+	if r := put(oa, "xa-b", "st-b"); r.status != http.StatusForbidden {
+		t.Errorf("officer A saves xa-b for st-b: %d %s, want 403", r.status, r.body)
+	}
+	if r := put(oa, "xa-a", "st-b"); r.status != http.StatusForbidden {
+		t.Errorf("officer A moves xa-a to st-b: %d %s, want 403", r.status, r.body)
+	}
+	if r := put(e.tokenClient(), "xa-c", "st-c"); r.status != 200 {
+		t.Errorf("admin saves xa-c: %d %s", r.status, r.body)
+	}
+}

@@ -223,13 +223,16 @@ type scheduleFile struct {
 
 // loadScheduleFile reads a schedule and checks the caller may see (or, with
 // write, change) its station. A schedule that does not exist yet belongs to
-// the station of the same id.
-func (a *API) loadScheduleFile(r *http.Request, write bool) (scheduleFile, string, error) {
+// the station newStation, or else to the station of the same id.
+func (a *API) loadScheduleFile(r *http.Request, write bool, newStation ...string) (scheduleFile, string, error) {
 	name, path, err := a.schedulePath(r)
 	if err != nil {
 		return scheduleFile{}, "", err
 	}
 	f := scheduleFile{name: name, path: path, station: name}
+	if len(newStation) > 0 && newStation[0] != "" {
+		f.station = newStation[0]
+	}
 	f.src, err = os.ReadFile(path)
 	switch {
 	case err == nil:

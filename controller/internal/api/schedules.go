@@ -249,7 +249,7 @@ func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) error {
 	s := a.cfg.Schedules
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, area, err := a.loadScheduleFile(r, true)
+	f, area, err := a.loadScheduleFile(r, true, stationOf(src))
 	if err != nil {
 		return err
 	}
