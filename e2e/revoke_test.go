@@ -117,10 +117,11 @@ func revokeScenario(t *testing.T, ctl *controller, dir string, embedded bool) {
 	}
 	var n struct {
 		Revoked bool `json:"revoked"`
+		Online  bool `json:"online"`
 	}
 	ctl.mustCall(t, "GET", "/api/v1/nodes/v1", nil, &n)
-	if !n.Revoked {
-		t.Error("GET /api/v1/nodes/v1 does not show the node revoked")
+	if !n.Revoked || n.Online {
+		t.Errorf("GET /api/v1/nodes/v1 after revocation: revoked=%v online=%v, want revoked and offline", n.Revoked, n.Online)
 	}
 
 	// A command to its zone while it keeps knocking: v2 plays it, v1 not.

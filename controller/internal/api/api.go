@@ -561,6 +561,10 @@ func (a *API) revokeNode(w http.ResponseWriter, r *http.Request) error {
 	if a.cfg.Disconnect != nil {
 		a.cfg.Disconnect(id)
 	}
+	// Its last will is dropped now (it is no longer a node), so say it here.
+	if err := a.cfg.Registry.MarkOffline(r.Context(), id); err != nil {
+		return err
+	}
 	a.audit(r, area, "node.revoke", id, "")
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
 	return nil

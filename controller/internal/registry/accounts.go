@@ -289,3 +289,10 @@ func (db *DB) LastPlays(ctx context.Context) (map[string]time.Time, error) {
 	}
 	return out, rows.Err()
 }
+
+// MarkOffline records one node as offline (after it was revoked: its last
+// will is no longer accepted from it).
+func (db *DB) MarkOffline(ctx context.Context, node string) error {
+	_, err := db.w.ExecContext(ctx, "UPDATE node_state SET online = 0 WHERE node_id = ?", node)
+	return writeErr("node state", err)
+}
