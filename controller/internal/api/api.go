@@ -122,6 +122,7 @@ func (a *API) routes() {
 	a.route("POST /api/v1/users", a.createUser)
 	a.route("POST /api/v1/users/{id}/disabled", a.disableUser)
 	a.route("GET /api/v1/dashboard", a.dashboard)
+	a.route("GET /api/v1/coverage", a.coverage)
 	a.route("GET /api/v1/areas", a.listAreas)
 	a.route("POST /api/v1/areas", a.createArea)
 	a.route("GET /api/v1/stations", a.listStations)

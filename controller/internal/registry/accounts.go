@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -295,4 +296,35 @@ func (db *DB) LastPlays(ctx context.Context) (map[string]time.Time, error) {
 func (db *DB) MarkOffline(ctx context.Context, node string) error {
 	_, err := db.w.ExecContext(ctx, "UPDATE node_state SET online = 0 WHERE node_id = ?", node)
 	return writeErr("node state", err)
+}
+
+// PlayKey names one item on one node.
+type PlayKey struct{ Node, Item string }
+
+// PlayOutcome sums up what a node reported about one item.
+type PlayOutcome struct {
+	Started, Finished, Interrupted, Failed bool
+	PlayedMS                               int64
+}
+
+// PlayOutcomesSince sums up every proof-of-play record since a time, by
+// node and item, in one pass.
+func (db *DB) PlayOutcomesSince(ctx context.Context, since time.Time) (map[PlayKey]PlayOutcome, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT node_id, item_id,
+		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(played_ms)
+		FROM play_events WHERE at >= ? GROUP BY node_id, item_id`, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("registry: play outcomes: %w", err)
+	}
+	defer rows.Close()
+	out := map[PlayKey]PlayOutcome{}
+	for rows.Next() {
+		var k PlayKey
+		var o PlayOutcome
+		if err := rows.Scan(&k.Node, &k.Item, &o.Started, &o.Finished, &o.Interrupted, &o.Failed, &o.PlayedMS); err != nil {
+			return nil, err
+		}
+		out[k] = o
+	}
+	return out, rows.Err()
 }

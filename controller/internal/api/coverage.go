@@ -1,0 +1,269 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/schedule"
+)
+
+// Coverage is what provincial staff check: every station of their area,
+// what kind it is (IP, FM, wired), how many of its speaker clusters are
+// online, and whether today's bulletins actually played on them.
+type Coverage struct {
+	Time     time.Time         `json:"time"`
+	Day      string            `json:"day"` // today in Vietnam
+	Totals   CoverageTotals    `json:"totals"`
+	Communes []CommuneCoverage `json:"communes"`
+	Stations []StationCoverage `json:"stations"`
+}
+
+// AirCounts counts node-occurrences of today's bulletins that should have
+// started by now: aired (played to the end), partly (started, cut short),
+// missed (failed, or no report 10 minutes after their end). The rest of
+// Due is on air or not yet reported.
+type AirCounts struct {
+	Due    int `json:"due"`
+	Aired  int `json:"aired"`
+	Partly int `json:"partly"`
+	Missed int `json:"missed"`
+}
+
+func (c *AirCounts) add(o AirCounts) {
+	c.Due += o.Due
+	c.Aired += o.Aired
+	c.Partly += o.Partly
+	c.Missed += o.Missed
+}
+
+// CoverageTotals sums up the area.
+type CoverageTotals struct {
+	Stations int `json:"stations"`
+	IP       int `json:"ip"`
+	FM       int `json:"fm"`
+	Wired    int `json:"wired"`
+	Nodes    int `json:"nodes"`
+	Online   int `json:"online"`
+	AirCounts
+}
+
+// CommuneCoverage sums up one commune.
+type CommuneCoverage struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	ParentID string `json:"parent_id,omitempty"`
+	Stations int    `json:"stations"`
+	Nodes    int    `json:"nodes"`
+	Online   int    `json:"online"`
+	AirCounts
+}
+
+// StationCoverage is one station.
+type StationCoverage struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Kind       string     `json:"kind"`
+	AreaID     string     `json:"area_id"`
+	AreaName   string     `json:"area_name"`
+	Nodes      int        `json:"nodes"`
+	Online     int        `json:"online"`
+	LastReport *time.Time `json:"last_report,omitempty"`
+	LastPlay   *time.Time `json:"last_play,omitempty"`
+	AirCounts
+}
+
+// missedAfter is how long after its end an occurrence with no report
+// counts as missed (as in the occurrence report).
+const missedAfter = 10 * time.Minute
+
+// coverage answers from a handful of whole-table reads, then works in
+// memory: a province is thousands of stations, the country ~10,000 with
+// ~100,000 clusters, and the answer must stay well under a second.
+func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	sc, err := a.reqScope(r)
+	if err != nil {
+		return err
+	}
+	reg := a.cfg.Registry
+	areaList, err := reg.ListAreas(ctx)
+	if err != nil {
+		return err
+	}
+	areas := map[string]registry.Area{}
+	for _, ar := range areaList {
+		areas[ar.ID] = ar
+	}
+	want := sc.has
+	if q := r.URL.Query().Get("area"); q != "" {
+		if _, ok := areas[q]; !ok {
+			return errorf(http.StatusNotFound, "area %q %v", q, registry.ErrNotFound)
+		}
+		if !sc.has(q) {
+			return forbidden("area " + q)
+		}
+		want = func(id string) bool { return sc.has(id) && (id == q || areas[id].ParentID == q) }
+	}
+	stations, err := reg.ListStations(ctx, "")
+	if err != nil {
+		return err
+	}
+	nodes, err := reg.ListNodes(ctx, "")
+	if err != nil {
+		return err
+	}
+	states, err := reg.ListNodeStates(ctx)
+	if err != nil {
+		return err
+	}
+	lastPlays, err := reg.LastPlays(ctx)
+	if err != nil {
+		return err
+	}
+	zones, err := reg.ListZones(ctx)
+	if err != nil {
+		return err
+	}
+	mediaList, err := reg.ListMedia(ctx)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	local := now.In(schedule.Zone)
+	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, schedule.Zone)
+	outcomes, err := reg.PlayOutcomesSince(ctx, day)
+	if err != nil {
+		return err
+	}
+
+	cov := Coverage{Time: now.UTC(), Day: day.Format("2006-01-02"), Communes: []CommuneCoverage{}, Stations: []StationCoverage{}}
+	byStation := map[string]*StationCoverage{}
+	for _, st := range stations {
+		if !want(st.AreaID) {
+			continue
+		}
+		cov.Stations = append(cov.Stations, StationCoverage{ID: st.ID, Name: st.Name, Kind: st.Kind, AreaID: st.AreaID, AreaName: areas[st.AreaID].Name})
+	}
+	for i := range cov.Stations {
+		byStation[cov.Stations[i].ID] = &cov.Stations[i]
+	}
+	type nodeInfo struct{ station string }
+	stationNodes := map[string][]string{}
+	known := map[string]nodeInfo{}
+	online := map[string]bool{}
+	for _, s := range states {
+		online[s.NodeID] = s.Online
+	}
+	for _, n := range nodes {
+		s, ok := byStation[n.StationID]
+		if !ok || n.Revoked {
+			continue
+		}
+		known[n.ID] = nodeInfo{n.StationID}
+		stationNodes[n.StationID] = append(stationNodes[n.StationID], n.ID)
+		s.Nodes++
+		if online[n.ID] {
+			s.Online++
+		}
+		if t, ok := lastPlays[n.ID]; ok && (s.LastPlay == nil || t.After(*s.LastPlay)) {
+			s.LastPlay = &t
+		}
+	}
+	for _, st := range states {
+		if k, ok := known[st.NodeID]; ok {
+			s := byStation[k.station]
+			if t := st.UpdatedAt; s.LastReport == nil || t.After(*s.LastReport) {
+				s.LastReport = &t
+			}
+		}
+	}
+	zoneNodes := map[string][]string{}
+	for _, z := range zones {
+		zoneNodes[z.ID] = z.Nodes
+	}
+	lengths := map[string]time.Duration{}
+	for _, m := range mediaList {
+		lengths[m.SHA256] = time.Duration(m.DurationMS) * time.Millisecond
+	}
+	durations := func(it schedule.Item) time.Duration { return lengths[it.Source.Media] }
+
+	for _, sch := range a.cfg.Schedules.Scheduler.Schedules() {
+		s, ok := byStation[sch.Station]
+		if !ok {
+			continue
+		}
+		for _, o := range sch.Occurrences(day, now.Add(time.Nanosecond), durations) {
+			if !o.Item.Airs() {
+				continue
+			}
+			var targets []string
+			switch o.Item.Target.Kind {
+			case schedule.TargetCommune:
+				targets = stationNodes[sch.Station]
+			case schedule.TargetZone:
+				for _, z := range o.Item.Target.IDs {
+					targets = append(targets, zoneNodes[z]...)
+				}
+			case schedule.TargetNodes:
+				targets = o.Item.Target.IDs
+			}
+			end := o.End
+			if end.IsZero() {
+				end = o.At
+			}
+			id := o.ID()
+			for _, n := range targets {
+				if k, ok := known[n]; !ok || k.station != sch.Station {
+					continue
+				}
+				s.Due++
+				oc := outcomes[registry.PlayKey{Node: n, Item: id}]
+				late := now.After(end.Add(missedAfter))
+				switch {
+				case oc.Finished:
+					s.Aired++
+				case oc.Interrupted, oc.Started && late:
+					s.Partly++
+				case oc.Failed, !oc.Started && late:
+					s.Missed++
+				}
+			}
+		}
+	}
+
+	communes := map[string]*CommuneCoverage{}
+	for i := range cov.Stations {
+		s := &cov.Stations[i]
+		t := &cov.Totals
+		t.Stations++
+		switch s.Kind {
+		case "ip":
+			t.IP++
+		case "fm":
+			t.FM++
+		case "wired":
+			t.Wired++
+		}
+		t.Nodes += s.Nodes
+		t.Online += s.Online
+		t.add(s.AirCounts)
+		c := communes[s.AreaID]
+		if c == nil {
+			ar := areas[s.AreaID]
+			c = &CommuneCoverage{ID: ar.ID, Name: ar.Name, ParentID: ar.ParentID}
+			communes[s.AreaID] = c
+		}
+		c.Stations++
+		c.Nodes += s.Nodes
+		c.Online += s.Online
+		c.add(s.AirCounts)
+	}
+	for _, c := range communes {
+		cov.Communes = append(cov.Communes, *c)
+	}
+	sort.Slice(cov.Communes, func(i, j int) bool { return cov.Communes[i].ID < cov.Communes[j].ID })
+	writeJSON(w, http.StatusOK, cov)
+	return nil
+}

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/communeradio/radio/controller/internal/registry"
+)
+
+func TestCoverage(t *testing.T) {
+	e := newEnv(t) // 08:00 in Vietnam; commune B has a 06:30 bulletin (a draft)
+	ctx := context.Background()
+	admin := e.tokenClient()
+	// Commune A: a 07:00 bulletin, approved, with no report: missed by now.
+	// Commune B: its 06:30 bulletin approved, and played to the end.
+	e.do(admin, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", map[string]any{"id": "tin-a", "title": "Tin A",
+		"source": map[string]any{"kind": "media", "media": shaA}, "target": map[string]any{"kind": "commune"},
+		"recurrence": map[string]any{"kind": "daily", "times": []string{"07:00"}}, "duration": "5m"})
+	for _, p := range []string{"/api/v1/schedules/st-a/bulletins/tin-a/approve", "/api/v1/schedules/st-b/bulletins/tin-b/approve"} {
+		if r := e.do(admin, "POST", p, nil); r.status != 200 {
+			t.Fatalf("%s: %d %s", p, r.status, r.body)
+		}
+	}
+	at := time.Date(2026, 12, 1, 6, 30, 0, 0, time.FixedZone("ICT", 7*3600))
+	if _, err := e.reg.InsertPlayEvents(ctx, []registry.PlayEvent{
+		{NodeID: "n-b", Seq: 2, Type: "started", ItemID: "tin-b-20261201-063000", At: at},
+		{NodeID: "n-b", Seq: 3, Type: "finished", ItemID: "tin-b-20261201-063000", At: at.Add(5 * time.Minute), PlayedMS: 300000},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reg.UpsertNodeState(ctx, registry.NodeState{NodeID: "n-a", Online: true, State: json.RawMessage(`{"node":"n-a","online":true}`), UpdatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(c *client, q string) Coverage {
+		t.Helper()
+		r := e.do(c, "GET", "/api/v1/coverage"+q, nil)
+		var v Coverage
+		if r.status != 200 || json.Unmarshal([]byte(r.body), &v) != nil {
+			t.Fatalf("coverage%s: %d %s", q, r.status, r.body)
+		}
+		return v
+	}
+	p1 := get(e.login("province-1"), "")
+	want := CoverageTotals{Stations: 2, IP: 2, Nodes: 2, Online: 1, AirCounts: AirCounts{Due: 2, Aired: 1, Missed: 1}}
+	if d := cmp.Diff(want, p1.Totals); d != "" {
+		t.Errorf("province 1 totals (-want +got):\n%s", d)
+	}
+	if p1.Day != "2026-12-01" || len(p1.Communes) != 2 || p1.Communes[0].ID != "a" || p1.Communes[0].Missed != 1 || p1.Communes[1].Aired != 1 {
+		t.Errorf("province 1 communes: day %s %+v", p1.Day, p1.Communes)
+	}
+	for _, s := range p1.Stations {
+		if s.ID == "st-b" && (s.LastPlay == nil || !s.LastPlay.Equal(e.clock.Now())) { // newEnv's record at 08:00
+			t.Errorf("st-b last play %v", s.LastPlay)
+		}
+		if s.ID == "st-a" && (s.LastReport == nil || s.Online != 1) {
+			t.Errorf("st-a: %+v", s)
+		}
+	}
+	if got := get(e.login("province-2"), ""); got.Totals.Stations != 1 || got.Stations[0].ID != "st-c" {
+		t.Errorf("province 2 sees %+v", got.Stations)
+	}
+	oa := e.login("officer-a")
+	if got := get(oa, ""); got.Totals.Stations != 1 || got.Stations[0].ID != "st-a" {
+		t.Errorf("officer A sees %+v", got.Stations)
+	}
+	if r := e.do(oa, "GET", "/api/v1/coverage?area=b", nil); r.status != http.StatusForbidden {
+		t.Errorf("officer A asks for commune B: %d", r.status)
+	}
+	if got := get(admin, "?area=p-1"); got.Totals.Stations != 2 {
+		t.Errorf("admin, province 1: %+v", got.Totals)
+	}
+	// Later in the day, before B's evening bulletin and after nothing else: the same.
+	e.clock.Add(2 * time.Hour)
+	if got := get(admin, "?area=b"); got.Totals.Due != 1 || got.Totals.Aired != 1 {
+		t.Errorf("commune B at 10:00: %+v", got.Totals)
+	}
+}
