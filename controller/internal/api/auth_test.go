@@ -42,11 +42,13 @@ func (c *testClock) Add(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	reg   *registry.DB
 	clock *testClock
 	admin string // API token
+	sch   *Schedules
+	db    string // the registry's file
 }
 
 const (
@@ -59,7 +61,7 @@ const testPassword = "mat-khau-thu-nghiem"
 // newEnv runs the API on a real registry with two provinces: p-1 with
 // communes a and b, p-2 with commune c; each commune has a station, a zone,
 // a node and a recording, and users of every role.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -123,7 +125,7 @@ func newEnv(t *testing.T) *env {
 	}
 	tok, err := NewToken(ctx, reg, "admin", "admin")
 	must(err)
-	e := &env{t: t, srv: srv, reg: reg, clock: clock, admin: tok}
+	e := &env{t: t, srv: srv, reg: reg, clock: clock, admin: tok, sch: sch, db: filepath.Join(dir, "registry.db")}
 	// Commune B's programme, made by the administrator.
 	resp := e.do(e.tokenClient(), "PUT", "/api/v1/schedules/st-b/bulletins/tin-b", bulletinJSON("tin-b", shaB, "z-b"))
 	if resp.status != 200 {

@@ -96,7 +96,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	for _, ar := range areaList {
 		areas[ar.ID] = ar
 	}
-	want := sc.has
+	want, everything := sc.has, sc.all
 	if q := r.URL.Query().Get("area"); q != "" {
 		if _, ok := areas[q]; !ok {
 			return errorf(http.StatusNotFound, "area %q %v", q, registry.ErrNotFound)
@@ -105,20 +105,36 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 			return forbidden("area " + q)
 		}
 		want = func(id string) bool { return sc.has(id) && (id == q || areas[id].ParentID == q) }
+		everything = false
 	}
 	stations, err := reg.ListStations(ctx, "")
 	if err != nil {
 		return err
 	}
-	nodes, err := reg.ListNodes(ctx, "")
+	// Read only the area's nodes and records: a province is a tenth of
+	// the country, a commune a ten-thousandth.
+	var inScope []string // station ids; nil = every station
+	if !everything {
+		inScope = []string{}
+		for _, st := range stations {
+			if want(st.AreaID) {
+				inScope = append(inScope, st.ID)
+			}
+		}
+	}
+	nodes, err := reg.NodesOf(ctx, inScope)
 	if err != nil {
 		return err
 	}
-	states, err := reg.ListNodeStates(ctx)
+	var nodeScope []string
+	if inScope != nil {
+		nodeScope = nodeIDs(nodes)
+	}
+	live, err := reg.NodeLiveness(ctx, nodeScope)
 	if err != nil {
 		return err
 	}
-	lastPlays, err := reg.LastPlays(ctx)
+	lastPlays, err := reg.LastPlays(ctx, nodeScope)
 	if err != nil {
 		return err
 	}
@@ -133,7 +149,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	now := a.now()
 	local := now.In(schedule.Zone)
 	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, schedule.Zone)
-	outcomes, err := reg.PlayOutcomesSince(ctx, day)
+	outcomes, err := reg.PlayOutcomesSince(ctx, day, nodeScope)
 	if err != nil {
 		return err
 	}
@@ -152,10 +168,6 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	type nodeInfo struct{ station string }
 	stationNodes := map[string][]string{}
 	known := map[string]nodeInfo{}
-	online := map[string]bool{}
-	for _, s := range states {
-		online[s.NodeID] = s.Online
-	}
 	for _, n := range nodes {
 		s, ok := byStation[n.StationID]
 		if !ok || n.Revoked {
@@ -164,19 +176,16 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 		known[n.ID] = nodeInfo{n.StationID}
 		stationNodes[n.StationID] = append(stationNodes[n.StationID], n.ID)
 		s.Nodes++
-		if online[n.ID] {
+		l, reported := live[n.ID]
+		if l.Online {
 			s.Online++
+		}
+		if reported && (s.LastReport == nil || l.UpdatedAt.After(*s.LastReport)) {
+			t := l.UpdatedAt
+			s.LastReport = &t
 		}
 		if t, ok := lastPlays[n.ID]; ok && (s.LastPlay == nil || t.After(*s.LastPlay)) {
 			s.LastPlay = &t
-		}
-	}
-	for _, st := range states {
-		if k, ok := known[st.NodeID]; ok {
-			s := byStation[k.station]
-			if t := st.UpdatedAt; s.LastReport == nil || t.After(*s.LastReport) {
-				s.LastReport = &t
-			}
 		}
 	}
 	zoneNodes := map[string][]string{}

@@ -81,7 +81,7 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	last, err := a.cfg.Registry.LastPlays(ctx)
+	last, err := a.cfg.Registry.LastPlays(ctx, nodeIDs(nodes))
 	if err != nil {
 		return err
 	}
@@ -154,3 +154,12 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// nodeIDs lists the ids of nodes.
+func nodeIDs(nodes []registry.Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.ID
+	}
+	return out
+}

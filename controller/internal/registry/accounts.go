@@ -272,9 +272,19 @@ func (db *DB) MediaAreasOf(ctx context.Context, sha string) ([]string, error) {
 	return out, rows.Err()
 }
 
-// LastPlays returns when each node last reported proof of play.
-func (db *DB) LastPlays(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT node_id, max(at) FROM play_events GROUP BY node_id")
+// inNodes is a filter on a node id column: nil means every node.
+func inNodes(col string, nodes []string) (string, []any) {
+	if nodes == nil {
+		return "1", nil
+	}
+	return col + " IN (SELECT value FROM json_each(?))", []any{jsonList(nodes)}
+}
+
+// LastPlays returns when each node (of nodes; nil = all) last reported
+// proof of play.
+func (db *DB) LastPlays(ctx context.Context, nodes []string) (map[string]time.Time, error) {
+	where, args := inNodes("node_id", nodes)
+	rows, err := db.r.QueryContext(ctx, "SELECT node_id, max(at) FROM play_events WHERE "+where+" GROUP BY node_id", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +297,54 @@ func (db *DB) LastPlays(ctx context.Context) (map[string]time.Time, error) {
 			return nil, err
 		}
 		out[n] = fromMS(at)
+	}
+	return out, rows.Err()
+}
+
+// NodesOf returns the nodes of the given stations (nil = all).
+func (db *DB) NodesOf(ctx context.Context, stations []string) ([]Node, error) {
+	where, args := inNodes("station_id", stations)
+	rows, err := db.r.QueryContext(ctx, "SELECT "+nodeCols+" FROM nodes WHERE "+where+" ORDER BY id", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Node{}
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Liveness is when a node last reported, and whether it is online.
+type Liveness struct {
+	Online    bool
+	UpdatedAt time.Time
+}
+
+// NodeLiveness returns the liveness of nodes (nil = all), without their
+// whole state documents.
+func (db *DB) NodeLiveness(ctx context.Context, nodes []string) (map[string]Liveness, error) {
+	where, args := inNodes("node_id", nodes)
+	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, updated_at FROM node_state WHERE "+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]Liveness{}
+	for rows.Next() {
+		var n string
+		var l Liveness
+		var at int64
+		if err := rows.Scan(&n, &l.Online, &at); err != nil {
+			return nil, err
+		}
+		l.UpdatedAt = fromMS(at)
+		out[n] = l
 	}
 	return out, rows.Err()
 }
@@ -307,12 +365,13 @@ type PlayOutcome struct {
 	PlayedMS                               int64
 }
 
-// PlayOutcomesSince sums up every proof-of-play record since a time, by
-// node and item, in one pass.
-func (db *DB) PlayOutcomesSince(ctx context.Context, since time.Time) (map[PlayKey]PlayOutcome, error) {
+// PlayOutcomesSince sums up every proof-of-play record of nodes (nil =
+// all) since a time, by node and item, in one pass.
+func (db *DB) PlayOutcomesSince(ctx context.Context, since time.Time, nodes []string) (map[PlayKey]PlayOutcome, error) {
+	where, args := inNodes("node_id", nodes)
 	rows, err := db.r.QueryContext(ctx, `SELECT node_id, item_id,
 		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(played_ms)
-		FROM play_events WHERE at >= ? GROUP BY node_id, item_id`, ms(since))
+		FROM play_events WHERE at >= ? AND `+where+` GROUP BY node_id, item_id`, append([]any{ms(since)}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("registry: play outcomes: %w", err)
 	}

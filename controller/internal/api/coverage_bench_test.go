@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/schedule"
+)
+
+// seedCountry adds a country's worth of stations to the registry straight
+// through SQL (in one transaction; the registry's API enrols one node per
+// transaction): 34 provinces, 10,000 IP stations with 10 speaker clusters
+// each, all reporting, each station with a daily programme, and today's
+// 06:30 bulletin played to the end everywhere.
+func seedCountry(b *testing.B, e *env, stations, perStation int) {
+	b.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.db+"?_pragma=busy_timeout(10000)&_pragma=synchronous(OFF)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		if _, err := tx.Exec(q, args...); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	now := e.clock.Now()
+	played := time.Date(now.Year(), now.Month(), now.Day(), 6, 30, 0, 0, schedule.Zone)
+	for p := 0; p < 34; p++ {
+		exec("INSERT INTO areas(id, kind, name) VALUES (?, 'province', ?)", fmt.Sprintf("tinh-%02d", p), fmt.Sprintf("Tỉnh %d", p))
+	}
+	seq := 0
+	for s := 0; s < stations; s++ {
+		area, st := fmt.Sprintf("xa-%05d", s), fmt.Sprintf("dai-%05d", s)
+		exec("INSERT INTO areas(id, parent_id, kind, name) VALUES (?, ?, 'commune', ?)", area, fmt.Sprintf("tinh-%02d", s%34), "Xã "+area)
+		exec("INSERT INTO stations(id, area_id, name, kind) VALUES (?, ?, ?, 'ip')", st, area, "Đài "+area)
+		for n := 0; n < perStation; n++ {
+			node := fmt.Sprintf("%s-%02d", st, n)
+			exec("INSERT INTO nodes(id, station_id, name, secret_hash, created_at) VALUES (?, ?, ?, 'x', ?)", node, st, node, now.UnixMilli())
+			exec("INSERT INTO node_state(node_id, online, state, updated_at) VALUES (?, ?, '{}', ?)", node, n != 0, now.UnixMilli())
+			for _, typ := range []string{"started", "finished"} {
+				seq++
+				exec("INSERT INTO play_events(node_id, seq, type, item_id, media, at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+					node, seq, typ, "ban-tin-"+played.Format("20060102-150405"), shaA, played.UnixMilli(), now.UnixMilli())
+			}
+		}
+		src := fmt.Sprintf("station %s\nbulletin ban-tin\n    title Bản tin xã\n    source media %s\n    target commune\n    status approved\n    daily 06:30, 17:00\n    duration 5m\n", st, shaA)
+		sc, err := schedule.Parse(st+".radio", []byte(src))
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.sch.Scheduler.Set(st, sc)
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkCoverage is the coverage view's server time (the handler and
+// JSON, over HTTP on loopback) for the whole country as an administrator
+// and for one province (~290 stations) as provincial staff.
+// Target (DESIGN.md): < 200 ms for ~10,000 stations / 100,000 nodes.
+func BenchmarkCoverage(b *testing.B) {
+	e := newEnv(b)
+	t0 := time.Now()
+	seedCountry(b, e, 10_000, 10)
+	b.Logf("seeded 10,000 stations, 100,000 nodes, 200,000 proof-of-play records in %v", time.Since(t0).Round(time.Millisecond))
+	ctx := context.Background()
+	hash, _ := HashPassword(testPassword)
+	if err := e.reg.CreateUser(ctx, userProvince("tinh-07"), hash); err != nil {
+		b.Fatal(err)
+	}
+	prov := e.login("staff-tinh-07")
+	for _, c := range []struct {
+		name string
+		cl   *client
+		want int
+	}{
+		{"country", e.tokenClient(), 10_003},
+		{"province", prov, 294},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				r := e.do(c.cl, "GET", "/api/v1/coverage", nil)
+				if r.status != 200 {
+					b.Fatalf("%d %s", r.status, r.body[:min(200, len(r.body))])
+				}
+			}
+			var v Coverage
+			r := e.do(c.cl, "GET", "/api/v1/coverage", nil)
+			if err := jsonUnmarshal(r.body, &v); err != nil || v.Totals.Stations != c.want || v.Totals.Aired == 0 {
+				b.Fatalf("coverage: %d stations (want %d), %+v, %v", v.Totals.Stations, c.want, v.Totals, err)
+			}
+			b.ReportMetric(float64(v.Totals.Stations), "stations")
+			b.ReportMetric(float64(v.Totals.Nodes), "nodes")
+			b.ReportMetric(float64(len(r.body))/1e6, "MB/answer")
+		})
+	}
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func userProvince(area string) registry.User {
+	return registry.User{ID: "u-" + area, Username: "staff-" + area, Role: registry.RoleProvince, AreaID: area}
+}
