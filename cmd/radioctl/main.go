@@ -58,6 +58,9 @@ Commands:
                               a web UI account; prints its password (roles: see README)
   user list
   user disable|enable USERNAME
+  token add NAME [-role R -area ID]   an API token for a script (your role and area; administrators: any)
+  token list
+  token revoke ID
   command ID                  a command and the nodes' replies
   plays [-node ID] [-item ID] [-since RFC3339]   proof of play
 
@@ -140,7 +143,7 @@ func need(pos []string, n int, what string) error {
 
 func (c *client) run(args []string) error {
 	cmd := args[0]
-	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule" || cmd == "key" || cmd == "user") {
+	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule" || cmd == "key" || cmd == "user" || cmd == "token") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
@@ -290,6 +293,26 @@ func (c *client) run(args []string) error {
 			return err
 		}
 		return c.call("POST", "/api/v1/users", map[string]any{"username": pos[0], "role": role, "area_id": area, "name": name, "password": password}, nil)
+	case "token add":
+		var role, area string
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&role, "role", "", "administrators: the token's role (default: your own)")
+			fs.StringVar(&area, "area", "", "administrators: the token's area (default: your own)")
+		})
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 1, "NAME"); err != nil {
+			return err
+		}
+		return c.call("POST", "/api/v1/tokens", map[string]any{"name": strings.Join(pos, " "), "role": role, "area_id": area}, nil)
+	case "token list":
+		return c.table("/api/v1/tokens", "id", "name", "role", "area_id", "created_by", "created_at")
+	case "token revoke":
+		if err := need(rest, 1, "ID"); err != nil {
+			return err
+		}
+		return c.call("DELETE", "/api/v1/tokens/"+url.PathEscape(rest[0]), nil, nil)
 	case "user list":
 		return c.table("/api/v1/users", "username", "role", "area_id", "name", "disabled")
 	case "user disable", "user enable":

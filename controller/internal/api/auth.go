@@ -218,6 +218,12 @@ func (a *API) authenticate(r *http.Request) (Principal, error) {
 		if err != nil {
 			return Principal{}, errorf(http.StatusUnauthorized, "unknown or revoked API token")
 		}
+		if owner := t.CreatedBy; owner != "" && !strings.HasPrefix(owner, "token:") {
+			// A user's token works only while the user may log in.
+			if u, _, err := a.cfg.Registry.UserByName(r.Context(), owner); err != nil || u.Disabled {
+				return Principal{}, errorf(http.StatusUnauthorized, "this API token's owner (%s) is disabled or gone: ask the administrator", owner)
+			}
+		}
 		return Principal{Kind: "token", ID: t.ID, Username: t.Name, Name: t.Name, Role: t.Role, AreaID: t.AreaID}, nil
 	}
 	c, err := r.Cookie(sessionCookie)

@@ -618,3 +618,80 @@ func TestWholeFileNamedFreely(t *testing.T) {
 		t.Errorf("admin saves xa-c: %d %s", r.status, r.body)
 	}
 }
+
+// Users make API tokens for their scripts; a token can do what its owner
+// can, no more, and dies with its owner's account.
+func TestTokens(t *testing.T) {
+	e := newEnv(t)
+	oa := e.login("officer-a")
+	r := e.do(oa, "POST", "/api/v1/tokens", map[string]any{"name": "sao lưu"})
+	var made struct {
+		Token  registry.Token `json:"token"`
+		Secret string         `json:"secret"`
+	}
+	if r.status != 201 || json.Unmarshal([]byte(r.body), &made) != nil || made.Secret == "" {
+		t.Fatalf("officer makes a token: %d %s", r.status, r.body)
+	}
+	if made.Token.Role != registry.RoleOfficer || made.Token.AreaID != "a" || made.Token.CreatedBy != "officer-a" {
+		t.Errorf("token: %+v", made.Token)
+	}
+	script := &client{http: e.srv.Client(), token: made.Secret}
+	if got := strings.Join(ids(t, e.do(script, "GET", "/api/v1/nodes", nil), "id"), ","); got != "n-a" {
+		t.Errorf("the officer's script sees nodes %q, want n-a", got)
+	}
+	if r := e.do(script, "POST", "/api/v1/volume", map[string]any{"zone": "z-b", "value": 10}); r.status != http.StatusForbidden {
+		t.Errorf("the officer's script in commune B: %d", r.status)
+	}
+	for _, body := range []map[string]any{
+		{"name": "x", "role": "admin"},
+		{"name": "x", "role": "officer", "area_id": "b"},
+		{"name": "x", "role": "leader", "area_id": "a"},
+	} {
+		if r := e.do(oa, "POST", "/api/v1/tokens", body); r.status != http.StatusForbidden {
+			t.Errorf("officer makes a token %v: %d %s, want 403", body, r.status, r.body)
+		}
+	}
+	// Others' tokens are neither listed nor revocable.
+	ob := e.login("officer-b")
+	if got := ids(t, e.do(ob, "GET", "/api/v1/tokens", nil), "id"); len(got) != 0 {
+		t.Errorf("officer B lists tokens %v", got)
+	}
+	if r := e.do(ob, "DELETE", "/api/v1/tokens/"+made.Token.ID, nil); r.status != http.StatusForbidden {
+		t.Errorf("officer B revokes A's token: %d", r.status)
+	}
+	if got := ids(t, e.do(oa, "GET", "/api/v1/tokens", nil), "id"); len(got) != 1 || got[0] != made.Token.ID {
+		t.Errorf("officer A lists tokens %v", got)
+	}
+	// The administrator makes a province token: it reads, changes nothing.
+	r = e.do(e.tokenClient(), "POST", "/api/v1/tokens", map[string]any{"name": "báo cáo tỉnh", "role": "province", "area_id": "p-1"})
+	var prov struct{ Secret string }
+	json.Unmarshal([]byte(r.body), &prov)
+	ps := &client{http: e.srv.Client(), token: prov.Secret}
+	if got := strings.Join(ids(t, e.do(ps, "GET", "/api/v1/nodes", nil), "id"), ","); got != "n-a,n-b" {
+		t.Errorf("province token sees %q", got)
+	}
+	if r := e.do(ps, "POST", "/api/v1/stop", map[string]any{"zone": "z-a"}); r.status != http.StatusForbidden {
+		t.Errorf("province token stops a zone: %d", r.status)
+	}
+	if r := e.do(e.tokenClient(), "POST", "/api/v1/tokens", map[string]any{"name": "x", "role": "province", "area_id": "a"}); r.status != http.StatusBadRequest {
+		t.Errorf("province token for a commune: %d, want 400", r.status)
+	}
+	// Disabling the owner stops their tokens; revoking stops one at once.
+	if r := e.do(e.tokenClient(), "POST", "/api/v1/users/u-oa/disabled", map[string]any{"disabled": true}); r.status != 200 {
+		t.Fatalf("disable officer A: %d %s", r.status, r.body)
+	}
+	if r := e.do(script, "GET", "/api/v1/nodes", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("a disabled officer's token: %d, want 401", r.status)
+	}
+	e.do(e.tokenClient(), "POST", "/api/v1/users/u-oa/disabled", map[string]any{"disabled": false})
+	if r := e.do(script, "GET", "/api/v1/nodes", nil); r.status != 200 {
+		t.Errorf("re-enabled officer's token: %d", r.status)
+	}
+	oa = e.login("officer-a")
+	if r := e.do(oa, "DELETE", "/api/v1/tokens/"+made.Token.ID, nil); r.status != 200 {
+		t.Errorf("officer A revokes own token: %d %s", r.status, r.body)
+	}
+	if r := e.do(script, "GET", "/api/v1/nodes", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("a revoked token: %d, want 401", r.status)
+	}
+}

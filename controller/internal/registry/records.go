@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -245,6 +246,7 @@ type Token struct {
 	Role      string    `json:"role"`
 	AreaID    string    `json:"area_id,omitempty"` // "" = every area
 	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by,omitempty"`
 }
 
 // CreateToken stores a token by the hash of its secret.
@@ -258,7 +260,7 @@ func (db *DB) CreateToken(ctx context.Context, t Token, hash []byte) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now()
 	}
-	_, err := db.w.ExecContext(ctx, "INSERT INTO tokens(id, name, role, area_id, hash, created_at) VALUES (?,?,?,?,?,?)", t.ID, t.Name, t.Role, t.AreaID, hash, ms(t.CreatedAt))
+	_, err := db.w.ExecContext(ctx, "INSERT INTO tokens(id, name, role, area_id, hash, created_at, created_by) VALUES (?,?,?,?,?,?,?)", t.ID, t.Name, t.Role, t.AreaID, hash, ms(t.CreatedAt), t.CreatedBy)
 	return writeErr("token "+t.ID, err)
 }
 
@@ -266,12 +268,57 @@ func (db *DB) CreateToken(ctx context.Context, t Token, hash []byte) error {
 func (db *DB) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 	var t Token
 	var created int64
-	err := db.r.QueryRowContext(ctx, "SELECT id, name, role, area_id, created_at FROM tokens WHERE hash = ?", hash).Scan(&t.ID, &t.Name, &t.Role, &t.AreaID, &created)
+	err := db.r.QueryRowContext(ctx, "SELECT id, name, role, area_id, created_at, created_by FROM tokens WHERE hash = ?", hash).Scan(&t.ID, &t.Name, &t.Role, &t.AreaID, &created, &t.CreatedBy)
 	if err != nil {
 		return t, notFound("token", "", err)
 	}
 	t.CreatedAt = fromMS(created)
 	return t, nil
+}
+
+// ListTokens returns the tokens made by one user ("" with all = every token).
+func (db *DB) ListTokens(ctx context.Context, createdBy string, all bool) ([]Token, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT id, name, role, area_id, created_at, created_by FROM tokens WHERE ? OR created_by = ? ORDER BY created_at", all, createdBy)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Token{}
+	for rows.Next() {
+		var t Token
+		var created int64
+		if err := rows.Scan(&t.ID, &t.Name, &t.Role, &t.AreaID, &created, &t.CreatedBy); err != nil {
+			return nil, err
+		}
+		t.CreatedAt = fromMS(created)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// GetToken returns one token by id.
+func (db *DB) GetToken(ctx context.Context, id string) (Token, error) {
+	var t Token
+	var created int64
+	err := db.r.QueryRowContext(ctx, "SELECT id, name, role, area_id, created_at, created_by FROM tokens WHERE id = ?", id).
+		Scan(&t.ID, &t.Name, &t.Role, &t.AreaID, &created, &t.CreatedBy)
+	if err != nil {
+		return t, notFound("token", id, err)
+	}
+	t.CreatedAt = fromMS(created)
+	return t, nil
+}
+
+// DeleteToken revokes a token: it stops working at once.
+func (db *DB) DeleteToken(ctx context.Context, id string) error {
+	res, err := db.w.ExecContext(ctx, "DELETE FROM tokens WHERE id = ?", id)
+	if err != nil {
+		return writeErr("token "+id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("token", id, sql.ErrNoRows)
+	}
+	return nil
 }
 
 // CountTokens returns how many tokens exist.
