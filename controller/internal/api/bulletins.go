@@ -265,17 +265,43 @@ func stationOf(src []byte) string {
 
 func isBlankStart(l string) bool { return l != "" && (l[0] == ' ' || l[0] == '\t') }
 
-func (a *API) listBulletins(w http.ResponseWriter, r *http.Request) error {
+// readSchedule parses the schedule of the request, which the caller may
+// see; sc is nil when it does not exist yet.
+func (a *API) readSchedule(r *http.Request) (*schedule.Schedule, error) {
 	f, _, err := a.loadScheduleFile(r, false)
+	if err != nil || !f.exists {
+		return nil, err
+	}
+	sc, err := schedule.Parse(f.path, f.src)
+	if err != nil {
+		return nil, a.scheduleErr(f, err)
+	}
+	return sc, nil
+}
+
+// schedulesInScope returns the loaded schedules of the stations the caller
+// may see, by name.
+func (a *API) schedulesInScope(r *http.Request) (map[string]*schedule.Schedule, error) {
+	stations, err := a.stationsInScope(r)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*schedule.Schedule{}
+	for name, sc := range a.cfg.Schedules.Scheduler.Schedules() {
+		if _, ok := stations[sc.Station]; ok {
+			out[name] = sc
+		}
+	}
+	return out, nil
+}
+
+func (a *API) listBulletins(w http.ResponseWriter, r *http.Request) error {
+	sc, err := a.readSchedule(r)
 	if err != nil {
 		return err
 	}
 	out := []Bulletin{}
-	if f.exists {
-		sc, err := schedule.Parse(f.path, f.src)
-		if err != nil {
-			return a.scheduleErr(f, err)
-		}
+	if sc != nil {
 		for i := range sc.Items {
 			out = append(out, bulletinFromItem(&sc.Items[i]))
 		}
@@ -400,15 +426,12 @@ type Approval struct {
 }
 
 func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) error {
-	stations, err := a.stationsInScope(r)
+	schedules, err := a.schedulesInScope(r)
 	if err != nil {
 		return err
 	}
 	out := []Approval{}
-	for name, sc := range a.cfg.Schedules.Scheduler.Schedules() {
-		if _, ok := stations[sc.Station]; !ok {
-			continue
-		}
+	for name, sc := range schedules {
 		for i := range sc.Items {
 			if !sc.Items[i].Approved {
 				out = append(out, Approval{Schedule: name, Station: sc.Station, Bulletin: bulletinFromItem(&sc.Items[i])})
@@ -438,7 +461,7 @@ type CalendarEntry struct {
 }
 
 func (a *API) scheduleOccurrences(w http.ResponseWriter, r *http.Request) error {
-	f, _, err := a.loadScheduleFile(r, false)
+	sc, err := a.readSchedule(r)
 	if err != nil {
 		return err
 	}
@@ -447,11 +470,7 @@ func (a *API) scheduleOccurrences(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	out := []CalendarEntry{}
-	if f.exists {
-		sc, err := schedule.Parse(f.path, f.src)
-		if err != nil {
-			return a.scheduleErr(f, err)
-		}
+	if sc != nil {
 		for _, o := range sc.Occurrences(from, to, a.cfg.Schedules.durations(r.Context())) {
 			out = append(out, CalendarEntry{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, At: o.At, End: o.End,
 				Priority: o.Item.Priority, Status: map[bool]string{true: "approved", false: "draft"}[o.Item.Approved], Airs: o.Item.Airs()})

@@ -191,15 +191,12 @@ func (a *API) listSchedules(w http.ResponseWriter, r *http.Request) error {
 		Items   int    `json:"items"`
 		Drafts  int    `json:"drafts"`
 	}
-	stations, err := a.stationsInScope(r)
+	schedules, err := a.schedulesInScope(r)
 	if err != nil {
 		return err
 	}
 	out := []row{}
-	for name, sc := range a.cfg.Schedules.Scheduler.Schedules() {
-		if _, ok := stations[sc.Station]; !ok {
-			continue
-		}
+	for name, sc := range schedules {
 		drafts := 0
 		for _, it := range sc.Items {
 			if !it.Approved {

@@ -427,20 +427,10 @@ func (db *DB) GetNode(ctx context.Context, id string) (Node, error) {
 
 // ListNodes returns the nodes of a station ("" = all).
 func (db *DB) ListNodes(ctx context.Context, stationID string) ([]Node, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT "+nodeCols+" FROM nodes WHERE ? = '' OR station_id = ? ORDER BY id", stationID, stationID)
-	if err != nil {
-		return nil, err
+	if stationID == "" {
+		return db.NodesOf(ctx, nil)
 	}
-	defer rows.Close()
-	out := []Node{}
-	for rows.Next() {
-		n, err := scanNode(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return db.NodesOf(ctx, []string{stationID})
 }
 
 // RevokeNode marks a node's credentials revoked.

@@ -2,8 +2,10 @@ package web
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -66,5 +68,78 @@ func TestIndexHasNoInlineCode(t *testing.T) {
 	s := string(b)
 	if strings.Contains(s, "<script>") || strings.Contains(s, "<style") || strings.Contains(s, " style=") || strings.Contains(s, " onclick=") {
 		t.Error("index.html has inline script or style, which the Content-Security-Policy blocks")
+	}
+}
+
+// jsFiles returns the app's JavaScript modules by name.
+func jsFiles(t *testing.T) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := fs.WalkDir(static, "static/js", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".js") {
+			return err
+		}
+		b, err := static.ReadFile(p)
+		files[p] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// Every string the app shows exists in both languages, and every key the
+// pages ask for by name exists (a missing one would show as its key).
+func TestTranslations(t *testing.T) {
+	files := jsFiles(t)
+	src := files["static/js/i18n.js"]
+	keyRx := regexp.MustCompile(`(?m)(?:^\s*|[,{]\s*)'([a-zA-Z0-9_. -]+)':\s`)
+	table := func(name string) map[string]bool {
+		start := strings.Index(src, "const "+name+" = {")
+		if start < 0 {
+			t.Fatalf("i18n.js has no table %s", name)
+		}
+		end := strings.Index(src[start:], "\n};")
+		keys := map[string]bool{}
+		for _, m := range keyRx.FindAllStringSubmatch(src[start:start+end], -1) {
+			keys[m[1]] = true
+		}
+		return keys
+	}
+	vi, en := table("vi"), table("en")
+	if len(vi) < 100 {
+		t.Fatalf("found only %d Vietnamese strings; the test no longer reads i18n.js right", len(vi))
+	}
+	for k := range vi {
+		if !en[k] {
+			t.Errorf("%q has no English translation", k)
+		}
+	}
+	for k := range en {
+		if !vi[k] {
+			t.Errorf("%q is English only", k)
+		}
+	}
+	useRx := regexp.MustCompile(`\bt\('([^']+)'[,)]`)
+	for name, s := range files {
+		if name == "static/js/i18n.js" { // its comment shows t('key', ...)
+			continue
+		}
+		for _, m := range useRx.FindAllStringSubmatch(s, -1) {
+			if !vi[m[1]] {
+				t.Errorf("%s asks for the string %q, which i18n.js lacks", name, m[1])
+			}
+		}
+	}
+}
+
+// Pages build their DOM with h(): nothing from the server is parsed as HTML.
+func TestNoHTMLParsing(t *testing.T) {
+	bad := regexp.MustCompile(`\.innerHTML\s*=|\.outerHTML\s*=|insertAdjacentHTML|document\.write|setAttribute\('style'|\beval\(`)
+	for name, s := range jsFiles(t) {
+		if m := bad.FindString(s); m != "" {
+			t.Errorf("%s uses %q; build the DOM with h() instead", name, m)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import { t, lang, setLang, applyStatic } from './i18n.js';
 import { api, session, can, loadSession, login, logout, setUnauthorizedHandler, ApiError } from './api.js';
 import { h, clear, notify, busy, spinner } from './ui.js';
 import * as dashboard from './pages/dashboard.js';
+import * as coverage from './pages/coverage.js';
 import * as nodes from './pages/nodes.js';
 import * as media from './pages/media.js';
 import * as programme from './pages/programme.js';
@@ -16,6 +17,7 @@ import * as users from './pages/users.js';
 // The pages in menu order; show() says who sees the page.
 const pages = [
   { path: 'dashboard', key: 'nav.dashboard', mod: dashboard },
+  { path: 'coverage', key: 'nav.coverage', mod: coverage },
   { path: 'nodes', key: 'nav.nodes', mod: nodes },
   { path: 'media', key: 'nav.media', mod: media },
   { path: 'programme', key: 'nav.programme', mod: programme },
@@ -32,7 +34,11 @@ const navToggle = document.getElementById('nav-toggle');
 let cleanup = null;
 let started = false; // the first /me may answer 401 without it being news
 
-function currentPath() { return (location.hash.replace(/^#\/?/, '').split('?')[0]) || 'dashboard'; }
+// home is where a login lands: provincial staff watch the coverage of
+// their province, everyone else the dashboard of their commune.
+function home() { return session.user?.role === 'province' ? 'coverage' : 'dashboard'; }
+
+function currentPath() { return (location.hash.replace(/^#\/?/, '').split('?')[0]) || home(); }
 
 function buildNav() {
   const here = currentPath();
@@ -53,6 +59,7 @@ function buildHeader() {
   document.getElementById('pw-open').hidden = !u;
   navToggle.hidden = !u;
   nav.hidden = !u;
+  document.querySelector('.brand').setAttribute('href', '#/' + home());
   if (u) {
     clear(who).append(h('span', { class: 'who-name', id: 'who-name' }, u.name || u.username),
       h('span', { class: 'who-role' }, t('role.' + u.role) + (u.area_name ? ' · ' + u.area_name : '')));
@@ -71,7 +78,7 @@ async function route() {
   buildNav();
   const path = currentPath();
   const page = pages.find((p) => p.path === path && (!p.show || p.show()));
-  if (!page) { location.hash = '#/dashboard'; return; }
+  if (!page) { location.hash = '#/' + home(); return; }
   const box = h('div', { class: 'page', id: 'page-' + page.path, 'data-page': page.path });
   clear(main).append(h('h1', { id: 'page-title' }, t(page.key)), box);
   box.append(spinner());
@@ -102,7 +109,7 @@ function renderLogin() {
     busy(submit, async () => {
       try {
         await login(user.value.trim(), pass.value);
-        if (!location.hash || location.hash === '#/login') location.hash = '#/dashboard';
+        if (!location.hash || location.hash === '#/login') location.hash = '#/' + home();
         route();
       } catch (e) {
         if (e.code === 'unauthorized') msg.textContent = t('login.wrong');

@@ -148,12 +148,14 @@ export function spinner(text) {
 
 // table renders rows as a table that scrolls sideways on a desk and turns
 // into one card per row on a phone (each cell carries its column name).
-// columns: [{label, cell(row) -> Node|string, class?}]
+// columns: [{label, cell(row) -> Node|string, class?, head?, sort?}]; head
+// replaces the label in the column's header (a sort button, say) and sort is
+// its aria-sort.
 export function table(columns, rows, { empty, test, rowTest } = {}) {
   if (!rows.length) return h('p', { class: 'empty', 'data-test': test ? test + '-empty' : undefined }, empty || t('common.empty'));
   return h('div', { class: 'table-wrap' },
     h('table', { class: 'data cards', 'data-test': test },
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class, 'aria-sort': c.sort }, c.head || c.label)))),
       h('tbody', {}, rows.map((r) => h('tr', { 'data-test': rowTest ? rowTest(r) : undefined },
         columns.map((c) => h('td', { 'data-label': c.label, class: c.class }, c.cell(r))))))));
 }

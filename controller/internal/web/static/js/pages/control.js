@@ -23,6 +23,8 @@ export async function render(box) {
       try {
         const r = await api('POST', path, { ...tgt(), ...body });
         result.textContent = okText(r || {});
+        // the command's id names its proof of play (Nhật ký phát)
+        if (r?.command) result.dataset.command = r.command; else delete result.dataset.command;
       } catch (e) { result.className = 'form-msg error'; result.textContent = e.toString(); }
     });
   }
