@@ -695,3 +695,41 @@ func TestTokens(t *testing.T) {
 		t.Errorf("a revoked token: %d, want 401", r.status)
 	}
 }
+
+// Saving a bulletin says at once what its approval would run into.
+func TestDraftChecks(t *testing.T) {
+	e := newEnv(t) // 2026-12-01 08:00 in Vietnam
+	oa, la := e.login("officer-a"), e.login("leader-a")
+	once := func(id, date, at string) map[string]any {
+		b := bulletinJSON(id, shaA, "z-a")
+		b["recurrence"] = map[string]any{"kind": "once", "date": date, "times": []string{at}}
+		return b
+	}
+	r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/qua-gio", once("qua-gio", "2026-12-01", "07:00"))
+	if r.status != http.StatusBadRequest || r.code() != "schedule" || !strings.Contains(r.body, "already passed") {
+		t.Errorf("a one-off time already past: %d %s", r.status, r.body)
+	}
+	// An approved 06:30 daily bulletin, then a draft at the same time.
+	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/sang", bulletinJSON("sang", shaA, "z-a"))
+	if r := e.do(la, "POST", "/api/v1/schedules/st-a/bulletins/sang/approve", nil); r.status != 200 {
+		t.Fatalf("approve: %d %s", r.status, r.body)
+	}
+	r = e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/trung", bulletinJSON("trung", shaA, "z-a"))
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, `\"Bản tin sang\" (sang)`) || strings.Count(r.body, "same time as") != 1 {
+		t.Errorf("a draft clashing with an approved bulletin: %d %s", r.status, r.body)
+	}
+	b := bulletinJSON("trung", shaA, "z-a")
+	b["priority"] = "priority" // a higher priority cuts in: no clash
+	if r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/trung", b); r.status != 200 {
+		t.Errorf("the same at a higher priority: %d %s", r.status, r.body)
+	}
+	// A one-off saved in time but approved too late.
+	if r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/muon", once("muon", "2026-12-01", "09:00")); r.status != 200 {
+		t.Fatalf("one-off at 09:00: %d %s", r.status, r.body)
+	}
+	e.clock.Add(2 * time.Hour)
+	r = e.do(la, "POST", "/api/v1/schedules/st-a/bulletins/muon/approve", nil)
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "already passed") {
+		t.Errorf("approving a one-off after its time: %d %s", r.status, r.body)
+	}
+}

@@ -347,6 +347,8 @@ func (a *API) putBulletin(w http.ResponseWriter, r *http.Request) error {
 	if existed && sameBulletin(f.path, src, newSrc, id) {
 		// Nothing changed but maybe the layout: keep the file and its approval.
 		newSrc = src
+	} else if err := a.checkDraft(r, f, newSrc, id); err != nil {
+		return err
 	}
 	sc, err := a.saveSchedule(r, f, newSrc)
 	if err != nil {
@@ -408,6 +410,11 @@ func (a *API) approveBulletin(w http.ResponseWriter, r *http.Request) error {
 	src, ok := schedule.SetStatus(f.src, id, true)
 	if !ok || !f.exists {
 		return errorf(http.StatusNotFound, "no bulletin %s in schedule %s", id, f.name)
+	}
+	if sc, err := schedule.Parse(f.path, src); err == nil {
+		if msg := passed(findItem(sc, id), a.now()); msg != "" {
+			return &scheduleErrors{msgs: []string{msg + ": the officer must choose a new time before it can be approved"}}
+		}
 	}
 	sc, err := a.saveSchedule(r, f, src)
 	if err != nil {
@@ -548,4 +555,56 @@ func sameBulletin(path string, a, b []byte, id string) bool {
 	ja, _ := json.Marshal(ba)
 	jb, _ := json.Marshal(bb)
 	return string(ja) == string(jb)
+}
+
+// conflictHorizon is how far ahead a programme is checked for clashes.
+const conflictHorizon = 35 * 24 * time.Hour
+
+// checkDraft tells the officer at once, when they save a bulletin, what a
+// leader's approval would run into: a one-off time already past, or an
+// approved bulletin of the same priority on the same speakers at the same
+// time.
+func (a *API) checkDraft(r *http.Request, f scheduleFile, src []byte, id string) error {
+	sc, err := schedule.Parse(f.path, src)
+	if err != nil {
+		return nil // the full check that follows says what is wrong
+	}
+	it := findItem(sc, id)
+	now := a.now()
+	if msg := passed(it, now); msg != "" {
+		return &scheduleErrors{msgs: []string{msg + ": choose a time in the future"}}
+	}
+	it.Approved = true // as if the leader approved it (other drafts do not air: no clash)
+	var msgs []string
+	seen := map[string]bool{} // the first clash with each other bulletin says enough
+	for _, c := range sc.Conflicts(now, now.Add(conflictHorizon), a.cfg.Schedules.durations(r.Context())) {
+		other := c.B
+		if c.B.Item.ID == id {
+			other = c.A
+		} else if c.A.Item.ID != id {
+			continue
+		}
+		if seen[other.Item.ID] {
+			continue
+		}
+		seen[other.Item.ID] = true
+		msgs = append(msgs, fmt.Sprintf("at %s it would play at the same time as %q (%s), on the same speakers (%s) and with the same priority: choose another time, other speakers or another priority",
+			other.At.In(schedule.Zone).Format("02/01/2006 15:04"), other.Item.Title, other.Item.ID, c.Target))
+	}
+	if len(msgs) > 0 {
+		return &scheduleErrors{msgs: msgs}
+	}
+	return nil
+}
+
+// passed says whether a one-off bulletin's time is already past.
+func passed(it *schedule.Item, now time.Time) string {
+	if it.Rule.Kind != schedule.RuleOnce || len(it.Rule.Times) == 0 {
+		return ""
+	}
+	at := it.Rule.Date.At(it.Rule.Times[len(it.Rule.Times)-1])
+	if at.After(now) {
+		return ""
+	}
+	return fmt.Sprintf("its time, %s (Vietnam time), has already passed", at.Format("02/01/2006 15:04"))
 }
