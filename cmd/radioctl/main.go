@@ -58,6 +58,7 @@ Commands:
                               a web UI account; prints its password (roles: see README)
   user list
   user disable|enable USERNAME
+  user passwd USERNAME [-password P]   a forgotten password: a new one (printed), sessions ended
   token add NAME [-role R -area ID]   an API token for a script (your role and area; administrators: any)
   token list
   token revoke ID
@@ -315,20 +316,31 @@ func (c *client) run(args []string) error {
 		return c.call("DELETE", "/api/v1/tokens/"+url.PathEscape(rest[0]), nil, nil)
 	case "user list":
 		return c.table("/api/v1/users", "username", "role", "area_id", "name", "disabled")
+	case "user passwd":
+		var password string
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&password, "password", "", "the new password (default: one is made and printed)")
+		})
+		if err != nil {
+			return err
+		}
+		if err := need(pos, 1, "USERNAME"); err != nil {
+			return err
+		}
+		id, err := c.userID(pos[0])
+		if err != nil {
+			return err
+		}
+		return c.call("POST", "/api/v1/users/"+url.PathEscape(id)+"/password", map[string]any{"password": password}, nil)
 	case "user disable", "user enable":
 		if err := need(rest, 1, "USERNAME"); err != nil {
 			return err
 		}
-		var users []map[string]any
-		if err := c.call("GET", "/api/v1/users", nil, &users); err != nil {
+		id, err := c.userID(rest[0])
+		if err != nil {
 			return err
 		}
-		for _, u := range users {
-			if u["username"] == rest[0] {
-				return c.call("POST", "/api/v1/users/"+url.PathEscape(fmt.Sprint(u["id"]))+"/disabled", map[string]any{"disabled": cmd == "user disable"}, nil)
-			}
-		}
-		return fmt.Errorf("no user %q (radioctl user list)", rest[0])
+		return c.call("POST", "/api/v1/users/"+url.PathEscape(id)+"/disabled", map[string]any{"disabled": cmd == "user disable"}, nil)
 	case "media list":
 		return c.table("/api/v1/media", "sha256", "name", "duration_ms", "size")
 	case "play":
@@ -511,6 +523,20 @@ func (c *client) call(method, path string, body, out any) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	return c.do(req, out)
+}
+
+// userID finds a user's id by username.
+func (c *client) userID(username string) (string, error) {
+	var users []map[string]any
+	if err := c.call("GET", "/api/v1/users", nil, &users); err != nil {
+		return "", err
+	}
+	for _, u := range users {
+		if u["username"] == username {
+			return fmt.Sprint(u["id"]), nil
+		}
+	}
+	return "", fmt.Errorf("no user %q (radioctl user list)", username)
 }
 
 func (c *client) upload(path, area string) error {

@@ -121,6 +121,7 @@ func (a *API) routes() {
 	a.route("GET /api/v1/users", a.listUsers)
 	a.route("POST /api/v1/users", a.createUser)
 	a.route("POST /api/v1/users/{id}/disabled", a.disableUser)
+	a.route("POST /api/v1/users/{id}/password", a.resetPassword)
 	a.route("GET /api/v1/tokens", a.listTokens)
 	a.route("POST /api/v1/tokens", a.createToken)
 	a.route("DELETE /api/v1/tokens/{id}", a.deleteToken)

@@ -307,7 +307,14 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if !CheckPassword(hash, req.Password) || err != nil || u.Disabled {
 		a.limit.fail("u:"+user, failLimit)
 		a.limit.fail("ip:"+ip, ipFailLimit)
-		a.auditAs(r, "user:"+user, u.AreaID, "login.fail", user, "")
+		why := "wrong password"
+		switch {
+		case err != nil:
+			why = "no such user"
+		case u.Disabled:
+			why = "account disabled"
+		}
+		a.auditAs(r, user, u.AreaID, "login.fail", user, why)
 		return errorf(http.StatusUnauthorized, "wrong username or password")
 	}
 	a.limit.ok("u:" + user)
@@ -430,6 +437,45 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 		resp["password"] = pw
 	}
 	writeJSON(w, http.StatusCreated, resp)
+	return nil
+}
+
+// resetPassword is the administrator's answer to a forgotten password: a
+// new one (made, if none is given), shown once; the user's sessions end.
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
+	var req struct {
+		Password string `json:"password"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	u, err := a.cfg.Registry.GetUser(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	pw := req.Password
+	if pw == "" {
+		pw = NewPassword()
+	} else if len([]rune(pw)) < minPassword {
+		return errorf(http.StatusBadRequest, "a password needs at least %d characters (or leave it empty to get one made)", minPassword)
+	}
+	h, err := HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	if err := a.cfg.Registry.SetPassword(r.Context(), u.ID, h); err != nil {
+		return err
+	}
+	a.limit.ok("u:" + u.Username)
+	a.audit(r, u.AreaID, "user.password.reset", u.Username, "")
+	resp := map[string]any{"user": u}
+	if req.Password == "" {
+		resp["password"] = pw
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

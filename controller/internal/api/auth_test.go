@@ -733,3 +733,27 @@ func TestDraftChecks(t *testing.T) {
 		t.Errorf("approving a one-off after its time: %d %s", r.status, r.body)
 	}
 }
+
+// A forgotten password: the administrator makes a new one, which works at
+// once, even for an account locked by wrong guesses; the old one does not.
+func TestPasswordReset(t *testing.T) {
+	e := newEnv(t)
+	c := &client{http: e.srv.Client()}
+	for i := 0; i < 5; i++ {
+		e.do(c, "POST", "/api/v1/login", map[string]string{"username": "leader-a", "password": "quên rồi"})
+	}
+	if r := e.do(e.login("officer-a"), "POST", "/api/v1/users/u-la/password", map[string]any{}); r.status != http.StatusForbidden {
+		t.Errorf("an officer resets a password: %d", r.status)
+	}
+	r := e.do(e.tokenClient(), "POST", "/api/v1/users/u-la/password", map[string]any{})
+	var v struct{ Password string }
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &v) != nil || len(v.Password) < minPassword {
+		t.Fatalf("reset: %d %s", r.status, r.body)
+	}
+	if r := e.do(c, "POST", "/api/v1/login", map[string]string{"username": "leader-a", "password": v.Password}); r.status != 200 {
+		t.Errorf("login with the new password: %d %s", r.status, r.body)
+	}
+	if r := e.do(c, "POST", "/api/v1/login", map[string]string{"username": "leader-a", "password": testPassword}); r.status != http.StatusUnauthorized {
+		t.Errorf("login with the old password: %d", r.status)
+	}
+}

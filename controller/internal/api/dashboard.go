@@ -35,13 +35,14 @@ type NowOnAir struct {
 
 // NextOnAir is an upcoming occurrence.
 type NextOnAir struct {
-	Occurrence string    `json:"occurrence"`
-	Item       string    `json:"item"`
-	Title      string    `json:"title"`
-	Station    string    `json:"station"`
-	At         time.Time `json:"at"`
-	Priority   string    `json:"priority"`
-	Status     string    `json:"status"`
+	Occurrence  string    `json:"occurrence"`
+	Item        string    `json:"item"`
+	Title       string    `json:"title"`
+	Station     string    `json:"station"`
+	StationName string    `json:"station_name"`
+	At          time.Time `json:"at"`
+	Priority    string    `json:"priority"`
+	Status      string    `json:"status"`
 }
 
 // NodeAlert is something wrong with a node.
@@ -87,6 +88,18 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now()
 	schedules := a.cfg.Schedules.Scheduler.Schedules()
+	names := map[string]string{}
+	stationName := func(id string) string {
+		if n, ok := names[id]; ok {
+			return n
+		}
+		n := id
+		if st, err := a.cfg.Registry.GetStation(ctx, id); err == nil && st.Name != "" {
+			n = st.Name
+		}
+		names[id] = n
+		return n
+	}
 	titleOf := func(id string) string {
 		for _, sc := range schedules {
 			for _, it := range sc.Items {
@@ -141,7 +154,7 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		for _, o := range sc.Occurrences(now, now.Add(nextWindow), a.cfg.Schedules.durations(ctx)) {
-			d.Next = append(d.Next, NextOnAir{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, Station: sc.Station,
+			d.Next = append(d.Next, NextOnAir{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, Station: sc.Station, StationName: stationName(sc.Station),
 				At: o.At, Priority: o.Item.Priority, Status: map[bool]string{true: "approved", false: "draft"}[o.Item.Approved]})
 		}
 	}
