@@ -162,6 +162,7 @@ func (a *API) routes() {
 	a.route("GET /api/v1/schedules/{name}/occurrences", a.scheduleOccurrences)
 	a.route("GET /api/v1/approvals", a.listApprovals)
 	a.route("GET /api/v1/reports/occurrences", a.occurrenceReport)
+	a.route("GET /api/v1/reports/occurrences.csv", a.occurrenceReportCSV)
 	a.route("GET /api/v1/keys", a.getKeys)
 	a.route("POST /api/v1/keys/rotate", a.rotateKey)
 }
@@ -1044,6 +1045,69 @@ func (a *API) playFilter(r *http.Request) (registry.PlayFilter, error) {
 	return f, nil
 }
 
+// PlayRow is a proof-of-play record with the names a person reads.
+type PlayRow struct {
+	registry.PlayEvent
+	Title    string `json:"title,omitempty"`     // the bulletin's, or the recording's for "play now"
+	NodeName string `json:"node_name,omitempty"` // the speaker cluster's
+	Source   string `json:"source"`              // "schedule" or "command"
+}
+
+// playRows names the items and nodes of proof-of-play records: scheduled
+// occurrences by their bulletin's title, "play now" commands by their title
+// or recording.
+func (a *API) playRows(r *http.Request, evs []registry.PlayEvent) []PlayRow {
+	ctx := r.Context()
+	titles := map[string]string{} // bulletin id or command id -> title
+	for _, sc := range a.cfg.Schedules.Scheduler.Schedules() {
+		for _, it := range sc.Items {
+			titles[it.ID] = it.Title
+		}
+	}
+	nodeNames := map[string]string{}
+	mediaNames := map[string]string{}
+	out := make([]PlayRow, len(evs))
+	for i, e := range evs {
+		row := PlayRow{PlayEvent: e, Source: "schedule"}
+		if strings.HasPrefix(e.ItemID, "c-") {
+			row.Source = "command"
+			t, ok := titles[e.ItemID]
+			if !ok {
+				if c, err := a.cfg.Registry.GetCommand(ctx, e.ItemID); err == nil {
+					var body nodeproto.Command
+					if json.Unmarshal(c.Body, &body) == nil && body.Play != nil {
+						t = body.Play.Title
+					}
+				}
+				titles[e.ItemID] = t
+			}
+			row.Title = t
+		} else if n := len(e.ItemID) - len("-20061102-150405"); n > 0 {
+			row.Title = titles[e.ItemID[:n]]
+		}
+		if row.Title == "" && e.Media != "" {
+			name, ok := mediaNames[e.Media]
+			if !ok {
+				if m, err := a.cfg.Registry.GetMedia(ctx, e.Media); err == nil {
+					name = m.Name
+				}
+				mediaNames[e.Media] = name
+			}
+			row.Title = name
+		}
+		name, ok := nodeNames[e.NodeID]
+		if !ok {
+			if n, err := a.cfg.Registry.GetNode(ctx, e.NodeID); err == nil {
+				name = n.Name
+			}
+			nodeNames[e.NodeID] = name
+		}
+		row.NodeName = name
+		out[i] = row
+	}
+	return out
+}
+
 func (a *API) listPlays(w http.ResponseWriter, r *http.Request) error {
 	f, err := a.playFilter(r)
 	if err != nil {
@@ -1053,12 +1117,48 @@ func (a *API) listPlays(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, a.playRows(r, v))
 	return nil
 }
 
-// playsCSV is the proof-of-play list as a spreadsheet (UTF-8 with a byte
-// order mark, so that Excel shows Vietnamese names right; times in Vietnam).
+// Words of the spreadsheets, for the officers who file them.
+var (
+	eventWords = map[string]string{"started": "bắt đầu phát", "resumed": "phát tiếp", "finished": "phát xong",
+		"interrupted": "bị ngắt", "failed": "không phát được"}
+	statusWords = map[string]string{"played": "đã phát", "partly played": "phát một phần", "missed": "không phát",
+		"playing": "đang phát", "upcoming": "chưa đến giờ"}
+	priorityWords = map[string]string{nodeproto.PriorityNormal: "thông thường", nodeproto.PriorityHigh: "ưu tiên",
+		nodeproto.PriorityEmergency: "khẩn cấp"}
+)
+
+func word(m map[string]string, k string) string {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return k
+}
+
+// vnTime formats t in Vietnam time for a spreadsheet ("" if zero).
+func vnTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(schedule.Zone).Format("02/01/2006 15:04:05")
+}
+
+// csvStart begins a spreadsheet download: UTF-8 with a byte order mark, so
+// that Excel shows Vietnamese right.
+func csvStart(w http.ResponseWriter, filename string, header ...string) *csv.Writer {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	w.Write([]byte("\ufeff"))
+	cw := csv.NewWriter(w)
+	cw.Write(header)
+	return cw
+}
+
+// playsCSV is the proof-of-play list as a spreadsheet, in Vietnamese, times
+// in Vietnam time.
 func (a *API) playsCSV(w http.ResponseWriter, r *http.Request) error {
 	f, err := a.playFilter(r)
 	if err != nil {
@@ -1071,23 +1171,15 @@ func (a *API) playsCSV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="nhat-ky-phat.csv"`)
-	w.Write([]byte("\ufeff"))
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"node", "seq", "type", "item", "media", "at (Vietnam)", "play_at (Vietnam)", "offset_us", "played_ms", "priority", "reason", "received_at (Vietnam)"})
-	vn := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.In(schedule.Zone).Format("2006-01-02 15:04:05.000")
-	}
-	for _, e := range v {
-		cw.Write([]string{e.NodeID, strconv.FormatUint(e.Seq, 10), e.Type, e.ItemID, e.Media, vn(e.At), vn(e.PlayAt),
-			strconv.FormatInt(e.OffsetUS, 10), strconv.FormatInt(e.PlayedMS, 10), e.Priority, e.Reason, vn(e.ReceivedAt)})
+	cw := csvStart(w, "nhat-ky-phat.csv", "Thời điểm (giờ Việt Nam)", "Cụm loa", "Mã cụm loa", "Sự kiện", "Bản tin", "Mã bản tin / lệnh",
+		"Mức ưu tiên", "Đã phát (giây)", "Lệch so với giờ hẹn (ms)", "Lý do", "Giờ hẹn phát", "Nhận lúc", "Bản ghi (sha256)", "Số thứ tự")
+	for _, e := range a.playRows(r, v) {
+		cw.Write([]string{vnTime(e.At), e.NodeName, e.NodeID, word(eventWords, e.Type), e.Title, e.ItemID, word(priorityWords, e.Priority),
+			strconv.FormatFloat(float64(e.PlayedMS)/1000, 'f', 1, 64), strconv.FormatFloat(float64(e.OffsetUS)/1000, 'f', 3, 64),
+			e.Reason, vnTime(e.PlayAt), vnTime(e.ReceivedAt), e.Media, strconv.FormatUint(e.Seq, 10)})
 	}
 	cw.Flush()
-	return nil
+	return cw.Error()
 }
 
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +79,41 @@ func TestCoverage(t *testing.T) {
 	e.clock.Add(2 * time.Hour)
 	if got := get(admin, "?area=b"); got.Totals.Due != 1 || got.Totals.Aired != 1 {
 		t.Errorf("commune B at 10:00: %+v", got.Totals)
+	}
+}
+
+// Proof of play names what played, and the spreadsheets speak Vietnamese.
+func TestPlaysNamedAndSpreadsheets(t *testing.T) {
+	e := newEnv(t)
+	admin := e.tokenClient()
+	if r := e.do(admin, "POST", "/api/v1/schedules/st-b/bulletins/tin-b/approve", nil); r.status != 200 {
+		t.Fatalf("approve: %d %s", r.status, r.body)
+	}
+	at := time.Date(2026, 12, 1, 6, 30, 0, 0, time.FixedZone("ICT", 7*3600))
+	if _, err := e.reg.InsertPlayEvents(context.Background(), []registry.PlayEvent{
+		{NodeID: "n-b", Seq: 5, Type: "finished", ItemID: "tin-b-20261201-063000", Media: shaB, At: at, PlayedMS: 300000, Priority: "normal"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(admin, "GET", "/api/v1/plays?node=n-b", nil)
+	var rows []PlayRow
+	json.Unmarshal([]byte(r.body), &rows)
+	titles := map[string]string{}
+	for _, row := range rows {
+		titles[row.ItemID] = row.Title
+	}
+	if titles["tin-b-20261201-063000"] != "Bản tin tin-b" || titles["c-2"] != "ban-tin-b.mp3" {
+		t.Errorf("titles of proof of play: %v", titles)
+	}
+	r = e.do(admin, "GET", "/api/v1/plays.csv?node=n-b", nil)
+	if !strings.HasPrefix(r.body, "\ufeffThời điểm (giờ Việt Nam),Cụm loa") || !strings.Contains(r.body, "01/12/2026 06:30:00,,n-b,phát xong,Bản tin tin-b,tin-b-20261201-063000,thông thường,300.0") {
+		t.Errorf("plays.csv:\n%s", r.body)
+	}
+	r = e.do(admin, "GET", "/api/v1/reports/occurrences.csv?station=st-b&from=2026-12-01T00:00:00%2B07:00&to=2026-12-02T00:00:00%2B07:00", nil)
+	if r.status != 200 || !strings.Contains(r.body, "01/12/2026 06:30:00,Bản tin tin-b,st-b,,n-b,thông thường,đã phát,300.0") {
+		t.Errorf("occurrences.csv: %d\n%s", r.status, r.body)
+	}
+	if r := e.do(e.login("officer-a"), "GET", "/api/v1/reports/occurrences.csv?station=st-b", nil); r.status != http.StatusForbidden {
+		t.Errorf("officer A's report of commune B: %d", r.status)
 	}
 }

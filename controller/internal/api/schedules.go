@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -359,19 +360,56 @@ type OccurrenceRow struct {
 // occurrenceReport lists, for each occurrence of [from, to) (default: today
 // in Vietnam time) and each node, what actually aired.
 func (a *API) occurrenceReport(w http.ResponseWriter, r *http.Request) error {
+	out, err := a.occurrenceRows(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// occurrenceReportCSV is the scheduled-vs-aired report as a spreadsheet,
+// the form a commune files with the province.
+func (a *API) occurrenceReportCSV(w http.ResponseWriter, r *http.Request) error {
+	out, err := a.occurrenceRows(r)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	nodeName := func(id string) string {
+		if n, ok := names[id]; ok {
+			return n
+		}
+		n, _ := a.cfg.Registry.GetNode(r.Context(), id)
+		names[id] = n.Name
+		return n.Name
+	}
+	cw := csvStart(w, "doi-chieu-lich-phat.csv", "Giờ phát theo lịch (giờ Việt Nam)", "Bản tin", "Đài", "Cụm loa", "Mã cụm loa",
+		"Mức ưu tiên", "Kết quả", "Đã phát (giây)", "Lý do", "Mã lần phát")
+	for _, o := range out {
+		cw.Write([]string{vnTime(o.At), o.Title, o.Station, nodeName(o.Node), o.Node, word(priorityWords, o.Priority),
+			word(statusWords, o.Status), strconv.FormatFloat(float64(o.PlayedMS)/1000, 'f', 1, 64), o.Reason, o.Occurrence})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// occurrenceRows lists, for each occurrence of the request's period and
+// each node, what actually aired.
+func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	from, to, err := period(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stations, err := a.stationsInScope(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if st := q.Get("station"); st != "" {
 		if _, ok := stations[st]; !ok {
-			return forbidden("station " + st)
+			return nil, forbidden("station " + st)
 		}
 	}
 	sch := a.cfg.Schedules
@@ -396,7 +434,7 @@ func (a *API) occurrenceReport(w http.ResponseWriter, r *http.Request) error {
 					At: o.At, Priority: o.Item.Priority}
 				evs, err := a.cfg.Registry.ListPlayEvents(ctx, registry.PlayFilter{NodeID: node, ItemID: o.ID(), Limit: 50})
 				if err != nil {
-					return err
+					return nil, err
 				}
 				row.Status, row.Reason, row.PlayedMS = outcome(evs, o, time.Now())
 				out = append(out, row)
@@ -409,8 +447,7 @@ func (a *API) occurrenceReport(w http.ResponseWriter, r *http.Request) error {
 		}
 		return out[i].Node < out[j].Node
 	})
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
 }
 
 // outcome classifies what a node reported for one occurrence.
