@@ -714,15 +714,22 @@ func (a *API) listMedia(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, all)
 		return nil
 	}
-	owners, err := a.cfg.Registry.MediaAreas(r.Context())
+	links, err := a.cfg.Registry.MediaLinks(r.Context())
 	if err != nil {
 		return err
 	}
 	v := []registry.Media{}
 	for _, m := range all {
-		if slices.ContainsFunc(owners[m.SHA256], sc.has) {
-			v = append(v, m)
+		// Each area sees its own upload of it: who, when (another
+		// commune's officer who uploaded the same file first stays theirs).
+		i := slices.IndexFunc(links[m.SHA256], func(l registry.MediaLink) bool { return sc.has(l.Area) })
+		if i < 0 {
+			continue
 		}
+		if l := links[m.SHA256][i]; l.CreatedBy != "" {
+			m.CreatedBy, m.CreatedAt = l.CreatedBy, l.CreatedAt
+		}
+		v = append(v, m)
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
@@ -778,7 +785,7 @@ func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if area != "" {
-		if err := a.cfg.Registry.LinkMedia(r.Context(), m.SHA256, area); err != nil {
+		if err := a.cfg.Registry.LinkMedia(r.Context(), m.SHA256, area, actor(r), m.CreatedAt); err != nil {
 			return err
 		}
 	}
@@ -792,15 +799,19 @@ func (a *API) getMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.allowMedia(r, m.SHA256); err != nil {
+	l, err := a.allowMedia(r, m.SHA256)
+	if err != nil {
 		return err
+	}
+	if l.CreatedBy != "" {
+		m.CreatedBy, m.CreatedAt = l.CreatedBy, l.CreatedAt
 	}
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }
 
 func (a *API) mediaAudio(w http.ResponseWriter, r *http.Request) error {
-	if err := a.allowMedia(r, r.PathValue("sha")); err != nil {
+	if _, err := a.allowMedia(r, r.PathValue("sha")); err != nil {
 		return err
 	}
 	p, err := a.cfg.Media.Path(r.PathValue("sha"))
@@ -842,7 +853,7 @@ func (a *API) play(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.allowMedia(r, m.SHA256); err != nil {
+	if _, err := a.allowMedia(r, m.SHA256); err != nil {
 		return err
 	}
 	at := time.Now().Add(a.cfg.DefaultLead)

@@ -105,7 +105,7 @@ func newEnv(t testing.TB) *env {
 	}
 	for x, sha := range map[string]string{"a": shaA, "b": shaB} {
 		must(reg.PutMedia(ctx, registry.Media{SHA256: sha, Name: "ban-tin-" + x + ".mp3", Size: 1000, DurationMS: 5000}))
-		must(reg.LinkMedia(ctx, sha, x))
+		must(reg.LinkMedia(ctx, sha, x, "officer-"+x, clock.Now()))
 	}
 	_, err = reg.InsertPlayEvents(ctx, []registry.PlayEvent{
 		{NodeID: "n-a", Seq: 1, Type: "started", ItemID: "c-1", Media: shaA, At: clock.Now()},

@@ -117,3 +117,27 @@ func TestPlaysNamedAndSpreadsheets(t *testing.T) {
 		t.Errorf("officer A's report of commune B: %d", r.status)
 	}
 }
+
+// The same recording uploaded by two communes is stored once; each sees
+// its own upload, not the other commune's officer.
+func TestMediaUploaderPerCommune(t *testing.T) {
+	e := newEnv(t)
+	if err := e.reg.LinkMedia(context.Background(), shaA, "b", "officer-b", e.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ user, want string }{{"officer-a", "officer-a"}, {"officer-b", "officer-b"}} {
+		cl := e.login(c.user)
+		var list []registry.Media
+		json.Unmarshal([]byte(e.do(cl, "GET", "/api/v1/media", nil).body), &list)
+		var one registry.Media
+		json.Unmarshal([]byte(e.do(cl, "GET", "/api/v1/media/"+shaA, nil).body), &one)
+		for _, m := range list {
+			if m.SHA256 == shaA && m.CreatedBy != c.want {
+				t.Errorf("%s's library says %s uploaded it", c.user, m.CreatedBy)
+			}
+		}
+		if one.CreatedBy != c.want {
+			t.Errorf("%s: GET media says %s uploaded it", c.user, one.CreatedBy)
+		}
+	}
+}

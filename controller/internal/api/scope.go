@@ -152,23 +152,21 @@ func (a *API) stationsInScope(r *http.Request) (map[string]string, error) {
 }
 
 // allowMedia checks that a recording belongs to the caller's area (an
-// admin sees every recording).
-func (a *API) allowMedia(r *http.Request, sha string) error {
+// administrator sees every recording), and returns its place in that
+// area's library (zero for an administrator).
+func (a *API) allowMedia(r *http.Request, sha string) (registry.MediaLink, error) {
 	sc, err := a.reqScope(r)
+	if err != nil || sc.all {
+		return registry.MediaLink{}, err
+	}
+	links, err := a.cfg.Registry.MediaLinksOf(r.Context(), sha)
 	if err != nil {
-		return err
+		return registry.MediaLink{}, err
 	}
-	if sc.all {
-		return nil
-	}
-	areas, err := a.cfg.Registry.MediaAreasOf(r.Context(), sha)
-	if err != nil {
-		return err
-	}
-	for _, ar := range areas {
-		if sc.has(ar) {
-			return nil
+	for _, l := range links {
+		if sc.has(l.Area) {
+			return l, nil
 		}
 	}
-	return errorf(http.StatusNotFound, "media %s is not in your media library: upload the recording first", sha)
+	return registry.MediaLink{}, errorf(http.StatusNotFound, "media %s is not in your media library: upload the recording first", sha)
 }

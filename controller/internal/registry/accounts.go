@@ -222,26 +222,37 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, idle, created time.Time
 	return res.RowsAffected()
 }
 
-// LinkMedia records that a recording belongs to an area (idempotent).
-func (db *DB) LinkMedia(ctx context.Context, sha, area string) error {
-	_, err := db.w.ExecContext(ctx, "INSERT OR IGNORE INTO media_areas(sha256, area_id) VALUES (?,?)", sha, area)
+// LinkMedia records that a recording belongs to an area, put there by
+// someone at a time (idempotent: the first upload to the area stays).
+func (db *DB) LinkMedia(ctx context.Context, sha, area, by string, at time.Time) error {
+	_, err := db.w.ExecContext(ctx, "INSERT OR IGNORE INTO media_areas(sha256, area_id, created_by, created_at) VALUES (?,?,?,?)", sha, area, by, ms(at))
 	return writeErr("media "+sha, err)
 }
 
-// MediaAreas maps each recording to the areas it belongs to.
-func (db *DB) MediaAreas(ctx context.Context) (map[string][]string, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT sha256, area_id FROM media_areas")
+// MediaLink is a recording's place in one area's library.
+type MediaLink struct {
+	Area      string
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+// MediaLinks maps each recording to the areas it belongs to.
+func (db *DB) MediaLinks(ctx context.Context) (map[string][]MediaLink, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT sha256, area_id, created_by, created_at FROM media_areas")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string][]string{}
+	out := map[string][]MediaLink{}
 	for rows.Next() {
-		var sha, area string
-		if err := rows.Scan(&sha, &area); err != nil {
+		var sha string
+		var l MediaLink
+		var at int64
+		if err := rows.Scan(&sha, &l.Area, &l.CreatedBy, &at); err != nil {
 			return nil, err
 		}
-		out[sha] = append(out[sha], area)
+		l.CreatedAt = fromMS(at)
+		out[sha] = append(out[sha], l)
 	}
 	return out, rows.Err()
 }
@@ -254,20 +265,22 @@ func jsonList(v []string) string {
 	return string(b)
 }
 
-// MediaAreasOf lists the areas a recording belongs to.
-func (db *DB) MediaAreasOf(ctx context.Context, sha string) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT area_id FROM media_areas WHERE sha256 = ?", sha)
+// MediaLinksOf lists the areas a recording belongs to.
+func (db *DB) MediaLinksOf(ctx context.Context, sha string) ([]MediaLink, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT area_id, created_by, created_at FROM media_areas WHERE sha256 = ?", sha)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []MediaLink
 	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
+		var l MediaLink
+		var at int64
+		if err := rows.Scan(&l.Area, &l.CreatedBy, &at); err != nil {
 			return nil, err
 		}
-		out = append(out, a)
+		l.CreatedAt = fromMS(at)
+		out = append(out, l)
 	}
 	return out, rows.Err()
 }
