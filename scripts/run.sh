@@ -31,7 +31,7 @@ if [ ! -f "$DATA/node.json" ]; then
   ctl area add p-demo "Tỉnh mẫu" -kind province >/dev/null
   ctl area add x-demo "Xã mẫu" -kind commune -parent p-demo >/dev/null
   ctl station add st-demo x-demo "Đài truyền thanh xã mẫu" >/dev/null
-  ctl zone add z-demo st-demo -name "Toàn xã" >/dev/null
+  ctl zone add z-demo st-demo -name "Thôn 1" >/dev/null
   ctl node add local-1 st-demo -name "Cụm loa 1 (máy này)" -lat 21.0285 -lon 105.8542 -zone z-demo -out "$DATA/node.json.tmp" >/dev/null
   sed "s#\"/var/lib/radio-node\"#\"$DATA/node\"#" "$DATA/node.json.tmp" > "$DATA/node.json"
   rm -f "$DATA/node.json.tmp"
@@ -64,10 +64,11 @@ $(sed 's/^/                    /' "$DATA/demo-accounts.txt")
    Controller API : $SERVER/api/v1/   (embedded MQTT broker on $MQTT)
    Data           : $DATA  (SQLite registry, media, keys)
    API token      : $DATA/controller/admin.token
-   Local node     : local-1 in zone z-demo (plays to this machine's speakers)
+   Local node     : local-1 in zone z-demo "Thôn 1" (plays to this machine's sound output,
+                    or into a silent sink if it has none: see the [node] log)
 
  In another terminal, from $(pwd):
-   export RADIO_TOKEN=\$(cat $DATA/controller/admin.token)
+   export RADIO_TOKEN=\$(cat $DATA/controller/admin.token) RADIO_SERVER=$SERVER
    bin/radioctl node list                                  # local-1 should be online
    bin/radioctl media upload $DATA/demo-bulletin.mp3       # or any mp3/m4a/wav/ogg/amr/webm
    bin/radioctl play <sha256 printed above> -zone z-demo   # plays in ~4 s
