@@ -58,6 +58,7 @@ type Scheduler struct {
 	schedules map[string]*schedule.Schedule // by name
 	slots     map[string][]nodeproto.Slot   // by node
 	sent      map[string][32]byte           // hash of what each node was last sent
+	planned   bool                          // a plan was made since start
 	wake      chan struct{}
 }
 
@@ -209,9 +210,25 @@ func (s *Scheduler) Replan(ctx context.Context, now time.Time) {
 	}
 }
 
+// The grace window is for a controller that was down: at its first plan
+// after a start, occurrences of the last Grace are sent (nodes play them up
+// to a minute late, or report them missed). Later plans keep the past slots
+// already sent, but never add a past one: a bulletin approved or changed
+// after its time is not a missed bulletin, and nodes are not told to report
+// it as one.
 func (s *Scheduler) plan(ctx context.Context, now time.Time) map[string][]nodeproto.Slot {
 	from, to := now.Add(-s.cfg.Grace), now.Add(s.cfg.Horizon)
 	plan := map[string][]nodeproto.Slot{}
+	s.mu.Lock()
+	first := !s.planned
+	s.planned = true
+	sentBefore := map[[2]string]bool{}
+	for n, slots := range s.slots {
+		for _, sl := range slots {
+			sentBefore[[2]string{n, sl.ID}] = true
+		}
+	}
+	s.mu.Unlock()
 	for name, sc := range s.Schedules() {
 		durations := func(it schedule.Item) time.Duration {
 			if sha := mediaOf(it); sha != "" {
@@ -235,7 +252,8 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) map[string][]nodepr
 				s.cfg.Logger.Warn("scheduler: media not in the store; occurrence skipped", "schedule", name, "item", it.ID, "media", sha)
 				continue
 			}
-			if o.At.Before(now) {
+			past := o.At.Before(now)
+			if past && first {
 				s.cfg.Logger.Warn("scheduler: occurrence was due while the controller was down; sent within the grace window",
 					"occurrence", o.ID(), "due", o.At, "grace", s.cfg.Grace)
 			}
@@ -245,6 +263,9 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) map[string][]nodepr
 				continue
 			}
 			for node, offset := range targets {
+				if past && !first && !sentBefore[[2]string{node, o.ID()}] {
+					continue
+				}
 				sl := nodeproto.Slot{ID: o.ID(), Media: sha, Size: m.Size, PlayAt: o.At.Add(offset).UnixMilli(),
 					Priority: it.Priority, Title: it.Title, Repeat: it.Repeat, GapMS: it.Gap.Milliseconds(),
 					Resume: it.OnInterrupt != schedule.OnInterruptSkip}

@@ -184,3 +184,55 @@ func TestReportDowntime(t *testing.T) {
 		}
 	})
 }
+
+// A bulletin approved after its time is not sent for that time (it is not
+// a missed bulletin); a slot already sent stays while it is in the grace
+// window; right after a start, the grace window does send recent slots.
+func TestPastSlotsOnlyAfterAStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The bubble's clock starts at 2000-01-01 00:00 UTC, 07:00 in Vietnam.
+		item := func(id, at string) string {
+			return "bulletin " + id + "\n  title T\n  source media " + sha + "\n  target commune\n  status approved\n  daily " + at + "\n"
+		}
+		set := func(s *Scheduler, name, body string) {
+			sc, err := schedule.Parse(name+".radio", []byte("station st-1\n"+body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Set(name, sc)
+		}
+		has := func(s *Scheduler, id string) bool {
+			for _, sl := range s.Slots("n1") {
+				if sl.ID == id {
+					return true
+				}
+			}
+			return false
+		}
+		ctx := context.Background()
+		pl := &publishLog{calls: map[string]int{}}
+		s := newTestScheduler(t, pl)
+		set(s, "a", item("early", "07:01"))
+		s.Replan(ctx, time.Now())
+		time.Sleep(3 * time.Minute) // 07:03: early's slot is past, within the 10 min grace
+		set(s, "b", item("late", "07:02"))
+		s.Replan(ctx, time.Now())
+		if !has(s, "early-20000101-070100") {
+			t.Error("a slot already sent was dropped while within the grace window")
+		}
+		if has(s, "late-20000101-070200") {
+			t.Error("a bulletin added after its time was sent for that time")
+		}
+		if !has(s, "late-20000102-070200") {
+			t.Error("the late bulletin's next day is missing")
+		}
+
+		// A controller starting at 07:03 sends what fell in the grace window.
+		s2 := newTestScheduler(t, &publishLog{calls: map[string]int{}})
+		set(s2, "b", item("late", "07:02"))
+		s2.Replan(ctx, time.Now())
+		if !has(s2, "late-20000101-070200") {
+			t.Error("after a start, the grace window's occurrence was not sent")
+		}
+	})
+}
