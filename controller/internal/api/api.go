@@ -380,6 +380,8 @@ type NodeView struct {
 	Online    bool             `json:"online"`
 	State     *nodeproto.State `json:"state,omitempty"`
 	UpdatedAt *time.Time       `json:"state_updated_at,omitempty"`
+	// PlayingTitle names what it plays now (State.Playing).
+	PlayingTitle string `json:"playing_title,omitempty"`
 }
 
 func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView, error) {
@@ -392,12 +394,19 @@ func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView,
 		byID[s.NodeID] = s
 	}
 	out := make([]NodeView, 0, len(nodes))
+	var title func(item, media string) string
 	for _, n := range nodes {
 		v := NodeView{Node: n}
 		if s, ok := byID[n.ID]; ok {
 			var st nodeproto.State
 			if json.Unmarshal(s.State, &st) == nil {
 				v.State = &st
+				if p := st.Playing; p != nil && s.Online {
+					if title == nil {
+						title = a.titler(ctx)
+					}
+					v.PlayingTitle = title(p.ID, p.Media)
+				}
 			}
 			v.Online = s.Online
 			t := s.UpdatedAt
@@ -1064,47 +1073,57 @@ type PlayRow struct {
 	Source   string `json:"source"`              // "schedule" or "command"
 }
 
-// playRows names the items and nodes of proof-of-play records: scheduled
-// occurrences by their bulletin's title, "play now" commands by their title
-// or recording.
-func (a *API) playRows(r *http.Request, evs []registry.PlayEvent) []PlayRow {
-	ctx := r.Context()
+// titler names what a node plays or played: a scheduled occurrence by its
+// bulletin's title, a "play now" command by its title, else the recording.
+// It remembers what it looked up; make one per request.
+func (a *API) titler(ctx context.Context) func(item, media string) string {
 	titles := map[string]string{} // bulletin id or command id -> title
 	for _, sc := range a.cfg.Schedules.Scheduler.Schedules() {
 		for _, it := range sc.Items {
 			titles[it.ID] = it.Title
 		}
 	}
-	nodeNames := map[string]string{}
 	mediaNames := map[string]string{}
-	out := make([]PlayRow, len(evs))
-	for i, e := range evs {
-		row := PlayRow{PlayEvent: e, Source: "schedule"}
-		if strings.HasPrefix(e.ItemID, "c-") {
-			row.Source = "command"
-			t, ok := titles[e.ItemID]
-			if !ok {
-				if c, err := a.cfg.Registry.GetCommand(ctx, e.ItemID); err == nil {
+	return func(item, media string) string {
+		var t string
+		if strings.HasPrefix(item, "c-") {
+			var ok bool
+			if t, ok = titles[item]; !ok {
+				if c, err := a.cfg.Registry.GetCommand(ctx, item); err == nil {
 					var body nodeproto.Command
 					if json.Unmarshal(c.Body, &body) == nil && body.Play != nil {
 						t = body.Play.Title
 					}
 				}
-				titles[e.ItemID] = t
+				titles[item] = t
 			}
-			row.Title = t
-		} else if n := len(e.ItemID) - len("-20061102-150405"); n > 0 {
-			row.Title = titles[e.ItemID[:n]]
+		} else if n := len(item) - len("-20061102-150405"); n > 0 {
+			t = titles[item[:n]]
 		}
-		if row.Title == "" && e.Media != "" {
-			name, ok := mediaNames[e.Media]
+		if t == "" && media != "" {
+			name, ok := mediaNames[media]
 			if !ok {
-				if m, err := a.cfg.Registry.GetMedia(ctx, e.Media); err == nil {
+				if m, err := a.cfg.Registry.GetMedia(ctx, media); err == nil {
 					name = m.Name
 				}
-				mediaNames[e.Media] = name
+				mediaNames[media] = name
 			}
-			row.Title = name
+			t = name
+		}
+		return t
+	}
+}
+
+// playRows names the items and nodes of proof-of-play records.
+func (a *API) playRows(r *http.Request, evs []registry.PlayEvent) []PlayRow {
+	ctx := r.Context()
+	title := a.titler(ctx)
+	nodeNames := map[string]string{}
+	out := make([]PlayRow, len(evs))
+	for i, e := range evs {
+		row := PlayRow{PlayEvent: e, Source: "schedule", Title: title(e.ItemID, e.Media)}
+		if strings.HasPrefix(e.ItemID, "c-") {
+			row.Source = "command"
 		}
 		name, ok := nodeNames[e.NodeID]
 		if !ok {

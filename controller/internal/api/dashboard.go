@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/registry"
@@ -100,16 +99,7 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 		names[id] = n
 		return n
 	}
-	titleOf := func(id string) string {
-		for _, sc := range schedules {
-			for _, it := range sc.Items {
-				if strings.HasPrefix(id, it.ID+"-") {
-					return it.Title
-				}
-			}
-		}
-		return ""
-	}
+
 	d := Dashboard{Nodes: len(views), Playing: []NowOnAir{}, Next: []NextOnAir{}, Alerts: []NodeAlert{}, Time: now.UTC()}
 	for _, v := range views {
 		name := v.Name
@@ -124,13 +114,7 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 		d.Online++
 		if st := v.State; st != nil {
 			if p := st.Playing; p != nil {
-				title := titleOf(p.ID)
-				if title == "" {
-					if m, err := a.cfg.Registry.GetMedia(ctx, p.Media); err == nil {
-						title = m.Name
-					}
-				}
-				d.Playing = append(d.Playing, NowOnAir{Node: v.ID, NodeName: name, Item: p.ID, Title: title, Media: p.Media,
+				d.Playing = append(d.Playing, NowOnAir{Node: v.ID, NodeName: name, Item: p.ID, Title: v.PlayingTitle, Media: p.Media,
 					Priority: p.Priority, Since: time.UnixMilli(p.Since).UTC()})
 			}
 			if st.Error != "" {
