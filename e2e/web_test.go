@@ -147,7 +147,7 @@ func TestWebOfficerSchedulesLeaderApproves(t *testing.T) {
 	b.wait(`tr[data-test="user-can.bo.an"]`, time.Minute)
 	b.shot("desk-users")
 	b.do(chromedp.EmulateViewport(390, 844))
-	for _, p := range []string{"dashboard", "nodes", "media", "programme", "approvals", "control", "plays", "audit", "users"} {
+	for _, p := range []string{"dashboard", "coverage", "nodes", "media", "programme", "approvals", "control", "plays", "audit", "users"} {
 		b.open(p)
 		b.shot("phone-" + p)
 	}

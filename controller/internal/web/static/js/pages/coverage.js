@@ -91,7 +91,7 @@ export async function render(box) {
     const communes = [...(state.data.communes || [])].sort((a, b) => collate(a.name || a.id, b.name || b.id));
     if (state.commune && !communes.some((c) => c.id === state.commune)) state.commune = '';
     clear(communeSel).append(h('option', { value: '' }, t('cov.allCommunes')),
-      communes.map((c) => h('option', { value: c.id, selected: c.id === state.commune }, c.name || c.id)));
+      ...communes.map((c) => h('option', { value: c.id, selected: c.id === state.commune }, c.name || c.id)));
     communeSel.value = state.commune;
   }
 
