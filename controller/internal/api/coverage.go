@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"sort"
 	"time"
@@ -122,21 +123,16 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	nodes, err := reg.NodesOf(ctx, inScope)
+	nodes, err := reg.NodeStations(ctx, inScope)
 	if err != nil {
 		return err
 	}
 	var nodeScope []string
 	if inScope != nil {
-		nodeScope = nodeIDs(nodes)
-	}
-	live, err := reg.NodeLiveness(ctx, nodeScope)
-	if err != nil {
-		return err
-	}
-	lastPlays, err := reg.LastPlays(ctx, nodeScope)
-	if err != nil {
-		return err
+		nodeScope = make([]string, 0, len(nodes))
+		for id := range nodes {
+			nodeScope = append(nodeScope, id)
+		}
 	}
 	zones, err := reg.ListZones(ctx)
 	if err != nil {
@@ -149,10 +145,11 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	now := a.now()
 	local := now.In(schedule.Zone)
 	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, schedule.Zone)
-	outcomes, err := reg.PlayOutcomesSince(ctx, day, nodeScope)
+	lv, err := reg.Live(ctx, nodeScope, day)
 	if err != nil {
 		return err
 	}
+	live, lastPlays, outcomes := lv.Liveness, lv.LastPlay, lv.Outcomes
 
 	cov := Coverage{Time: now.UTC(), Day: day.Format("2006-01-02"), Communes: []CommuneCoverage{}, Stations: []StationCoverage{}}
 	byStation := map[string]*StationCoverage{}
@@ -168,15 +165,15 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	type nodeInfo struct{ station string }
 	stationNodes := map[string][]string{}
 	known := map[string]nodeInfo{}
-	for _, n := range nodes {
-		s, ok := byStation[n.StationID]
-		if !ok || n.Revoked {
+	for id, station := range nodes {
+		s, ok := byStation[station]
+		if !ok {
 			continue
 		}
-		known[n.ID] = nodeInfo{n.StationID}
-		stationNodes[n.StationID] = append(stationNodes[n.StationID], n.ID)
+		known[id] = nodeInfo{station}
+		stationNodes[station] = append(stationNodes[station], id)
 		s.Nodes++
-		l, reported := live[n.ID]
+		l, reported := live[id]
 		if l.Online {
 			s.Online++
 		}
@@ -184,7 +181,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 			t := l.UpdatedAt
 			s.LastReport = &t
 		}
-		if t, ok := lastPlays[n.ID]; ok && (s.LastPlay == nil || t.After(*s.LastPlay)) {
+		if t, ok := lastPlays[id]; ok && (s.LastPlay == nil || t.After(*s.LastPlay)) {
 			s.LastPlay = &t
 		}
 	}
@@ -273,6 +270,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 		cov.Communes = append(cov.Communes, *c)
 	}
 	sort.Slice(cov.Communes, func(i, j int) bool { return cov.Communes[i].ID < cov.Communes[j].ID })
-	writeJSON(w, http.StatusOK, cov)
-	return nil
+	// Compact: a country's answer is megabytes.
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	return json.NewEncoder(w).Encode(cov)
 }

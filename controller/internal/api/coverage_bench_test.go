@@ -63,6 +63,9 @@ func seedCountry(b *testing.B, e *env, stations, perStation int) {
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
+	if err := e.reg.ReloadLive(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkCoverage is the coverage view's server time (the handler and

@@ -296,8 +296,14 @@ func inNodes(col string, nodes []string) (string, []any) {
 // LastPlays returns when each node (of nodes; nil = all) last reported
 // proof of play.
 func (db *DB) LastPlays(ctx context.Context, nodes []string) (map[string]time.Time, error) {
+	return db.sqlLastPlays(ctx, nodes, db.r)
+}
+
+func (db *DB) sqlLastPlays(ctx context.Context, nodes []string, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) (map[string]time.Time, error) {
 	where, args := inNodes("node_id", nodes)
-	rows, err := db.r.QueryContext(ctx, "SELECT node_id, max(at) FROM play_events WHERE "+where+" GROUP BY node_id", args...)
+	rows, err := q.QueryContext(ctx, "SELECT node_id, max(at) FROM play_events WHERE "+where+" GROUP BY node_id", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -366,6 +372,9 @@ func (db *DB) NodeLiveness(ctx context.Context, nodes []string) (map[string]Live
 // will is no longer accepted from it).
 func (db *DB) MarkOffline(ctx context.Context, node string) error {
 	_, err := db.w.ExecContext(ctx, "UPDATE node_state SET online = 0 WHERE node_id = ?", node)
+	if err == nil {
+		db.liveOffline(node)
+	}
 	return writeErr("node state", err)
 }
 

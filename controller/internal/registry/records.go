@@ -52,6 +52,7 @@ func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error
 	}
 	defer st.Close()
 	n := 0
+	var added []PlayEvent
 	for _, e := range evs {
 		recv := e.ReceivedAt
 		if recv.IsZero() {
@@ -64,10 +65,14 @@ func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error
 		}
 		k, _ := res.RowsAffected()
 		n += int(k)
+		if k > 0 {
+			added = append(added, e)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("registry: commit play events: %w", err)
 	}
+	db.liveEvents(added)
 	return n, nil
 }
 
@@ -386,5 +391,8 @@ func (db *DB) ListAudit(ctx context.Context, limit int, areas []string) ([]Audit
 // nodes' last wills died with the old broker, so nothing else would say so.
 func (db *DB) MarkAllOffline(ctx context.Context) error {
 	_, err := db.w.ExecContext(ctx, "UPDATE node_state SET online = 0 WHERE online = 1")
+	if err == nil {
+		db.liveOffline("")
+	}
 	return writeErr("node state", err)
 }

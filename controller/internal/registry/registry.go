@@ -45,9 +45,10 @@ var migrations embed.FS
 
 // DB is the registry.
 type DB struct {
-	w   *sql.DB // the one writer
-	r   *sql.DB // readers
-	log *slog.Logger
+	w    *sql.DB // the one writer
+	r    *sql.DB // readers
+	log  *slog.Logger
+	live *live // what the coverage view reads, in memory
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every
@@ -88,6 +89,10 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	db := &DB{w: w, log: log}
 	if err := db.migrate(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := db.loadLive(context.Background()); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -398,6 +403,9 @@ func (db *DB) CreateNode(ctx context.Context, n Node, secretHash []byte) error {
 	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO nodes(id, station_id, name, lat, lon, secret_hash, created_at) VALUES (?,?,?,?,?,?,?)",
 		n.ID, n.StationID, n.Name, n.Lat, n.Lon, string(secretHash), ms(n.CreatedAt))
+	if err == nil {
+		db.liveEnrolled(n.ID, n.StationID, true)
+	}
 	return writeErr("node "+n.ID, err)
 }
 
@@ -442,6 +450,7 @@ func (db *DB) RevokeNode(ctx context.Context, id string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("node %q %w", id, ErrNotFound)
 	}
+	db.liveEnrolled(id, "", false)
 	return nil
 }
 
@@ -458,6 +467,7 @@ func (db *DB) SetNodeSecret(ctx context.Context, id string, secretHash []byte) e
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("node %q %w", id, ErrNotFound)
 	}
+	db.liveEnrolled(id, "", true)
 	return nil
 }
 
@@ -693,6 +703,9 @@ func (db *DB) UpsertNodeState(ctx context.Context, s NodeState) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO node_state(node_id, online, state, updated_at) VALUES (?,?,?,?)
 		ON CONFLICT(node_id) DO UPDATE SET online = excluded.online, state = excluded.state, updated_at = excluded.updated_at`,
 		s.NodeID, s.Online, string(s.State), ms(s.UpdatedAt))
+	if err == nil {
+		db.liveState(s.NodeID, s.Online, fromMS(ms(s.UpdatedAt)))
+	}
 	return writeErr("node state "+s.NodeID, err)
 }
 

@@ -1,0 +1,286 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// live mirrors in memory what the coverage view reads of every node:
+// whether it is online, when it last reported and last played, and what it
+// reported about each item in the last LiveWindow. Reading those from
+// SQLite takes seconds for a country's 100,000 nodes; from memory,
+// milliseconds. It is loaded when the registry opens and updated after each
+// commit of a write that changes it, so it never says more than SQLite
+// holds; SQLite stays the record.
+type live struct {
+	mu    sync.RWMutex
+	nodes map[string]*liveNode
+}
+
+// LiveWindow is how far back the in-memory proof-of-play outcomes reach.
+const LiveWindow = 48 * time.Hour
+
+type liveNode struct {
+	station  string
+	enrolled bool // a node row that is not revoked
+	Liveness
+	reported bool
+	lastPlay time.Time
+	items    map[string]*liveItem
+}
+
+type liveItem struct {
+	PlayOutcome
+	last time.Time // newest record's At
+}
+
+func (l *live) node(id string) *liveNode {
+	n := l.nodes[id]
+	if n == nil {
+		n = &liveNode{}
+		l.nodes[id] = n
+	}
+	return n
+}
+
+func (n *liveNode) add(e PlayEvent) {
+	if e.At.After(n.lastPlay) {
+		n.lastPlay = e.At
+	}
+	if time.Since(e.At) > LiveWindow {
+		return
+	}
+	if n.items == nil {
+		n.items = map[string]*liveItem{}
+	}
+	it := n.items[e.ItemID]
+	if it == nil {
+		it = &liveItem{}
+		n.items[e.ItemID] = it
+	}
+	switch e.Type {
+	case "started", "resumed":
+		it.Started = true
+	case "finished":
+		it.Finished = true
+	case "interrupted":
+		it.Interrupted = true
+	case "failed":
+		it.Failed = true
+	}
+	it.PlayedMS = max(it.PlayedMS, e.PlayedMS)
+	if e.At.After(it.last) {
+		it.last = e.At
+	}
+}
+
+// prune drops a node's outcomes older than the window.
+func (n *liveNode) prune(now time.Time) {
+	for id, it := range n.items {
+		if now.Sub(it.last) > LiveWindow {
+			delete(n.items, id)
+		}
+	}
+}
+
+// loadLive fills the mirror from the database.
+func (db *DB) loadLive(ctx context.Context) error {
+	l := &live{nodes: map[string]*liveNode{}}
+	rows, err := db.w.QueryContext(ctx, "SELECT id, station_id, revoked FROM nodes")
+	if err != nil {
+		return fmt.Errorf("registry: loading nodes: %w", err)
+	}
+	for rows.Next() {
+		var id, st string
+		var revoked bool
+		if err := rows.Scan(&id, &st, &revoked); err != nil {
+			rows.Close()
+			return err
+		}
+		n := l.node(id)
+		n.station, n.enrolled = st, !revoked
+	}
+	rows.Close()
+	rows, err = db.w.QueryContext(ctx, "SELECT node_id, online, updated_at FROM node_state")
+	if err != nil {
+		return fmt.Errorf("registry: loading node states: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		var online bool
+		var at int64
+		if err := rows.Scan(&id, &online, &at); err != nil {
+			rows.Close()
+			return err
+		}
+		n := l.node(id)
+		n.Online, n.UpdatedAt, n.reported = online, fromMS(at), true
+	}
+	rows.Close()
+	last, err := db.sqlLastPlays(ctx, nil, db.w)
+	if err != nil {
+		return err
+	}
+	for id, at := range last {
+		l.node(id).lastPlay = at
+	}
+	since := time.Now().Add(-LiveWindow)
+	rows, err = db.w.QueryContext(ctx, `SELECT node_id, item_id,
+		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(played_ms), max(at)
+		FROM play_events WHERE at >= ? GROUP BY node_id, item_id`, ms(since))
+	if err != nil {
+		return fmt.Errorf("registry: loading play outcomes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var node, item string
+		var it liveItem
+		var at int64
+		if err := rows.Scan(&node, &item, &it.Started, &it.Finished, &it.Interrupted, &it.Failed, &it.PlayedMS, &at); err != nil {
+			return err
+		}
+		it.last = fromMS(at)
+		n := l.node(node)
+		if n.items == nil {
+			n.items = map[string]*liveItem{}
+		}
+		n.items[item] = &it
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	db.live = l
+	return nil
+}
+
+func (db *DB) liveState(id string, online bool, at time.Time) {
+	db.live.mu.Lock()
+	n := db.live.node(id)
+	if !n.reported || !at.Before(n.UpdatedAt) { // two writers may commit out of order
+		n.Online, n.UpdatedAt, n.reported = online, at, true
+	}
+	db.live.mu.Unlock()
+}
+
+// liveEnrolled records a node enrolled (station given) or revoked, or
+// re-enabled (station "": unchanged).
+func (db *DB) liveEnrolled(id, station string, enrolled bool) {
+	db.live.mu.Lock()
+	n := db.live.node(id)
+	if station != "" {
+		n.station = station
+	}
+	n.enrolled = enrolled
+	db.live.mu.Unlock()
+}
+
+// NodeStations maps the enrolled (not revoked) nodes of the given stations
+// (nil = all) to their station, from memory: the whole-country views read
+// it for 100,000 nodes.
+func (db *DB) NodeStations(ctx context.Context, stations []string) (map[string]string, error) {
+	var want map[string]bool
+	if stations != nil {
+		want = make(map[string]bool, len(stations))
+		for _, s := range stations {
+			want[s] = true
+		}
+	}
+	db.live.mu.RLock()
+	defer db.live.mu.RUnlock()
+	out := make(map[string]string, len(db.live.nodes))
+	for id, n := range db.live.nodes {
+		if n.enrolled && (want == nil || want[n.station]) {
+			out[id] = n.station
+		}
+	}
+	return out, nil
+}
+
+func (db *DB) liveOffline(id string) {
+	db.live.mu.Lock()
+	defer db.live.mu.Unlock()
+	for nid, n := range db.live.nodes {
+		if id == "" || nid == id {
+			n.Online = false
+		}
+	}
+}
+
+func (db *DB) liveEvents(evs []PlayEvent) {
+	now := time.Now()
+	db.live.mu.Lock()
+	defer db.live.mu.Unlock()
+	touched := map[*liveNode]bool{}
+	for _, e := range evs {
+		n := db.live.node(e.NodeID)
+		n.add(e)
+		touched[n] = true
+	}
+	for n := range touched {
+		n.prune(now)
+	}
+}
+
+// LiveView is what the mirror knows of a set of nodes.
+type LiveView struct {
+	Liveness map[string]Liveness     // nodes that ever reported a state
+	LastPlay map[string]time.Time    // nodes that ever reported proof of play
+	Outcomes map[PlayKey]PlayOutcome // records since the given time
+}
+
+// Live returns, from memory, the liveness, last proof of play and the
+// outcomes since since (at most LiveWindow ago; older falls back to SQLite)
+// of the given nodes (nil = all).
+func (db *DB) Live(ctx context.Context, nodes []string, since time.Time) (LiveView, error) {
+	if time.Since(since) > LiveWindow {
+		live, err := db.NodeLiveness(ctx, nodes)
+		if err != nil {
+			return LiveView{}, err
+		}
+		last, err := db.LastPlays(ctx, nodes)
+		if err != nil {
+			return LiveView{}, err
+		}
+		out, err := db.PlayOutcomesSince(ctx, since, nodes)
+		return LiveView{live, last, out}, err
+	}
+	db.live.mu.RLock()
+	defer db.live.mu.RUnlock()
+	size := len(nodes)
+	if nodes == nil {
+		size = len(db.live.nodes)
+	}
+	v := LiveView{Liveness: make(map[string]Liveness, size), LastPlay: make(map[string]time.Time, size),
+		Outcomes: make(map[PlayKey]PlayOutcome, size)}
+	visit := func(id string, n *liveNode) {
+		if n.reported {
+			v.Liveness[id] = n.Liveness
+		}
+		if !n.lastPlay.IsZero() {
+			v.LastPlay[id] = n.lastPlay
+		}
+		for item, it := range n.items {
+			if !it.last.Before(since) {
+				v.Outcomes[PlayKey{id, item}] = it.PlayOutcome
+			}
+		}
+	}
+	if nodes == nil {
+		for id, n := range db.live.nodes {
+			visit(id, n)
+		}
+		return v, nil
+	}
+	for _, id := range nodes {
+		if n, ok := db.live.nodes[id]; ok {
+			visit(id, n)
+		}
+	}
+	return v, nil
+}
+
+// ReloadLive reloads the in-memory mirror from the database, for tools and
+// tests that wrote the file behind the registry's back.
+func (db *DB) ReloadLive(ctx context.Context) error { return db.loadLive(ctx) }
