@@ -86,8 +86,9 @@ func TestWebOfficerPlaysNowStopsSetsVolume(t *testing.T) {
 	b.shot("desk-control-stopped")
 	b.open("plays")
 	b.wait(fmt.Sprintf(`tr[data-test="play-interrupted-%s"]`, second), time.Minute)
-	if got := b.text(fmt.Sprintf(`tr[data-test="play-interrupted-%s"]`, second)); !strings.Contains(got, "Bị ngắt") {
-		t.Errorf("the proof of play row of the stopped recording reads %q, want Bị ngắt", got)
+	if got := b.text(fmt.Sprintf(`tr[data-test="play-interrupted-%s"]`, second)); !strings.Contains(got, "Bị ngắt") ||
+		!strings.Contains(got, "Dừng theo lệnh") || !strings.Contains(got, "Bản tin dài") {
+		t.Errorf("the proof of play row of the stopped recording reads %q, want Bản tin dài, Bị ngắt, Dừng theo lệnh", got)
 	}
 	b.wait(fmt.Sprintf(`tr[data-test="play-finished-%s"]`, first), time.Minute)
 	b.shot("desk-plays-stopped")

@@ -122,7 +122,9 @@ const vi = {
 
   'plays.filter': 'Lọc', 'plays.node': 'Cụm loa', 'plays.station': 'Đài', 'plays.type': 'Sự kiện', 'plays.since': 'Từ ngày', 'plays.until': 'Đến ngày',
   'plays.allNodes': 'Tất cả cụm loa', 'plays.allStations': 'Tất cả các đài', 'plays.allTypes': 'Mọi sự kiện', 'plays.apply': 'Xem',
-  'plays.csv': 'Xuất CSV', 'plays.events': 'Các lần phát', 'plays.at': 'Thời điểm', 'plays.item': 'Bản tin', 'plays.played': 'Đã phát',
+  'plays.csv': 'Xuất CSV', 'plays.playNow': 'Phát ngay',
+  'reason.stopped': 'Dừng theo lệnh', 'reason.preempted': 'Bản tin ưu tiên hơn chen vào', 'reason.restarted': 'Cụm loa khởi động lại', 'reason.content': 'Không lấy được bản ghi',
+  'plays.events': 'Các lần phát', 'plays.at': 'Thời điểm', 'plays.item': 'Bản tin', 'plays.played': 'Đã phát',
   'plays.reason': 'Ghi chú', 'plays.none': 'Không có lần phát nào trong khoảng này.', 'plays.report': 'Đối chiếu lịch và thực tế',
   'plays.reportNote': 'Mỗi lần phát theo lịch, trên từng cụm loa: đã phát, phát một phần hay không phát.', 'plays.noReport': 'Không có lần phát theo lịch nào trong khoảng này.',
   'ev.started': 'Bắt đầu', 'ev.resumed': 'Phát tiếp', 'ev.finished': 'Phát xong', 'ev.interrupted': 'Bị ngắt', 'ev.failed': 'Lỗi',
@@ -268,7 +270,9 @@ const en = {
 
   'plays.filter': 'Filter', 'plays.node': 'Cluster', 'plays.station': 'Station', 'plays.type': 'Event', 'plays.since': 'From', 'plays.until': 'Until',
   'plays.allNodes': 'All clusters', 'plays.allStations': 'All stations', 'plays.allTypes': 'All events', 'plays.apply': 'Show',
-  'plays.csv': 'Export CSV', 'plays.events': 'Plays', 'plays.at': 'Time', 'plays.item': 'Bulletin', 'plays.played': 'Played',
+  'plays.csv': 'Export CSV', 'plays.playNow': 'Play now',
+  'reason.stopped': 'Stopped by command', 'reason.preempted': 'A higher priority cut in', 'reason.restarted': 'The cluster restarted', 'reason.content': 'Recording unavailable',
+  'plays.events': 'Plays', 'plays.at': 'Time', 'plays.item': 'Bulletin', 'plays.played': 'Played',
   'plays.reason': 'Note', 'plays.none': 'No plays in this range.', 'plays.report': 'Scheduled vs aired',
   'plays.reportNote': 'Each scheduled occurrence on each cluster: played, partly played or missed.', 'plays.noReport': 'No scheduled occurrences in this range.',
   'ev.started': 'Started', 'ev.resumed': 'Resumed', 'ev.finished': 'Finished', 'ev.interrupted': 'Interrupted', 'ev.failed': 'Failed',

@@ -19,7 +19,7 @@ export async function render(box) {
       kv(t('nodes.zones'), (n.zones || []).map((z) => zoneName[z] || z).join(', ') || '—'),
       kv(t('nodes.status'), onlineBadge(n.online)),
       kv(t('nodes.volume'), st.volume ?? '—'),
-      kv(t('nodes.playing'), playing(st)),
+      kv(t('nodes.playing'), playing(st, n)),
       kv(t('nodes.audio'), st.audio || '—'),
       kv(t('nodes.version'), st.version || '—'),
       kv(t('nodes.position'), `${fmtCoord(n.lat)}, ${fmtCoord(n.lon)}`),
@@ -35,14 +35,14 @@ export async function render(box) {
       { label: t('nodes.zones'), cell: (n) => (n.zones || []).map((z) => zoneName[z] || z).join(', ') || '—' },
       { label: t('nodes.status'), cell: (n) => n.revoked ? t('nodes.revoked') : onlineBadge(n.online) },
       { label: t('nodes.volume'), cell: (n) => n.state?.volume ?? '—', class: 'num' },
-      { label: t('nodes.playing'), cell: (n) => playing(n.state || {}) },
+      { label: t('nodes.playing'), cell: (n) => playing(n.state || {}, n) },
       { label: t('nodes.version'), cell: (n) => n.state?.version || '—' },
       { label: t('nodes.lastReport'), cell: (n) => n.state_updated_at ? h('time', { datetime: n.state_updated_at, title: fmtDateTime(n.state_updated_at) }, fmtAgo(n.state_updated_at)) : '—' },
     ], nodes, { test: 'nodes-table', rowTest: (n) => 'node-' + n.id, empty: t('nodes.none') })));
 }
 
 function kv(k, v) { return [h('dt', {}, k), h('dd', {}, v)]; }
-function playing(st) { return st.playing ? (st.playing.id || st.playing.media?.slice(0, 12)) : t('nodes.idle'); }
+function playing(st, n) { return st.playing ? (n.playing_title || st.playing.id || st.playing.media?.slice(0, 12)) : t('nodes.idle'); }
 function fmtCoord(x) { return typeof x === 'number' ? x.toFixed(4) + '°' : '—'; }
 
 // map draws the clusters on an equirectangular projection of their own

@@ -38,12 +38,14 @@ export async function render(box) {
       api('GET', 'reports/occurrences', undefined, { query: { station: q.station, from: q.since, to: q.until } })]);
     clear(out).append(table([
       { label: t('plays.at'), cell: (e) => fmtDateTime(e.at) },
-      { label: t('plays.node'), cell: (e) => nodeName[e.node_id] || e.node_id },
+      { label: t('plays.node'), cell: (e) => e.node_name || nodeName[e.node_id] || e.node_id },
       { label: t('plays.type'), cell: (e) => badge(t('ev.' + e.type), 'ev-' + e.type) },
-      { label: t('plays.item'), cell: (e) => e.item_id || '—' },
+      { label: t('plays.item'), cell: (e) => e.title
+        ? [h('span', {}, e.title), h('div', { class: 'muted small', title: e.item_id }, e.source === 'command' ? t('plays.playNow') : e.item_id)]
+        : (e.item_id || '—') },
       { label: t('b.priority'), cell: (e) => priorityBadge(e.priority) },
       { label: t('plays.played'), cell: (e) => e.played_ms ? fmtDuration(e.played_ms) : '—', class: 'num' },
-      { label: t('plays.reason'), cell: (e) => e.reason || '' },
+      { label: t('plays.reason'), cell: (e) => reasonText(e.reason) },
     ], evs || [], { test: 'plays-table', rowTest: (e) => `play-${e.type}-${e.item_id}`, empty: t('plays.none') }));
     clear(report).append(table([
       { label: t('plays.at'), cell: (r) => fmtDateTime(r.at) },
@@ -52,7 +54,7 @@ export async function render(box) {
       { label: t('b.priority'), cell: (r) => priorityBadge(r.priority) },
       { label: t('b.status'), cell: (r) => statusBadge(r.status) },
       { label: t('plays.played'), cell: (r) => r.played_ms ? fmtDuration(r.played_ms) : '—', class: 'num' },
-      { label: t('plays.reason'), cell: (r) => r.reason || '' },
+      { label: t('plays.reason'), cell: (r) => reasonText(r.reason) },
     ], rows || [], { test: 'report-table', rowTest: (r) => `report-${r.occurrence}-${r.node}`, empty: t('plays.noReport') }));
   }
   const form = h('form', { class: 'filters', id: 'plays-filter' },
@@ -62,4 +64,13 @@ export async function render(box) {
   form.addEventListener('submit', (ev) => { ev.preventDefault(); busy(apply, load); });
   clear(box).append(section(t('plays.filter'), form), section(t('plays.events'), out), section(t('plays.report'), h('p', { class: 'muted small' }, t('plays.reportNote')), report));
   await load();
+}
+
+// reasonText says in words the reasons a node gives (PROTOCOL.md), keeping
+// the node's own wording as a tooltip and for any reason not known here.
+const REASONS = [[/^stopped$/, 'stopped'], [/^preempted/, 'preempted'], [/^node restarted$/, 'restarted'], [/^content_unavailable$/, 'content']];
+function reasonText(reason) {
+  if (!reason) return '';
+  const k = REASONS.find(([rx]) => rx.test(reason));
+  return k ? h('span', { title: reason }, t('reason.' + k[1])) : reason;
 }
