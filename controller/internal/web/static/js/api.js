@@ -22,14 +22,17 @@ export class ApiError extends Error {
     this.errors = Array.isArray(body?.errors) ? body.errors : [];
     this.retryAfter = Number(body?.retry_after ?? retryAfter) || 0;
   }
+  // known: the app has a sentence of its own for this code.
+  get known() { return t('err.' + this.code) !== 'err.' + this.code; }
   // advice is the sentence telling the officer what to do about it.
   get advice() {
     if (this.code === 'rate_limited') return t('err.rate_limited', this.retryAfter ? waitText(this.retryAfter) : t('common.aMoment'));
-    const k = 'err.' + this.code;
-    const s = t(k);
-    return s === k ? t('err.http', this.status) : s;
+    return this.known ? t('err.' + this.code) : t('err.http', this.status);
   }
-  toString() { return this.detail && this.detail !== this.advice ? `${this.advice} (${this.detail})` : this.advice; }
+  // As text: the advice alone when the app knows the code (the server's
+  // English detail goes behind "Chi tiết", see errorView in ui.js), with the
+  // detail when it does not, since then the detail is all there is.
+  toString() { return !this.known && this.detail && this.detail !== this.advice ? `${this.advice} (${this.detail})` : this.advice; }
 }
 
 export function waitText(seconds) {

@@ -2,7 +2,7 @@
 // a module in pages/ exporting render(main) that may return a cleanup.
 import { t, lang, setLang, applyStatic } from './i18n.js';
 import { api, session, can, loadSession, login, logout, setUnauthorizedHandler, ApiError } from './api.js';
-import { h, clear, notify, busy, spinner } from './ui.js';
+import { h, clear, notify, busy, spinner, errorView } from './ui.js';
 import * as dashboard from './pages/dashboard.js';
 import * as coverage from './pages/coverage.js';
 import * as nodes from './pages/nodes.js';
@@ -13,6 +13,7 @@ import * as control from './pages/control.js';
 import * as plays from './pages/plays.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
+import * as account from './pages/account.js';
 
 // The pages in menu order; show() says who sees the page.
 const pages = [
@@ -26,6 +27,8 @@ const pages = [
   { path: 'plays', key: 'nav.plays', mod: plays },
   { path: 'audit', key: 'nav.audit', mod: audit },
   { path: 'users', key: 'nav.users', mod: users, show: can.admin },
+  // reached from the name in the top bar (and, on a phone, from the menu)
+  { path: 'account', key: 'nav.account', mod: account, menu: false },
 ];
 
 const main = document.getElementById('main');
@@ -42,7 +45,14 @@ function currentPath() { return (location.hash.replace(/^#\/?/, '').split('?')[0
 
 function buildNav() {
   const here = currentPath();
-  clear(nav).append(h('ul', {}, pages.filter((p) => !p.show || p.show()).map((p) =>
+  const u = session.user;
+  // On a phone the top bar has no room for who is logged in: the opened
+  // menu says it, with the way to their account and API tokens.
+  const me = h('li', { class: 'nav-who', id: 'nav-who' },
+    h('span', { class: 'who-name' }, u.name || u.username),
+    h('span', { class: 'who-role' }, t('role.' + u.role) + (u.area_name ? ' · ' + u.area_name : '')),
+    h('a', { href: '#/account', id: 'nav-account', 'aria-current': here === 'account' ? 'page' : undefined }, t('acct.link')));
+  clear(nav).append(h('ul', {}, me, pages.filter((p) => p.menu !== false && (!p.show || p.show())).map((p) =>
     h('li', {}, h('a', { href: '#/' + p.path, id: 'nav-' + p.path, 'aria-current': p.path === here ? 'page' : undefined }, t(p.key))))));
 }
 
@@ -61,8 +71,9 @@ function buildHeader() {
   nav.hidden = !u;
   document.querySelector('.brand').setAttribute('href', '#/' + home());
   if (u) {
-    clear(who).append(h('span', { class: 'who-name', id: 'who-name' }, u.name || u.username),
-      h('span', { class: 'who-role' }, t('role.' + u.role) + (u.area_name ? ' · ' + u.area_name : '')));
+    clear(who).append(h('a', { href: '#/account', class: 'who-link', title: t('acct.open') },
+      h('span', { class: 'who-name', id: 'who-name' }, u.name || u.username),
+      h('span', { class: 'who-role' }, t('role.' + u.role) + (u.area_name ? ' · ' + u.area_name : ''))));
   }
   document.getElementById('lang-toggle').textContent = lang() === 'vi' ? 'EN' : 'VI';
   document.documentElement.lang = lang();
@@ -85,7 +96,7 @@ async function route() {
   try {
     cleanup = (await page.mod.render(box)) || null;
   } catch (e) {
-    clear(box).append(h('p', { class: 'error', role: 'alert' }, e instanceof ApiError ? e.toString() : String(e)));
+    clear(box).append(h('p', { class: 'error', role: 'alert' }, e instanceof ApiError ? errorView(e) : String(e)));
   }
   main.dataset.ready = page.path;
 }
@@ -94,7 +105,7 @@ function renderLogin() {
   main.dataset.ready = '';
   const user = h('input', { id: 'login-user', name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
   const pass = h('input', { id: 'login-pass', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-  const msg = h('p', { id: 'login-error', class: 'form-msg', 'aria-live': 'assertive' });
+  const msg = h('p', { id: 'login-error', class: 'form-msg error', role: 'alert' });
   const submit = h('button', { type: 'submit', id: 'login-submit', class: 'primary' }, t('login.submit'));
   const form = h('form', { class: 'login card', id: 'login-form', novalidate: true },
     h('h1', {}, t('login.title')),
@@ -113,7 +124,7 @@ function renderLogin() {
         route();
       } catch (e) {
         if (e.code === 'unauthorized') msg.textContent = t('login.wrong');
-        else msg.textContent = e.toString();
+        else msg.replaceChildren(errorView(e));
         pass.select();
       }
     });
@@ -142,7 +153,8 @@ function passwordDialog() {
         dlg.close();
         notify(t('pw.done'), 'ok');
       } catch (e) {
-        msg.textContent = e.code === 'unauthorized' ? t('pw.wrongOld') : e.toString();
+        if (e.code === 'unauthorized') msg.textContent = t('pw.wrongOld');
+        else msg.replaceChildren(errorView(e));
       }
     });
   });
@@ -163,7 +175,7 @@ async function start() {
   try {
     await loadSession();
   } catch (e) {
-    notify(e.toString(), 'error');
+    notify(errorView(e), 'error');
   }
   started = true;
   route();

@@ -118,9 +118,54 @@ export function vnWeekStart(v) {
   return new Date(fromVN(vnDateString(v)).getTime() - p.wd * 86400000);
 }
 
+// "2026-12-01" (a date as the API writes it) as the app shows dates: 01/12/2026.
+export function fmtDay(day) {
+  const [y, m, d] = String(day || '').split('-');
+  return d && m && y ? `${d}/${m}/${y}` : (day || '');
+}
+
+// errorView shows an error as the officer should read it: the app's own
+// sentence for its code, and the server's English detail folded away
+// behind "Chi tiết" (shown plainly only when the app has no sentence for
+// the code). With list, a schedule error's mistakes are listed, visibly,
+// made readable by list (bulletin.js friendlyErrors); advice false
+// leaves out the code's sentence (when the caller says it better).
+export function errorView(e, { list, advice = true } = {}) {
+  if (!e || e.advice === undefined) return h('span', { class: 'err-text' }, String(e?.message || e));
+  const out = h('span', { class: 'err-view' }, advice ? h('span', { class: 'err-text' }, e.advice) : null);
+  const lines = e.errors || [];
+  if (list && lines.length) {
+    out.append(h('ul', { class: 'err-list' }, list(lines).map((f) => h('li', { title: f.orig && f.orig !== f.text ? f.orig : undefined }, f.text))));
+  } else if (e.detail && e.detail !== e.advice) {
+    if (e.known) out.append(' ', h('details', { class: 'err-detail' }, h('summary', {}, t('common.details')), h('span', { lang: 'en' }, e.detail)));
+    else out.append(' ', h('span', { class: 'err-raw', lang: 'en' }, '(' + e.detail + ')'));
+  }
+  return out;
+}
+
+// copyButton copies text() to the clipboard (or, where the browser allows
+// no clipboard, selects it in target so that Ctrl+C copies it).
+export function copyButton(text, target, attrs = {}) {
+  const b = h('button', { type: 'button', class: 'copy-btn', ...attrs }, t('common.copy'));
+  b.addEventListener('click', async () => {
+    const v = text();
+    let ok = false;
+    try { if (navigator.clipboard && window.isSecureContext) { await navigator.clipboard.writeText(v); ok = true; } } catch { ok = false; }
+    if (!ok && target) {
+      const r = document.createRange(); r.selectNodeContents(target);
+      const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(r);
+      try { ok = document.execCommand('copy'); } catch { ok = false; }
+    }
+    b.textContent = ok ? t('common.copied') : t('common.copySelect');
+    setTimeout(() => { b.textContent = t('common.copy'); }, 4000);
+  });
+  return b;
+}
+
 // messages: one polite live region for the whole app.
 export function notify(text, kind = 'info') {
   const box = document.getElementById('messages');
+  // text may be a string or a node (errorView(e), say)
   const m = h('div', { class: 'msg msg-' + kind, 'data-test': 'msg-' + kind }, h('span', {}, text),
     h('button', { type: 'button', class: 'msg-close', 'aria-label': t('common.close'), onclick: () => m.remove() }, '×'));
   box.append(m);

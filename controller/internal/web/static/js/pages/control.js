@@ -2,7 +2,7 @@
 // volume and amplifier power.
 import { api, can } from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, busy, notify, field, select, section, fmtTime } from '../ui.js';
+import { h, clear, busy, notify, field, select, section, fmtTime, errorView } from '../ui.js';
 
 export async function render(box) {
   const [zones, nodes, media] = await Promise.all([api('GET', 'zones'), api('GET', 'nodes'), api('GET', 'media')]);
@@ -25,7 +25,7 @@ export async function render(box) {
         result.textContent = okText(r || {});
         // the command's id names its proof of play (Nhật ký phát)
         if (r?.command) result.dataset.command = r.command; else delete result.dataset.command;
-      } catch (e) { result.className = 'form-msg error'; result.textContent = e.toString(); }
+      } catch (e) { result.className = 'form-msg error'; result.replaceChildren(errorView(e)); }
     });
   }
 

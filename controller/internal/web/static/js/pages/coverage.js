@@ -5,7 +5,7 @@
 // and by a search). Refreshes itself every minute while open.
 import { api } from '../api.js';
 import { t, lang } from '../i18n.js';
-import { h, clear, field, select, section, table, badge, fmtAgo, fmtDate, fmtDateTime, fmtTime } from '../ui.js';
+import { h, clear, field, select, section, table, badge, fmtAgo, fmtDate, fmtDateTime, fmtTime, errorView } from '../ui.js';
 
 const REFRESH_MS = 60000;
 
@@ -131,7 +131,7 @@ export async function render(box) {
   sortSel.id = 'cov-sort';
   const timer = setInterval(() => load().then(() => { problem.hidden = true; }).catch((e) => {
     problem.hidden = false;
-    problem.textContent = t('cov.refreshFailed', e.toString());
+    problem.replaceChildren(t('cov.refreshFailed', ''), errorView(e));
   }), REFRESH_MS);
   return () => clearInterval(timer);
 }

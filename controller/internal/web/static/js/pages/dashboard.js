@@ -19,7 +19,7 @@ export async function render(box) {
         section(t('dash.next'), list(d.next, 'dash-next', t('dash.nothingNext'), (n) => [
           h('time', { datetime: n.at, class: 'when' }, fmtDateTime(n.at)), ' ',
           h('strong', {}, n.title || n.item), ' ', priorityBadge(n.priority), ' ', statusBadge(n.status),
-          h('div', { class: 'muted' }, n.station)]))),
+          h('div', { class: 'muted' }, n.station_name || n.station)]))),
       section(t('dash.alerts'), list(d.alerts, 'dash-alerts', t('dash.noAlerts'), (a) => [
         h('span', { class: 'alert-kind alert-' + a.kind }, t('alert.' + a.kind)), ' ',
         h('strong', {}, a.node_name || a.node),

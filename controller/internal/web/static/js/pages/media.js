@@ -2,7 +2,7 @@
 // server's transcoding; list and listen in the browser.
 import { api, can } from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, fmtDateTime, fmtDuration, fmtSize, busy, notify, section, table } from '../ui.js';
+import { h, clear, fmtDateTime, fmtDuration, fmtSize, busy, notify, section, table, errorView } from '../ui.js';
 
 const ACCEPT = '.mp3,.m4a,.wav,.ogg,.oga,.opus,.amr,.webm,audio/*';
 
@@ -70,7 +70,7 @@ function uploader(done) {
       } catch (e) {
         bar.hidden = true;
         state.className = 'form-msg error';
-        state.textContent = e.toString();
+        state.replaceChildren(errorView(e));
       }
     });
   });

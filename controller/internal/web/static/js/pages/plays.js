@@ -68,7 +68,9 @@ export async function render(box) {
 
 // reasonText says in words the reasons a node gives (PROTOCOL.md), keeping
 // the node's own wording as a tooltip and for any reason not known here.
-const REASONS = [[/^stopped$/, 'stopped'], [/^preempted/, 'preempted'], [/^node restarted$/, 'restarted'], [/^content_unavailable$/, 'content']];
+const REASONS = [[/^stopped$/, 'stopped'], [/^preempted/, 'preempted'], [/^node restarted$/, 'restarted'],
+  [/^content(_unavailable)?\b/, 'content'], [/^hash_mismatch\b/, 'hash'], [/^missed: the node was not running/, 'missed'],
+  [/^no report from the node$/, 'noReport'], [/^disk_full\b/, 'disk'], [/^audio_error\b/, 'audio'], [/^clock\b/, 'clock']];
 function reasonText(reason) {
   if (!reason) return '';
   const k = REASONS.find(([rx]) => rx.test(reason));

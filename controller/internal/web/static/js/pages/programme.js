@@ -4,8 +4,8 @@
 import { api, can } from '../api.js';
 import { t } from '../i18n.js';
 import { h, clear, busy, notify, field, select, section, table, priorityBadge, statusBadge, fmtDayMonth, fmtTime,
-  vnWeekStart, vnDateString, fmtDate } from '../ui.js';
-import { WEEKDAYS, describeRecurrence, describeTarget, slug, friendlyError } from '../bulletin.js';
+  vnWeekStart, vnDateString, fmtDate, errorView } from '../ui.js';
+import { WEEKDAYS, describeRecurrence, describeTarget, slug, friendlyErrors, normTime } from '../bulletin.js';
 
 const DAY = 86400000;
 
@@ -40,7 +40,7 @@ export async function render(box) {
     try {
       occ = await api('GET', `schedules/${encodeURIComponent(state.cur.name)}/occurrences`, undefined, { query: { from: from.toISOString(), to: to.toISOString() } });
     } catch (e) {
-      if (e.code !== 'not_found') { clear(grid).append(h('p', { class: 'error' }, e.toString())); return; }
+      if (e.code !== 'not_found') { clear(grid).append(h('p', { class: 'error' }, errorView(e))); return; }
     }
     const days = [];
     for (let i = 0; i < 7; i++) {
@@ -87,7 +87,7 @@ export async function render(box) {
         await api('DELETE', `schedules/${encodeURIComponent(state.cur.name)}/bulletins/${encodeURIComponent(b.id)}`);
         notify(t('prog.deleted', b.title), 'ok');
         await Promise.all([loadBulletins(), loadWeek()]);
-      } catch (e) { notify(e.toString(), 'error'); }
+      } catch (e) { notify(errorView(e), 'error'); }
     });
   }
 
@@ -165,7 +165,13 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
   const prio = select(['normal', 'priority', 'emergency'].map((p) => ({ value: p, label: t('prio.' + p) })), orig.priority || 'normal');
   const kind = select(['once', 'daily', 'weekly', 'every', 'cron'].map((k) => ({ value: k, label: t('rec.' + k) })), rec.kind || 'once');
   const date = h('input', { type: 'date', value: rec.date || vnDateString(new Date()) });
-  const times = h('input', { value: (rec.times || []).join(', '), inputmode: 'numeric', placeholder: '06:30, 17:00' });
+  const times = h('input', { value: (rec.times || []).join(', '), placeholder: '06:30, 17:00' });
+  // "0630, 6h30" reads as "06:30, 06:30" once the officer leaves the field
+  const timeList = () => times.value.split(/[,;]+|\s+(?=\d)/).map((x) => x.trim()).filter(Boolean);
+  times.addEventListener('blur', () => {
+    const list = timeList(), norm = list.map(normTime);
+    if (list.length && norm.every(Boolean)) times.value = norm.join(', ');
+  });
   const wd = new Set(rec.weekdays || []);
   const weekdays = h('fieldset', { class: 'field', id: 'f-weekdays' }, h('legend', {}, t('f.weekdays')), h('div', { class: 'checks' },
     WEEKDAYS.map((d) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: d, id: 'f-wd-' + d, checked: wd.has(d) }), ' ', t('wd.' + d)))));
@@ -185,8 +191,10 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     weeks: field('f-weeks', t('f.weeks'), weeks),
     cron: field('f-cron', t('f.cron'), cron, t('f.cronHint')),
   };
+  const rangeGrid = h('div', { class: 'form-grid', id: 'f-range' }, field('f-from', t('f.from'), from), field('f-until', t('f.until'), until));
   const syncKind = () => {
     const k = kind.value;
+    rangeGrid.hidden = k === 'once'; // a one-off has its date
     wrap.date.hidden = k !== 'once';
     wrap.times.hidden = k === 'cron';
     weekdays.hidden = !(k === 'weekly' || k === 'every');
@@ -210,7 +218,7 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     h('fieldset', { class: 'field' }, h('legend', {}, t('b.when')),
       h('div', { class: 'form-grid' }, field('f-rec', t('f.rec'), kind), wrap.date, wrap.times, wrap.weeks, wrap.cron),
       weekdays, errBox('time'),
-      h('div', { class: 'form-grid' }, field('f-from', t('f.from'), from), field('f-until', t('f.until'), until)), errBox('range')),
+      rangeGrid, errBox('range')),
     h('details', { class: 'field' }, h('summary', {}, t('f.more')),
       h('div', { class: 'form-grid' }, field('f-repeat', t('f.repeat'), repeat), field('f-gap', t('f.gap'), gap),
         field('f-duration', t('f.duration'), duration, t('f.durationHint')), field('f-interrupt', t('f.onInterrupt'), onInt), field('f-holiday', t('f.onHoliday'), onHol)),
@@ -219,14 +227,19 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     h('div', { class: 'row-actions' }, save, h('button', { type: 'button', id: 'f-cancel', onclick: onCancel }, t('common.cancel'))));
   syncTarget(); syncKind();
 
-  function showErrors(list) {
+  // showErrors lists the mistakes above the form and beside the part of it
+  // each is about; err, an error without such a list, goes at the bottom.
+  function showErrors(list, err) {
     for (const e of Object.values(errs)) { e.replaceChildren(); e.hidden = true; }
-    summary.hidden = !list.length;
+    summary.hidden = !list.length && !err;
     clear(summary);
-    if (!list.length) return;
-    summary.append(h('p', {}, t('f.fix', list.length)), h('ul', {}, list.map((x) => h('li', {}, x.text))));
+    if (err) {
+      summary.append(errorView(err));
+      errs.general.hidden = false; errs.general.append(h('span', {}, err.advice || String(err)));
+    }
+    if (list.length) summary.append(h('p', {}, t('f.fix', list.length)), h('ul', {}, list.map((x) => h('li', { title: x.orig && x.orig !== x.text ? x.orig : undefined }, x.text))));
     for (const x of list) { const box = errs[x.field] || errs.general; box.hidden = false; box.append(h('span', {}, x.text)); }
-    summary.scrollIntoView({ block: 'nearest' });
+    if (list.length || err) summary.scrollIntoView({ block: 'nearest' });
   }
 
   form.addEventListener('submit', (ev) => {
@@ -234,7 +247,7 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     const problems = [];
     const tk = targetSet.querySelector('input[name=f-target]:checked')?.value || 'commune';
     const picked = [...(tk === 'zone' ? zoneBoxes : nodeBoxes).querySelectorAll('input:checked')].map((i) => i.value);
-    const timeList = times.value.split(/[\s,;]+/).filter(Boolean);
+    const typed = timeList(), normTimes = typed.map(normTime);
     const days = [...weekdays.querySelectorAll('input:checked')].map((i) => i.value);
     const id = idIn.value.trim() || uniqueId(slug(title.value), existing);
     if (!title.value.trim()) problems.push({ field: 'title', text: t('v.title') });
@@ -243,8 +256,8 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     if (!mediaSel.value) problems.push({ field: 'source', text: t('v.media') });
     if (tk !== 'commune' && !picked.length) problems.push({ field: 'target', text: t(tk === 'zone' ? 'v.zones' : 'v.nodes') });
     if (kind.value !== 'cron') {
-      if (!timeList.length) problems.push({ field: 'time', text: t('v.times') });
-      const bad = timeList.filter((x) => !/^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/.test(x));
+      if (!typed.length) problems.push({ field: 'time', text: t('v.times') });
+      const bad = typed.filter((x, i) => !normTimes[i]);
       if (bad.length) problems.push({ field: 'time', text: t('v.timeFormat', bad.join(', ')) });
     }
     if (kind.value === 'once' && !date.value) problems.push({ field: 'time', text: t('v.date') });
@@ -252,20 +265,20 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     if (kind.value === 'every' && !(Number(weeks.value) >= 1)) problems.push({ field: 'time', text: t('v.weeks') });
     if (kind.value === 'every' && !from.value) problems.push({ field: 'range', text: t('v.everyFrom') });
     if (kind.value === 'cron' && cron.value.trim().split(/\s+/).length !== 6) problems.push({ field: 'time', text: t('v.cron') });
-    if (from.value && until.value && until.value < from.value) problems.push({ field: 'range', text: t('v.range') });
+    if (kind.value !== 'once' && from.value && until.value && until.value < from.value) problems.push({ field: 'range', text: t('v.range') });
     showErrors(problems);
     if (problems.length) return;
 
     const r = { kind: kind.value };
     if (kind.value === 'once') r.date = date.value;
-    if (kind.value !== 'cron') r.times = timeList.map((x) => x.split(':').map((p) => p.padStart(2, '0')).join(':'));
+    if (kind.value !== 'cron') { r.times = normTimes; times.value = normTimes.join(', '); }
     if (kind.value === 'weekly' || kind.value === 'every') r.weekdays = days;
     if (kind.value === 'every') r.weeks = Number(weeks.value);
     if (kind.value === 'cron') r.cron = cron.value.trim();
     const out = { ...orig, id, title: title.value.trim(),
       source: mediaSel.value === '__keep' ? orig.source : { kind: 'media', media: mediaSel.value },
       target: { kind: tk, ids: tk === 'commune' ? [] : picked },
-      priority: prio.value, recurrence: r, from: from.value, until: until.value,
+      priority: prio.value, recurrence: r, from: kind.value === 'once' ? '' : from.value, until: kind.value === 'once' ? '' : until.value,
       repeat: Number(repeat.value) || 0, gap: gap.value.trim(), duration: duration.value.trim(),
       on_interrupt: onInt.value, on_holiday: onHol.value };
     delete out.status;
@@ -274,8 +287,8 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
         const saved = await api('PUT', `schedules/${encodeURIComponent(schedule)}/bulletins/${encodeURIComponent(id)}`, out);
         await onSaved(saved || out);
       } catch (e) {
-        if (e.code === 'schedule' && e.errors.length) showErrors(e.errors.map(friendlyError));
-        else showErrors([{ field: 'general', text: e.toString() }]);
+        if (e.code === 'schedule' && e.errors.length) showErrors(friendlyErrors(e.errors));
+        else showErrors([], e);
       }
     });
   });

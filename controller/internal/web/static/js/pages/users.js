@@ -2,13 +2,30 @@
 // password is shown once, here, and never again.
 import { api, session } from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, busy, notify, field, select, section, table, badge } from '../ui.js';
+import { h, clear, busy, notify, field, select, section, table, badge, errorView, copyButton } from '../ui.js';
 
 const ROLES = ['officer', 'leader', 'province', 'admin'];
 
 export async function render(box) {
   const areas = await api('GET', 'areas');
   const listBox = h('div', { id: 'users-list' });
+  // a reset password, shown once, above the list
+  const resetBox = h('div', { id: 'user-reset-result', class: 'form-msg', 'aria-live': 'polite' });
+  async function reset(btn, u) {
+    if (!confirm(t('users.confirmReset', u.username))) return;
+    await busy(btn, async () => {
+      resetBox.className = 'form-msg';
+      clear(resetBox);
+      try {
+        const r = await api('POST', `users/${encodeURIComponent(u.id)}/password`, {});
+        const code = h('code', { id: 'user-reset-password', class: 'secret' }, r.password);
+        resetBox.append(h('div', { class: 'once-box', 'data-test': 'reset-' + u.username + '-done' },
+          h('p', {}, t('users.resetDone', u.username)),
+          h('p', { class: 'secret-row' }, code, ' ', copyButton(() => r.password, code, { id: 'user-reset-copy' }))));
+        resetBox.scrollIntoView({ block: 'nearest' });
+      } catch (e) { resetBox.className = 'form-msg error'; resetBox.append(errorView(e)); }
+    });
+  }
   const areaName = Object.fromEntries(areas.map((a) => [a.id, a.name]));
   async function refresh() {
     const users = await api('GET', 'users');
@@ -18,14 +35,15 @@ export async function render(box) {
       { label: t('users.role'), cell: (u) => t('role.' + u.role) },
       { label: t('users.area'), cell: (u) => u.area_name || areaName[u.area_id] || (u.area_id ? u.area_id : t('users.allAreas')) },
       { label: t('users.status'), cell: (u) => u.disabled ? badge(t('users.disabled'), 'off') : badge(t('users.active'), 'on') },
-      { label: t('common.actions'), cell: (u) => u.id === session.user?.id ? '' : h('button', { type: 'button', 'data-test': 'toggle-' + u.username,
+      { label: t('common.actions'), cell: (u) => u.id === session.user?.id ? '' : h('div', { class: 'row-actions' }, h('button', { type: 'button', 'data-test': 'toggle-' + u.username,
         onclick: (ev) => busy(ev.currentTarget, async () => {
           if (!u.disabled && !confirm(t('users.confirmDisable', u.username))) return;
           try {
             await api('POST', `users/${encodeURIComponent(u.id)}/disabled`, { disabled: !u.disabled });
             await refresh();
-          } catch (e) { notify(e.toString(), 'error'); }
-        }) }, u.disabled ? t('users.enable') : t('users.disable')) },
+          } catch (e) { notify(errorView(e), 'error'); }
+        }) }, u.disabled ? t('users.enable') : t('users.disable')),
+      h('button', { type: 'button', 'data-test': 'reset-' + u.username, onclick: (ev) => reset(ev.currentTarget, u) }, t('users.reset'))) },
     ], users, { test: 'users-table', rowTest: (u) => 'user-' + u.username }));
   }
   const username = h('input', { autocapitalize: 'none', spellcheck: 'false', autocomplete: 'off', required: true, pattern: '[a-z0-9._-]+' });
@@ -62,9 +80,9 @@ export async function render(box) {
         form.reset();
         role.dispatchEvent(new Event('change'));
         await refresh();
-      } catch (e) { msg.className = 'form-msg error'; msg.textContent = e.toString(); }
+      } catch (e) { msg.className = 'form-msg error'; clear(msg).append(errorView(e)); }
     });
   });
-  clear(box).append(section(t('users.new'), form), section(t('users.list'), listBox));
+  clear(box).append(section(t('users.new'), form), section(t('users.list'), resetBox, listBox));
   await refresh();
 }
