@@ -757,3 +757,67 @@ func TestPasswordReset(t *testing.T) {
 		t.Errorf("login with the old password: %d", r.status)
 	}
 }
+
+// Text tricks do not put an officer's bulletin on air: a quoted id, a byte
+// order mark, or a deletion that would hand a bulletin's lines to the
+// approved one above it.
+func TestApprovalCannotBeTricked(t *testing.T) {
+	e := newEnv(t)
+	oa, la := e.login("officer-a"), e.login("leader-a")
+	put := func(src string) result {
+		req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/schedules/st-a", strings.NewReader(src))
+		req.Header.Set(csrfHeader, oa.csrf)
+		resp, err := oa.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return result{resp.StatusCode, string(b), resp.Header}
+	}
+	approved := func() map[string]bool {
+		out := map[string]bool{}
+		var bs []Bulletin
+		json.Unmarshal([]byte(e.do(la, "GET", "/api/v1/schedules/st-a/bulletins", nil).body), &bs)
+		for _, b := range bs {
+			out[b.ID] = b.Status == "approved"
+		}
+		return out
+	}
+	item := func(id, extra string) string {
+		return "bulletin " + id + "\n    title T " + id + "\n    source media " + shaA + "\n    target commune\n    status approved\n    daily 06:30\n    duration 1m\n" + extra
+	}
+	for name, src := range map[string]string{
+		"quoted id":        "station st-a\n" + strings.Replace(item("evil", ""), "bulletin evil", `bulletin "evil"`, 1),
+		"byte order mark":  "\ufeffstation st-a\n" + item("evil", ""),
+		"tab-indented BOM": "\ufeffstation st-a\n" + strings.ReplaceAll(item("evil", ""), "    ", "\t"),
+	} {
+		r := put(src)
+		if r.status == 200 && approved()["evil"] {
+			t.Errorf("%s: the officer's bulletin is approved: %s", name, r.body)
+		}
+	}
+	// An approved bulletin z, then the officer's draft a with lines after
+	// an unindented comment; deleting a must not give z those lines.
+	e.do(e.tokenClient(), "DELETE", "/api/v1/schedules/st-a", nil)
+	if r := e.do(e.tokenClient(), "PUT", "/api/v1/schedules/st-a/bulletins/z", bulletinJSON("z", shaA, "z-a")); r.status != 200 {
+		t.Fatal(r.body)
+	}
+	e.do(la, "POST", "/api/v1/schedules/st-a/bulletins/z/approve", nil)
+	src := e.do(la, "GET", "/api/v1/schedules/st-a", nil).body +
+		"bulletin a\n    title A\n    source media " + shaA + "\n    target commune\n    daily 09:00\n# note\n    repeat 20 gap 2h\n    on-holiday play\n"
+	if r := put(src); r.status != 200 {
+		t.Fatalf("officer adds draft a: %d %s", r.status, r.body)
+	}
+	r := e.do(oa, "DELETE", "/api/v1/schedules/st-a/bulletins/a", nil)
+	var bs []Bulletin
+	json.Unmarshal([]byte(e.do(la, "GET", "/api/v1/schedules/st-a/bulletins", nil).body), &bs)
+	for _, b := range bs {
+		if b.ID == "z" && b.Status == "approved" && (b.Repeat != 0 || b.OnHoliday == "play") {
+			t.Errorf("after deleting a (%d), approved z changed without a leader: %+v", r.status, b)
+		}
+		if b.ID == "a" && r.status == 200 {
+			t.Errorf("a is still there after its deletion was accepted")
+		}
+	}
+}

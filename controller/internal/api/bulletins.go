@@ -254,7 +254,7 @@ func (a *API) loadScheduleFile(r *http.Request, write bool, newStation ...string
 // stationOf reads the station line of a schedule file without parsing it
 // all (a broken file still belongs to its station).
 func stationOf(src []byte) string {
-	for _, l := range strings.Split(string(src), "\n") {
+	for _, l := range strings.Split(strings.TrimPrefix(string(src), "\ufeff"), "\n") {
 		f := strings.Fields(l)
 		if len(f) >= 2 && f[0] == "station" && !isBlankStart(l) {
 			return f[1]
@@ -350,6 +350,11 @@ func (a *API) putBulletin(w http.ResponseWriter, r *http.Request) error {
 	} else if err := a.checkDraft(r, f, newSrc, id); err != nil {
 		return err
 	}
+	if !principal(r).CanApprove() {
+		if err := checkApprovals(f.path, src, newSrc); err != nil {
+			return a.scheduleErr(f, err)
+		}
+	}
 	sc, err := a.saveSchedule(r, f, newSrc)
 	if err != nil {
 		return err
@@ -385,6 +390,11 @@ func (a *API) deleteBulletin(w http.ResponseWriter, r *http.Request) error {
 	src, ok := schedule.RemoveBlock(f.src, id)
 	if !ok || !f.exists {
 		return errorf(http.StatusNotFound, "no bulletin %s in schedule %s", id, f.name)
+	}
+	if !principal(r).CanApprove() {
+		if err := checkApprovals(f.path, f.src, src); err != nil {
+			return a.scheduleErr(f, err)
+		}
 	}
 	if _, err := a.saveSchedule(r, f, src); err != nil {
 		return err
@@ -511,17 +521,31 @@ func period(r *http.Request) (from, to time.Time, err error) {
 
 // reviewApprovals keeps an officer from approving: every approved bulletin
 // of src that is new, or differs from its approved version in old, is
-// turned back into a draft. It returns the new text and those bulletins.
+// turned back into a draft. It returns the new text and those bulletins,
+// and refuses a text in which it could not do so.
 func reviewApprovals(path string, old, src []byte) ([]byte, []string, error) {
+	back := unapproved(path, old, src)
+	for _, id := range back {
+		src, _ = schedule.SetStatus(src, id, false)
+	}
+	if err := checkApprovals(path, old, src); err != nil {
+		return nil, nil, err
+	}
+	return src, back, nil
+}
+
+// unapproved lists the bulletins approved in src that are not approved,
+// meaning the same, in old: what only a leader may put on air.
+func unapproved(path string, old, src []byte) []string {
 	sc, err := schedule.Parse(path, src)
 	if err != nil {
-		return nil, nil, err // nothing is saved that could not be reviewed
+		return nil
 	}
 	var oldSc *schedule.Schedule
 	if len(old) > 0 {
 		oldSc, _ = schedule.Parse(path, old)
 	}
-	var back []string
+	var out []string
 	for i := range sc.Items {
 		it := &sc.Items[i]
 		if !it.Approved {
@@ -530,11 +554,24 @@ func reviewApprovals(path string, old, src []byte) ([]byte, []string, error) {
 		if oldSc != nil && findItem(oldSc, it.ID).Approved && sameBulletin(path, old, src, it.ID) {
 			continue
 		}
-		src, _ = schedule.SetStatus(src, it.ID, false)
-		back = append(back, it.ID)
+		out = append(out, it.ID)
 	}
-	slices.Sort(back)
-	return src, back, nil
+	slices.Sort(out)
+	return out
+}
+
+// checkApprovals is the last word before an officer's change is saved: it
+// must not put anything on air that a leader has not approved as it is.
+// Whatever the text editing did, this reads the result as the scheduler will.
+func checkApprovals(path string, old, src []byte) error {
+	if _, err := schedule.Parse(path, src); err != nil {
+		return err // nothing is saved that could not be checked
+	}
+	if ids := unapproved(path, old, src); len(ids) > 0 {
+		return &scheduleErrors{msgs: []string{fmt.Sprintf("bulletin(s) %s would air without a leader's approval: write them with status draft (one \"bulletin <id>\" line each, the id unquoted) and ask the commune's leader to approve them",
+			strings.Join(ids, ", "))}}
+	}
+	return nil
 }
 
 // sameBulletin reports whether bulletin id means the same in two versions

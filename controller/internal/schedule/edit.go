@@ -18,7 +18,8 @@ type Block struct {
 }
 
 func splitLines(src []byte) []string {
-	s := strings.ReplaceAll(string(src), "\r\n", "\n")
+	s := strings.TrimPrefix(string(src), "\ufeff") // as the parser does
+	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.TrimSuffix(s, "\n")
 	if s == "" {
 		return nil
@@ -42,11 +43,11 @@ func Blocks(src []byte) []Block {
 		if len(f) < 2 || f[0] != "bulletin" || isSpace(lines[i][0]) {
 			continue
 		}
-		b := Block{ID: f[1], Start: i, End: i + 1}
+		b := Block{ID: unquoteText(f[1]), Start: i, End: i + 1}
 		for j := i + 1; j < len(lines); j++ {
 			l := lines[j]
-			if strings.TrimSpace(l) == "" {
-				continue
+			if t := strings.TrimSpace(l); t == "" || strings.HasPrefix(t, "#") {
+				continue // the parser skips comments, indented or not, inside an item
 			}
 			if !isSpace(l[0]) {
 				break
