@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ type Principal struct {
 // Actor is how the principal appears in the audit log and in records.
 func (p Principal) Actor() string {
 	if p.Kind == "token" {
-		return "token:" + p.Username
+		return "token:" + p.Username + "#" + p.ID // names are free text; the id is not
 	}
 	return p.Username
 }
@@ -129,8 +130,10 @@ func randomSecret(n int) string {
 // limiter slows down password guessing: after failLimit wrong passwords in
 // a row for one key (a username, or a client address with a higher limit)
 // every further attempt is refused until a wait that doubles each time, up
-// to maxWait. A correct password resets the key. State is in memory: a
-// controller restart forgets it, which only gives a guesser a few more tries.
+// to maxWait. A correct password resets the user's key; a key left alone
+// for forgetAfter starts over (so an office behind one address is not
+// locked out by typos spread over weeks). State is in memory: a controller
+// restart forgets it, which only gives a guesser a few more tries.
 type limiter struct {
 	mu    sync.Mutex
 	now   func() time.Time
@@ -148,6 +151,7 @@ const (
 	ipFailLimit = 20
 	firstWait   = 30 * time.Second
 	maxWait     = 15 * time.Minute
+	forgetAfter = time.Hour
 	maxKeys     = 100_000
 )
 
@@ -155,47 +159,87 @@ func newLimiter(now func() time.Time) *limiter {
 	return &limiter{now: now, state: map[string]*limitState{}}
 }
 
-// wait returns how long the key must wait before it may try again.
-func (l *limiter) wait(key string) time.Duration {
+// attempt counts one try for each key and says how long to wait if any of
+// them is held back. It counts before the password is checked, so parallel
+// guesses are held back as surely as sequential ones; ok undoes it.
+func (l *limiter) attempt(keys map[string]int) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s, ok := l.state[key]; ok {
-		if d := s.until.Sub(l.now()); d > 0 {
-			return d
+	now := l.now()
+	var wait time.Duration
+	for key := range keys {
+		if s, ok := l.state[key]; ok && now.Sub(s.last) <= forgetAfter {
+			wait = max(wait, s.until.Sub(now))
+		}
+	}
+	if wait > 0 {
+		return wait
+	}
+	if len(l.state)+len(keys) > maxKeys {
+		l.evict(now)
+	}
+	for key, limit := range keys {
+		s := l.state[key]
+		if s == nil || now.Sub(s.last) > forgetAfter {
+			s = &limitState{}
+			l.state[key] = s
+		}
+		s.fails++
+		s.last = now
+		if s.fails >= limit {
+			s.until = now.Add(min(firstWait<<min(s.fails-limit, 10), maxWait))
 		}
 	}
 	return 0
 }
 
-func (l *limiter) fail(key string, limit int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.state) >= maxKeys {
-		for k, s := range l.state {
-			if now.Sub(s.last) > maxWait {
-				delete(l.state, k)
-			}
+// evict drops forgotten keys, then, if that is not enough (a flood of
+// names), the oldest half.
+func (l *limiter) evict(now time.Time) {
+	for k, s := range l.state {
+		if now.Sub(s.last) > forgetAfter {
+			delete(l.state, k)
 		}
 	}
-	s := l.state[key]
-	if s == nil {
-		s = &limitState{}
-		l.state[key] = s
+	if len(l.state) < maxKeys/2 {
+		return
 	}
-	s.fails++
-	s.last = now
-	if s.fails >= limit {
-		d := firstWait << min(s.fails-limit, 10)
-		s.until = now.Add(min(d, maxWait))
+	lasts := make([]time.Time, 0, len(l.state))
+	for _, s := range l.state {
+		lasts = append(lasts, s.last)
+	}
+	slices.SortFunc(lasts, func(a, b time.Time) int { return a.Compare(b) })
+	cut := lasts[len(lasts)/2]
+	for k, s := range l.state {
+		if s.last.Before(cut) {
+			delete(l.state, k)
+		}
 	}
 }
 
+// ok forgets a key's failures (the one just counted included).
 func (l *limiter) ok(key string) {
 	l.mu.Lock()
 	delete(l.state, key)
 	l.mu.Unlock()
 }
+
+// undo takes back the try attempt counted for an address, after a right
+// password: a busy office's logins do not add up against it.
+func (l *limiter) undo(key string) {
+	l.mu.Lock()
+	if s, ok := l.state[key]; ok && s.fails > 0 {
+		s.fails--
+		if s.fails < ipFailLimit {
+			s.until = time.Time{}
+		}
+	}
+	l.mu.Unlock()
+}
+
+// kdfSlots bounds how many password hashes run at once: each is ~0.3 s of
+// a core, and the controller has proof of play to ingest.
+var kdfSlots = make(chan struct{}, 2)
 
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -218,7 +262,7 @@ func (a *API) authenticate(r *http.Request) (Principal, error) {
 		if err != nil {
 			return Principal{}, errorf(http.StatusUnauthorized, "unknown or revoked API token")
 		}
-		if owner := t.CreatedBy; owner != "" && !strings.HasPrefix(owner, "token:") {
+		if owner := t.CreatedBy; owner != "" && !strings.HasPrefix(owner, "token:") { // made by a user (tokens made by administrator tokens have no user)
 			// A user's token works only while the user may log in.
 			if u, _, err := a.cfg.Registry.UserByName(r.Context(), owner); err != nil || u.Disabled {
 				return Principal{}, errorf(http.StatusUnauthorized, "this API token's owner (%s) is disabled or gone: ask the administrator", owner)
@@ -290,8 +334,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	user := strings.ToLower(strings.TrimSpace(req.Username))
+	if !registry.ValidUsername(user) {
+		return errorf(http.StatusUnauthorized, "wrong username or password")
+	}
 	ip := clientIP(r)
-	if d := max(a.limit.wait("u:"+user), a.limit.wait("ip:"+ip)); d > 0 {
+	if d := a.limit.attempt(map[string]int{"u:" + user: failLimit, "ip:" + ip: ipFailLimit}); d > 0 {
 		secs := int(d.Seconds() + 0.999)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		return &httpError{status: http.StatusTooManyRequests, code: "rate_limited", retryAfter: secs,
@@ -304,9 +351,10 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || u.Disabled {
 		hash = dummyHash()
 	}
-	if !CheckPassword(hash, req.Password) || err != nil || u.Disabled {
-		a.limit.fail("u:"+user, failLimit)
-		a.limit.fail("ip:"+ip, ipFailLimit)
+	kdfSlots <- struct{}{}
+	right := CheckPassword(hash, req.Password)
+	<-kdfSlots
+	if !right || err != nil || u.Disabled {
 		why := "wrong password"
 		switch {
 		case err != nil:
@@ -318,6 +366,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusUnauthorized, "wrong username or password")
 	}
 	a.limit.ok("u:" + user)
+	a.limit.undo("ip:" + ip)
 	secret := randomSecret(32)
 	now := a.now()
 	s := registry.Session{UserID: u.ID, CSRF: randomSecret(24), CreatedAt: now, SeenAt: now, Remote: r.RemoteAddr}

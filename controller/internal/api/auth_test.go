@@ -636,6 +636,9 @@ func TestTokens(t *testing.T) {
 		t.Errorf("token: %+v", made.Token)
 	}
 	script := &client{http: e.srv.Client(), token: made.Secret}
+	if r := e.do(script, "POST", "/api/v1/tokens", map[string]any{"name": "admin"}); r.status != http.StatusForbidden {
+		t.Errorf("the officer's token makes a token: %d %s (it would outlive the officer)", r.status, r.body)
+	}
 	if got := strings.Join(ids(t, e.do(script, "GET", "/api/v1/nodes", nil), "id"), ","); got != "n-a" {
 		t.Errorf("the officer's script sees nodes %q, want n-a", got)
 	}
@@ -818,6 +821,42 @@ func TestApprovalCannotBeTricked(t *testing.T) {
 		}
 		if b.ID == "a" && r.status == 200 {
 			t.Errorf("a is still there after its deletion was accepted")
+		}
+	}
+}
+
+// Parallel guesses are held back as surely as one after another, and a
+// name no account could have is refused before any work.
+func TestLoginParallelGuesses(t *testing.T) {
+	e := newEnv(t)
+	var wg sync.WaitGroup
+	codes := make(chan int, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &client{http: e.srv.Client()}
+			codes <- e.do(c, "POST", "/api/v1/login", map[string]string{"username": "leader-a", "password": "đoán"}).status
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	tried := 0
+	for c := range codes {
+		if c == http.StatusUnauthorized {
+			tried++
+		}
+	}
+	if tried != failLimit {
+		t.Errorf("%d of 20 parallel guesses were checked, want %d", tried, failLimit)
+	}
+	long := strings.Repeat("a", 5000)
+	if r := e.do(&client{http: e.srv.Client()}, "POST", "/api/v1/login", map[string]string{"username": long, "password": "x"}); r.status != http.StatusUnauthorized {
+		t.Errorf("a 5,000-character name: %d", r.status)
+	}
+	for _, a := range decodeAudit(t, e.do(e.tokenClient(), "GET", "/api/v1/audit", nil)) {
+		if len(a.Actor) > 100 {
+			t.Errorf("the audit log keeps a %d-character name", len(a.Actor))
 		}
 	}
 }

@@ -33,6 +33,10 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principal(r)
+	if p.Kind == "token" && p.Role != registry.RoleAdmin {
+		// A token made by a token would outlive the user behind it.
+		return errorf(http.StatusForbidden, "log in to the web app to make a token; a script's token cannot make others")
+	}
 	if strings.TrimSpace(req.Name) == "" {
 		return errorf(http.StatusBadRequest, "give the token a name that says what uses it, e.g. \"backup script\"")
 	}

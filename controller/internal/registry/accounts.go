@@ -409,3 +409,6 @@ func (db *DB) PlayOutcomesSince(ctx context.Context, since time.Time, nodes []st
 	}
 	return out, rows.Err()
 }
+
+// ValidUsername reports whether s can be a username.
+func ValidUsername(s string) bool { return usernameRE.MatchString(s) }
