@@ -210,6 +210,11 @@ func (s *Scheduler) Replan(ctx context.Context, now time.Time) {
 	}
 }
 
+// lateSend is how late a slot that was never sent is still sent: a node
+// starts a slot up to a minute late (an approval at 06:29:58 whose plan
+// is made at 06:30:01 still airs), and reports an older one as missed.
+const lateSend = 45 * time.Second
+
 // The grace window is for a controller that was down: at its first plan
 // after a start, occurrences of the last Grace are sent (nodes play them up
 // to a minute late, or report them missed). Later plans keep the past slots
@@ -263,7 +268,8 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) map[string][]nodepr
 				continue
 			}
 			for node, offset := range targets {
-				if past && !first && !sentBefore[[2]string{node, o.ID()}] {
+				at := o.At.Add(offset)
+				if past && !first && !sentBefore[[2]string{node, o.ID()}] && now.Sub(at) > lateSend {
 					continue
 				}
 				sl := nodeproto.Slot{ID: o.ID(), Media: sha, Size: m.Size, PlayAt: o.At.Add(offset).UnixMilli(),

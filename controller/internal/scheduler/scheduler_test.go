@@ -226,6 +226,12 @@ func TestPastSlotsOnlyAfterAStart(t *testing.T) {
 		if !has(s, "late-20000102-070200") {
 			t.Error("the late bulletin's next day is missing")
 		}
+		// Approved moments before its time, planned moments after: it still airs.
+		set(s, "c", item("just", "07:02:30"))
+		s.Replan(ctx, time.Now())
+		if !has(s, "just-20000101-070230") {
+			t.Error("a bulletin planned 30 s after its time was dropped (nodes start up to a minute late)")
+		}
 
 		// A controller starting at 07:03 sends what fell in the grace window.
 		s2 := newTestScheduler(t, &publishLog{calls: map[string]int{}})
