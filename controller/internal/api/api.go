@@ -832,6 +832,9 @@ func (a *API) mediaAudio(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// maxPlayAhead is how far ahead an officer's "play now" may be set.
+const maxPlayAhead = 10 * time.Minute
+
 // PlayRequest asks a node or zone to play a media file.
 type PlayRequest struct {
 	fleet.Target
@@ -874,6 +877,10 @@ func (a *API) play(w http.ResponseWriter, r *http.Request) error {
 		}
 	case req.DelayMS > 0:
 		at = time.Now().Add(time.Duration(req.DelayMS) * time.Millisecond)
+	}
+	if !principal(r).CanApprove() && at.After(time.Now().Add(maxPlayAhead)) {
+		// Later than that is programme, which a leader approves.
+		return errorf(http.StatusForbidden, "play now starts within %v; to air it later, add it to the programme (Lịch phát) for the leader to approve", maxPlayAhead)
 	}
 	if req.Zone != "" {
 		z, err := a.cfg.Registry.GetZone(r.Context(), req.Zone)

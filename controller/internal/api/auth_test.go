@@ -605,8 +605,14 @@ func TestWholeFileNamedFreely(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return result{resp.StatusCode, string(b), resp.Header}
 	}
+	if r := put(oa, "st-c", "st-a"); r.status != http.StatusBadRequest {
+		t.Errorf("officer A takes the name st-c for st-a's programme: %d %s, want 400", r.status, r.body)
+	}
+	if r := put(e.tokenClient(), "xa-a", "st-a"); r.status != 200 {
+		t.Errorf("admin saves xa-a for st-a: %d %s", r.status, r.body)
+	}
 	if r := put(oa, "xa-a", "st-a"); r.status != 200 {
-		t.Errorf("officer A saves xa-a for st-a: %d %s", r.status, r.body)
+		t.Errorf("officer A saves the existing xa-a for st-a: %d %s", r.status, r.body)
 	}
 	if r := put(oa, "xa-b", "st-b"); r.status != http.StatusForbidden {
 		t.Errorf("officer A saves xa-b for st-b: %d %s, want 403", r.status, r.body)
@@ -858,5 +864,26 @@ func TestLoginParallelGuesses(t *testing.T) {
 		if len(a.Actor) > 100 {
 			t.Errorf("the audit log keeps a %d-character name", len(a.Actor))
 		}
+	}
+}
+
+// "Play now" is not a back door into the programme: an officer cannot set
+// it hours ahead (that needs a leader's approval).
+func TestPlayNowIsNow(t *testing.T) {
+	e := newEnv(t)
+	oa := e.login("officer-a")
+	at := time.Now().Add(3 * time.Hour).Format(time.RFC3339)
+	if r := e.do(oa, "POST", "/api/v1/play", map[string]any{"zone": "z-a", "media": shaA, "play_at": at}); r.status != http.StatusForbidden {
+		t.Errorf("officer plays 3 h ahead: %d %s", r.status, r.body)
+	}
+}
+
+// A programme plays only recordings of its own commune's library.
+func TestScheduleUsesOwnRecordingsOnly(t *testing.T) {
+	e := newEnv(t)
+	oa := e.login("officer-a")
+	r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/muon", bulletinJSON("muon", shaB, "z-a"))
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "not in your media library") {
+		t.Errorf("officer A schedules commune B's recording: %d %s", r.status, r.body)
 	}
 }

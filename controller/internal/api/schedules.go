@@ -251,6 +251,11 @@ func (a *API) putSchedule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if st := stationOf(src); !f.exists && st != "" && st != f.name && principal(r).Role != registry.RoleAdmin {
+		// The web app finds a station's programme by the station's id: a
+		// file named after another station would take that name from it.
+		return errorf(http.StatusBadRequest, "name a new programme after its station: PUT /api/v1/schedules/%s", st)
+	}
 	if st := stationOf(src); st != "" && st != f.station {
 		if area, err = a.allowStation(r, st, true); err != nil {
 			return err
@@ -288,6 +293,19 @@ func (a *API) saveSchedule(r *http.Request, f scheduleFile, src []byte) (*schedu
 	sc, err := a.cfg.Schedules.prepare(r.Context(), f.path, src)
 	if err != nil {
 		return nil, a.scheduleErr(f, err)
+	}
+	var foreign []string
+	for _, it := range sc.Items {
+		// What the caller adds or changes (an administrator's bulletin with
+		// a recording of no commune stays as it is).
+		if it.Source.Kind == schedule.SourceMedia && !(f.exists && sameBulletin(f.path, f.src, src, it.ID)) {
+			if _, err := a.allowMedia(r, it.Source.Media); err != nil {
+				foreign = append(foreign, fmt.Sprintf("%s.radio:%d: bulletin %s: recording %s is not in your media library: upload it first", f.name, it.Pos.Line, it.ID, it.Source.Media))
+			}
+		}
+	}
+	if len(foreign) > 0 {
+		return nil, &scheduleErrors{msgs: foreign}
 	}
 	if sc.Station != f.station {
 		if _, err := a.allowStation(r, sc.Station, true); err != nil {
