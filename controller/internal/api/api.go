@@ -394,7 +394,7 @@ func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView,
 		byID[s.NodeID] = s
 	}
 	out := make([]NodeView, 0, len(nodes))
-	var title func(item, media string) string
+	var title func(station, item, media string) string
 	for _, n := range nodes {
 		v := NodeView{Node: n}
 		if s, ok := byID[n.ID]; ok {
@@ -405,7 +405,7 @@ func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView,
 					if title == nil {
 						title = a.titler(ctx)
 					}
-					v.PlayingTitle = title(p.ID, p.Media)
+					v.PlayingTitle = title(n.StationID, p.ID, p.Media)
 				}
 			}
 			v.Online = s.Online
@@ -1083,29 +1083,32 @@ type PlayRow struct {
 // titler names what a node plays or played: a scheduled occurrence by its
 // bulletin's title, a "play now" command by its title, else the recording.
 // It remembers what it looked up; make one per request.
-func (a *API) titler(ctx context.Context) func(item, media string) string {
-	titles := map[string]string{} // bulletin id or command id -> title
+// Bulletin ids are unique within a station only, so titles are looked up
+// in the node's own station's programme.
+func (a *API) titler(ctx context.Context) func(station, item, media string) string {
+	titles := map[[2]string]string{} // (station, bulletin id) -> title
 	for _, sc := range a.cfg.Schedules.Scheduler.Schedules() {
 		for _, it := range sc.Items {
-			titles[it.ID] = it.Title
+			titles[[2]string{sc.Station, it.ID}] = it.Title
 		}
 	}
+	commands := map[string]string{} // command id -> title
 	mediaNames := map[string]string{}
-	return func(item, media string) string {
+	return func(station, item, media string) string {
 		var t string
 		if strings.HasPrefix(item, "c-") {
 			var ok bool
-			if t, ok = titles[item]; !ok {
+			if t, ok = commands[item]; !ok {
 				if c, err := a.cfg.Registry.GetCommand(ctx, item); err == nil {
 					var body nodeproto.Command
 					if json.Unmarshal(c.Body, &body) == nil && body.Play != nil {
 						t = body.Play.Title
 					}
 				}
-				titles[item] = t
+				commands[item] = t
 			}
 		} else if n := len(item) - len("-20061102-150405"); n > 0 {
-			t = titles[item[:n]]
+			t = titles[[2]string{station, item[:n]}]
 		}
 		if t == "" && media != "" {
 			name, ok := mediaNames[media]
@@ -1125,21 +1128,18 @@ func (a *API) titler(ctx context.Context) func(item, media string) string {
 func (a *API) playRows(r *http.Request, evs []registry.PlayEvent) []PlayRow {
 	ctx := r.Context()
 	title := a.titler(ctx)
-	nodeNames := map[string]string{}
+	nodes := map[string]registry.Node{}
 	out := make([]PlayRow, len(evs))
 	for i, e := range evs {
-		row := PlayRow{PlayEvent: e, Source: "schedule", Title: title(e.ItemID, e.Media)}
+		n, ok := nodes[e.NodeID]
+		if !ok {
+			n, _ = a.cfg.Registry.GetNode(ctx, e.NodeID)
+			nodes[e.NodeID] = n
+		}
+		row := PlayRow{PlayEvent: e, Source: "schedule", Title: title(n.StationID, e.ItemID, e.Media), NodeName: n.Name}
 		if strings.HasPrefix(e.ItemID, "c-") {
 			row.Source = "command"
 		}
-		name, ok := nodeNames[e.NodeID]
-		if !ok {
-			if n, err := a.cfg.Registry.GetNode(ctx, e.NodeID); err == nil {
-				name = n.Name
-			}
-			nodeNames[e.NodeID] = name
-		}
-		row.NodeName = name
 		out[i] = row
 	}
 	return out
@@ -1183,6 +1183,15 @@ func vnTime(t time.Time) string {
 	return t.In(schedule.Zone).Format("02/01/2006 15:04:05")
 }
 
+// cell makes text safe for a spreadsheet: a cell that starts like a
+// formula (= + - @, tab, CR) would be run by Excel, so it is quoted.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 // csvStart begins a spreadsheet download: UTF-8 with a byte order mark, so
 // that Excel shows Vietnamese right.
 func csvStart(w http.ResponseWriter, filename string, header ...string) *csv.Writer {
@@ -1211,9 +1220,9 @@ func (a *API) playsCSV(w http.ResponseWriter, r *http.Request) error {
 	cw := csvStart(w, "nhat-ky-phat.csv", "Thời điểm (giờ Việt Nam)", "Cụm loa", "Mã cụm loa", "Sự kiện", "Bản tin", "Mã bản tin / lệnh",
 		"Mức ưu tiên", "Đã phát (giây)", "Lệch so với giờ hẹn (ms)", "Lý do", "Giờ hẹn phát", "Nhận lúc", "Bản ghi (sha256)", "Số thứ tự")
 	for _, e := range a.playRows(r, v) {
-		cw.Write([]string{vnTime(e.At), e.NodeName, e.NodeID, word(eventWords, e.Type), e.Title, e.ItemID, word(priorityWords, e.Priority),
+		cw.Write([]string{vnTime(e.At), cell(e.NodeName), e.NodeID, word(eventWords, e.Type), cell(e.Title), e.ItemID, word(priorityWords, e.Priority),
 			strconv.FormatFloat(float64(e.PlayedMS)/1000, 'f', 1, 64), strconv.FormatFloat(float64(e.OffsetUS)/1000, 'f', 3, 64),
-			e.Reason, vnTime(e.PlayAt), vnTime(e.ReceivedAt), e.Media, strconv.FormatUint(e.Seq, 10)})
+			cell(e.Reason), vnTime(e.PlayAt), vnTime(e.ReceivedAt), e.Media, strconv.FormatUint(e.Seq, 10)})
 	}
 	cw.Flush()
 	return cw.Error()

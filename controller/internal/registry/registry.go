@@ -701,7 +701,8 @@ func (db *DB) UpsertNodeState(ctx context.Context, s NodeState) error {
 		s.UpdatedAt = time.Now()
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO node_state(node_id, online, state, updated_at) VALUES (?,?,?,?)
-		ON CONFLICT(node_id) DO UPDATE SET online = excluded.online, state = excluded.state, updated_at = excluded.updated_at`,
+		ON CONFLICT(node_id) DO UPDATE SET online = excluded.online, state = excluded.state, updated_at = excluded.updated_at
+		WHERE excluded.updated_at >= node_state.updated_at`, // reports handled out of order keep the newest
 		s.NodeID, s.Online, string(s.State), ms(s.UpdatedAt))
 	if err == nil {
 		db.liveState(s.NodeID, s.Online, fromMS(ms(s.UpdatedAt)))
