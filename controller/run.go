@@ -349,11 +349,14 @@ func writeMosquitto(ctx context.Context, cfg Config, reg *registry.DB, secret st
 
 // zoneCache maps each node to its zones.
 type zoneCache struct {
-	mu sync.RWMutex
-	m  map[string][]string
+	loading sync.Mutex // one load at a time, so an older read never lands last
+	mu      sync.RWMutex
+	m       map[string][]string
 }
 
 func (z *zoneCache) load(ctx context.Context, reg *registry.DB) error {
+	z.loading.Lock()
+	defer z.loading.Unlock()
 	all, err := reg.ListZones(ctx)
 	if err != nil {
 		return fmt.Errorf("controller: zones: %w", err)

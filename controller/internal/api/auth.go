@@ -373,6 +373,10 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err := a.cfg.Registry.CreateSession(r.Context(), HashToken(secret), s); err != nil {
 		return err
 	}
+	// Ended sessions are refused anyway; this keeps the table small.
+	if _, err := a.cfg.Registry.DeleteExpiredSessions(r.Context(), now.Add(-SessionIdle), now.Add(-SessionMax)); err != nil {
+		a.cfg.Logger.Warn("deleting ended sessions", "err", err)
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(SessionMax.Seconds())})
 	a.auditAs(r, u.Username, u.AreaID, "login", u.Username, "")
