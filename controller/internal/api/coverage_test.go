@@ -141,3 +141,18 @@ func TestMediaUploaderPerCommune(t *testing.T) {
 		}
 	}
 }
+
+// A reason (or title) that looks like a formula is text in the spreadsheet.
+func TestCSVFormulasAreText(t *testing.T) {
+	e := newEnv(t)
+	evil := `=HYPERLINK("http://x.example","bấm")`
+	if _, err := e.reg.InsertPlayEvents(context.Background(), []registry.PlayEvent{
+		{NodeID: "n-a", Seq: 9, Type: "failed", ItemID: "c-9", At: e.clock.Now(), Reason: evil},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(e.tokenClient(), "GET", "/api/v1/plays.csv?node=n-a", nil)
+	if !strings.Contains(r.body, `"'=HYPERLINK(""http://x.example"",""bấm"")"`) {
+		t.Errorf("plays.csv does not quote the formula:\n%s", r.body)
+	}
+}
