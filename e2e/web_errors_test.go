@@ -104,6 +104,15 @@ func TestWebErrorMessages(t *testing.T) {
 	if !strings.Contains(msg, "Nhập sai mật khẩu quá nhiều lần") || !strings.ContainsAny(msg, "0123456789") {
 		t.Errorf("after many wrong passwords the page says %q, want the wait time", msg)
 	}
+	if !strings.Contains(msg, "nhờ quản trị hệ thống đặt lại mật khẩu") {
+		t.Errorf("the lockout reads %q, want it to say the administrator can reset the password", msg)
+	}
+	if strings.Contains(msg, "wrong passwords") || !strings.Contains(msg, "Chi tiết") {
+		t.Errorf("the lockout reads %q, want the server's English folded behind Chi tiết", msg)
+	}
+	if got := b.eval(`(() => { const e = document.getElementById('login-error'); return e.getAttribute('role') + ' ' + e.className; })()`); !strings.Contains(got, "alert") || !strings.Contains(got, "error") {
+		t.Errorf("the login error is %q, want role=alert and styled as an error", got)
+	}
 	b.shot("error-rate-limited")
 	b.checkConsole()
 }
