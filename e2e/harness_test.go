@@ -345,7 +345,7 @@ func sqliteRows(t testing.TB, dir, query string, args ...any) [][]any {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // integrity_check under -race, beside a busy controller, is slow
 	defer cancel()
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
