@@ -75,9 +75,9 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	sch := &Schedules{Dir: filepath.Join(dir, "schedules"), Media: store, Registry: reg, Logger: log}
-	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Nodes: sch.Resolve, Media: sch.MediaInfo,
-		Publish: func(context.Context, string) error { return nil }})
 	clock := &testClock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, schedule.Zone)}
+	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Nodes: sch.Resolve, Media: sch.MediaInfo, Now: clock.Now,
+		Publish: func(context.Context, string) error { return nil }})
 	a := New(Config{Registry: reg, Media: store, Logger: log, Schedules: sch, Now: clock.Now,
 		PublishDesired: func(context.Context, string) error { return nil }})
 	srv := httptest.NewServer(a)

@@ -195,14 +195,14 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	}
 	durations := func(it schedule.Item) time.Duration { return lengths[it.Source.Media] }
 
-	for _, sch := range a.cfg.Schedules.Scheduler.Schedules() {
+	for name, sch := range a.cfg.Schedules.Scheduler.Schedules() {
 		s, ok := byStation[sch.Station]
 		if !ok {
 			continue
 		}
 		for _, o := range sch.Occurrences(day, now.Add(time.Nanosecond), durations) {
-			if !o.Item.Airs() {
-				continue
+			if !o.Item.Airs() || o.At.Before(a.cfg.Schedules.Scheduler.AiringSince(name, o.Item.ID)) {
+				continue // approved (or changed) after that time: it was never due
 			}
 			var targets []string
 			switch o.Item.Target.Kind {

@@ -156,3 +156,27 @@ func TestCSVFormulasAreText(t *testing.T) {
 		t.Errorf("plays.csv does not quote the formula:\n%s", r.body)
 	}
 }
+
+// A bulletin approved after its time today was never due today: coverage
+// and the report do not call its earlier occurrence missed.
+func TestApprovedLateIsNotMissed(t *testing.T) {
+	e := newEnv(t) // 08:00 in Vietnam
+	e.sch.Scheduler.Replan(context.Background(), e.clock.Now()) // the controller is running
+	admin := e.tokenClient()
+	e.do(admin, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", map[string]any{"id": "tin-a", "title": "Tin A",
+		"source": map[string]any{"kind": "media", "media": shaA}, "target": map[string]any{"kind": "commune"},
+		"recurrence": map[string]any{"kind": "daily", "times": []string{"07:00"}}, "duration": "5m"})
+	if r := e.do(admin, "POST", "/api/v1/schedules/st-a/bulletins/tin-a/approve", nil); r.status != 200 {
+		t.Fatalf("approve: %d %s", r.status, r.body)
+	}
+	var cov Coverage
+	json.Unmarshal([]byte(e.do(admin, "GET", "/api/v1/coverage?area=a", nil).body), &cov)
+	if cov.Totals.Due != 0 || cov.Totals.Missed != 0 {
+		t.Errorf("coverage counts today's 07:00, approved at 08:00: %+v", cov.Totals)
+	}
+	var rows []OccurrenceRow
+	json.Unmarshal([]byte(e.do(admin, "GET", "/api/v1/reports/occurrences?station=st-a&from=2026-12-01T00:00:00%2B07:00&to=2026-12-03T00:00:00%2B07:00", nil).body), &rows)
+	if len(rows) != 1 || !strings.HasPrefix(rows[0].Occurrence, "tin-a-20261202") {
+		t.Errorf("report rows %+v, want only tomorrow's 07:00", rows)
+	}
+}

@@ -432,7 +432,7 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 	}
 	sch := a.cfg.Schedules
 	out := []OccurrenceRow{}
-	for _, sc := range sch.Scheduler.Schedules() {
+	for name, sc := range sch.Scheduler.Schedules() {
 		if st := q.Get("station"); st != "" && st != sc.Station {
 			continue
 		}
@@ -440,8 +440,8 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 			continue
 		}
 		for _, o := range sc.Occurrences(from, to, sch.durations(ctx)) {
-			if !o.Item.Airs() {
-				continue
+			if !o.Item.Airs() || o.At.Before(sch.Scheduler.AiringSince(name, o.Item.ID)) {
+				continue // not on air yet at that time: nobody's to have played
 			}
 			nodes, err := sch.Resolve(ctx, sc.Station, o.Item.Target)
 			if err != nil {
