@@ -160,7 +160,7 @@ func TestCSVFormulasAreText(t *testing.T) {
 // A bulletin approved after its time today was never due today: coverage
 // and the report do not call its earlier occurrence missed.
 func TestApprovedLateIsNotMissed(t *testing.T) {
-	e := newEnv(t) // 08:00 in Vietnam
+	e := newEnv(t)                                              // 08:00 in Vietnam
 	e.sch.Scheduler.Replan(context.Background(), e.clock.Now()) // the controller is running
 	admin := e.tokenClient()
 	e.do(admin, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", map[string]any{"id": "tin-a", "title": "Tin A",
