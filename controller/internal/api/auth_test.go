@@ -887,3 +887,26 @@ func TestScheduleUsesOwnRecordingsOnly(t *testing.T) {
 		t.Errorf("officer A schedules commune B's recording: %d %s", r.status, r.body)
 	}
 }
+
+// The leader approves what they saw: a change in between is not approved.
+func TestApprovalIsOfWhatTheLeaderSaw(t *testing.T) {
+	e := newEnv(t)
+	oa, la := e.login("officer-a"), e.login("leader-a")
+	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin", bulletinJSON("tin", shaA, "z-a"))
+	var queue []Approval
+	json.Unmarshal([]byte(e.do(la, "GET", "/api/v1/approvals", nil).body), &queue)
+	if len(queue) != 1 || queue[0].Bulletin.Version == "" {
+		t.Fatalf("queue: %+v", queue)
+	}
+	seen := queue[0].Bulletin.Version
+	b := bulletinJSON("tin", shaA, "z-a")
+	b["title"] = "Đã đổi sau khi lãnh đạo mở"
+	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin", b)
+	if r := e.do(la, "POST", "/api/v1/schedules/st-a/bulletins/tin/approve", map[string]string{"version": seen}); r.status != http.StatusConflict {
+		t.Errorf("approving what changed since: %d %s, want 409", r.status, r.body)
+	}
+	json.Unmarshal([]byte(e.do(la, "GET", "/api/v1/approvals", nil).body), &queue)
+	if r := e.do(la, "POST", "/api/v1/schedules/st-a/bulletins/tin/approve", map[string]string{"version": queue[0].Bulletin.Version}); r.status != 200 {
+		t.Errorf("approving what the leader now sees: %d %s", r.status, r.body)
+	}
+}

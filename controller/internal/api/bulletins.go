@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,9 @@ type Bulletin struct {
 	Gap         string      `json:"gap,omitempty"`
 	Duration    string      `json:"duration,omitempty"`
 	Line        int         `json:"line,omitempty"` // in the file, read only
+	// Version names the bulletin's content (read only): an approval that
+	// sends it back approves that content, not a later change.
+	Version string `json:"version,omitempty"`
 }
 
 type bSource struct {
@@ -101,7 +106,16 @@ func bulletinFromItem(it *schedule.Item) Bulletin {
 	if it.Duration > 0 {
 		b.Duration = schedule.FormatDuration(it.Duration)
 	}
+	b.Version = b.version()
 	return b
+}
+
+// version is a short hash of what the bulletin says, its approval aside.
+func (b Bulletin) version() string {
+	b.Status, b.Line, b.Version = "", 0, ""
+	j, _ := json.Marshal(b)
+	h := sha256.Sum256(j)
+	return hex.EncodeToString(h[:8])
 }
 
 var wordRE = regexp.MustCompile(`^[^\s"]+$`)
@@ -409,6 +423,14 @@ func (a *API) approveBulletin(w http.ResponseWriter, r *http.Request) error {
 	if !principal(r).CanApprove() {
 		return errorf(http.StatusForbidden, "only the commune's leader (or an administrator) approves bulletins")
 	}
+	var req struct {
+		Version string `json:"version"`
+	}
+	if r.ContentLength != 0 {
+		if err := readJSON(r, &req); err != nil {
+			return err
+		}
+	}
 	s := a.cfg.Schedules
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -422,6 +444,9 @@ func (a *API) approveBulletin(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "no bulletin %s in schedule %s", id, f.name)
 	}
 	if sc, err := schedule.Parse(f.path, src); err == nil {
+		if v := bulletinFromItem(findItem(sc, id)).Version; req.Version != "" && req.Version != v {
+			return errorf(http.StatusConflict, "the bulletin was changed after you opened it: look at it again, then approve")
+		}
 		if msg := passed(findItem(sc, id), a.now()); msg != "" {
 			return &scheduleErrors{msgs: []string{msg + ": the officer must choose a new time before it can be approved"}}
 		}

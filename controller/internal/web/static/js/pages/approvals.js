@@ -31,7 +31,7 @@ export async function render(box) {
       btn.addEventListener('click', () => busy(btn, async () => {
         why.hidden = true; clear(why);
         try {
-          await api('POST', `schedules/${encodeURIComponent(q.schedule)}/bulletins/${encodeURIComponent(b.id)}/approve`, {});
+          await api('POST', `schedules/${encodeURIComponent(q.schedule)}/bulletins/${encodeURIComponent(b.id)}/approve`, { version: b.version });
           notify(t('appr.done', b.title), 'ok');
           li.classList.add('approved');
           li.replaceChildren(h('p', { 'data-test': 'approved-' + b.id }, '✓ ', t('appr.done', b.title)));
