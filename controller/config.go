@@ -48,6 +48,12 @@ type Config struct {
 	// MQTTTLSAddr, a TLS listener of the embedded broker for nodes.
 	TLSCert, TLSKey string
 	MQTTTLSAddr     string
+	// TrustProxy: the API is behind a reverse proxy (nginx, Caddy) on the
+	// same machine, which terminates TLS and sets X-Forwarded-For and
+	// X-Forwarded-Proto. Then the client's address (audit log, login
+	// limits) and whether it came over HTTPS (Secure cookies) are read
+	// from those headers, when the connection comes from loopback.
+	TrustProxy bool
 	// Ready, if set, receives the HTTP and MQTT addresses once serving.
 	Ready func(httpAddr, mqttAddr string)
 }

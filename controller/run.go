@@ -217,7 +217,7 @@ func Run(ctx context.Context, cfg Config) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
 			return publishDesired(ctx, node)
 		},
-		Schedules: schedules})
+		Schedules: schedules, TrustProxy: cfg.TrustProxy})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)

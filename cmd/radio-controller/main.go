@@ -30,6 +30,7 @@ func main() {
 	flag.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of -tls-cert")
 	flag.StringVar(&cfg.MQTTTLSAddr, "mqtt-tls", "", "with -tls-cert: TLS listener of the embedded broker for nodes, e.g. 0.0.0.0:8883")
 	flag.DurationVar(&cfg.ScheduleGrace, "schedule-grace", 10*time.Minute, "occurrences due at most this long before a (re)start are still sent to nodes")
+	flag.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy on this machine: take the client address and https from X-Forwarded-For/-Proto")
 	debug := flag.Bool("debug", false, "debug logging")
 	check := flag.Bool("check", false, "check the schedule files (or folders) given as arguments and exit: errors as file:line")
 	flag.Usage = func() {

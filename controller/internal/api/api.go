@@ -55,6 +55,9 @@ type Config struct {
 	Schedules *Schedules
 	// Now is the clock of sessions and login limits (nil: time.Now).
 	Now func() time.Time
+	// TrustProxy reads the client's address and scheme from a reverse
+	// proxy's X-Forwarded-For/-Proto headers on loopback connections.
+	TrustProxy bool
 }
 
 // API serves HTTP.
@@ -298,7 +301,7 @@ func (a *API) audit(r *http.Request, area, action, target, detail string) {
 
 func (a *API) auditAs(r *http.Request, who, area, action, target, detail string) {
 	err := a.cfg.Registry.AddAudit(r.Context(), registry.Audit{At: time.Now(), Actor: who, Action: action,
-		Target: target, Detail: detail, Remote: r.RemoteAddr, AreaID: area})
+		Target: target, Detail: detail, Remote: a.clientIP(r), AreaID: area})
 	if err != nil {
 		a.cfg.Logger.Error("audit", "err", err)
 	}

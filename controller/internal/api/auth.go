@@ -241,12 +241,42 @@ func (l *limiter) undo(key string) {
 // a core, and the controller has proof of play to ingest.
 var kdfSlots = make(chan struct{}, 2)
 
-func clientIP(r *http.Request) string {
+func peerIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// fromProxy reports whether the request came through the trusted reverse
+// proxy: the option is on and the connection is from this machine.
+func (a *API) fromProxy(r *http.Request) bool {
+	if !a.cfg.TrustProxy {
+		return false
+	}
+	ip := net.ParseIP(peerIP(r))
+	return ip != nil && ip.IsLoopback()
+}
+
+// clientIP is the address of the person's machine: the connection's, or
+// behind the trusted proxy the last address it added to X-Forwarded-For
+// (earlier ones are what the client claimed).
+func (a *API) clientIP(r *http.Request) string {
+	if a.fromProxy(r) {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			parts := strings.Split(xff, ",")
+			if ip := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(ip) != nil {
+				return ip
+			}
+		}
+	}
+	return peerIP(r)
+}
+
+// secure reports whether the person's connection is HTTPS.
+func (a *API) secure(r *http.Request) bool {
+	return r.TLS != nil || (a.fromProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
 }
 
 // authenticate finds the principal of a request: a bearer token, or a
@@ -337,7 +367,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if !registry.ValidUsername(user) {
 		return errorf(http.StatusUnauthorized, "wrong username or password")
 	}
-	ip := clientIP(r)
+	ip := a.clientIP(r)
 	if d := a.limit.attempt(map[string]int{"u:" + user: failLimit, "ip:" + ip: ipFailLimit}); d > 0 {
 		secs := int(d.Seconds() + 0.999)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -369,7 +399,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	a.limit.undo("ip:" + ip)
 	secret := randomSecret(32)
 	now := a.now()
-	s := registry.Session{UserID: u.ID, CSRF: randomSecret(24), CreatedAt: now, SeenAt: now, Remote: r.RemoteAddr}
+	s := registry.Session{UserID: u.ID, CSRF: randomSecret(24), CreatedAt: now, SeenAt: now, Remote: ip}
 	if err := a.cfg.Registry.CreateSession(r.Context(), HashToken(secret), s); err != nil {
 		return err
 	}
@@ -378,7 +408,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		a.cfg.Logger.Warn("deleting ended sessions", "err", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(SessionMax.Seconds())})
+		Secure: a.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: int(SessionMax.Seconds())})
 	a.auditAs(r, u.Username, u.AreaID, "login", u.Username, "")
 	writeJSON(w, http.StatusOK, meResponse{User: u, CSRF: s.CSRF})
 	return nil

@@ -49,6 +49,7 @@ type env struct {
 	admin string // API token
 	sch   *Schedules
 	db    string // the registry's file
+	api   *API
 }
 
 const (
@@ -125,7 +126,7 @@ func newEnv(t testing.TB) *env {
 	}
 	tok, err := NewToken(ctx, reg, "admin", "admin")
 	must(err)
-	e := &env{t: t, srv: srv, reg: reg, clock: clock, admin: tok, sch: sch, db: filepath.Join(dir, "registry.db")}
+	e := &env{t: t, srv: srv, reg: reg, clock: clock, admin: tok, sch: sch, db: filepath.Join(dir, "registry.db"), api: a}
 	// Commune B's programme, made by the administrator.
 	resp := e.do(e.tokenClient(), "PUT", "/api/v1/schedules/st-b/bulletins/tin-b", bulletinJSON("tin-b", shaB, "z-b"))
 	if resp.status != 200 {
@@ -908,5 +909,42 @@ func TestApprovalIsOfWhatTheLeaderSaw(t *testing.T) {
 	json.Unmarshal([]byte(e.do(la, "GET", "/api/v1/approvals", nil).body), &queue)
 	if r := e.do(la, "POST", "/api/v1/schedules/st-a/bulletins/tin/approve", map[string]string{"version": queue[0].Bulletin.Version}); r.status != 200 {
 		t.Errorf("approving what the leader now sees: %d %s", r.status, r.body)
+	}
+}
+
+// Behind a trusted reverse proxy on this machine, the login limit and the
+// audit log see each person's own address, and the cookie is Secure when
+// the person came over HTTPS; without the option the headers are ignored.
+func TestTrustProxy(t *testing.T) {
+	for _, trust := range []bool{false, true} {
+		e := newEnv(t)
+		e.api.cfg.TrustProxy = trust
+		login := func(xff, pw string) result {
+			b, _ := json.Marshal(map[string]string{"username": "leader-a", "password": pw})
+			req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/login", bytes.NewReader(b))
+			req.Header.Set("X-Forwarded-For", "203.0.113.9, "+xff) // the first is what the client claimed
+			req.Header.Set("X-Forwarded-Proto", "https")
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return result{resp.StatusCode, string(body), resp.Header}
+		}
+		r := login("198.51.100.7", testPassword)
+		secure := strings.Contains(r.header.Get("Set-Cookie"), "Secure")
+		if r.status != 200 || secure != trust {
+			t.Errorf("trust=%v: login %d, Secure cookie %v", trust, r.status, secure)
+		}
+		var remote string
+		for _, a := range decodeAudit(t, e.do(e.tokenClient(), "GET", "/api/v1/audit", nil)) {
+			if a.Action == "login" {
+				remote = a.Remote
+			}
+		}
+		if want := map[bool]string{true: "198.51.100.7", false: "127.0.0.1"}[trust]; remote != want {
+			t.Errorf("trust=%v: the audit log says the login came from %q, want %q", trust, remote, want)
+		}
 	}
 }
