@@ -495,13 +495,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	pw := req.Password
-	if pw == "" {
-		pw = NewPassword()
-	} else if len([]rune(pw)) < minPassword {
-		return errorf(http.StatusBadRequest, "a password needs at least %d characters (or leave it empty to get one made)", minPassword)
-	}
-	h, err := HashPassword(pw)
+	pw, h, err := passwordFor(req.Password)
 	if err != nil {
 		return err
 	}
@@ -539,13 +533,7 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pw := req.Password
-	if pw == "" {
-		pw = NewPassword()
-	} else if len([]rune(pw)) < minPassword {
-		return errorf(http.StatusBadRequest, "a password needs at least %d characters (or leave it empty to get one made)", minPassword)
-	}
-	h, err := HashPassword(pw)
+	pw, h, err := passwordFor(req.Password)
 	if err != nil {
 		return err
 	}
@@ -583,6 +571,19 @@ func (a *API) disableUser(w http.ResponseWriter, r *http.Request) error {
 	u.Disabled = req.Disabled
 	writeJSON(w, http.StatusOK, u)
 	return nil
+}
+
+// passwordFor checks a password given by an administrator, or makes one
+// when none is given, and returns it with its hash.
+func passwordFor(given string) (pw, hash string, err error) {
+	pw = given
+	if pw == "" {
+		pw = NewPassword()
+	} else if len([]rune(pw)) < minPassword {
+		return "", "", errorf(http.StatusBadRequest, "a password needs at least %d characters (or leave it empty to get one made)", minPassword)
+	}
+	hash, err = HashPassword(pw)
+	return pw, hash, err
 }
 
 // CreateFirstAdmin makes the administrator account "admin" when there is no
