@@ -49,21 +49,8 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		role, area = req.Role, req.AreaID
 	}
-	switch role {
-	case registry.RoleAdmin:
-		if area != "" {
-			return errorf(http.StatusBadRequest, "an administrator token has no area")
-		}
-	case registry.RoleOfficer, registry.RoleLeader, registry.RoleProvince:
-		ar, err := a.cfg.Registry.GetArea(r.Context(), area)
-		if err != nil {
-			return err
-		}
-		if want := map[bool]string{true: "province", false: "commune"}[role == registry.RoleProvince]; ar.Kind != want {
-			return errorf(http.StatusBadRequest, "role %s needs a %s area; %s is a %s", role, want, ar.ID, ar.Kind)
-		}
-	default:
-		return errorf(http.StatusBadRequest, "role %q: want admin, officer, leader or province", role)
+	if err := a.cfg.Registry.CheckRoleArea(r.Context(), role, area); err != nil {
+		return err
 	}
 	b := randomSecret(24)
 	secret := "rt_" + b

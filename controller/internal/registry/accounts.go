@@ -41,25 +41,8 @@ func (db *DB) CreateUser(ctx context.Context, u User, passwordHash string) error
 	if u.ID == "" || passwordHash == "" {
 		return invalidf("user needs an id and a password")
 	}
-	switch u.Role {
-	case RoleAdmin:
-		if u.AreaID != "" {
-			return invalidf("an administrator has no area")
-		}
-	case RoleOfficer, RoleLeader, RoleProvince:
-		a, err := db.GetArea(ctx, u.AreaID)
-		if err != nil {
-			return err
-		}
-		want := "commune"
-		if u.Role == RoleProvince {
-			want = "province"
-		}
-		if a.Kind != want {
-			return invalidf("role %s needs a %s area; %s is a %s", u.Role, want, a.ID, a.Kind)
-		}
-	default:
-		return invalidf("role %q: want admin, officer, leader or province", u.Role)
+	if err := db.CheckRoleArea(ctx, u.Role, u.AreaID); err != nil {
+		return err
 	}
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now()
@@ -67,6 +50,32 @@ func (db *DB) CreateUser(ctx context.Context, u User, passwordHash string) error
 	_, err := db.w.ExecContext(ctx, "INSERT INTO users(id, username, name, role, area_id, password_hash, created_at) VALUES (?,?,?,?,?,?,?)",
 		u.ID, u.Username, strings.TrimSpace(u.Name), u.Role, nullable(u.AreaID), passwordHash, ms(u.CreatedAt))
 	return writeErr("user "+u.Username, err)
+}
+
+// CheckRoleArea checks that a role fits an area: an administrator has none,
+// an officer or leader a commune, provincial staff a province.
+func (db *DB) CheckRoleArea(ctx context.Context, role, area string) error {
+	switch role {
+	case RoleAdmin:
+		if area != "" {
+			return invalidf("an administrator has no area")
+		}
+		return nil
+	case RoleOfficer, RoleLeader, RoleProvince:
+		a, err := db.GetArea(ctx, area)
+		if err != nil {
+			return err
+		}
+		want := "commune"
+		if role == RoleProvince {
+			want = "province"
+		}
+		if a.Kind != want {
+			return invalidf("role %s needs a %s area; %s is a %s", role, want, a.ID, a.Kind)
+		}
+		return nil
+	}
+	return invalidf("role %q: want admin, officer, leader or province", role)
 }
 
 func nullable(s string) any {
