@@ -145,12 +145,6 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	now := a.now()
 	local := now.In(schedule.Zone)
 	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, schedule.Zone)
-	lv, err := reg.Live(ctx, nodeScope, day)
-	if err != nil {
-		return err
-	}
-	live, lastPlays, outcomes := lv.Liveness, lv.LastPlay, lv.Outcomes
-
 	cov := Coverage{Time: now.UTC(), Day: day.Format("2006-01-02"), Communes: []CommuneCoverage{}, Stations: []StationCoverage{}}
 	byStation := map[string]*StationCoverage{}
 	for _, st := range stations {
@@ -162,27 +156,10 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	for i := range cov.Stations {
 		byStation[cov.Stations[i].ID] = &cov.Stations[i]
 	}
-	type nodeInfo struct{ station string }
 	stationNodes := map[string][]string{}
-	known := map[string]nodeInfo{}
 	for id, station := range nodes {
-		s, ok := byStation[station]
-		if !ok {
-			continue
-		}
-		known[id] = nodeInfo{station}
-		stationNodes[station] = append(stationNodes[station], id)
-		s.Nodes++
-		l, reported := live[id]
-		if l.Online {
-			s.Online++
-		}
-		if reported && (s.LastReport == nil || l.UpdatedAt.After(*s.LastReport)) {
-			t := l.UpdatedAt
-			s.LastReport = &t
-		}
-		if t, ok := lastPlays[id]; ok && (s.LastPlay == nil || t.After(*s.LastPlay)) {
-			s.LastPlay = &t
+		if _, ok := byStation[station]; ok {
+			stationNodes[station] = append(stationNodes[station], id)
 		}
 	}
 	zoneNodes := map[string][]string{}
@@ -195,48 +172,41 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	}
 	durations := func(it schedule.Item) time.Duration { return lengths[it.Source.Media] }
 
-	for name, sch := range a.cfg.Schedules.Scheduler.Schedules() {
-		s, ok := byStation[sch.Station]
-		if !ok {
-			continue
-		}
-		for _, o := range sch.Occurrences(day, now.Add(time.Nanosecond), durations) {
-			if !o.Item.Airs() || o.At.Before(a.cfg.Schedules.Scheduler.AiringSince(name, o.Item.ID)) {
-				continue // approved (or changed) after that time: it was never due
-			}
-			var targets []string
-			switch o.Item.Target.Kind {
-			case schedule.TargetCommune:
-				targets = stationNodes[sch.Station]
-			case schedule.TargetZone:
-				for _, z := range o.Item.Target.IDs {
-					targets = append(targets, zoneNodes[z]...)
+	// tally counts clusters and plays from what the registry knows of each
+	// node: in memory (ReadLive), or from SQLite when asked about more than
+	// the memory holds.
+	tally := func(node func(id string) (registry.Liveness, bool, time.Time), outcome func(node, item string) registry.PlayOutcome) {
+		for station, ids := range stationNodes {
+			s := byStation[station]
+			for _, id := range ids {
+				s.Nodes++
+				l, reported, lastPlay := node(id)
+				if l.Online {
+					s.Online++
 				}
-			case schedule.TargetNodes:
-				targets = o.Item.Target.IDs
-			}
-			end := o.End
-			if end.IsZero() {
-				end = o.At
-			}
-			id := o.ID()
-			for _, n := range targets {
-				if k, ok := known[n]; !ok || k.station != sch.Station {
-					continue
+				if reported && (s.LastReport == nil || l.UpdatedAt.After(*s.LastReport)) {
+					t := l.UpdatedAt
+					s.LastReport = &t
 				}
-				s.Due++
-				oc := outcomes[registry.PlayKey{Node: n, Item: id}]
-				late := now.After(end.Add(missedAfter))
-				switch {
-				case oc.Finished:
-					s.Aired++
-				case oc.Interrupted, oc.Started && late:
-					s.Partly++
-				case oc.Failed, !oc.Started && late:
-					s.Missed++
+				if !lastPlay.IsZero() && (s.LastPlay == nil || lastPlay.After(*s.LastPlay)) {
+					t := lastPlay
+					s.LastPlay = &t
 				}
 			}
 		}
+		a.tallyPlays(byStation, nodes, stationNodes, zoneNodes, durations, day, now, outcome)
+	}
+	if !reg.ReadLive(day, func(lr registry.LiveReader) { tally(lr.Node, lr.Outcome) }) {
+		lv, err := reg.Live(ctx, nodeScope, day)
+		if err != nil {
+			return err
+		}
+		tally(func(id string) (registry.Liveness, bool, time.Time) {
+			l, ok := lv.Liveness[id]
+			return l, ok, lv.LastPlay[id]
+		}, func(node, item string) registry.PlayOutcome {
+			return lv.Outcomes[registry.PlayKey{Node: node, Item: item}]
+		})
 	}
 
 	communes := map[string]*CommuneCoverage{}
@@ -273,4 +243,54 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	// Compact: a country's answer is megabytes.
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	return json.NewEncoder(w).Encode(cov)
+}
+
+// tallyPlays counts, per station, today's node-occurrences due by now and
+// what became of them.
+func (a *API) tallyPlays(byStation map[string]*StationCoverage, nodes map[string]string, stationNodes, zoneNodes map[string][]string,
+	durations func(schedule.Item) time.Duration, day, now time.Time, outcome func(node, item string) registry.PlayOutcome) {
+	for name, sch := range a.cfg.Schedules.Scheduler.Schedules() {
+		s, ok := byStation[sch.Station]
+		if !ok {
+			continue
+		}
+		for _, o := range sch.Occurrences(day, now.Add(time.Nanosecond), durations) {
+			if !o.Item.Airs() || o.At.Before(a.cfg.Schedules.Scheduler.AiringSince(name, o.Item.ID)) {
+				continue // approved (or changed) after that time: it was never due
+			}
+			var targets []string
+			switch o.Item.Target.Kind {
+			case schedule.TargetCommune:
+				targets = stationNodes[sch.Station]
+			case schedule.TargetZone:
+				for _, z := range o.Item.Target.IDs {
+					targets = append(targets, zoneNodes[z]...)
+				}
+			case schedule.TargetNodes:
+				targets = o.Item.Target.IDs
+			}
+			end := o.End
+			if end.IsZero() {
+				end = o.At
+			}
+			id := o.ID()
+			for _, n := range targets {
+				if nodes[n] != sch.Station {
+					continue // revoked, unknown or another station's
+				}
+				s.Due++
+				oc := outcome(n, id)
+				late := now.After(end.Add(missedAfter))
+				switch {
+				case oc.Finished:
+					s.Aired++
+				case oc.Interrupted, oc.Started && late:
+					s.Partly++
+				case oc.Failed, !oc.Started && late:
+					s.Missed++
+				}
+			}
+		}
+	}
+
 }

@@ -284,3 +284,43 @@ func (db *DB) Live(ctx context.Context, nodes []string, since time.Time) (LiveVi
 // ReloadLive reloads the in-memory mirror from the database, for tools and
 // tests that wrote the file behind the registry's back.
 func (db *DB) ReloadLive(ctx context.Context) error { return db.loadLive(ctx) }
+
+// LiveReader reads the in-memory mirror, inside ReadLive only.
+type LiveReader struct {
+	l     *live
+	since time.Time
+}
+
+// Node is what the mirror knows of a node: its liveness (reported is false
+// if it never sent a state) and when it last reported proof of play.
+func (r LiveReader) Node(id string) (l Liveness, reported bool, lastPlay time.Time) {
+	n, ok := r.l.nodes[id]
+	if !ok {
+		return Liveness{}, false, time.Time{}
+	}
+	return n.Liveness, n.reported, n.lastPlay
+}
+
+// Outcome is what a node reported about an item since the reader's time.
+func (r LiveReader) Outcome(node, item string) PlayOutcome {
+	if n, ok := r.l.nodes[node]; ok {
+		if it, ok := n.items[item]; ok && !it.last.Before(r.since) {
+			return it.PlayOutcome
+		}
+	}
+	return PlayOutcome{}
+}
+
+// ReadLive runs fn with a reader of the mirror (held still meanwhile: fn
+// must be quick and must not write to the registry) and reports true, or
+// reports false without running fn when since is beyond what the mirror
+// holds (LiveWindow). It spares copying 100,000 nodes' worth of maps.
+func (db *DB) ReadLive(since time.Time, fn func(LiveReader)) bool {
+	if time.Since(since) > LiveWindow {
+		return false
+	}
+	db.live.mu.RLock()
+	defer db.live.mu.RUnlock()
+	fn(LiveReader{l: db.live, since: since})
+	return true
+}
