@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +19,7 @@ import (
 func TestRevokeNode(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		dir := t.TempDir()
-		revokeScenario(t, revokeController(t, dir, false), dir, true)
+		revokeScenario(t, startController(t, filepath.Join(dir, "ctl")), dir, true)
 	})
 	t.Run("mosquitto", func(t *testing.T) {
 		if _, err := exec.LookPath("mosquitto"); err != nil {
@@ -29,55 +28,8 @@ func TestRevokeNode(t *testing.T) {
 			}
 		}
 		dir := t.TempDir()
-		revokeScenario(t, revokeController(t, dir, true), dir, false)
+		revokeScenario(t, startWithMosquitto(t, dir), dir, false)
 	})
-}
-
-// revokeController is startController, or startWithMosquitto when
-// mosquitto is set (the controller data in dir/ctl either way), reading a
-// ready line that may carry more words after "controller ready".
-func revokeController(t *testing.T, dir string, mosquitto bool) *controller {
-	t.Helper()
-	ctlDir := filepath.Join(dir, "ctl")
-	args := []string{bin + "/radio-controller", "-data", ctlDir, "-http", "127.0.0.1:0"}
-	var port, mdir, pidFile string
-	if mosquitto {
-		port = freePort(t)
-		mdir = filepath.Join(dir, "mosquitto")
-		os.MkdirAll(mdir, 0o700)
-		pidFile = filepath.Join(mdir, "mosquitto.pid")
-		args = append(args, "-broker", "tcp://127.0.0.1:"+port, "-mosquitto-dir", mdir, "-mosquitto-pid", pidFile, "-mosquitto-user", "root")
-	} else {
-		args = append(args, "-mqtt", "127.0.0.1:0")
-	}
-	p := start(t, "controller", nil, args...)
-	c := &controller{proc: p, dir: ctlDir}
-	if mosquitto {
-		conf := filepath.Join(mdir, "mosquitto.conf")
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if _, err := os.Stat(conf); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("controller wrote no %s:\n%s", conf, p.Log())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		mosq := start(t, "mosquitto", nil, mosquittoPath(), "-c", conf)
-		os.WriteFile(pidFile, []byte(strconv.Itoa(mosq.cmd.Process.Pid)), 0o600)
-		c.mqtt = "127.0.0.1:" + port
-	}
-	c.url = p.wait(t, `controller ready[^"]*" http=(http://[0-9.:]+)`, 60*time.Second)
-	if !mosquitto {
-		c.mqtt = p.wait(t, `controller ready[^"]*".*broker=tcp://([0-9.:]+)`, time.Second)
-	}
-	tok, err := os.ReadFile(filepath.Join(ctlDir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.token = strings.TrimSpace(string(tok))
-	return c
 }
 
 // A node refused by the broker: paho reports CONNACK code 5 ("not
