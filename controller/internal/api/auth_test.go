@@ -187,7 +187,13 @@ func (e *env) do(c *client, method, path string, body any) result {
 func (e *env) doCSRF(c *client, method, path string, body any, csrf string) result {
 	e.t.Helper()
 	var rd io.Reader
-	if body != nil {
+	switch v := body.(type) {
+	case nil:
+	case string: // a schedule file as it is
+		rd = strings.NewReader(v)
+	case []byte: // an upload as it is
+		rd = bytes.NewReader(v)
+	default:
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
@@ -393,16 +399,8 @@ func TestApprovalWorkflow(t *testing.T) {
 	// does not stick.
 	src := e.do(oa, "GET", "/api/v1/schedules/st-a", nil).body
 	src = strings.Replace(strings.Replace(src, "draft", "approved", 1), "đã sửa", "sửa lần hai", 1)
-	req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/schedules/st-a", strings.NewReader(src))
-	req.Header.Set(csrfHeader, oa.csrf)
-	resp, err := oa.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"tin-a"`) {
-		t.Errorf("officer's whole-file save: %d %s (want tin-a listed as a draft)", resp.StatusCode, body)
+	if r := e.do(oa, "PUT", "/api/v1/schedules/st-a", src); r.status != 200 || !strings.Contains(r.body, `"tin-a"`) {
+		t.Errorf("officer's whole-file save: %d %s (want tin-a listed as a draft)", r.status, r.body)
 	}
 	if s := status(oa); s != "draft" {
 		t.Errorf("officer's file saying approved: %s, want draft", s)
@@ -564,17 +562,7 @@ func TestOpenAPIServed(t *testing.T) {
 func TestUploadRefusals(t *testing.T) {
 	e := newEnv(t)
 	oa := e.login("officer-a")
-	upload := func(body []byte) result {
-		req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/media?name=x.mp3", bytes.NewReader(body))
-		req.Header.Set(csrfHeader, oa.csrf)
-		resp, err := oa.http.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return result{resp.StatusCode, string(b), resp.Header}
-	}
+	upload := func(body []byte) result { return e.do(oa, "POST", "/api/v1/media?name=x.mp3", body) }
 	if r := upload(bytes.Repeat([]byte{0xff, 0xfb, 0x90, 0x00}, 50<<10)); r.status != http.StatusRequestEntityTooLarge || r.code() != "too_large" {
 		t.Errorf("200 KiB upload over a 64 KiB limit: %d %s", r.status, r.body)
 	}
@@ -593,18 +581,7 @@ func TestWholeFileNamedFreely(t *testing.T) {
 	oa := e.login("officer-a")
 	put := func(c *client, name, station string) result {
 		src := "station " + station + "\nbulletin tin\n    title Tin\n    source media " + shaA + "\n    target commune\n    daily 06:30\n    duration 5m\n"
-		req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/schedules/"+name, strings.NewReader(src))
-		if c.token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.token)
-		}
-		req.Header.Set(csrfHeader, c.csrf)
-		resp, err := c.http.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return result{resp.StatusCode, string(b), resp.Header}
+		return e.do(c, "PUT", "/api/v1/schedules/"+name, src)
 	}
 	if r := put(oa, "st-c", "st-a"); r.status != http.StatusBadRequest {
 		t.Errorf("officer A takes the name st-c for st-a's programme: %d %s, want 400", r.status, r.body)
@@ -774,17 +751,7 @@ func TestPasswordReset(t *testing.T) {
 func TestApprovalCannotBeTricked(t *testing.T) {
 	e := newEnv(t)
 	oa, la := e.login("officer-a"), e.login("leader-a")
-	put := func(src string) result {
-		req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/schedules/st-a", strings.NewReader(src))
-		req.Header.Set(csrfHeader, oa.csrf)
-		resp, err := oa.http.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return result{resp.StatusCode, string(b), resp.Header}
-	}
+	put := func(src string) result { return e.do(oa, "PUT", "/api/v1/schedules/st-a", src) }
 	approved := func() map[string]bool {
 		out := map[string]bool{}
 		var bs []Bulletin
