@@ -116,6 +116,10 @@ func TestWebOfficerSchedulesLeaderApproves(t *testing.T) {
 	if !strings.Contains(csv, occ) {
 		t.Errorf("the Xuất CSV link gives no row of %s:\n%s", occ, csv)
 	}
+	report := b.evalAsync(`fetch(document.getElementById('report-csv').href, {credentials: 'same-origin'}).then(r => r.text())`)
+	if !strings.Contains(report, occ) || !strings.Contains(report, "đã phát") {
+		t.Errorf("the scheduled-vs-aired CSV link has no played row of %s:\n%s", occ, report)
+	}
 	b.shot("desk-plays")
 	for _, p := range []string{"nodes", "control", "audit"} {
 		b.open(p)

@@ -122,7 +122,7 @@ const vi = {
 
   'plays.filter': 'Lọc', 'plays.node': 'Cụm loa', 'plays.station': 'Đài', 'plays.type': 'Sự kiện', 'plays.since': 'Từ ngày', 'plays.until': 'Đến ngày',
   'plays.allNodes': 'Tất cả cụm loa', 'plays.allStations': 'Tất cả các đài', 'plays.allTypes': 'Mọi sự kiện', 'plays.apply': 'Xem',
-  'plays.csv': 'Xuất CSV', 'plays.playNow': 'Phát ngay',
+  'plays.csv': 'Xuất CSV', 'plays.playNow': 'Phát ngay', 'plays.reportCsv': 'Xuất CSV đối chiếu (nộp tỉnh)',
   'reason.stopped': 'Dừng theo lệnh', 'reason.preempted': 'Bản tin ưu tiên hơn chen vào', 'reason.restarted': 'Cụm loa khởi động lại', 'reason.content': 'Không lấy được bản ghi',
   'plays.events': 'Các lần phát', 'plays.at': 'Thời điểm', 'plays.item': 'Bản tin', 'plays.played': 'Đã phát',
   'plays.reason': 'Ghi chú', 'plays.none': 'Không có lần phát nào trong khoảng này.', 'plays.report': 'Đối chiếu lịch và thực tế',
@@ -291,7 +291,7 @@ const en = {
 
   'plays.filter': 'Filter', 'plays.node': 'Cluster', 'plays.station': 'Station', 'plays.type': 'Event', 'plays.since': 'From', 'plays.until': 'Until',
   'plays.allNodes': 'All clusters', 'plays.allStations': 'All stations', 'plays.allTypes': 'All events', 'plays.apply': 'Show',
-  'plays.csv': 'Export CSV', 'plays.playNow': 'Play now',
+  'plays.csv': 'Export CSV', 'plays.playNow': 'Play now', 'plays.reportCsv': 'Export the comparison as CSV (for the province)',
   'reason.stopped': 'Stopped by command', 'reason.preempted': 'A higher priority cut in', 'reason.restarted': 'The cluster restarted', 'reason.content': 'Recording unavailable',
   'plays.events': 'Plays', 'plays.at': 'Time', 'plays.item': 'Bulletin', 'plays.played': 'Played',
   'plays.reason': 'Note', 'plays.none': 'No plays in this range.', 'plays.report': 'Scheduled vs aired',

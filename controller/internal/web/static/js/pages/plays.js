@@ -21,6 +21,7 @@ export async function render(box) {
   const apply = h('button', { type: 'submit', id: 'plays-apply', class: 'primary' }, t('plays.apply'));
   const out = h('div', { id: 'plays-list' });
   const report = h('div', { id: 'report-list' });
+  const reportCSV = h('a', { id: 'report-csv', class: 'button', download: 'doi-chieu-lich-phat.csv' }, '⬇ ' + t('plays.reportCsv'));
 
   function query() {
     return {
@@ -33,6 +34,8 @@ export async function render(box) {
     const q = query();
     const qs = new URLSearchParams(Object.entries(q).filter(([, v]) => v));
     csv.href = '/api/v1/plays.csv' + (qs.toString() ? '?' + qs : '');
+    const rq = new URLSearchParams(Object.entries({ station: q.station, from: q.since, to: q.until }).filter(([, v]) => v));
+    reportCSV.href = '/api/v1/reports/occurrences.csv' + (rq.toString() ? '?' + rq : '');
     const [evs, rows] = await Promise.all([
       api('GET', 'plays', undefined, { query: { ...q, limit: 500 } }),
       api('GET', 'reports/occurrences', undefined, { query: { station: q.station, from: q.since, to: q.until } })]);
@@ -62,7 +65,7 @@ export async function render(box) {
     field('plays-type', t('plays.type'), type), field('plays-since', t('plays.since'), since), field('plays-until', t('plays.until'), until),
     h('div', { class: 'row-actions' }, apply, csv));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); busy(apply, load); });
-  clear(box).append(section(t('plays.filter'), form), section(t('plays.events'), out), section(t('plays.report'), h('p', { class: 'muted small' }, t('plays.reportNote')), report));
+  clear(box).append(section(t('plays.filter'), form), section(t('plays.events'), out), section(t('plays.report'), h('p', { class: 'muted small' }, t('plays.reportNote')), h('div', { class: 'row-actions' }, reportCSV), report));
   await load();
 }
 
