@@ -21,10 +21,7 @@ import (
 // what to do. The dashboard counts clusters online as Trực tuyến and names
 // the station of what airs next.
 func TestWebScheduleRefusals(t *testing.T) {
-	chromium := findChromium(t)
-	dir := t.TempDir()
-	ctl := startWebController(t, filepath.Join(dir, "ctl"))
-	ctl.setupCommune(t)
+	chromium, dir, ctl := webCommune(t)
 	ctl.enrol(t, "r1", "z-center", dir, "oto")
 	users := map[string]string{
 		"can.bo.hoa":   ctl.createUser(t, "can.bo.hoa", "Phan Thị Hoa", "officer", "x-an-phu"),
@@ -135,10 +132,7 @@ func TestWebScheduleRefusals(t *testing.T) {
 // says who is logged in. An administrator resets a forgotten password in the
 // users page, and the user logs in with the new one.
 func TestWebTokensAndPasswordReset(t *testing.T) {
-	chromium := findChromium(t)
-	dir := t.TempDir()
-	ctl := startWebController(t, filepath.Join(dir, "ctl"))
-	ctl.setupCommune(t)
+	chromium, dir, ctl := webCommune(t)
 	ctl.enrol(t, "k1", "z-center", dir, "oto")
 	for _, args := range [][]string{
 		{"area", "add", "x-binh-my", "Xã Bình Mỹ", "-kind", "commune", "-parent", "p-79"},

@@ -22,11 +22,8 @@ import (
 // one while it plays and the node's proof of play says it was cut by the
 // stop; sets the volume with the slider and the node reports that volume.
 func TestWebOfficerPlaysNowStopsSetsVolume(t *testing.T) {
-	chromium := findChromium(t)
-	dir := t.TempDir()
+	chromium, dir, ctl := webCommune(t)
 	pulse := audiotest.StartPulse(t, "c1")
-	ctl := startWebController(t, filepath.Join(dir, "ctl"))
-	ctl.setupCommune(t)
 	startNode(t, "c1", ctl.enrol(t, "c1", "z-center", dir, "oto"), pulse.Env("c1"))
 	ctl.waitOnline(t, "c1")
 	pw := ctl.createUser(t, "can.bo.chi", "Hồ Thị Chi", "officer", "x-an-phu")
@@ -136,10 +133,7 @@ func TestWebOfficerPlaysNowStopsSetsVolume(t *testing.T) {
 // Changing an approved bulletin in the form makes it a draft (Chờ duyệt)
 // again, back in the leaders' queue; deleting one takes it off the week.
 func TestWebOfficerEditsApprovedBulletinDeletesOne(t *testing.T) {
-	chromium := findChromium(t)
-	dir := t.TempDir()
-	ctl := startWebController(t, filepath.Join(dir, "ctl"))
-	ctl.setupCommune(t)
+	chromium, dir, ctl := webCommune(t)
 	ctl.enrol(t, "d1", "z-center", dir, "oto")
 	pw := ctl.createUser(t, "can.bo.dung", "Lý Văn Dũng", "officer", "x-an-phu")
 	m := ctl.uploadFor(t, "x-an-phu", "ban-tin.mp3", tone(t, dir, 440, 3))
@@ -236,10 +230,7 @@ func TestWebOfficerEditsApprovedBulletinDeletesOne(t *testing.T) {
 // one as not monitored over IP), sort the communes and filter the stations;
 // the page refreshes by itself; an officer sees only their own commune.
 func TestWebCoverage(t *testing.T) {
-	chromium := findChromium(t)
-	dir := t.TempDir()
-	ctl := startWebController(t, filepath.Join(dir, "ctl"))
-	ctl.setupCommune(t) // p-79 / x-an-phu / st-1 / z-center
+	chromium, dir, ctl := webCommune(t) // p-79 / x-an-phu / st-1 / z-center
 	for _, args := range [][]string{
 		{"area", "add", "x-binh-my", "Xã Bình Mỹ", "-kind", "commune", "-parent", "p-79"},
 		{"station", "add", "st-fm", "x-binh-my", "Đài FM Bình Mỹ", "-kind", "fm"},

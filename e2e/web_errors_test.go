@@ -16,10 +16,7 @@ import (
 // server refuses (a cron line that makes no time),
 // a wrong password and, after too many, how long to wait.
 func TestWebErrorMessages(t *testing.T) {
-	chromium := findChromium(t)
-	dir := t.TempDir()
-	ctl := startWebController(t, filepath.Join(dir, "ctl"))
-	ctl.setupCommune(t)
+	chromium, dir, ctl := webCommune(t)
 	ctl.enrol(t, "e1", "z-center", dir, "oto")
 	pw := ctl.createUser(t, "can.bo.binh", "Đỗ Thị Bình", "officer", "x-an-phu")
 	ctl.createUser(t, "quen.mat.khau", "Vũ Văn Dũng", "officer", "x-an-phu")

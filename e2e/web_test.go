@@ -24,11 +24,8 @@ import (
 // in the proof of play page. Then every page once at phone width. Each page
 // is saved as a PNG in $RADIO_ARTIFACTS (or test-artifacts/web/).
 func TestWebOfficerSchedulesLeaderApproves(t *testing.T) {
-	chromium := findChromium(t)
-	dir := t.TempDir()
+	chromium, dir, ctl := webCommune(t)
 	pulse := audiotest.StartPulse(t, "w1")
-	ctl := startWebController(t, filepath.Join(dir, "ctl"))
-	ctl.setupCommune(t)
 	startNode(t, "w1", ctl.enrol(t, "w1", "z-center", dir, "oto"), pulse.Env("w1"))
 	ctl.waitOnline(t, "w1")
 	users := map[string]string{ // username -> password
@@ -181,20 +178,15 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// startWebController is startController for a controller whose ready line
-// also says to open the web app.
-func startWebController(t *testing.T, dir string) *controller {
+// webCommune starts what every browser test needs: chromium found, a
+// controller with the commune of setupCommune, and a folder for the rest.
+func webCommune(t *testing.T) (chromium, dir string, ctl *controller) {
 	t.Helper()
-	p := start(t, "controller", nil, bin+"/radio-controller", "-data", dir, "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0")
-	c := &controller{proc: p, dir: dir}
-	c.url = p.wait(t, `controller ready[^"]*" http=(http://[0-9.:]+)`, 60*time.Second)
-	c.mqtt = p.wait(t, `controller ready[^"]*".*broker=tcp://([0-9.:]+)`, time.Second)
-	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.token = strings.TrimSpace(string(tok))
-	return c
+	chromium = findChromium(t)
+	dir = t.TempDir()
+	ctl = startController(t, filepath.Join(dir, "ctl"))
+	ctl.setupCommune(t)
+	return chromium, dir, ctl
 }
 
 // createUser makes a web account through the API and returns its password.
