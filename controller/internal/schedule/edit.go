@@ -1,7 +1,6 @@
 package schedule
 
 import (
-	"fmt"
 	"strings"
 	"time"
 )
@@ -145,90 +144,6 @@ func SetStatus(src []byte, id string, approved bool) (out []byte, ok bool) {
 	out2 := append([]string{}, lines[:b.Start+1]...)
 	out2 = append(out2, "    status       "+status)
 	return joinLines(append(out2, lines[b.Start+1:]...)), true
-}
-
-// Format writes an item as the lines of a bulletin block, in the order of
-// the format's documentation. Text values are quoted; the caller parses the
-// result to check it.
-func (it *Item) Format() string {
-	var b strings.Builder
-	line := func(kw, v string) {
-		if v != "" {
-			fmt.Fprintf(&b, "    %-12s %s\n", kw, v)
-		}
-	}
-	fmt.Fprintf(&b, "bulletin %s\n", it.ID)
-	line("title", it.Title)
-	switch it.Source.Kind {
-	case SourceMedia:
-		line("source", "media "+it.Source.Media)
-	case SourceFile:
-		line("source", "file "+it.Source.Path)
-	case SourceTTS:
-		line("source", "tts "+quote(it.Source.Text))
-	case SourceRelay:
-		line("source", "relay "+it.Source.URL)
-	case SourceLive:
-		line("source", "live")
-	}
-	if it.Target.Kind == TargetCommune {
-		line("target", "commune")
-	} else if it.Target.Kind != "" {
-		line("target", it.Target.Kind+" "+strings.Join(it.Target.IDs, ","))
-	}
-	line("priority", it.Priority)
-	line("status", map[bool]string{true: "approved", false: "draft"}[it.Approved])
-	line("on-interrupt", it.OnInterrupt)
-	if it.OnHoliday {
-		line("on-holiday", "play")
-	}
-	if r := it.Rule; r.Kind != "" {
-		s := r.String()
-		kw, rest, _ := strings.Cut(s, " ")
-		if r.Kind != RuleCron {
-			rest = shortTimes(rest)
-		}
-		line(kw, rest)
-	}
-	if !it.From.IsZero() {
-		line("from", it.From.String())
-	}
-	if !it.Until.IsZero() {
-		line("until", it.Until.String())
-	}
-	if len(it.Except) > 0 {
-		ex := make([]string, len(it.Except))
-		for i, e := range it.Except {
-			ex[i] = e.String()
-		}
-		line("except", strings.Join(ex, ", "))
-	}
-	if it.Repeat > 0 {
-		v := fmt.Sprint(it.Repeat)
-		if it.Gap > 0 {
-			v += " gap " + FormatDuration(it.Gap)
-		}
-		line("repeat", v)
-	}
-	if it.Duration > 0 {
-		line("duration", FormatDuration(it.Duration))
-	}
-	return b.String()
-}
-
-// shortTimes drops ":00" seconds from the times in a rule's text.
-func shortTimes(s string) string {
-	f := strings.Fields(s)
-	for i, w := range f {
-		parts := strings.Split(w, ",")
-		for j, p := range parts {
-			if len(p) == 8 && p[2] == ':' && p[5] == ':' && strings.HasSuffix(p, ":00") {
-				parts[j] = p[:5]
-			}
-		}
-		f[i] = strings.Join(parts, ",")
-	}
-	return strings.Join(f, " ")
 }
 
 // FormatDuration writes a duration the way schedule files do: 1h30m, 2m, 45s.
