@@ -49,7 +49,7 @@
 //	<id>        lowercase letters, digits, - _ . (not first); bulletin ids at most 48 characters
 //	<date>      2027-04-30
 //	<days>      a date, a range 2027-02-05..2027-02-10, or without the year (04-30, 12-31..01-01) every year
-//	<time>      06:30 or 06:30:15 (00:00:00-23:59:59), Vietnam time; at most 100 on one line
+//	<time>      06:30 or 06:30:15 (00:00:00-23:59:59), Vietnam time; at most 100 on one line, and 1500 starts a day in a file
 //	<days> (weekdays)  mon,tue,wed,thu,fri,sat,sun or t2..t7,cn, and ranges mon-fri
 //	<duration>  30s, 2m, 1h30m
 //

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -54,6 +55,18 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("invalid occurrence id %q", o.ID())
 			}
 		}
-		s.Conflicts(from, to, nil)
+		if len(occ) <= 2000 { // the plain definition is quadratic
+			var got []string
+			for _, c := range s.Conflicts(from, to, nil) {
+				got = append(got, c.String())
+			}
+			want := pairwiseConflicts(s, from, to)
+			if len(want) > MaxConflicts {
+				want = want[:MaxConflicts]
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("Conflicts found %d, the pairwise definition %d", len(got), len(want))
+			}
+		}
 	})
 }

@@ -164,6 +164,9 @@ func until(o Occurrence) string {
 	if o.End.IsZero() {
 		return ""
 	}
+	if DateOf(o.End) != DateOf(o.At) {
+		return "-" + o.End.In(Zone).Format("2006-01-02 15:04:05")
+	}
 	return "-" + o.End.In(Zone).Format("15:04:05")
 }
 
@@ -175,6 +178,10 @@ const MaxConflicts = 1000
 // items that air (Item.Airs), in order of the first start, at most
 // MaxConflicts. An occurrence of unknown length is taken to last one second,
 // so only the same start clashes with it.
+//
+// It looks only at occurrences that can clash (same priority, targets that
+// may share a node), found through an index, so a file of many long
+// bulletins on different nodes costs its length, not its length squared.
 func (s *Schedule) Conflicts(from, to time.Time, durations func(Item) time.Duration) []Conflict {
 	var occ []Occurrence
 	for _, o := range s.Occurrences(from, to, durations) {
@@ -188,16 +195,44 @@ func (s *Schedule) Conflicts(from, to time.Time, durations func(Item) time.Durat
 		}
 		return o.End
 	}
+	// Positions in occ, ascending, by priority and by what the target
+	// names: id "" holds every occurrence whose target is of that kind.
+	type key struct{ priority, kind, id string }
+	index := map[key][]int{}
+	for i, o := range occ {
+		t, p := o.Item.Target, o.Item.Priority
+		index[key{p, t.Kind, ""}] = append(index[key{p, t.Kind, ""}], i)
+		for _, id := range t.IDs {
+			index[key{p, t.Kind, id}] = append(index[key{p, t.Kind, id}], i)
+		}
+	}
 	var out []Conflict
+	var cands []int
 	for i, a := range occ {
-		for _, b := range occ[i+1:] {
-			if !b.At.Before(end(a)) {
-				break // sorted by start: no later b overlaps a either
+		t, p := a.Item.Target, a.Item.Priority
+		// The lists whose members may share a node with a (Target.Overlap).
+		lists := [][]int{index[key{p, TargetCommune, ""}]}
+		for _, kind := range []string{TargetZone, TargetNodes} {
+			switch {
+			case t.Kind == TargetCommune || t.Kind != kind:
+				lists = append(lists, index[key{p, kind, ""}])
+			default:
+				for _, id := range t.IDs {
+					lists = append(lists, index[key{p, kind, id}])
+				}
 			}
-			if a.Item.Priority != b.Item.Priority {
-				continue
+		}
+		cands = cands[:0]
+		for _, l := range lists {
+			j, _ := slices.BinarySearch(l, i+1)
+			for ; j < len(l) && occ[l[j]].At.Before(end(a)); j++ {
+				cands = append(cands, l[j])
 			}
-			if shared, ok := a.Item.Target.Overlap(b.Item.Target); ok {
+		}
+		slices.Sort(cands)
+		for _, j := range slices.Compact(cands) {
+			b := occ[j]
+			if shared, ok := t.Overlap(b.Item.Target); ok {
 				out = append(out, Conflict{A: a, B: b, Target: shared})
 				if len(out) == MaxConflicts {
 					return out

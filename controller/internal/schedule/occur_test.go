@@ -1,6 +1,8 @@
 package schedule
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -255,5 +257,88 @@ bulletin a
 	from := at("2026-11-23 00:00:00")
 	if n := len(s.Conflicts(from, from.Add(CheckWindow), nil)); n != MaxConflicts {
 		t.Errorf("%d conflicts, want the cap %d", n, MaxConflicts)
+	}
+}
+
+// pairwiseConflicts is the plain definition of Conflicts: every later
+// occurrence that starts before one ends, of equal priority, with targets
+// that may share a node. Conflicts must find the same, in the same order.
+func pairwiseConflicts(s *Schedule, from, to time.Time) []string {
+	var occ []Occurrence
+	for _, o := range s.Occurrences(from, to, nil) {
+		if o.Item.Airs() {
+			occ = append(occ, o)
+		}
+	}
+	var out []string
+	for i, a := range occ {
+		end := a.End
+		if end.IsZero() {
+			end = a.At.Add(time.Second)
+		}
+		for _, b := range occ[i+1:] {
+			if !b.At.Before(end) || a.Item.Priority != b.Item.Priority {
+				continue
+			}
+			if shared, ok := a.Item.Target.Overlap(b.Item.Target); ok {
+				out = append(out, Conflict{A: a, B: b, Target: shared}.String())
+			}
+		}
+	}
+	return out
+}
+
+func TestConflictsMatchPairwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	targets := []string{"commune", "zone z1", "zone z2", "zone z1,z3", "nodes n1", "nodes n2,n3", "nodes n1,n3"}
+	priorities := []string{"normal", "priority", "emergency"}
+	for round := range 200 {
+		var b strings.Builder
+		b.WriteString("station s\n")
+		for i := range 1 + rng.IntN(12) {
+			fmt.Fprintf(&b, "bulletin b%d\n  title B\n  source relay https://x.example/s\n", i)
+			fmt.Fprintf(&b, "  target %s\n  priority %s\n", targets[rng.IntN(len(targets))], priorities[rng.IntN(len(priorities))])
+			if rng.IntN(5) > 0 {
+				b.WriteString("  status approved\n")
+			}
+			fmt.Fprintf(&b, "  daily %02d:%02d,%02d:%02d\n", rng.IntN(2), rng.IntN(60), 2+rng.IntN(2), rng.IntN(60))
+			fmt.Fprintf(&b, "  duration %dm\n", 1+rng.IntN(90))
+		}
+		s := mustParse(t, b.String())
+		from := at("2026-11-23 00:00:00")
+		to := from.Add(48 * time.Hour)
+		var got []string
+		for _, c := range s.Conflicts(from, to, nil) {
+			got = append(got, c.String())
+		}
+		want := pairwiseConflicts(s, from, to)
+		if len(want) > MaxConflicts {
+			want = want[:MaxConflicts]
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("round %d: Conflicts differs from the pairwise definition (-want +got):\n%s\n%s", round, diff, b.String())
+		}
+	}
+}
+
+func TestMaxStartsPerDay(t *testing.T) {
+	item := func(id, rule string) string {
+		return "bulletin " + id + "\n  title T\n  source relay https://x.example/s\n  target commune\n  duration 1m\n  " + rule + "\n"
+	}
+	var times []string
+	for m := range 100 {
+		times = append(times, fmt.Sprintf("%02d:%02d", m/60, m%60))
+	}
+	// A cron line every minute is 1440 starts a day: allowed alone.
+	src := "station s\n" + item("every-minute", `cron "0 * * * * *"`)
+	mustParse(t, src)
+	// One more daily line of 100 times crosses the limit, and the error
+	// names its line and says what to do.
+	// It is said once, not again for each bulletin after it.
+	more := item("more", "daily "+strings.Join(times, ","))
+	_, err := Parse("t.radio", []byte(src+more+item("again", "daily 12:00")))
+	if err == nil || !strings.Contains(err.Error(), "t.radio:13:") || !strings.Contains(err.Error(), "1540") ||
+		strings.Count(err.Error(), "at most 1500 a day") != 1 {
+		t.Fatalf("err = %v, want the limit once, at t.radio:13", err)
 	}
 }

@@ -22,16 +22,19 @@ import (
 
 // Limits that keep a typo from becoming a bulletin that never stops.
 const (
-	MaxItemID    = 64 - len("-20060102-150405") // so that occurrence ids pass nodeproto.ValidID
-	MaxRepeat    = 20
-	MaxGap       = 2 * time.Hour
-	MaxDuration  = 24 * time.Hour
-	MaxWeeks     = 52
-	MaxTimes     = 100 // times of day on one daily, weekly or every line
-	minCronGap   = time.Minute
-	minYear      = 2000
-	maxYear      = 2200
-	maxFileBytes = 1 << 20
+	MaxItemID   = 64 - len("-20060102-150405") // so that occurrence ids pass nodeproto.ValidID
+	MaxRepeat   = 20
+	MaxGap      = 2 * time.Hour
+	MaxDuration = 24 * time.Hour
+	MaxWeeks    = 52
+	MaxTimes    = 100 // times of day on one daily, weekly or every line
+	// MaxStartsPerDay bounds the starts in one day of a whole file (one a
+	// minute, all day), so that expanding a week of it stays cheap.
+	MaxStartsPerDay = 1500
+	minCronGap      = time.Minute
+	minYear         = 2000
+	maxYear         = 2200
+	maxFileBytes    = 1 << 20
 )
 
 // Error is one mistake in a schedule file.
@@ -103,6 +106,7 @@ type parser struct {
 	stationLine int
 	ids         map[string]int // item id -> line
 	cur         *draft
+	perDay      int // starts in a day of the items read so far, at most
 }
 
 // draft is the bulletin being read.
@@ -315,6 +319,19 @@ func (p *parser) endItem() {
 		p.errorf(d.seen["source"], "a %s source needs a duration: add a line such as \"duration 30m\"", it.Source.Kind)
 		return
 	}
+	perDay := r.perDay
+	if r.Kind != RuleCron {
+		perDay = len(r.Times)
+	}
+	if p.perDay+perDay > MaxStartsPerDay {
+		if p.perDay > MaxStartsPerDay {
+			return // said once, at the bulletin that crossed the limit
+		}
+		p.perDay += perDay
+		p.errorf(d.rule, "bulletin %q brings the starts in one day to %d; a schedule may have at most %d a day: use fewer times, or one bulletin with repeat", it.ID, p.perDay, MaxStartsPerDay)
+		return
+	}
+	p.perDay += perDay
 	p.s.Items = append(p.s.Items, *it)
 }
 
@@ -491,12 +508,12 @@ func (p *parser) itemLine(n int, kw token, args []token, text string) {
 		if !ok {
 			return
 		}
-		s, err := parseCron(v)
+		s, perDay, err := parseCron(v)
 		if err != "" {
 			fail("%s", err)
 			return
 		}
-		it.Rule = Rule{Kind: RuleCron, Cron: v, cron: s}
+		it.Rule = Rule{Kind: RuleCron, Cron: v, cron: s, perDay: perDay}
 	case "from", "until":
 		v, ok := one()
 		if !ok {
@@ -936,53 +953,56 @@ var cronParser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom
 // cronRef is where a cron spec is tried out at parse time; any instant does.
 var cronRef = time.Date(2026, 1, 1, 0, 0, 0, 0, Zone)
 
-func parseCron(spec string) (s cron.Schedule, msg string) {
+func parseCron(spec string) (s cron.Schedule, perDay int, msg string) {
 	const how = `; write 6 fields: second minute hour day-of-month month day-of-week, e.g. "0 30 6 * * mon-fri"`
 	f := strings.Fields(spec)
 	switch {
 	case strings.HasPrefix(spec, "@"):
-		return nil, fmt.Sprintf("bad cron %q: descriptors such as @daily are not accepted%s", spec, how)
+		return nil, 0, fmt.Sprintf("bad cron %q: descriptors such as @daily are not accepted%s", spec, how)
 	case len(f) > 0 && strings.Contains(f[0], "="):
-		return nil, fmt.Sprintf("bad cron %q: no time zone prefix, schedules are always in Vietnam time%s", spec, how)
+		return nil, 0, fmt.Sprintf("bad cron %q: no time zone prefix, schedules are always in Vietnam time%s", spec, how)
 	case len(f) != 6:
-		return nil, fmt.Sprintf("bad cron %q: it has %d fields%s", spec, len(f), how)
+		return nil, 0, fmt.Sprintf("bad cron %q: it has %d fields%s", spec, len(f), how)
 	case !anyDay(f[3]) && !anyDay(f[5]):
 		// Cron fires when either the day of the month or the weekday
 		// matches, which surprises everyone who writes both.
-		return nil, fmt.Sprintf("bad cron %q: it gives both a day of the month (%s) and a weekday (%s), and cron then fires on either; keep one and put * in the other", spec, f[3], f[5])
+		return nil, 0, fmt.Sprintf("bad cron %q: it gives both a day of the month (%s) and a weekday (%s), and cron then fires on either; keep one and put * in the other", spec, f[3], f[5])
 	}
 	defer func() {
 		if r := recover(); r != nil { // robfig/cron v3.0.1 panics on some malformed specs
-			s, msg = nil, fmt.Sprintf("bad cron %q%s", spec, how)
+			s, perDay, msg = nil, 0, fmt.Sprintf("bad cron %q%s", spec, how)
 		}
 	}()
 	parsed, err := cronParser.Parse(spec)
 	if err != nil {
-		return nil, fmt.Sprintf("bad cron %q: %v%s", spec, err, how)
+		return nil, 0, fmt.Sprintf("bad cron %q: %v%s", spec, err, how)
 	}
 	ss, ok := parsed.(*cron.SpecSchedule)
 	if !ok {
-		return nil, fmt.Sprintf("bad cron %q%s", spec, how)
+		return nil, 0, fmt.Sprintf("bad cron %q%s", spec, how)
 	}
 	ss.Location = Zone // the parser defaults to time.Local, the machine's zone
 	first := ss.Next(cronRef)
 	if first.IsZero() {
-		return nil, fmt.Sprintf("bad cron %q: it never fires (is the day in that month?)", spec)
+		return nil, 0, fmt.Sprintf("bad cron %q: it never fires (is the day in that month?)", spec)
 	}
 	// Two fires closer than a minute anywhere in a day show up in its first
 	// day of fires from any start, since the fields repeat within a day.
-	for t, n := first, 0; n < 1500 && t.Sub(first) < 24*time.Hour; n++ {
+	// Counting them gives the most starts it makes in a day.
+	perDay = 1
+	for t := first; perDay <= MaxStartsPerDay; {
 		next := ss.Next(t)
-		if next.IsZero() {
+		if next.IsZero() || next.Sub(first) >= 24*time.Hour {
 			break
 		}
 		if next.Sub(t) < minCronGap {
-			return nil, fmt.Sprintf("bad cron %q: it fires more than once a minute (%s and %s)", spec,
+			return nil, 0, fmt.Sprintf("bad cron %q: it fires more than once a minute (%s and %s)", spec,
 				t.In(Zone).Format("15:04:05"), next.In(Zone).Format("15:04:05"))
 		}
 		t = next
+		perDay++
 	}
-	return ss, ""
+	return ss, perDay, ""
 }
 
 // suggest returns ` (did you mean "x"?)` for the closest word within two edits.

@@ -163,13 +163,14 @@ const (
 
 // Rule is an item's recurrence.
 type Rule struct {
-	Kind  string
-	Date  Date           // RuleOnce
-	Times []TimeOfDay    // RuleOnce (one), RuleDaily, RuleWeekly, RuleEvery; sorted
-	Days  []time.Weekday // RuleWeekly, RuleEvery; Monday first
-	Weeks int            // RuleEvery
-	Cron  string         // RuleCron, as written
-	cron  cron.Schedule  // RuleCron, in Zone
+	Kind   string
+	Date   Date           // RuleOnce
+	Times  []TimeOfDay    // RuleOnce (one), RuleDaily, RuleWeekly, RuleEvery; sorted
+	Days   []time.Weekday // RuleWeekly, RuleEvery; Monday first
+	Weeks  int            // RuleEvery
+	Cron   string         // RuleCron, as written
+	cron   cron.Schedule  // RuleCron, in Zone
+	perDay int            // RuleCron: the most starts in a day
 }
 
 func (r Rule) String() string {
