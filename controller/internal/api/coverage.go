@@ -79,8 +79,8 @@ type StationCoverage struct {
 // counts as missed (as in the occurrence report).
 const missedAfter = 10 * time.Minute
 
-// coverage answers from a handful of whole-table reads, then works in
-// memory: a province is thousands of stations, the country ~10,000 with
+// coverage answers from the registry's memory (areas, stations, and the
+// live mirror of every node): a province is thousands of stations, the country ~10,000 with
 // ~100,000 clusters, and the answer must stay well under a second.
 func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -97,7 +97,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	for _, ar := range areaList {
 		areas[ar.ID] = ar
 	}
-	want, everything := sc.has, sc.all
+	want := sc.has
 	if q := r.URL.Query().Get("area"); q != "" {
 		if _, ok := areas[q]; !ok {
 			return errorf(http.StatusNotFound, "area %q %v", q, registry.ErrNotFound)
@@ -106,33 +106,10 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 			return forbidden("area " + q)
 		}
 		want = func(id string) bool { return sc.has(id) && (id == q || areas[id].ParentID == q) }
-		everything = false
 	}
 	stations, err := reg.ListStations(ctx, "")
 	if err != nil {
 		return err
-	}
-	// Read only the area's nodes and records: a province is a tenth of
-	// the country, a commune a ten-thousandth.
-	var inScope []string // station ids; nil = every station
-	if !everything {
-		inScope = []string{}
-		for _, st := range stations {
-			if want(st.AreaID) {
-				inScope = append(inScope, st.ID)
-			}
-		}
-	}
-	nodes, err := reg.NodeStations(ctx, inScope)
-	if err != nil {
-		return err
-	}
-	var nodeScope []string
-	if inScope != nil {
-		nodeScope = make([]string, 0, len(nodes))
-		for id := range nodes {
-			nodeScope = append(nodeScope, id)
-		}
 	}
 	zones, err := reg.ListZones(ctx)
 	if err != nil {
@@ -146,21 +123,11 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	local := now.In(schedule.Zone)
 	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, schedule.Zone)
 	cov := Coverage{Time: now.UTC(), Day: day.Format("2006-01-02"), Communes: []CommuneCoverage{}, Stations: []StationCoverage{}}
-	byStation := map[string]*StationCoverage{}
 	for _, st := range stations {
 		if !want(st.AreaID) {
 			continue
 		}
 		cov.Stations = append(cov.Stations, StationCoverage{ID: st.ID, Name: st.Name, Kind: st.Kind, AreaID: st.AreaID, AreaName: areas[st.AreaID].Name})
-	}
-	for i := range cov.Stations {
-		byStation[cov.Stations[i].ID] = &cov.Stations[i]
-	}
-	stationNodes := map[string][]string{}
-	for id, station := range nodes {
-		if _, ok := byStation[station]; ok {
-			stationNodes[station] = append(stationNodes[station], id)
-		}
 	}
 	zoneNodes := map[string][]string{}
 	for _, z := range zones {
@@ -171,16 +138,26 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 		lengths[m.SHA256] = time.Duration(m.DurationMS) * time.Millisecond
 	}
 	durations := func(it schedule.Item) time.Duration { return lengths[it.Source.Media] }
+	type named struct {
+		name string
+		sch  *schedule.Schedule
+	}
+	programmes := map[string][]named{} // station -> its schedules
+	for name, sch := range a.cfg.Schedules.Scheduler.Schedules() {
+		programmes[sch.Station] = append(programmes[sch.Station], named{name, sch})
+	}
 
-	// tally counts clusters and plays from what the registry knows of each
-	// node: in memory (ReadLive), or from SQLite when asked about more than
-	// the memory holds.
-	tally := func(node func(id string) (registry.Liveness, bool, time.Time), outcome func(node, item string) registry.PlayOutcome) {
-		for station, ids := range stationNodes {
-			s := byStation[station]
-			for _, id := range ids {
+	// Clusters and plays, station by station, from the registry's
+	// in-memory mirror: each node is looked up once, then read in place.
+	read := reg.ReadLive(day, func(lr registry.LiveReader) {
+		var views []registry.NodeView
+		for i := range cov.Stations {
+			s := &cov.Stations[i]
+			views = views[:0]
+			lr.StationNodes(s.ID, func(_ string, v registry.NodeView) { views = append(views, v) })
+			for _, v := range views {
 				s.Nodes++
-				l, reported, lastPlay := node(id)
+				l, reported, lastPlay := v.Liveness()
 				if l.Online {
 					s.Online++
 				}
@@ -193,20 +170,13 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 					s.LastPlay = &t
 				}
 			}
+			for _, p := range programmes[s.ID] {
+				a.tallyPlays(s, p.name, p.sch, views, lr, zoneNodes, durations, day, now)
+			}
 		}
-		a.tallyPlays(byStation, nodes, stationNodes, zoneNodes, durations, day, now, outcome)
-	}
-	if !reg.ReadLive(day, func(lr registry.LiveReader) { tally(lr.Node, lr.Outcome) }) {
-		lv, err := reg.Live(ctx, nodeScope, day)
-		if err != nil {
-			return err
-		}
-		tally(func(id string) (registry.Liveness, bool, time.Time) {
-			l, ok := lv.Liveness[id]
-			return l, ok, lv.LastPlay[id]
-		}, func(node, item string) registry.PlayOutcome {
-			return lv.Outcomes[registry.PlayKey{Node: node, Item: item}]
-		})
+	})
+	if !read {
+		return errorf(http.StatusInternalServerError, "the registry's memory does not reach back to %s; restart the controller", day.Format("2006-01-02"))
 	}
 
 	communes := map[string]*CommuneCoverage{}
@@ -245,52 +215,50 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	return json.NewEncoder(w).Encode(cov)
 }
 
-// tallyPlays counts, per station, today's node-occurrences due by now and
-// what became of them.
-func (a *API) tallyPlays(byStation map[string]*StationCoverage, nodes map[string]string, stationNodes, zoneNodes map[string][]string,
-	durations func(schedule.Item) time.Duration, day, now time.Time, outcome func(node, item string) registry.PlayOutcome) {
-	for name, sch := range a.cfg.Schedules.Scheduler.Schedules() {
-		s, ok := byStation[sch.Station]
-		if !ok {
-			continue
+// tallyPlays counts today's node-occurrences of one programme of station s
+// due by now, and what became of them. views are the station's enrolled
+// nodes; lr finds the nodes a zone or node list names.
+func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule, views []registry.NodeView, lr registry.LiveReader,
+	zoneNodes map[string][]string, durations func(schedule.Item) time.Duration, day, now time.Time) {
+	var named []registry.NodeView
+	for _, o := range sch.Occurrences(day, now.Add(time.Nanosecond), durations) {
+		if !o.Item.Airs() || o.At.Before(a.cfg.Schedules.Scheduler.AiringSince(name, o.Item.ID)) {
+			continue // approved (or changed) after that time: it was never due
 		}
-		for _, o := range sch.Occurrences(day, now.Add(time.Nanosecond), durations) {
-			if !o.Item.Airs() || o.At.Before(a.cfg.Schedules.Scheduler.AiringSince(name, o.Item.ID)) {
-				continue // approved (or changed) after that time: it was never due
-			}
-			var targets []string
-			switch o.Item.Target.Kind {
-			case schedule.TargetCommune:
-				targets = stationNodes[sch.Station]
-			case schedule.TargetZone:
+		targets := views
+		if o.Item.Target.Kind != schedule.TargetCommune {
+			ids := o.Item.Target.IDs
+			if o.Item.Target.Kind == schedule.TargetZone {
+				ids = nil
 				for _, z := range o.Item.Target.IDs {
-					targets = append(targets, zoneNodes[z]...)
+					ids = append(ids, zoneNodes[z]...)
 				}
-			case schedule.TargetNodes:
-				targets = o.Item.Target.IDs
 			}
-			end := o.End
-			if end.IsZero() {
-				end = o.At
+			named = named[:0]
+			for _, id := range ids {
+				if v, ok := lr.View(id); ok && v.Enrolled() && v.Station() == sch.Station {
+					named = append(named, v) // not revoked, unknown or another station's
+				}
 			}
-			id := o.ID()
-			for _, n := range targets {
-				if nodes[n] != sch.Station {
-					continue // revoked, unknown or another station's
-				}
-				s.Due++
-				oc := outcome(n, id)
-				late := now.After(end.Add(missedAfter))
-				switch {
-				case oc.Finished:
-					s.Aired++
-				case oc.Interrupted, oc.Started && late:
-					s.Partly++
-				case oc.Failed, !oc.Started && late:
-					s.Missed++
-				}
+			targets = named
+		}
+		end := o.End
+		if end.IsZero() {
+			end = o.At
+		}
+		late := now.After(end.Add(missedAfter))
+		id := o.ID()
+		for _, v := range targets {
+			s.Due++
+			oc := v.Outcome(id)
+			switch {
+			case oc.Finished:
+				s.Aired++
+			case oc.Interrupted, oc.Started && late:
+				s.Partly++
+			case oc.Failed, !oc.Started && late:
+				s.Missed++
 			}
 		}
 	}
-
 }

@@ -180,3 +180,56 @@ func TestApprovedLateIsNotMissed(t *testing.T) {
 		t.Errorf("report rows %+v, want only tomorrow's 07:00", rows)
 	}
 }
+
+// Coverage counts a bulletin on the nodes it targets: every enrolled node of
+// the station for "commune", a zone's members, a node list's members, and
+// never a revoked node or another station's node named in a list.
+func TestCoverageTargets(t *testing.T) {
+	e := newEnv(t) // 08:00 in Vietnam; st-a has n-a, and zone z-a = {n-a}
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(e.reg.CreateNode(ctx, registry.Node{ID: "n-a2", StationID: "st-a", Lat: 21, Lon: 105}, []byte("hash")))
+	must(e.reg.CreateNode(ctx, registry.Node{ID: "n-a3", StationID: "st-a", Lat: 21, Lon: 105}, []byte("hash")))
+	must(e.reg.SetZoneNodes(ctx, "z-a", []string{"n-a", "n-a2", "n-a3"}))
+	admin := e.tokenClient()
+	put := func(id, time string, target map[string]any) {
+		t.Helper()
+		r := e.do(admin, "PUT", "/api/v1/schedules/st-a/bulletins/"+id, map[string]any{"id": id, "title": "Tin " + id,
+			"source": map[string]any{"kind": "media", "media": shaA}, "target": target,
+			"recurrence": map[string]any{"kind": "daily", "times": []string{time}}, "duration": "5m"})
+		if r.status != 200 {
+			t.Fatalf("save %s: %d %s", id, r.status, r.body)
+		}
+		if r := e.do(admin, "POST", "/api/v1/schedules/st-a/bulletins/"+id+"/approve", nil); r.status != 200 {
+			t.Fatalf("approve %s: %d %s", id, r.status, r.body)
+		}
+	}
+	put("tin-xa", "07:00", map[string]any{"kind": "commune"})
+	put("tin-vung", "07:10", map[string]any{"kind": "zone", "ids": []string{"z-a"}})
+	put("tin-cum", "07:20", map[string]any{"kind": "nodes", "ids": []string{"n-a2", "n-a3"}})
+	must(e.reg.RevokeNode(ctx, "n-a3"))
+	at := time.Date(2026, 12, 1, 7, 10, 0, 0, time.FixedZone("ICT", 7*3600))
+	_, err := e.reg.InsertPlayEvents(ctx, []registry.PlayEvent{
+		{NodeID: "n-a2", Seq: 1, Type: "started", ItemID: "tin-vung-20261201-071000", At: at},
+		{NodeID: "n-a2", Seq: 2, Type: "finished", ItemID: "tin-vung-20261201-071000", At: at.Add(5 * time.Second), PlayedMS: 5000},
+		{NodeID: "n-a3", Seq: 1, Type: "finished", ItemID: "tin-vung-20261201-071000", At: at.Add(5 * time.Second), PlayedMS: 5000},
+		{NodeID: "n-a", Seq: 9, Type: "interrupted", ItemID: "tin-xa-20261201-070000", At: at.Add(-9 * time.Minute), PlayedMS: 2000},
+	})
+	must(err)
+	r := e.do(admin, "GET", "/api/v1/coverage?area=a", nil)
+	var v Coverage
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &v) != nil || len(v.Stations) != 1 {
+		t.Fatalf("coverage: %d %s", r.status, r.body)
+	}
+	// tin-xa on n-a (partly) and n-a2 (missed); tin-vung on n-a (missed)
+	// and n-a2 (aired); tin-cum on n-a2 (missed). n-a3 is revoked.
+	want := AirCounts{Due: 5, Aired: 1, Partly: 1, Missed: 3}
+	if d := cmp.Diff(want, v.Stations[0].AirCounts); d != "" || v.Stations[0].Nodes != 2 {
+		t.Errorf("st-a: %d nodes; counts (-want +got):\n%s", v.Stations[0].Nodes, d)
+	}
+}

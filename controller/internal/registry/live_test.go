@@ -70,6 +70,27 @@ func TestLiveMatchesSQLite(t *testing.T) {
 			if d := cmp.Diff(wantSt, stations); d != "" {
 				t.Errorf("%s: node stations (-sqlite +memory):\n%s", when, d)
 			}
+			byStation := map[string]string{}
+			db.ReadLive(day, func(lr LiveReader) {
+				for _, st := range []string{"st-1", "st-2"} {
+					lr.StationNodes(st, func(id string, v NodeView) {
+						byStation[id] = st
+						if v.Station() != st || !v.Enrolled() {
+							t.Errorf("%s: node %s of %s reads as %s, enrolled %v", when, id, st, v.Station(), v.Enrolled())
+						}
+						l, reported, last := v.Liveness()
+						if nodes != nil {
+							return // got holds only those nodes
+						}
+						if reported != (got.Liveness[id] != Liveness{}) || (reported && l != got.Liveness[id]) || !last.Equal(got.LastPlay[id]) {
+							t.Errorf("%s: node %s: %v %v %v, Live says %v %v", when, id, l, reported, last, got.Liveness[id], got.LastPlay[id])
+						}
+					})
+				}
+			})
+			if d := cmp.Diff(wantSt, byStation); nodes == nil && d != "" {
+				t.Errorf("%s: nodes by station (-sqlite +memory):\n%s", when, d)
+			}
 		}
 	}
 	if err := db.RevokeNode(ctx, "n3"); err != nil {

@@ -49,6 +49,9 @@ type DB struct {
 	r    *sql.DB // readers
 	log  *slog.Logger
 	live *live // what the coverage view reads, in memory
+
+	areas    tableCache[Area]
+	stations tableCache[Station]
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every
@@ -285,6 +288,7 @@ func (db *DB) CreateArea(ctx context.Context, a Area) error {
 		parent = a.ParentID
 	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO areas(id, parent_id, kind, name) VALUES (?,?,?,?)", a.ID, parent, a.Kind, a.Name)
+	db.areas.invalidate()
 	return writeErr("area "+a.ID, err)
 }
 
@@ -300,8 +304,13 @@ func (db *DB) GetArea(ctx context.Context, id string) (Area, error) {
 	return a, nil
 }
 
-// ListAreas returns every area.
+// ListAreas returns every area, sorted by id (from memory after the first
+// read).
 func (db *DB) ListAreas(ctx context.Context) ([]Area, error) {
+	return db.areas.get(func() ([]Area, error) { return db.sqlAreas(ctx) })
+}
+
+func (db *DB) sqlAreas(ctx context.Context) ([]Area, error) {
 	rows, err := db.r.QueryContext(ctx, "SELECT id, COALESCE(parent_id, ''), kind, name FROM areas ORDER BY id")
 	if err != nil {
 		return nil, err
@@ -341,6 +350,7 @@ func (db *DB) CreateStation(ctx context.Context, s Station) error {
 		return err
 	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO stations(id, area_id, name, kind) VALUES (?,?,?,?)", s.ID, s.AreaID, s.Name, s.Kind)
+	db.stations.invalidate()
 	return writeErr("station "+s.ID, err)
 }
 
@@ -354,9 +364,24 @@ func (db *DB) GetStation(ctx context.Context, id string) (Station, error) {
 	return s, nil
 }
 
-// ListStations returns the stations of an area ("" = all).
+// ListStations returns the stations of an area ("" = all), sorted by id
+// (from memory after the first read).
 func (db *DB) ListStations(ctx context.Context, areaID string) ([]Station, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT id, area_id, name, kind FROM stations WHERE ? = '' OR area_id = ? ORDER BY id", areaID, areaID)
+	all, err := db.stations.get(func() ([]Station, error) { return db.sqlStations(ctx) })
+	if err != nil || areaID == "" {
+		return all, err
+	}
+	out := []Station{}
+	for _, s := range all {
+		if s.AreaID == areaID {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (db *DB) sqlStations(ctx context.Context) ([]Station, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT id, area_id, name, kind FROM stations ORDER BY id")
 	if err != nil {
 		return nil, err
 	}

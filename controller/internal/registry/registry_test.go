@@ -651,3 +651,59 @@ func TestConcurrentCounters(t *testing.T) {
 		t.Errorf("next revision = %d, want %d", rev, workers*each+1)
 	}
 }
+
+// The area and station lists are served from memory after the first read;
+// every write must show in the next read, also when reads and writes race,
+// and the memory must agree with SQLite.
+func TestAreaAndStationListsFollowWrites(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "r.db"))
+	seed(t, db)
+	if st, _ := db.ListStations(ctx, ""); len(st) != 1 {
+		t.Fatalf("stations = %v", st)
+	}
+	if err := db.CreateArea(ctx, Area{ID: "x-2", ParentID: "p-79", Kind: "commune", Name: "Xã Bình An"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			if err := db.CreateStation(ctx, Station{ID: fmt.Sprintf("st-%02d", 10+i), AreaID: "x-2", Name: "Đài", Kind: "fm"}); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := db.ListStations(ctx, ""); err != nil {
+				t.Error(err)
+			}
+			if _, err := db.ListAreas(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := db.ListStations(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := db.sqlStations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 41 || !cmp.Equal(got, want) {
+		t.Errorf("memory has %d stations, SQLite %d; diff (-sqlite +memory):\n%s", len(got), len(want), cmp.Diff(want, got))
+	}
+	if st, _ := db.ListStations(ctx, "x-2"); len(st) != 40 || st[0].ID != "st-10" || st[0].Kind != "fm" {
+		t.Errorf("stations of x-2 = %d, first %v", len(st), st[0])
+	}
+	areas, _ := db.ListAreas(ctx)
+	sqlAreas, _ := db.sqlAreas(ctx)
+	if len(areas) != 3 || !cmp.Equal(areas, sqlAreas) {
+		t.Errorf("areas = %v, SQLite %v", areas, sqlAreas)
+	}
+	// A caller changing what it got does not change what others get.
+	areas[0].Name = "changed"
+	if again, _ := db.ListAreas(ctx); again[0].Name == "changed" {
+		t.Error("ListAreas handed out its own memory")
+	}
+}
