@@ -314,21 +314,13 @@ func writeMosquitto(ctx context.Context, cfg Config, reg *registry.DB, secret st
 	if err != nil {
 		return err
 	}
-	nodes, err := reg.ListNodes(ctx, "")
+	creds, err := reg.NodeCredentials(ctx)
 	if err != nil {
 		return err
 	}
-	var mn []broker.MosquittoNode
-	for _, n := range nodes {
-		if n.Revoked {
-			continue
-		}
-		h, revoked, err := reg.NodeSecret(ctx, n.ID)
-		if err != nil || revoked {
-			continue
-		}
-		zones, _ := reg.NodeZones(ctx, n.ID)
-		mn = append(mn, broker.MosquittoNode{ID: n.ID, Hash: string(h), Zones: zones})
+	mn := make([]broker.MosquittoNode, 0, len(creds))
+	for _, c := range creds {
+		mn = append(mn, broker.MosquittoNode{ID: c.ID, Hash: c.Hash, Zones: c.Zones})
 	}
 	if _, err := broker.WriteMosquittoConfig(cfg.MosquittoDir, u.Host, cfg.MosquittoUser, controllerUser, chash, mn); err != nil {
 		return err

@@ -500,11 +500,7 @@ func (a *API) enrolNode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, z := range req.Zones {
-		zone, err := a.cfg.Registry.GetZone(r.Context(), z)
-		if err != nil {
-			return err
-		}
-		if err := a.cfg.Registry.SetZoneNodes(r.Context(), z, append(zone.Nodes, n.ID)); err != nil {
+		if err := a.cfg.Registry.AddZoneNode(r.Context(), z, n.ID); err != nil {
 			return err
 		}
 	}

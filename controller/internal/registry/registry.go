@@ -619,6 +619,82 @@ func (db *DB) SetZoneNodes(ctx context.Context, zoneID string, nodeIDs []string)
 	return nil
 }
 
+// AddZoneNode adds one node to a zone (nothing if it is already there); the
+// node must belong to the zone's station. Enrolling the 10,000th node of a
+// zone writes one row, not 10,000.
+func (db *DB) AddZoneNode(ctx context.Context, zoneID, nodeID string) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	defer tx.Rollback()
+	var station, ns string
+	if err := tx.QueryRowContext(ctx, "SELECT station_id FROM zones WHERE id = ?", zoneID).Scan(&station); err != nil {
+		return notFound("zone", zoneID, err)
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT station_id FROM nodes WHERE id = ?", nodeID).Scan(&ns); err != nil {
+		return notFound("node", nodeID, err)
+	}
+	if ns != station {
+		return invalidf("node %s belongs to station %s, zone %s to station %s", nodeID, ns, zoneID, station)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO zone_nodes(zone_id, node_id) VALUES (?,?)", zoneID, nodeID); err != nil {
+		return writeErr("zone "+zoneID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("registry: zone %s: %w", zoneID, err)
+	}
+	return nil
+}
+
+// NodeCredential is what a broker needs to know of an enrolled node.
+type NodeCredential struct {
+	ID    string
+	Hash  string   // stored secret hash
+	Zones []string // sorted
+}
+
+// NodeCredentials lists every node that is not revoked, sorted by id, with
+// its secret hash and zones, in two queries (a Mosquitto password and ACL
+// file is rewritten from it at each enrolment).
+func (db *DB) NodeCredentials(ctx context.Context) ([]NodeCredential, error) {
+	zones := map[string][]string{}
+	rows, err := db.r.QueryContext(ctx, "SELECT node_id, zone_id FROM zone_nodes ORDER BY node_id, zone_id")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var n, z string
+		if err := rows.Scan(&n, &z); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		zones[n] = append(zones[n], z)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = db.r.QueryContext(ctx, "SELECT id, secret_hash FROM nodes WHERE revoked = 0 ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []NodeCredential{}
+	for rows.Next() {
+		var c NodeCredential
+		if err := rows.Scan(&c.ID, &c.Hash); err != nil {
+			return nil, err
+		}
+		c.Zones = zones[c.ID]
+		if c.Zones == nil {
+			c.Zones = []string{}
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // NodeZones returns the zones a node belongs to.
 func (db *DB) NodeZones(ctx context.Context, nodeID string) ([]string, error) {
 	rows, err := db.r.QueryContext(ctx, "SELECT zone_id FROM zone_nodes WHERE node_id = ? ORDER BY zone_id", nodeID)

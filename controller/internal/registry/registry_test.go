@@ -707,3 +707,47 @@ func TestAreaAndStationListsFollowWrites(t *testing.T) {
 		t.Error("ListAreas handed out its own memory")
 	}
 }
+
+func TestAddZoneNodeAndCredentials(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "r.db"))
+	seed(t, db) // z1 = {n1, n2} of st-1
+	for range 2 { // adding twice is adding once
+		if err := db.AddZoneNode(ctx, "z1", "n3"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if z, _ := db.GetZone(ctx, "z1"); !cmp.Equal(z.Nodes, []string{"n1", "n2", "n3"}) {
+		t.Errorf("z1 = %v", z.Nodes)
+	}
+	if err := db.AddZoneNode(ctx, "nope", "n3"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown zone: %v", err)
+	}
+	if err := db.AddZoneNode(ctx, "z1", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown node: %v", err)
+	}
+	if err := db.CreateStation(ctx, Station{ID: "st-2", AreaID: "x-1", Name: "Đài 2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateNode(ctx, Node{ID: "m1", StationID: "st-2"}, []byte("$7$hash-m1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddZoneNode(ctx, "z1", "m1"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("another station's node: %v", err)
+	}
+	if err := db.RevokeNode(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.NodeCredentials(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []NodeCredential{
+		{ID: "m1", Hash: "$7$hash-m1", Zones: []string{}},
+		{ID: "n1", Hash: "$7$hash-n1", Zones: []string{"z1"}},
+		{ID: "n3", Hash: "$7$hash-n3", Zones: []string{"z1"}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("credentials (-want +got):\n%s", d)
+	}
+}
