@@ -87,11 +87,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if brokerURL == "" {
-		onCreds = func(ctx context.Context) {
+		onCreds = coalesce(func(ctx context.Context) {
 			if err := zones.load(ctx, reg); err != nil {
 				log.Error("reloading zone membership", "err", err)
 			}
-		}
+		}).Do
 		secret = broker.NewSecret() // in-process broker: a fresh secret each start
 		embedded, err = broker.Start(broker.Config{
 			Addr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, TLS: tlsConf, Logger: log.With("part", "broker"),
@@ -121,11 +121,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		if cfg.MosquittoDir != "" {
-			onCreds = func(ctx context.Context) {
+			onCreds = coalesce(func(ctx context.Context) {
 				if err := writeMosquitto(ctx, cfg, reg, secret); err != nil {
 					log.Error("writing mosquitto config", "err", err)
 				}
-			}
+			}).Do
 			onCreds(ctx)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ const (
 	contentGrace   = 10 * time.Second // a play may start this late while content arrives
 	slotLead       = 5 * time.Second  // hand a slot to the player this long before play_at
 	slotLateStart  = 60 * time.Second // start a slot this late after a reboot rather than skip it
-	eventsResend   = 10 * time.Second // re-send an unacknowledged batch
+	eventsResend   = 10 * time.Second // re-send an unacknowledged batch after 10-20 s (jittered)
 	ampIdleOff     = 10 * time.Second // auto amplifier: off after this much silence
 	defaultStateIv = 60 * time.Second
 	maxClockBehind = 5 * time.Minute // a command issued further in the node's future means its clock is wrong
@@ -68,6 +69,7 @@ type agent struct {
 	zoneSnap   atomic.Pointer[[]string]
 	fetches    map[string]*fetching // media -> transfer state
 	batchSent  time.Time            // when the unacknowledged events batch went out
+	resendAt   time.Duration        // how long after batchSent to send it again
 	lastState  []byte
 	stateDirty bool
 }
@@ -618,7 +620,7 @@ func (a *agent) tick(now time.Time) {
 	a.dropUnneededFetches()
 	a.refreshKeep()
 	a.pumpFetches()
-	if !a.batchSent.IsZero() && now.Sub(a.batchSent) > eventsResend {
+	if !a.batchSent.IsZero() && now.Sub(a.batchSent) > a.resendAt {
 		a.batchSent = time.Time{}
 	}
 	a.flushEvents()
@@ -779,6 +781,9 @@ func (a *agent) flushEvents() {
 		return
 	}
 	a.batchSent = time.Now()
+	// Jittered: the nodes of a zone send their reports within the same
+	// millisecond, and must not all re-send them in the same one too.
+	a.resendAt = eventsResend + rand.N(eventsResend)
 }
 
 func (a *agent) applyAmp(now time.Time) {

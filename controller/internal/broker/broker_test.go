@@ -927,3 +927,71 @@ func TestEmbeddedAnyPort(t *testing.T) {
 		t.Error("Start without credentials callbacks succeeded")
 	}
 }
+
+// The controller may have far more than a node's share of QoS 1 messages
+// in flight (10,000 nodes report the end of an emergency at once), while
+// what is queued for an offline node stays bounded.
+func TestInflightBounds(t *testing.T) {
+	const nodes, reports = 4, 600 // 2,400 reports in flight to the controller at once
+	ids := make([]string, nodes)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("n%d", i)
+	}
+	c, secrets := newCreds(t, ids...)
+	b, pass := startEmbedded(t, c)
+
+	// A slow controller: it acks nothing until every report is sent.
+	release := make(chan struct{})
+	var got sync.WaitGroup
+	got.Add(nodes * reports)
+	ctl := mustConnect(t, b.Addr(), "controller", pass, func(o *paho.ClientOptions) {
+		o.SetOrderMatters(false).SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+			<-release
+			got.Done()
+		})
+	})
+	ctl.sub(t, "radio/v1/node/+/events")
+	var pubs sync.WaitGroup
+	for _, id := range ids {
+		n := mustConnect(t, b.Addr(), id, secrets[id])
+		pubs.Go(func() {
+			for i := range reports {
+				if err := n.pub("radio/v1/node/"+id+"/events", false, fmt.Sprintf("e%d", i)); err != nil {
+					t.Errorf("%s report %d: %v", id, i, err)
+					return
+				}
+			}
+		})
+	}
+	pubs.Wait()
+	if n := b.srv.Info.InflightDropped; n != 0 {
+		t.Errorf("the broker dropped %d reports for the controller", n)
+	}
+	close(release)
+	done := make(chan struct{})
+	go func() { got.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the controller did not get every report")
+	}
+
+	// An offline node's queue holds maxInflight commands; the rest are dropped.
+	n0 := mustConnect(t, b.Addr(), "n0", secrets["n0"], func(o *paho.ClientOptions) { o.SetCleanSession(false) })
+	n0.sub(t, "radio/v1/node/n0/cmd")
+	n0.c.Disconnect(100)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cl, ok := b.srv.Clients.Get("n0"); ok && cl.Closed() {
+			break
+		}
+	}
+	for i := range maxInflight + 100 {
+		if err := ctl.pub("radio/v1/node/n0/cmd", false, fmt.Sprintf("c%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl, _ := b.srv.Clients.Get("n0")
+	if n := cl.State.Inflight.Len(); n != maxInflight {
+		t.Errorf("queued for the offline node: %d, want the bound %d", n, maxInflight)
+	}
+}

@@ -116,13 +116,18 @@ listener %[2]s %[3]s
 set_tcp_nodelay true
 max_keepalive 300
 
-# Offline nodes: keep their sessions (clean session false) 30 days, at most
-# 1000 queued QoS 1 messages each, across restarts.
+# Offline nodes: keep their sessions (clean session false) 30 days, across
+# restarts, with at most 16 MiB of queued QoS 1 messages each (a thousand
+# content chunks). The bound is in bytes, not messages, because the
+# controller is a client too: when an emergency ends, every node reports
+# proof of play at once, and a cap of 1000 messages would drop the rest
+# of those small reports on their way to it.
 persistence true
 persistence_location %[1]s/data/
 autosave_interval 60
 persistent_client_expiration 30d
-max_queued_messages 1000
+max_queued_messages 100000
+max_queued_bytes 16777216
 max_inflight_messages 20
 
 # A JSON document (nodeproto.MaxJSONPayload) or a content chunk

@@ -711,7 +711,7 @@ func TestAreaAndStationListsFollowWrites(t *testing.T) {
 func TestAddZoneNodeAndCredentials(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, filepath.Join(t.TempDir(), "r.db"))
-	seed(t, db) // z1 = {n1, n2} of st-1
+	seed(t, db)   // z1 = {n1, n2} of st-1
 	for range 2 { // adding twice is adding once
 		if err := db.AddZoneNode(ctx, "z1", "n3"); err != nil {
 			t.Fatal(err)
