@@ -18,6 +18,8 @@ import (
 	"time"
 	_ "time/tzdata" // schedules run in Asia/Ho_Chi_Minh on any machine
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/communeradio/radio/controller/internal/api"
 	"github.com/communeradio/radio/controller/internal/broker"
 	"github.com/communeradio/radio/controller/internal/fleet"
@@ -318,10 +320,18 @@ func writeMosquitto(ctx context.Context, cfg Config, reg *registry.DB, secret st
 	if err != nil {
 		return err
 	}
-	mn := make([]broker.MosquittoNode, 0, len(creds))
+	mn := make([]broker.MosquittoNode, 0, len(creds)+1)
 	for _, c := range creds {
 		mn = append(mn, broker.MosquittoNode{ID: c.ID, Hash: c.Hash, Zones: c.Zones})
 	}
+	// A fresh password for the reload probe in each version of the file:
+	// once it logs in, Mosquitto has read this version (waitReloaded).
+	probe := broker.NewSecret()
+	probeHash, err := broker.HashSecret(probe)
+	if err != nil {
+		return err
+	}
+	mn = append(mn, broker.MosquittoNode{ID: reloadUser, Hash: probeHash})
 	if _, err := broker.WriteMosquittoConfig(cfg.MosquittoDir, u.Host, cfg.MosquittoUser, controllerUser, chash, mn); err != nil {
 		return err
 	}
@@ -334,9 +344,51 @@ func writeMosquitto(ctx context.Context, cfg Config, reg *registry.DB, secret st
 		if err != nil {
 			return fmt.Errorf("mosquitto pid file %s: %w", cfg.MosquittoPIDFile, err)
 		}
-		return syscall.Kill(pid, syscall.SIGHUP)
+		hup := func() error { return syscall.Kill(pid, syscall.SIGHUP) }
+		if err := hup(); err != nil {
+			return err
+		}
+		return waitReloaded(ctx, cfg.BrokerURL, probe, hup)
 	}
 	return nil
+}
+
+// reloadUser is the account whose login tells that Mosquitto has re-read
+// its files. It has no topics of its own; no node may take the name.
+const reloadUser = "controller-reload"
+
+// waitReloaded returns once the reload probe can log in with this
+// version's password, so that an enrolment, a zone change or a revocation
+// is in force when the API answers. Mosquitto handles SIGHUP between two
+// rounds of its loop and forgets one that comes in while it is reloading
+// (a reload of 10,000 accounts takes a while), so the signal is sent again
+// every 2 s until then.
+func waitReloaded(ctx context.Context, brokerURL, probe string, hup func() error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	lastHup := time.Now()
+	for {
+		o := mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID(reloadUser).
+			SetUsername(reloadUser).SetPassword(probe).SetCleanSession(true).
+			SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(2 * time.Second)
+		c := mqtt.NewClient(o)
+		tok := c.Connect()
+		if tok.WaitTimeout(3*time.Second) && tok.Error() == nil {
+			c.Disconnect(0)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mosquitto did not take the new password file within 30 s (is it running, pid file right?)")
+		}
+		if time.Since(lastHup) > 2*time.Second {
+			hup()
+			lastHup = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // zoneCache maps each node to its zones.

@@ -88,6 +88,7 @@ type fanNode struct {
 	cmd        string    // id of the first command that arrived
 	got        time.Time // when it arrived
 	acked      atomic.Bool
+	tries      [2]int // connects, subscribes it took
 }
 
 // fanout enrols n nodes into zone z-center, connects them, sends one play
@@ -145,15 +146,16 @@ func fanout(b *testing.B, ctl *controller, dir string, n int) float64 {
 			// Mosquitto reloads its password file a moment after the
 			// enrolment's SIGHUP: retry as a node does.
 			for try := 1; ; try++ {
+				fn.tries[0] = try
 				tok := fn.client.Connect()
 				if tok.WaitTimeout(60*time.Second) && tok.Error() == nil {
 					break
 				}
-				if try == 5 {
+				if try == 30 {
 					failed.Add(1)
 					return
 				}
-				time.Sleep(time.Second)
+				time.Sleep(2 * time.Second)
 			}
 			subs := map[string]byte{
 				nodeproto.NodeTopic(fn.id, nodeproto.LeafCmd): 1,
@@ -170,6 +172,7 @@ func fanout(b *testing.B, ctl *controller, dir string, n int) float64 {
 			// A refused subscription (0x80: the ACL not reloaded yet) is
 			// asked for again, as a node does.
 			for try := 1; ; try++ {
+				fn.tries[1] = try
 				tok := fn.client.SubscribeMultiple(subs, handler)
 				ok := tok.WaitTimeout(60*time.Second) && tok.Error() == nil
 				for _, code := range tok.(*mqtt.SubscribeToken).Result() {
@@ -178,11 +181,11 @@ func fanout(b *testing.B, ctl *controller, dir string, n int) float64 {
 				if ok {
 					break
 				}
-				if try == 5 {
+				if try == 30 {
 					failed.Add(1)
 					return
 				}
-				time.Sleep(time.Second)
+				time.Sleep(2 * time.Second)
 			}
 		}()
 	}
@@ -197,7 +200,7 @@ func fanout(b *testing.B, ctl *controller, dir string, n int) float64 {
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d nodes could not connect and subscribe", f, n)
 	}
-	b.Logf("connected %d nodes in %v", n, time.Since(t0).Round(time.Millisecond))
+	b.Logf("connected %d nodes in %v; controller RSS %d MB", n, time.Since(t0).Round(time.Millisecond), rssKB(ctl.cmd.Process.Pid)/1024)
 	time.Sleep(2 * time.Second) // let the retained desired states drain
 
 	// The command: sent, then delivered.
@@ -226,7 +229,16 @@ func fanout(b *testing.B, ctl *controller, dir string, n int) float64 {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if len(lat) < n {
-		b.Errorf("the command reached %d of %d nodes in 60 s", len(lat), n)
+		var missing []string
+		for _, fn := range nodes {
+			fn.mu.Lock()
+			if fn.cmd != resp.Command && len(missing) < 20 {
+				missing = append(missing, fmt.Sprintf("%s (connected %v, %d connects, %d subscribes, got %q)",
+					fn.id, fn.client.IsConnectionOpen(), fn.tries[0], fn.tries[1], fn.cmd))
+			}
+			fn.mu.Unlock()
+		}
+		b.Errorf("the command reached %d of %d nodes in 60 s; not: %s", len(lat), n, strings.Join(missing, "; "))
 	}
 	slices.Sort(lat)
 	pct := func(p float64) float64 {

@@ -995,3 +995,35 @@ func TestInflightBounds(t *testing.T) {
 		t.Errorf("queued for the offline node: %d, want the bound %d", n, maxInflight)
 	}
 }
+
+// A node put into a zone while connected gets the zone's commands once the
+// controller has rewritten the ACL and Mosquitto has reloaded it.
+func TestMosquittoZoneAddedWhileConnected(t *testing.T) {
+	bin := mosquittoBin(t)
+	c, secrets := newCreds(t, "n1")
+	ctlPass := NewSecret()
+	ctlHash, _ := HashSecret(ctlPass)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	conf, err := WriteMosquittoConfig(dir, addr, "root", "controller", ctlHash, []MosquittoNode{{ID: "n1", Hash: c.hashes["n1"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := startMosquitto(t, bin, conf, addr)
+	ctl := mustConnect(t, addr, "controller", ctlPass)
+	n1 := mustConnect(t, addr, "n1", secrets["n1"])
+	code := n1.sub(t, "radio/v1/zone/z1/cmd")
+	t.Logf("SUBACK before the node is in the zone: %#x", code)
+	if _, err := WriteMosquittoConfig(dir, addr, "root", "controller", ctlHash, []MosquittoNode{{ID: "n1", Hash: c.hashes["n1"], Zones: []string{"z1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(time.Second)
+	if code >= 0x80 {
+		n1.sub(t, "radio/v1/zone/z1/cmd")
+	}
+	if err := ctl.pub("radio/v1/zone/z1/cmd", false, "zone-cmd"); err != nil {
+		t.Fatal(err)
+	}
+	n1.await(t, 0, "zone-cmd")
+}

@@ -414,6 +414,12 @@ func (db *DB) CreateNode(ctx context.Context, n Node, secretHash []byte) error {
 	if err := checkID("node", n.ID); err != nil {
 		return err
 	}
+	if n.ID == "controller" || strings.HasPrefix(n.ID, "controller-") {
+		// The controller's own broker accounts: a node of that name could
+		// never log in, and with Mosquitto it would stop every later
+		// password file from being written.
+		return invalidf("node id %q is reserved for the controller's broker accounts: choose another", n.ID)
+	}
 	if n.Lat < -90 || n.Lat > 90 || n.Lon < -180 || n.Lon > 180 {
 		return invalidf("node %s: lat/lon %v,%v out of range", n.ID, n.Lat, n.Lon)
 	}

@@ -751,3 +751,16 @@ func TestAddZoneNodeAndCredentials(t *testing.T) {
 		t.Errorf("credentials (-want +got):\n%s", d)
 	}
 }
+
+func TestControllerNamesReserved(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "r.db"))
+	seed(t, db)
+	for _, id := range []string{"controller", "controller-reload", "controller-2"} {
+		if err := db.CreateNode(context.Background(), Node{ID: id, StationID: "st-1"}, []byte("$7$h")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("node %q: %v, want refused as reserved", id, err)
+		}
+	}
+	if err := db.CreateNode(context.Background(), Node{ID: "controllers-box", StationID: "st-1"}, []byte("$7$h")); err != nil {
+		t.Errorf("a name that only starts like it: %v", err)
+	}
+}
