@@ -288,6 +288,19 @@ func pairwiseConflicts(s *Schedule, from, to time.Time) []string {
 	return out
 }
 
+// conflictsBothWays returns what Conflicts finds and what the pairwise
+// definition finds (cut at MaxConflicts), as strings.
+func conflictsBothWays(s *Schedule, from, to time.Time) (got, want []string) {
+	for _, c := range s.Conflicts(from, to, nil) {
+		got = append(got, c.String())
+	}
+	want = pairwiseConflicts(s, from, to)
+	if len(want) > MaxConflicts {
+		want = want[:MaxConflicts]
+	}
+	return got, want
+}
+
 func TestConflictsMatchPairwise(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	targets := []string{"commune", "zone z1", "zone z2", "zone z1,z3", "nodes n1", "nodes n2,n3", "nodes n1,n3"}
@@ -306,15 +319,7 @@ func TestConflictsMatchPairwise(t *testing.T) {
 		}
 		s := mustParse(t, b.String())
 		from := at("2026-11-23 00:00:00")
-		to := from.Add(48 * time.Hour)
-		var got []string
-		for _, c := range s.Conflicts(from, to, nil) {
-			got = append(got, c.String())
-		}
-		want := pairwiseConflicts(s, from, to)
-		if len(want) > MaxConflicts {
-			want = want[:MaxConflicts]
-		}
+		got, want := conflictsBothWays(s, from, from.Add(48*time.Hour))
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("round %d: Conflicts differs from the pairwise definition (-want +got):\n%s\n%s", round, diff, b.String())
 		}
