@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -354,29 +353,6 @@ type Liveness struct {
 	UpdatedAt time.Time
 }
 
-// NodeLiveness returns the liveness of nodes (nil = all), without their
-// whole state documents.
-func (db *DB) NodeLiveness(ctx context.Context, nodes []string) (map[string]Liveness, error) {
-	where, args := inNodes("node_id", nodes)
-	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, updated_at FROM node_state WHERE "+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]Liveness{}
-	for rows.Next() {
-		var n string
-		var l Liveness
-		var at int64
-		if err := rows.Scan(&n, &l.Online, &at); err != nil {
-			return nil, err
-		}
-		l.UpdatedAt = fromMS(at)
-		out[n] = l
-	}
-	return out, rows.Err()
-}
-
 // MarkOffline records one node as offline (after it was revoked: its last
 // will is no longer accepted from it).
 func (db *DB) MarkOffline(ctx context.Context, node string) error {
@@ -394,29 +370,6 @@ type PlayKey struct{ Node, Item string }
 type PlayOutcome struct {
 	Started, Finished, Interrupted, Failed bool
 	PlayedMS                               int64
-}
-
-// PlayOutcomesSince sums up every proof-of-play record of nodes (nil =
-// all) since a time, by node and item, in one pass.
-func (db *DB) PlayOutcomesSince(ctx context.Context, since time.Time, nodes []string) (map[PlayKey]PlayOutcome, error) {
-	where, args := inNodes("node_id", nodes)
-	rows, err := db.r.QueryContext(ctx, `SELECT node_id, item_id,
-		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(played_ms)
-		FROM play_events WHERE at >= ? AND `+where+` GROUP BY node_id, item_id`, append([]any{ms(since)}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("registry: play outcomes: %w", err)
-	}
-	defer rows.Close()
-	out := map[PlayKey]PlayOutcome{}
-	for rows.Next() {
-		var k PlayKey
-		var o PlayOutcome
-		if err := rows.Scan(&k.Node, &k.Item, &o.Started, &o.Finished, &o.Interrupted, &o.Failed, &o.PlayedMS); err != nil {
-			return nil, err
-		}
-		out[k] = o
-	}
-	return out, rows.Err()
 }
 
 // ValidUsername reports whether s can be a username.

@@ -195,28 +195,6 @@ func (db *DB) liveEnrolled(id, station string, enrolled bool) {
 	db.live.mu.Unlock()
 }
 
-// NodeStations maps the enrolled (not revoked) nodes of the given stations
-// (nil = all) to their station, from memory: the whole-country views read
-// it for 100,000 nodes.
-func (db *DB) NodeStations(ctx context.Context, stations []string) (map[string]string, error) {
-	var want map[string]bool
-	if stations != nil {
-		want = make(map[string]bool, len(stations))
-		for _, s := range stations {
-			want[s] = true
-		}
-	}
-	db.live.mu.RLock()
-	defer db.live.mu.RUnlock()
-	out := make(map[string]string, len(db.live.nodes))
-	for id, n := range db.live.nodes {
-		if n.enrolled && (want == nil || want[n.station]) {
-			out[id] = n.station
-		}
-	}
-	return out, nil
-}
-
 func (db *DB) liveOffline(id string) {
 	db.live.mu.Lock()
 	defer db.live.mu.Unlock()
@@ -242,64 +220,6 @@ func (db *DB) liveEvents(evs []PlayEvent) {
 	}
 }
 
-// LiveView is what the mirror knows of a set of nodes.
-type LiveView struct {
-	Liveness map[string]Liveness     // nodes that ever reported a state
-	LastPlay map[string]time.Time    // nodes that ever reported proof of play
-	Outcomes map[PlayKey]PlayOutcome // records since the given time
-}
-
-// Live returns, from memory, the liveness, last proof of play and the
-// outcomes since since (at most LiveWindow ago; older falls back to SQLite)
-// of the given nodes (nil = all).
-func (db *DB) Live(ctx context.Context, nodes []string, since time.Time) (LiveView, error) {
-	if time.Since(since) > LiveWindow {
-		live, err := db.NodeLiveness(ctx, nodes)
-		if err != nil {
-			return LiveView{}, err
-		}
-		last, err := db.LastPlays(ctx, nodes)
-		if err != nil {
-			return LiveView{}, err
-		}
-		out, err := db.PlayOutcomesSince(ctx, since, nodes)
-		return LiveView{live, last, out}, err
-	}
-	db.live.mu.RLock()
-	defer db.live.mu.RUnlock()
-	size := len(nodes)
-	if nodes == nil {
-		size = len(db.live.nodes)
-	}
-	v := LiveView{Liveness: make(map[string]Liveness, size), LastPlay: make(map[string]time.Time, size),
-		Outcomes: make(map[PlayKey]PlayOutcome, size)}
-	visit := func(id string, n *liveNode) {
-		if n.reported {
-			v.Liveness[id] = n.Liveness
-		}
-		if !n.lastPlay.IsZero() {
-			v.LastPlay[id] = n.lastPlay
-		}
-		for item, it := range n.items {
-			if !it.last.Before(since) {
-				v.Outcomes[PlayKey{id, item}] = it.PlayOutcome
-			}
-		}
-	}
-	if nodes == nil {
-		for id, n := range db.live.nodes {
-			visit(id, n)
-		}
-		return v, nil
-	}
-	for _, id := range nodes {
-		if n, ok := db.live.nodes[id]; ok {
-			visit(id, n)
-		}
-	}
-	return v, nil
-}
-
 // ReloadLive reloads the in-memory mirror from the database, for tools and
 // tests that wrote the file behind the registry's back.
 func (db *DB) ReloadLive(ctx context.Context) error {
@@ -312,24 +232,6 @@ func (db *DB) ReloadLive(ctx context.Context) error {
 type LiveReader struct {
 	l     *live
 	since time.Time
-}
-
-// Node is what the mirror knows of a node: its liveness (reported is false
-// if it never sent a state) and when it last reported proof of play.
-func (r LiveReader) Node(id string) (l Liveness, reported bool, lastPlay time.Time) {
-	n, ok := r.l.nodes[id]
-	if !ok {
-		return Liveness{}, false, time.Time{}
-	}
-	return n.Liveness, n.reported, n.lastPlay
-}
-
-// Outcome is what a node reported about an item since the reader's time.
-func (r LiveReader) Outcome(node, item string) PlayOutcome {
-	if n, ok := r.l.nodes[node]; ok {
-		return NodeView{n, r.since}.Outcome(item)
-	}
-	return PlayOutcome{}
 }
 
 // StationNodes calls fn for each enrolled (not revoked) node of a station,
