@@ -138,8 +138,12 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	fl, err := fleet.Start(ctx, fleet.Config{Broker: brokerURL, User: controllerUser, Password: secret,
-		Registry: reg, Media: store, Signer: sig, Logger: log})
+	fcfg := fleet.Config{Broker: brokerURL, User: controllerUser, Password: secret,
+		Registry: reg, Media: store, Signer: sig, Logger: log}
+	if embedded != nil {
+		fcfg.Receive = embedded.Receive // what nodes report, handed over in process
+	}
+	fl, err := fleet.Start(ctx, fcfg)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -75,16 +74,11 @@ const (
 	// Per-client outbound channel (8 bytes a slot, allocated up front for
 	// every client; mochi's default 8192 costs 64 KB a node).
 	writesPending = 512
-	// QoS 1 messages held per node, online or offline (mochi's default
-	// is 8192; a chunk is 16 KB). Beyond it new messages for that node
-	// are dropped, as with Mosquitto's max_queued_messages (OnQosPublish).
+	// QoS 1 messages held per client, online or offline (mochi's default
+	// is 8192; a chunk is 16 KB). Beyond it new messages for that client
+	// are dropped, as with Mosquitto's max_queued_messages. The controller
+	// is not held to it: what nodes report reaches it in process (Receive).
 	maxInflight = 1024
-	// QoS 1 messages in flight to the controller. mochi's cap is one for
-	// every client; the controller is the one that needs far more: when an
-	// emergency ends, 10,000 nodes report proof of play within the same
-	// few milliseconds, and 1,024 dropped the rest (each node would have
-	// re-sent it 10 s later). This is the MQTT maximum (16-bit packet ids).
-	controllerInflight = 65535
 	// Sessions of nodes that stay away longer are dropped (Mosquitto:
 	// persistent_client_expiration 30d).
 	sessionExpiry = 30 * 24 * 3600
@@ -97,6 +91,8 @@ type Broker struct {
 	tls  *listeners.TCP
 	log  *slog.Logger
 	hook *aclHook
+
+	inlineSubs int // subscription ids given to Receive
 
 	closeOnce sync.Once
 }
@@ -111,7 +107,7 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumClientWritesPending = writesPending
-	caps.MaximumInflight = controllerInflight // nodes: maxInflight, in OnQosPublish
+	caps.MaximumInflight = maxInflight
 	caps.MaximumPacketSize = MaxPacket
 	caps.MaximumSessionExpiryInterval = sessionExpiry
 	// No broker-imposed message expiry. mochi applies this cap not only to
@@ -129,7 +125,8 @@ func Start(cfg Config) (*Broker, error) {
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		Logger:                 slog.New(newMochiHandler(cfg.Logger.Handler())).With("part", "mochi"),
-		SysTopicResendInterval: 60, // nobody may read $SYS; don't rebuild it every second
+		SysTopicResendInterval: 60,   // nobody may read $SYS; don't rebuild it every second
+		InlineClient:           true, // Receive: the controller's in-process subscriptions
 	})
 	hook.srv = srv
 	if err := srv.AddHook(hook, nil); err != nil {
@@ -158,6 +155,18 @@ func Start(cfg Config) (*Broker, error) {
 
 // Addr is the address the broker listens on.
 func (b *Broker) Addr() string { return b.ln.Address() }
+
+// Receive hands every message published on filter to fn, inside this
+// process: no connection, no in-flight window and no outbound queue to
+// overflow, which a single MQTT client, the controller, meets when 10,000
+// nodes report at once. fn runs in the publishing client's goroutine, so
+// a slow fn slows that client down rather than losing its messages.
+func (b *Broker) Receive(filter string, fn func(topic string, payload []byte, retained bool)) error {
+	b.inlineSubs++
+	return b.srv.Subscribe(filter, b.inlineSubs, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		fn(pk.TopicName, append([]byte(nil), pk.Payload...), pk.FixedHeader.Retain) // fn may keep it
+	})
+}
 
 // TLSAddr is the address of the TLS listener, if any.
 func (b *Broker) TLSAddr() string {
@@ -212,15 +221,13 @@ type aclHook struct {
 	log   *slog.Logger
 	srv   *mqtt.Server
 	purge sync.Map // *mqtt.Client -> true: drop the session on disconnect
-
-	dropped atomic.Int64 // messages not queued for a node over maxInflight
 }
 
 func (h *aclHook) ID() string { return "radio-acl" }
 
 func (h *aclHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSubscribed, mqtt.OnDisconnect, mqtt.OnQosPublish:
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSubscribed, mqtt.OnDisconnect:
 		return true
 	}
 	return false
@@ -293,21 +300,6 @@ func (h *aclHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte)
 		if i < len(codes) && codes[i] >= packets.ErrUnspecifiedError.Code {
 			h.log.Info("broker: subscription refused", "client", cl.ID, "filter", f.Filter, "code", codes[i])
 		}
-	}
-}
-
-// OnQosPublish holds a node to maxInflight QoS 1 messages: mochi calls it
-// once a new message for the node is stored, before it is written. Over the
-// bound the message is taken back out of the node's store: an offline node
-// never gets it (as Mosquitto's max_queued_messages), an online one gets it
-// once, without redelivery. The controller keeps mochi's wider cap.
-func (h *aclHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, resends int) {
-	if resends > 0 || cl.ID == h.cfg.ControllerUser || cl.State.Inflight.Len() <= maxInflight {
-		return
-	}
-	cl.State.Inflight.Delete(pk.PacketID)
-	if n := h.dropped.Add(1); n == 1 || n%1000 == 0 {
-		h.log.Warn("broker: a node's queue is full; messages for it are dropped", "client", cl.ID, "limit", maxInflight, "dropped_so_far", n)
 	}
 }
 

@@ -33,6 +33,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// CommandLife is how long a command stays valid (default 10 min).
 	CommandLife time.Duration
+	// Receive, if set, delivers what nodes publish from an in-process
+	// broker (broker.Broker.Receive) instead of an MQTT subscription.
+	Receive func(filter string, fn func(topic string, payload []byte, retained bool)) error
 }
 
 // Fleet talks to every node through the broker.
@@ -41,7 +44,7 @@ type Fleet struct {
 	log     *slog.Logger
 	client  mqtt.Client
 	events  chan eventBatch
-	work    chan mqtt.Message
+	work    chan message
 	wg      sync.WaitGroup // ingest
 	workers sync.WaitGroup
 	mu      sync.Mutex
@@ -60,20 +63,30 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if cfg.CommandLife <= 0 {
 		cfg.CommandLife = 10 * time.Minute
 	}
-	f := &Fleet{cfg: cfg, log: cfg.Logger.With("part", "fleet"), events: make(chan eventBatch, 4096), work: make(chan mqtt.Message, 4096)}
+	f := &Fleet{cfg: cfg, log: cfg.Logger.With("part", "fleet"), events: make(chan eventBatch, 4096), work: make(chan message, 4096)}
 	subs := map[string]byte{}
 	for _, leaf := range []string{nodeproto.LeafState, nodeproto.LeafEvents, nodeproto.LeafFetch, nodeproto.LeafReply} {
 		subs[nodeproto.Root+"/node/+/"+leaf] = 1
+	}
+	if cfg.Receive != nil {
+		for filter := range subs {
+			if err := cfg.Receive(filter, f.enqueue); err != nil {
+				return nil, fmt.Errorf("fleet: %w", err)
+			}
+		}
+		subs = nil // nothing to subscribe to over MQTT
 	}
 	o := mqtt.NewClientOptions().AddBroker(cfg.Broker).
 		SetClientID(cfg.User).SetUsername(cfg.User).SetPassword(cfg.Password).
 		SetCleanSession(false).SetOrderMatters(false).
 		SetKeepAlive(30 * time.Second).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
 		SetAutoReconnect(true).SetMaxReconnectInterval(10 * time.Second).
-		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { f.enqueue(m) }).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { f.enqueue(m.Topic(), m.Payload(), m.Retained()) }).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			// Subscribe on every connect: a lost session must not lose subscriptions.
-			c.SubscribeMultiple(subs, nil)
+			if len(subs) > 0 {
+				c.SubscribeMultiple(subs, nil)
+			}
 			f.log.Info("connected to broker", "broker", cfg.Broker)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { f.log.Warn("broker connection lost", "err", err) })
@@ -107,11 +120,18 @@ func (f *Fleet) Close() {
 	f.wg.Wait()
 }
 
-func (f *Fleet) enqueue(m mqtt.Message) {
+// message is one message from a node.
+type message struct {
+	topic    string
+	payload  []byte
+	retained bool
+}
+
+func (f *Fleet) enqueue(topic string, payload []byte, retained bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.closed {
-		f.work <- m
+		f.work <- message{topic, payload, retained}
 	}
 }
 
@@ -122,22 +142,22 @@ func (f *Fleet) workLoop() {
 	}
 }
 
-func (f *Fleet) handle(m mqtt.Message) {
-	id, leaf, ok := nodeproto.ParseNodeTopic(m.Topic())
+func (f *Fleet) handle(m message) {
+	id, leaf, ok := nodeproto.ParseNodeTopic(m.topic)
 	if !ok {
-		f.log.Warn("message on unexpected topic dropped", "topic", m.Topic())
+		f.log.Warn("message on unexpected topic dropped", "topic", m.topic)
 		return
 	}
 	if !f.isNode(id) {
-		f.log.Warn("message from unknown node dropped", "node", id, "topic", m.Topic())
+		f.log.Warn("message from unknown node dropped", "node", id, "topic", m.topic)
 		return
 	}
 	log := f.log.With("node", id)
-	payload := m.Payload()
+	payload := m.payload
 	var err error
 	switch leaf {
 	case nodeproto.LeafState:
-		err = f.onState(id, payload, m.Retained())
+		err = f.onState(id, payload, m.retained)
 	case nodeproto.LeafEvents:
 		err = f.onEvents(id, payload)
 	case nodeproto.LeafFetch:
