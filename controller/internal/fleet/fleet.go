@@ -68,13 +68,9 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	for _, leaf := range []string{nodeproto.LeafState, nodeproto.LeafEvents, nodeproto.LeafFetch, nodeproto.LeafReply} {
 		subs[nodeproto.Root+"/node/+/"+leaf] = 1
 	}
+	filters := subs
 	if cfg.Receive != nil {
-		for filter := range subs {
-			if err := cfg.Receive(filter, f.enqueue); err != nil {
-				return nil, fmt.Errorf("fleet: %w", err)
-			}
-		}
-		subs = nil // nothing to subscribe to over MQTT
+		subs = nil // nothing to subscribe to over MQTT: Receive, below
 	}
 	o := mqtt.NewClientOptions().AddBroker(cfg.Broker).
 		SetClientID(cfg.User).SetUsername(cfg.User).SetPassword(cfg.Password).
@@ -105,6 +101,15 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	go f.ingestLoop()
 	go f.workLoop()
 	go f.workLoop()
+	if cfg.Receive != nil {
+		// Last: retained messages are handed over at once, to the loops.
+		for filter := range filters {
+			if err := cfg.Receive(filter, f.enqueue); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("fleet: %w", err)
+			}
+		}
+	}
 	return f, nil
 }
 
