@@ -590,6 +590,29 @@ func (db *DB) ListZones(ctx context.Context) ([]Zone, error) {
 // SetZoneNodes replaces a zone's members; they must be nodes of its station.
 // The checks and the change happen in one transaction.
 func (db *DB) SetZoneNodes(ctx context.Context, zoneID string, nodeIDs []string) error {
+	return db.changeZone(ctx, zoneID, func(tx *sql.Tx, add func(string) error) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM zone_nodes WHERE zone_id = ?", zoneID); err != nil {
+			return writeErr("zone "+zoneID, err)
+		}
+		for _, id := range nodeIDs {
+			if err := add(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AddZoneNode adds one node to a zone (nothing if it is already there); the
+// node must belong to the zone's station. Enrolling the 10,000th node of a
+// zone writes one row, not 10,000.
+func (db *DB) AddZoneNode(ctx context.Context, zoneID, nodeID string) error {
+	return db.changeZone(ctx, zoneID, func(_ *sql.Tx, add func(string) error) error { return add(nodeID) })
+}
+
+// changeZone runs change in a transaction with add, which puts a node of the
+// zone's station into the zone (once, however often it is added).
+func (db *DB) changeZone(ctx context.Context, zoneID string, change func(tx *sql.Tx, add func(node string) error) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("registry: %w", err)
@@ -599,15 +622,7 @@ func (db *DB) SetZoneNodes(ctx context.Context, zoneID string, nodeIDs []string)
 	if err := tx.QueryRowContext(ctx, "SELECT station_id FROM zones WHERE id = ?", zoneID).Scan(&station); err != nil {
 		return notFound("zone", zoneID, err)
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM zone_nodes WHERE zone_id = ?", zoneID); err != nil {
-		return writeErr("zone "+zoneID, err)
-	}
-	seen := map[string]bool{}
-	for _, id := range nodeIDs {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
+	add := func(id string) error {
 		var ns string
 		if err := tx.QueryRowContext(ctx, "SELECT station_id FROM nodes WHERE id = ?", id).Scan(&ns); err != nil {
 			return notFound("node", id, err)
@@ -615,37 +630,13 @@ func (db *DB) SetZoneNodes(ctx context.Context, zoneID string, nodeIDs []string)
 		if ns != station {
 			return invalidf("node %s belongs to station %s, zone %s to station %s", id, ns, zoneID, station)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO zone_nodes(zone_id, node_id) VALUES (?,?)", zoneID, id); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO zone_nodes(zone_id, node_id) VALUES (?,?)", zoneID, id); err != nil {
 			return writeErr("zone "+zoneID, err)
 		}
+		return nil
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("registry: zone %s: %w", zoneID, err)
-	}
-	return nil
-}
-
-// AddZoneNode adds one node to a zone (nothing if it is already there); the
-// node must belong to the zone's station. Enrolling the 10,000th node of a
-// zone writes one row, not 10,000.
-func (db *DB) AddZoneNode(ctx context.Context, zoneID, nodeID string) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("registry: %w", err)
-	}
-	defer tx.Rollback()
-	var station, ns string
-	if err := tx.QueryRowContext(ctx, "SELECT station_id FROM zones WHERE id = ?", zoneID).Scan(&station); err != nil {
-		return notFound("zone", zoneID, err)
-	}
-	if err := tx.QueryRowContext(ctx, "SELECT station_id FROM nodes WHERE id = ?", nodeID).Scan(&ns); err != nil {
-		return notFound("node", nodeID, err)
-	}
-	if ns != station {
-		return invalidf("node %s belongs to station %s, zone %s to station %s", nodeID, ns, zoneID, station)
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO zone_nodes(zone_id, node_id) VALUES (?,?)", zoneID, nodeID); err != nil {
-		return writeErr("zone "+zoneID, err)
+	if err := change(tx, add); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("registry: zone %s: %w", zoneID, err)
