@@ -114,6 +114,9 @@ func fanout(b *testing.B, ctl *controller, dir string, n int) float64 {
 		})
 	}
 	enrolling.Wait()
+	if b.Failed() { // an enrolment failed: its goroutine stopped (wg.Go still counted it done)
+		b.FailNow()
+	}
 	enrol := time.Since(t0)
 	b.Logf("enrolled %d nodes in %v (%.0f/s)", n, enrol.Round(time.Millisecond), float64(n)/enrol.Seconds())
 
