@@ -54,6 +54,9 @@ type Config struct {
 	// limits) and whether it came over HTTPS (Secure cookies) are read
 	// from those headers, when the connection comes from loopback.
 	TrustProxy bool
+	// Now is the clock of the whole controller: registry, scheduler, API,
+	// fleet (nil: time.Now). Tests give a fake one.
+	Now func() time.Time
 	// Ready, if set, receives the HTTP and MQTT addresses once serving.
 	Ready func(httpAddr, mqttAddr string)
 }

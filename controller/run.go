@@ -47,11 +47,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	log := cfg.Logger
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("controller: data dir: %w", err)
 	}
-	reg, err := registry.Open(filepath.Join(cfg.DataDir, "registry.db"), log)
+	reg, err := registry.Open(filepath.Join(cfg.DataDir, "registry.db"), registry.Options{Logger: log, Now: cfg.Now})
 	if err != nil {
 		return err
 	}
@@ -139,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	fcfg := fleet.Config{Broker: brokerURL, User: controllerUser, Password: secret,
-		Registry: reg, Media: store, Signer: sig, Logger: log}
+		Registry: reg, Media: store, Signer: sig, Logger: log, Now: cfg.Now}
 	if embedded != nil {
 		fcfg.Receive = embedded.Receive // what nodes report, handed over in process
 	}
@@ -178,9 +181,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(schedDir, 0o750); err != nil {
 		return err
 	}
-	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, Logger: log}
+	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, Logger: log, Now: cfg.Now}
 	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
-	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Nodes: schedules.Resolve,
+	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Nodes: schedules.Resolve,
 		Media: schedules.MediaInfo, Publish: publishDesired,
 		LastRun: func() time.Time {
 			b, _ := os.ReadFile(lastRunFile)
@@ -191,8 +194,8 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	schedules.Scheduler = sched
 	schedules.LoadAll(ctx)
-	sched.ReportDowntime(ctx, time.Now())
-	sched.Replan(ctx, time.Now())
+	sched.ReportDowntime(ctx, cfg.Now())
+	sched.Replan(ctx, cfg.Now())
 
 	// Retained desired state does not survive an embedded broker restart:
 	// publish every node's again (a new revision; nodes converge to it).
@@ -223,7 +226,7 @@ func Run(ctx context.Context, cfg Config) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
 			return publishDesired(ctx, node)
 		},
-		Schedules: schedules, TrustProxy: cfg.TrustProxy})
+		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)

@@ -115,7 +115,7 @@ func (a *API) routes() {
 		w.Write(openAPI)
 	})
 	a.mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "time": time.Now().UTC()})
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "time": a.now().UTC()})
 	})
 	a.public("POST /api/v1/login", a.login)
 	a.route("POST /api/v1/logout", a.logout)
@@ -269,7 +269,7 @@ func NewToken(ctx context.Context, reg *registry.DB, name, role string) (string,
 	b := make([]byte, 24)
 	rand.Read(b)
 	secret := "rt_" + base64.RawURLEncoding.EncodeToString(b)
-	t := registry.Token{ID: "t-" + base64.RawURLEncoding.EncodeToString(b[:6]), Name: name, Role: role, CreatedAt: time.Now()}
+	t := registry.Token{ID: "t-" + base64.RawURLEncoding.EncodeToString(b[:6]), Name: name, Role: role}
 	if err := reg.CreateToken(ctx, t, HashToken(secret)); err != nil {
 		return "", err
 	}
@@ -300,7 +300,7 @@ func (a *API) audit(r *http.Request, area, action, target, detail string) {
 }
 
 func (a *API) auditAs(r *http.Request, who, area, action, target, detail string) {
-	err := a.cfg.Registry.AddAudit(r.Context(), registry.Audit{At: time.Now(), Actor: who, Action: action,
+	err := a.cfg.Registry.AddAudit(r.Context(), registry.Audit{At: a.now(), Actor: who, Action: action,
 		Target: target, Detail: detail, Remote: a.clientIP(r), AreaID: area})
 	if err != nil {
 		a.cfg.Logger.Error("audit", "err", err)
@@ -485,7 +485,7 @@ func (a *API) enrolNode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n := req.Node
-	n.CreatedAt = time.Now()
+	n.CreatedAt = a.now()
 	for _, z := range req.Zones { // before anything is created: a typo must not leave a half-enrolled node
 		if _, err := a.cfg.Registry.GetZone(r.Context(), z); err != nil {
 			return err
@@ -788,7 +788,7 @@ func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	m := registry.Media{SHA256: info.SHA256, Name: name, SourceFormat: info.SourceFormat, Size: info.Size,
-		DurationMS: info.DurationMS, CreatedAt: time.Now(), CreatedBy: actor(r)}
+		DurationMS: info.DurationMS, CreatedAt: a.now(), CreatedBy: actor(r)}
 	if err := a.cfg.Registry.PutMedia(r.Context(), m); err != nil {
 		return err
 	}
@@ -867,7 +867,7 @@ func (a *API) play(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.allowMedia(r, m.SHA256); err != nil {
 		return err
 	}
-	at := time.Now().Add(a.cfg.DefaultLead)
+	at := a.now().Add(a.cfg.DefaultLead)
 	switch {
 	case req.PlayAt != "":
 		at, err = time.Parse(time.RFC3339Nano, req.PlayAt)
@@ -875,9 +875,9 @@ func (a *API) play(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusBadRequest, "play_at %q: use RFC 3339, e.g. 2026-11-23T06:30:00+07:00", req.PlayAt)
 		}
 	case req.DelayMS > 0:
-		at = time.Now().Add(time.Duration(req.DelayMS) * time.Millisecond)
+		at = a.now().Add(time.Duration(req.DelayMS) * time.Millisecond)
 	}
-	if !principal(r).CanApprove() && at.After(time.Now().Add(maxPlayAhead)) {
+	if !principal(r).CanApprove() && at.After(a.now().Add(maxPlayAhead)) {
 		// Later than that is programme, which a leader approves.
 		return errorf(http.StatusForbidden, "play now starts within %v; to air it later, add it to the programme (Lịch phát) for the leader to approve", maxPlayAhead)
 	}

@@ -500,7 +500,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u := registry.User{ID: "u-" + randomSecret(6), Username: strings.ToLower(strings.TrimSpace(req.Username)), Name: req.Name,
-		Role: req.Role, AreaID: req.AreaID, CreatedAt: time.Now()}
+		Role: req.Role, AreaID: req.AreaID, CreatedAt: a.now()}
 	if err := a.cfg.Registry.CreateUser(r.Context(), u, h); err != nil {
 		return err
 	}

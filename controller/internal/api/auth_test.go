@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,20 @@ import (
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/scheduler"
 )
+
+// fixtureYear is the year of the fixtures' dates (December 1st, 08:00 in
+// Vietnam, on the test's clock). RADIO_TEST_YEARS=1 runs the suite a year
+// later: code that read the wall clock instead of the clock it is given
+// would disagree with it by a year, and fail.
+var fixtureYear = 2026 + testYears()
+
+func testYears() int {
+	n, _ := strconv.Atoi(os.Getenv("RADIO_TEST_YEARS"))
+	return n
+}
+
+// y moves the year 2026 in a fixture's text to fixtureYear.
+func y(s string) string { return strings.ReplaceAll(s, "2026", strconv.Itoa(fixtureYear)) }
 
 func TestMain(m *testing.M) {
 	pbkdf2Iter = 20_000 // the same KDF, cheaper: the race detector slows it 30-fold
@@ -66,7 +81,8 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg, err := registry.Open(filepath.Join(dir, "registry.db"), log)
+	clock := &testClock{t: time.Date(fixtureYear, 12, 1, 8, 0, 0, 0, schedule.Zone)}
+	reg, err := registry.Open(filepath.Join(dir, "registry.db"), registry.Options{Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +92,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	sch := &Schedules{Dir: filepath.Join(dir, "schedules"), Media: store, Registry: reg, Logger: log}
-	clock := &testClock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, schedule.Zone)}
+	sch.Now = clock.Now
 	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Nodes: sch.Resolve, Media: sch.MediaInfo, Now: clock.Now,
 		Publish: func(context.Context, string) error { return nil }})
 	a := New(Config{Registry: reg, Media: store, Logger: log, Schedules: sch, Now: clock.Now,
@@ -692,7 +708,7 @@ func TestDraftChecks(t *testing.T) {
 		b["recurrence"] = map[string]any{"kind": "once", "date": date, "times": []string{at}}
 		return b
 	}
-	r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/qua-gio", once("qua-gio", "2026-12-01", "07:00"))
+	r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/qua-gio", once("qua-gio", y("2026-12-01"), "07:00"))
 	if r.status != http.StatusBadRequest || r.code() != "schedule" || !strings.Contains(r.body, "already passed") {
 		t.Errorf("a one-off time already past: %d %s", r.status, r.body)
 	}
@@ -711,7 +727,7 @@ func TestDraftChecks(t *testing.T) {
 		t.Errorf("the same at a higher priority: %d %s", r.status, r.body)
 	}
 	// A one-off saved in time but approved too late.
-	if r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/muon", once("muon", "2026-12-01", "09:00")); r.status != 200 {
+	if r := e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/muon", once("muon", y("2026-12-01"), "09:00")); r.status != 200 {
 		t.Fatalf("one-off at 09:00: %d %s", r.status, r.body)
 	}
 	e.clock.Add(2 * time.Hour)
@@ -840,7 +856,7 @@ func TestLoginParallelGuesses(t *testing.T) {
 func TestPlayNowIsNow(t *testing.T) {
 	e := newEnv(t)
 	oa := e.login("officer-a")
-	at := time.Now().Add(3 * time.Hour).Format(time.RFC3339)
+	at := e.clock.Now().Add(3 * time.Hour).Format(time.RFC3339)
 	if r := e.do(oa, "POST", "/api/v1/play", map[string]any{"zone": "z-a", "media": shaA, "play_at": at}); r.status != http.StatusForbidden {
 		t.Errorf("officer plays 3 h ahead: %d %s", r.status, r.body)
 	}

@@ -507,7 +507,7 @@ func (a *API) scheduleOccurrences(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	from, to, err := period(r)
+	from, to, err := period(r, a.now())
 	if err != nil {
 		return err
 	}
@@ -523,9 +523,9 @@ func (a *API) scheduleOccurrences(w http.ResponseWriter, r *http.Request) error 
 }
 
 // period reads ?from=&to= (default: today in Vietnam), at most 32 days.
-func period(r *http.Request) (from, to time.Time, err error) {
+func period(r *http.Request, today time.Time) (from, to time.Time, err error) {
 	q := r.URL.Query()
-	now := time.Now().In(schedule.Zone)
+	now := today.In(schedule.Zone)
 	from = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, schedule.Zone)
 	to = from.Add(24 * time.Hour)
 	if v := q.Get("from"); v != "" {

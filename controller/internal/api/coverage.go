@@ -176,7 +176,11 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 		}
 	})
 	if !read {
-		return errorf(http.StatusInternalServerError, "the registry's memory does not reach back to %s; restart the controller", day.Format("2006-01-02"))
+		// Only when the day asked for lies outside the mirror (it reaches
+		// back registry.LiveWindow on the controller's one clock): say which
+		// days can be asked for instead of failing.
+		return errorf(http.StatusBadRequest, "coverage is counted for today (%s) and yesterday only; for older days use the occurrence report (Báo cáo lịch phát)",
+			now.In(schedule.Zone).Format("02/01/2006"))
 	}
 
 	communes := map[string]*CommuneCoverage{}

@@ -27,10 +27,10 @@ func TestCoverage(t *testing.T) {
 			t.Fatalf("%s: %d %s", p, r.status, r.body)
 		}
 	}
-	at := time.Date(2026, 12, 1, 6, 30, 0, 0, time.FixedZone("ICT", 7*3600))
+	at := time.Date(fixtureYear, 12, 1, 6, 30, 0, 0, time.FixedZone("ICT", 7*3600))
 	if _, err := e.reg.InsertPlayEvents(ctx, []registry.PlayEvent{
-		{NodeID: "n-b", Seq: 2, Type: "started", ItemID: "tin-b-20261201-063000", At: at},
-		{NodeID: "n-b", Seq: 3, Type: "finished", ItemID: "tin-b-20261201-063000", At: at.Add(5 * time.Minute), PlayedMS: 300000},
+		{NodeID: "n-b", Seq: 2, Type: "started", ItemID: y("tin-b-20261201-063000"), At: at},
+		{NodeID: "n-b", Seq: 3, Type: "finished", ItemID: y("tin-b-20261201-063000"), At: at.Add(5 * time.Minute), PlayedMS: 300000},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestCoverage(t *testing.T) {
 	if d := cmp.Diff(want, p1.Totals); d != "" {
 		t.Errorf("province 1 totals (-want +got):\n%s", d)
 	}
-	if p1.Day != "2026-12-01" || len(p1.Communes) != 2 || p1.Communes[0].ID != "a" || p1.Communes[0].Missed != 1 || p1.Communes[1].Aired != 1 {
+	if p1.Day != y("2026-12-01") || len(p1.Communes) != 2 || p1.Communes[0].ID != "a" || p1.Communes[0].Missed != 1 || p1.Communes[1].Aired != 1 {
 		t.Errorf("province 1 communes: day %s %+v", p1.Day, p1.Communes)
 	}
 	for _, s := range p1.Stations {
@@ -89,9 +89,9 @@ func TestPlaysNamedAndSpreadsheets(t *testing.T) {
 	if r := e.do(admin, "POST", "/api/v1/schedules/st-b/bulletins/tin-b/approve", nil); r.status != 200 {
 		t.Fatalf("approve: %d %s", r.status, r.body)
 	}
-	at := time.Date(2026, 12, 1, 6, 30, 0, 0, time.FixedZone("ICT", 7*3600))
+	at := time.Date(fixtureYear, 12, 1, 6, 30, 0, 0, time.FixedZone("ICT", 7*3600))
 	if _, err := e.reg.InsertPlayEvents(context.Background(), []registry.PlayEvent{
-		{NodeID: "n-b", Seq: 5, Type: "finished", ItemID: "tin-b-20261201-063000", Media: shaB, At: at, PlayedMS: 300000, Priority: "normal"},
+		{NodeID: "n-b", Seq: 5, Type: "finished", ItemID: y("tin-b-20261201-063000"), Media: shaB, At: at, PlayedMS: 300000, Priority: "normal"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,15 +102,15 @@ func TestPlaysNamedAndSpreadsheets(t *testing.T) {
 	for _, row := range rows {
 		titles[row.ItemID] = row.Title
 	}
-	if titles["tin-b-20261201-063000"] != "Bản tin tin-b" || titles["c-2"] != "ban-tin-b.mp3" {
+	if titles[y("tin-b-20261201-063000")] != "Bản tin tin-b" || titles["c-2"] != "ban-tin-b.mp3" {
 		t.Errorf("titles of proof of play: %v", titles)
 	}
 	r = e.do(admin, "GET", "/api/v1/plays.csv?node=n-b", nil)
-	if !strings.HasPrefix(r.body, "\ufeffThời điểm (giờ Việt Nam),Cụm loa") || !strings.Contains(r.body, "01/12/2026 06:30:00,,n-b,phát xong,Bản tin tin-b,tin-b-20261201-063000,thông thường,300.0") {
+	if !strings.HasPrefix(r.body, "\ufeffThời điểm (giờ Việt Nam),Cụm loa") || !strings.Contains(r.body, y("01/12/2026 06:30:00,,n-b,phát xong,Bản tin tin-b,tin-b-20261201-063000,thông thường,300.0")) {
 		t.Errorf("plays.csv:\n%s", r.body)
 	}
-	r = e.do(admin, "GET", "/api/v1/reports/occurrences.csv?station=st-b&from=2026-12-01T00:00:00%2B07:00&to=2026-12-02T00:00:00%2B07:00", nil)
-	if r.status != 200 || !strings.Contains(r.body, "01/12/2026 06:30:00,Bản tin tin-b,st-b,,n-b,thông thường,đã phát,300.0") {
+	r = e.do(admin, "GET", y("/api/v1/reports/occurrences.csv?station=st-b&from=2026-12-01T00:00:00%2B07:00&to=2026-12-02T00:00:00%2B07:00"), nil)
+	if r.status != 200 || !strings.Contains(r.body, y("01/12/2026 06:30:00,Bản tin tin-b,st-b,,n-b,thông thường,đã phát,300.0")) {
 		t.Errorf("occurrences.csv: %d\n%s", r.status, r.body)
 	}
 	if r := e.do(e.login("officer-a"), "GET", "/api/v1/reports/occurrences.csv?station=st-b", nil); r.status != http.StatusForbidden {
@@ -175,8 +175,8 @@ func TestApprovedLateIsNotMissed(t *testing.T) {
 		t.Errorf("coverage counts today's 07:00, approved at 08:00: %+v", cov.Totals)
 	}
 	var rows []OccurrenceRow
-	json.Unmarshal([]byte(e.do(admin, "GET", "/api/v1/reports/occurrences?station=st-a&from=2026-12-01T00:00:00%2B07:00&to=2026-12-03T00:00:00%2B07:00", nil).body), &rows)
-	if len(rows) != 1 || !strings.HasPrefix(rows[0].Occurrence, "tin-a-20261202") {
+	json.Unmarshal([]byte(e.do(admin, "GET", y("/api/v1/reports/occurrences?station=st-a&from=2026-12-01T00:00:00%2B07:00&to=2026-12-03T00:00:00%2B07:00"), nil).body), &rows)
+	if len(rows) != 1 || !strings.HasPrefix(rows[0].Occurrence, y("tin-a-20261202")) {
 		t.Errorf("report rows %+v, want only tomorrow's 07:00", rows)
 	}
 }
@@ -213,12 +213,12 @@ func TestCoverageTargets(t *testing.T) {
 	put("tin-vung", "07:10", map[string]any{"kind": "zone", "ids": []string{"z-a"}})
 	put("tin-cum", "07:20", map[string]any{"kind": "nodes", "ids": []string{"n-a2", "n-a3"}})
 	must(e.reg.RevokeNode(ctx, "n-a3"))
-	at := time.Date(2026, 12, 1, 7, 10, 0, 0, time.FixedZone("ICT", 7*3600))
+	at := time.Date(fixtureYear, 12, 1, 7, 10, 0, 0, time.FixedZone("ICT", 7*3600))
 	_, err := e.reg.InsertPlayEvents(ctx, []registry.PlayEvent{
-		{NodeID: "n-a2", Seq: 1, Type: "started", ItemID: "tin-vung-20261201-071000", At: at},
-		{NodeID: "n-a2", Seq: 2, Type: "finished", ItemID: "tin-vung-20261201-071000", At: at.Add(5 * time.Second), PlayedMS: 5000},
-		{NodeID: "n-a3", Seq: 1, Type: "finished", ItemID: "tin-vung-20261201-071000", At: at.Add(5 * time.Second), PlayedMS: 5000},
-		{NodeID: "n-a", Seq: 9, Type: "interrupted", ItemID: "tin-xa-20261201-070000", At: at.Add(-9 * time.Minute), PlayedMS: 2000},
+		{NodeID: "n-a2", Seq: 1, Type: "started", ItemID: y("tin-vung-20261201-071000"), At: at},
+		{NodeID: "n-a2", Seq: 2, Type: "finished", ItemID: y("tin-vung-20261201-071000"), At: at.Add(5 * time.Second), PlayedMS: 5000},
+		{NodeID: "n-a3", Seq: 1, Type: "finished", ItemID: y("tin-vung-20261201-071000"), At: at.Add(5 * time.Second), PlayedMS: 5000},
+		{NodeID: "n-a", Seq: 9, Type: "interrupted", ItemID: y("tin-xa-20261201-070000"), At: at.Add(-9 * time.Minute), PlayedMS: 2000},
 	})
 	must(err)
 	r := e.do(admin, "GET", "/api/v1/coverage?area=a", nil)

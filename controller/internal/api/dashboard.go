@@ -85,7 +85,7 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := a.now()
 	schedules := a.cfg.Schedules.Scheduler.Schedules()
 	names := map[string]string{}
 	stationName := func(id string) string {

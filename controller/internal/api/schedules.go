@@ -31,6 +31,8 @@ type Schedules struct {
 	Registry  *registry.DB
 	Scheduler *scheduler.Scheduler
 	Logger    *slog.Logger
+	// Now is the controller's clock (nil: time.Now).
+	Now func() time.Time
 
 	mu sync.Mutex // held across a file's read-change-write
 }
@@ -93,7 +95,7 @@ func (s *Schedules) prepare(ctx context.Context, path string, src []byte) (*sche
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	now := time.Now()
+	now := s.now()
 	for _, c := range sc.Conflicts(now, now.Add(35*24*time.Hour), s.durations(ctx)) {
 		pos := c.A.Item.Pos
 		errs = append(errs, &schedule.Error{Pos: pos, Msg: strings.TrimPrefix(c.String(), pos.String()+": ")})
@@ -115,7 +117,7 @@ func (s *Schedules) ingest(ctx context.Context, path string) (string, error) {
 		return "", err
 	}
 	err = s.Registry.PutMedia(ctx, registry.Media{SHA256: info.SHA256, Name: filepath.Base(path), SourceFormat: info.SourceFormat,
-		Size: info.Size, DurationMS: info.DurationMS, CreatedAt: time.Now(), CreatedBy: "schedule"})
+		Size: info.Size, DurationMS: info.DurationMS, CreatedAt: s.now(), CreatedBy: "schedule"})
 	return info.SHA256, err
 }
 
@@ -417,7 +419,7 @@ func (a *API) occurrenceReportCSV(w http.ResponseWriter, r *http.Request) error 
 func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	from, to, err := period(r)
+	from, to, err := period(r, a.now())
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +456,7 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 				if err != nil {
 					return nil, err
 				}
-				row.Status, row.Reason, row.PlayedMS = outcome(evs, o, time.Now())
+				row.Status, row.Reason, row.PlayedMS = outcome(evs, o, a.now())
 				out = append(out, row)
 			}
 		}
@@ -504,4 +506,11 @@ func outcome(evs []registry.PlayEvent, o schedule.Occurrence, now time.Time) (st
 		return "missed", "no report from the node", 0
 	}
 	return "upcoming", "", 0
+}
+
+func (s *Schedules) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }

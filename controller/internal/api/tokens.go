@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/communeradio/radio/controller/internal/registry"
 )
@@ -55,7 +54,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	b := randomSecret(24)
 	secret := "rt_" + b
 	t := registry.Token{ID: "t-" + randomSecret(6), Name: strings.TrimSpace(req.Name), Role: role, AreaID: area,
-		CreatedAt: time.Now(), CreatedBy: p.Actor()}
+		CreatedAt: a.now(), CreatedBy: p.Actor()}
 	if err := a.cfg.Registry.CreateToken(r.Context(), t, HashToken(secret)); err != nil {
 		return err
 	}

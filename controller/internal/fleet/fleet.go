@@ -36,6 +36,8 @@ type Config struct {
 	// Receive, if set, delivers what nodes publish from an in-process
 	// broker (broker.Broker.Receive) instead of an MQTT subscription.
 	Receive func(filter string, fn func(topic string, payload []byte, retained bool)) error
+	// Now is the controller's clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // Fleet talks to every node through the broker.
@@ -62,6 +64,9 @@ type eventBatch struct {
 func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if cfg.CommandLife <= 0 {
 		cfg.CommandLife = 10 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	f := &Fleet{cfg: cfg, log: cfg.Logger.With("part", "fleet"), events: make(chan eventBatch, 4096), work: make(chan message, 4096)}
 	subs := map[string]byte{}
@@ -202,7 +207,7 @@ func (f *Fleet) onState(id string, payload []byte, retained bool) error {
 	if s.Node != id {
 		return fmt.Errorf("state names node %q on node %q's topic", s.Node, id)
 	}
-	at := time.Now()
+	at := f.cfg.Now()
 	return f.cfg.Registry.UpsertNodeState(context.Background(), registry.NodeState{NodeID: id, Online: s.Online, State: payload, UpdatedAt: at})
 }
 
@@ -245,7 +250,7 @@ func (f *Fleet) ingestLoop() {
 			return
 		}
 		var rows []registry.PlayEvent
-		now := time.Now()
+		now := f.cfg.Now()
 		for _, b := range batch {
 			for _, ev := range b.evs {
 				rows = append(rows, toRow(b.node, ev, now))
@@ -358,11 +363,11 @@ func (t Target) String() string {
 // ErrNoTarget is returned when a command names neither or both of node and zone.
 var ErrNoTarget = errors.New("name exactly one node or one zone")
 
-// NewCommandID returns a fresh command id.
-func NewCommandID() string {
+// newCommandID returns a fresh command id, issued at now.
+func newCommandID(now time.Time) string {
 	b := make([]byte, 6)
 	rand.Read(b)
-	return "c-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+	return "c-" + now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
 }
 
 // Send signs a command, records it and publishes it. c.ID, Issued and
@@ -371,9 +376,9 @@ func (f *Fleet) Send(ctx context.Context, t Target, c nodeproto.Command, by stri
 	if (t.Node == "") == (t.Zone == "") {
 		return c, ErrNoTarget
 	}
-	now := time.Now()
+	now := f.cfg.Now()
 	if c.ID == "" {
-		c.ID = NewCommandID()
+		c.ID = newCommandID(now)
 	}
 	c.Node, c.Zone = t.Node, t.Zone
 	c.Issued = now.UnixMilli()
@@ -420,7 +425,7 @@ func (f *Fleet) PublishDesired(ctx context.Context, node string, d nodeproto.Des
 	if err != nil {
 		return err
 	}
-	d.Node, d.Rev, d.Issued = node, rev, time.Now().UnixMilli()
+	d.Node, d.Rev, d.Issued = node, rev, f.cfg.Now().UnixMilli()
 	if d.Amp == "" {
 		d.Amp = "auto"
 	}

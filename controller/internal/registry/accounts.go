@@ -44,7 +44,7 @@ func (db *DB) CreateUser(ctx context.Context, u User, passwordHash string) error
 		return err
 	}
 	if u.CreatedAt.IsZero() {
-		u.CreatedAt = time.Now()
+		u.CreatedAt = db.now()
 	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO users(id, username, name, role, area_id, password_hash, created_at) VALUES (?,?,?,?,?,?,?)",
 		u.ID, u.Username, strings.TrimSpace(u.Name), u.Role, nullable(u.AreaID), passwordHash, ms(u.CreatedAt))

@@ -63,11 +63,11 @@ func (l *live) setStation(id string, n *liveNode, station string) {
 	m[id] = n
 }
 
-func (n *liveNode) add(e PlayEvent) {
+func (n *liveNode) add(e PlayEvent, now time.Time) {
 	if e.At.After(n.lastPlay) {
 		n.lastPlay = e.At
 	}
-	if time.Since(e.At) > LiveWindow {
+	if now.Sub(e.At) > LiveWindow {
 		return
 	}
 	if n.items == nil {
@@ -145,7 +145,7 @@ func (db *DB) loadLive(ctx context.Context) error {
 	for id, at := range last {
 		l.node(id).lastPlay = at
 	}
-	since := time.Now().Add(-LiveWindow)
+	since := db.now().Add(-LiveWindow)
 	rows, err = db.w.QueryContext(ctx, `SELECT node_id, item_id,
 		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(played_ms), max(at)
 		FROM play_events WHERE at >= ? GROUP BY node_id, item_id`, ms(since))
@@ -206,13 +206,13 @@ func (db *DB) liveOffline(id string) {
 }
 
 func (db *DB) liveEvents(evs []PlayEvent) {
-	now := time.Now()
+	now := db.now()
 	db.live.mu.Lock()
 	defer db.live.mu.Unlock()
 	touched := map[*liveNode]bool{}
 	for _, e := range evs {
 		n := db.live.node(e.NodeID)
-		n.add(e)
+		n.add(e, now)
 		touched[n] = true
 	}
 	for n := range touched {
@@ -281,7 +281,7 @@ func (v NodeView) Outcome(item string) PlayOutcome {
 // reports false without running fn when since is beyond what the mirror
 // holds (LiveWindow). It spares copying 100,000 nodes' worth of maps.
 func (db *DB) ReadLive(since time.Time, fn func(LiveReader)) bool {
-	if time.Since(since) > LiveWindow {
+	if db.now().Sub(since) > LiveWindow {
 		return false
 	}
 	db.live.mu.RLock()

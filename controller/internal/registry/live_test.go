@@ -18,7 +18,7 @@ func TestLiveMatchesSQLite(t *testing.T) {
 	db := open(t, path)
 	seed(t, db)
 	ctx := context.Background()
-	now := time.Now().Truncate(time.Millisecond)
+	now := testNow().Truncate(time.Millisecond)
 	day := now.Add(-3 * time.Hour)
 	for i, n := range []string{"n1", "n2"} {
 		if err := db.UpsertNodeState(ctx, NodeState{NodeID: n, Online: true, State: json.RawMessage(`{}`), UpdatedAt: now.Add(time.Duration(i) * time.Second)}); err != nil {

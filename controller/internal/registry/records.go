@@ -39,7 +39,7 @@ func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error
 			return 0, invalidf("play event %d without a node", e.Seq)
 		}
 	}
-	now := time.Now()
+	now := db.now()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("registry: %w", err)
@@ -216,7 +216,7 @@ func (db *DB) RecordReply(ctx context.Context, r CommandReply) error {
 		return err
 	}
 	if r.At.IsZero() {
-		r.At = time.Now()
+		r.At = db.now()
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO command_replies(command_id, node_id, ok, code, reason, at) VALUES (?,?,?,?,?,?)
 		ON CONFLICT(command_id, node_id) DO UPDATE SET ok = excluded.ok, code = excluded.code, reason = excluded.reason, at = excluded.at
@@ -263,7 +263,7 @@ func (db *DB) CreateToken(ctx context.Context, t Token, hash []byte) error {
 		return invalidf("token needs an id and a role")
 	}
 	if t.CreatedAt.IsZero() {
-		t.CreatedAt = time.Now()
+		t.CreatedAt = db.now()
 	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO tokens(id, name, role, area_id, hash, created_at, created_by) VALUES (?,?,?,?,?,?,?)", t.ID, t.Name, t.Role, t.AreaID, hash, ms(t.CreatedAt), t.CreatedBy)
 	return writeErr("token "+t.ID, err)
@@ -350,7 +350,7 @@ func (db *DB) AddAudit(ctx context.Context, a Audit) error {
 		return invalidf("audit entry needs an actor and an action")
 	}
 	if a.At.IsZero() {
-		a.At = time.Now()
+		a.At = db.now()
 	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO audit(at, actor, action, target, detail, remote, area_id) VALUES (?,?,?,?,?,?,?)",
 		ms(a.At), a.Actor, a.Action, a.Target, a.Detail, a.Remote, a.AreaID)

@@ -48,7 +48,8 @@ type DB struct {
 	w    *sql.DB // the one writer
 	r    *sql.DB // readers
 	log  *slog.Logger
-	live *live // what the coverage view reads, in memory
+	now  func() time.Time // the controller's clock
+	live *live            // what the coverage view reads, in memory
 
 	areas    tableCache[Area]
 	stations tableCache[Station]
@@ -77,10 +78,24 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
+// Options of Open. The zero value is usable.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock of every default time the registry fills in and of
+	// its in-memory window (nil: time.Now). The controller passes its one
+	// clock, so that a test's fake clock runs through the registry too.
+	Now func() time.Time
+}
+
 // Open opens (creating if needed) the registry at path and migrates it.
-func Open(path string, log *slog.Logger) (*DB, error) {
+func Open(path string, opt Options) (*DB, error) {
+	log := opt.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
 	}
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("registry: open %q: want a file path without '?' or '#'", path)
@@ -90,7 +105,7 @@ func Open(path string, log *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("registry: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	db := &DB{w: w, log: log}
+	db := &DB{w: w, log: log, now: now}
 	if err := db.migrate(); err != nil {
 		w.Close()
 		return nil, err
@@ -430,7 +445,7 @@ func (db *DB) CreateNode(ctx context.Context, n Node, secretHash []byte) error {
 		return err
 	}
 	if n.CreatedAt.IsZero() {
-		n.CreatedAt = time.Now()
+		n.CreatedAt = db.now()
 	}
 	_, err := db.w.ExecContext(ctx, "INSERT INTO nodes(id, station_id, name, lat, lon, secret_hash, created_at) VALUES (?,?,?,?,?,?,?)",
 		n.ID, n.StationID, n.Name, n.Lat, n.Lon, string(secretHash), ms(n.CreatedAt))
@@ -730,7 +745,7 @@ func (db *DB) PutMedia(ctx context.Context, m Media) error {
 		return invalidf("media %s: size %d, duration %d ms", m.SHA256, m.Size, m.DurationMS)
 	}
 	if m.CreatedAt.IsZero() {
-		m.CreatedAt = time.Now()
+		m.CreatedAt = db.now()
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO media(sha256, name, source_format, size, duration_ms, created_at, created_by)
 		VALUES (?,?,?,?,?,?,?) ON CONFLICT(sha256) DO NOTHING`,
@@ -796,7 +811,7 @@ func (db *DB) UpsertNodeState(ctx context.Context, s NodeState) error {
 		return invalidf("node %s: state is not JSON", s.NodeID)
 	}
 	if s.UpdatedAt.IsZero() {
-		s.UpdatedAt = time.Now()
+		s.UpdatedAt = db.now()
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO node_state(node_id, online, state, updated_at) VALUES (?,?,?,?)
 		ON CONFLICT(node_id) DO UPDATE SET online = excluded.online, state = excluded.state, updated_at = excluded.updated_at

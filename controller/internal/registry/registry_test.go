@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +18,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// testNow is the registry's clock in tests: the wall clock, moved
+// RADIO_TEST_YEARS years on. Code that read the wall clock instead of the
+// clock it is given would disagree with the fixtures, which are made from
+// testNow too.
+func testNow() time.Time {
+	n, _ := strconv.Atoi(os.Getenv("RADIO_TEST_YEARS"))
+	return time.Now().AddDate(n, 0, 0)
+}
+
 func open(t testing.TB, path string) *DB {
 	t.Helper()
-	db, err := Open(path, nil)
+	db, err := Open(path, Options{Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +137,7 @@ func TestRegistryRejects(t *testing.T) {
 
 func events(node string, from, n int) []PlayEvent {
 	var out []PlayEvent
-	now := time.Now()
+	now := testNow()
 	for i := from; i < from+n; i++ {
 		out = append(out, PlayEvent{NodeID: node, Seq: uint64(i), Type: "started", ItemID: fmt.Sprintf("c-%d", i%7),
 			Media: strings.Repeat("a", 64), At: now, PlayAt: now, OffsetUS: 120, ReceivedAt: now})
@@ -172,7 +183,7 @@ func TestConcurrentWriters(t *testing.T) {
 				if _, err := db.InsertPlayEvents(ctx, events(fmt.Sprintf("n%d", w%3+1), w*1000+i*10, 10)); err != nil {
 					errs <- err
 				}
-				if err := db.AddAudit(ctx, Audit{At: time.Now(), Actor: "t", Action: "x"}); err != nil {
+				if err := db.AddAudit(ctx, Audit{At: testNow(), Actor: "t", Action: "x"}); err != nil {
 					errs <- err
 				}
 				if _, err := db.ListPlayEvents(ctx, PlayFilter{Limit: 5}); err != nil {
@@ -191,8 +202,8 @@ func TestConcurrentWriters(t *testing.T) {
 func TestRepliesKeepAcceptance(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, filepath.Join(t.TempDir(), "r.db"))
-	db.RecordReply(ctx, CommandReply{CommandID: "c1", NodeID: "n1", OK: true, At: time.Now()})
-	db.RecordReply(ctx, CommandReply{CommandID: "c1", NodeID: "n1", OK: false, Code: 1006, Reason: "replayed", At: time.Now()})
+	db.RecordReply(ctx, CommandReply{CommandID: "c1", NodeID: "n1", OK: true, At: testNow()})
+	db.RecordReply(ctx, CommandReply{CommandID: "c1", NodeID: "n1", OK: false, Code: 1006, Reason: "replayed", At: testNow()})
 	r, _ := db.ListReplies(ctx, "c1")
 	if len(r) != 1 || !r[0].OK {
 		t.Errorf("replies = %+v, want the acceptance kept", r)
@@ -248,7 +259,7 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 { // the second and third opens find nothing to do
-		db, err := Open(path, nil)
+		db, err := Open(path, Options{Now: testNow})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,11 +278,11 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	if db, err := Open(path, nil); err == nil {
+	if db, err := Open(path, Options{Now: testNow}); err == nil {
 		db.Close()
 		t.Error("opened a database with a newer schema")
 	}
-	if _, err := Open("x.db?mode=memory", nil); err == nil {
+	if _, err := Open("x.db?mode=memory", Options{}); err == nil {
 		t.Error("accepted a path with a query")
 	}
 }
@@ -325,7 +336,7 @@ func TestNodesAndZones(t *testing.T) {
 
 	n1, err := db.GetNode(ctx, "n1")
 	must(err)
-	if n1.CreatedAt.IsZero() || time.Since(n1.CreatedAt) > time.Minute {
+	if n1.CreatedAt.IsZero() || testNow().Sub(n1.CreatedAt) > time.Minute {
 		t.Errorf("CreatedAt = %v, want now", n1.CreatedAt)
 	}
 	want := Node{ID: "n1", StationID: "st-1", Name: "Cụm n1", Lat: 10.7, Lon: 106.7, CreatedAt: n1.CreatedAt, Zones: []string{"z1", "z2"}}
@@ -382,7 +393,7 @@ func TestMedia(t *testing.T) {
 		CreatedAt: time.UnixMilli(1_700_000_000_000), CreatedBy: "t-1"}
 	b := Media{SHA256: strings.Repeat("b", 64), Name: "b.wav", SourceFormat: "wav", Size: 2000, DurationMS: 6000,
 		CreatedAt: time.UnixMilli(1_700_000_100_000), CreatedBy: "t-1"}
-	for _, m := range []Media{a, b, {SHA256: a.SHA256, Name: "again.mp3", Size: 1000, CreatedAt: time.Now()}} {
+	for _, m := range []Media{a, b, {SHA256: a.SHA256, Name: "again.mp3", Size: 1000, CreatedAt: testNow()}} {
 		if err := db.PutMedia(ctx, m); err != nil {
 			t.Fatalf("PutMedia(%s): %v", m.Name, err)
 		}

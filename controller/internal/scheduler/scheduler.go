@@ -50,7 +50,7 @@ type Config struct {
 	// beyond the grace window. Both optional.
 	LastRun    func() time.Time
 	SetLastRun func(time.Time)
-	// Now is the scheduler's clock for AiringSince (nil: time.Now).
+	// Now is the scheduler's clock (nil: time.Now).
 	Now func() time.Time
 }
 
@@ -80,6 +80,9 @@ func New(cfg Config) *Scheduler {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = time.Hour
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Scheduler{cfg: cfg, schedules: map[string]*schedule.Schedule{}, slots: map[string][]nodeproto.Slot{},
 		sent: map[string][32]byte{}, since: map[string]map[string]time.Time{}, wake: make(chan struct{}, 1)}
 }
@@ -103,10 +106,7 @@ func (s *Scheduler) Set(name string, sc *schedule.Schedule) {
 // new, changed or newly approved one airs from now on. Schedules loaded at
 // start count as airing all along (the controller does not know better).
 func (s *Scheduler) airing(old, sc *schedule.Schedule, prev map[string]time.Time) map[string]time.Time {
-	now := time.Now()
-	if s.cfg.Now != nil {
-		now = s.cfg.Now()
-	}
+	now := s.cfg.Now()
 	out := map[string]time.Time{}
 	for i := range sc.Items {
 		it := &sc.Items[i]
@@ -216,7 +216,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Refresh)
 	defer t.Stop()
 	for {
-		s.Replan(ctx, time.Now())
+		s.Replan(ctx, s.cfg.Now())
 		select {
 		case <-ctx.Done():
 			return
