@@ -336,9 +336,12 @@ func (a *agent) execute(c *nodeproto.Command) error {
 		if c.Stop != nil {
 			id = c.Stop.ID
 		}
-		for pid := range a.pending {
+		// Items still waiting for their content are stopped too, and
+		// reported as the player reports a queued item it drops.
+		for pid, p := range a.pending {
 			if id == "" || pid == id {
 				delete(a.pending, pid)
+				a.stopped(p.item)
 			}
 		}
 		a.play.Stop(id)
@@ -697,6 +700,16 @@ func (a *agent) fail(it player.Item, reason string) {
 	a.slotDone(it.ID, ev.PlayAt)
 }
 
+// stopped reports an item that a stop command dropped before it started.
+func (a *agent) stopped(it player.Item) {
+	ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: it.ID, Media: it.Media, At: time.Now().UnixMilli(),
+		Priority: priorityName(it.Priority), Reason: "stopped"}
+	if !it.PlayAt.IsZero() {
+		ev.PlayAt = it.PlayAt.UnixMilli()
+	}
+	a.record(ev)
+}
+
 func priorityName(rank int) string {
 	switch rank {
 	case 1:
@@ -818,8 +831,9 @@ func (a *agent) applyAmp(now time.Time) {
 }
 
 func (a *agent) publishState(force bool) {
+	vol := a.volume
 	s := nodeproto.State{Node: a.cfg.ID, Online: true, Version: a.cfg.Version,
-		Volume: a.volume, Amp: a.amp, Audio: a.play.Backend(), CacheBytes: a.cache.Usage(), Outbox: a.out.Len()}
+		Volume: &vol, Amp: a.amp, Audio: a.play.Backend(), CacheBytes: a.cache.Usage(), Outbox: a.out.Len()}
 	if a.st.Desired != nil {
 		s.DesiredRev = a.st.Desired.Rev
 	}

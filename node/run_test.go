@@ -491,3 +491,58 @@ func waitCached(t *testing.T, cfg Config, media string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A stop reaches an item still waiting for its content: it is reported
+// "interrupted" with reason "stopped" (PROTOCOL.md §5), as a queued item the
+// player drops is, and never plays afterwards. A muted node (volume 0) says so.
+func TestStopBeforeContentArrives(t *testing.T) {
+	f, cfg := newFixture(t)
+	stop := runNode(t, cfg)
+	defer stop()
+	states := make(chan nodeproto.State, 100)
+	f.ctl.Subscribe("radio/v1/node/n1/state", 1, func(_ mqtt.Client, m mqtt.Message) {
+		var s nodeproto.State
+		if json.Unmarshal(m.Payload(), &s) == nil {
+			states <- s
+		}
+	}).Wait()
+	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, nodeproto.Desired{Node: "n1", Rev: 1, Issued: now(), Volume: 0}))
+	f.reply("desired:1")
+	// The controller does not have the file (yet): the play waits for it.
+	audio, sha := opusTone(t, 0.5, 440)
+	c := nodeproto.Command{ID: "c-waiting", Type: "play", Node: "n1", Issued: now(), Expires: now() + 60000,
+		Play: &nodeproto.Play{Media: sha, Size: int64(len(audio)), PlayAt: now() + 5000}}
+	f.publish("radio/v1/node/n1/cmd", false, f.sign("k1", f.priv, c))
+	if r := f.reply("c-waiting"); !r.OK {
+		t.Fatalf("play refused: %+v", r)
+	}
+	s := nodeproto.Command{ID: "c-stop", Type: "stop", Node: "n1", Issued: now(), Expires: now() + 60000, Stop: &nodeproto.Stop{ID: "c-waiting"}}
+	f.publish("radio/v1/node/n1/cmd", false, f.sign("k1", f.priv, s))
+	f.reply("c-stop")
+	e := f.event("interrupted", "c-waiting", 10*time.Second)
+	if e.Reason != "stopped" || e.PlayedMS != 0 {
+		t.Errorf("stopped before its content came: %+v", e)
+	}
+	// The file now arrives: the stopped item must not play.
+	f.mu.Lock()
+	f.files[sha] = audio
+	f.mu.Unlock()
+	select {
+	case e := <-f.events:
+		if e.ID == "c-waiting" {
+			t.Errorf("a stopped item reported %s afterwards", e.Type)
+		}
+	case <-time.After(7 * time.Second):
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case st := <-states:
+			if st.Online && st.Volume != nil && *st.Volume == 0 {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no state report with volume 0 from a muted node")
+		}
+	}
+}

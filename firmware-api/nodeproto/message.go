@@ -65,7 +65,7 @@ type State struct {
 	TS         int64       `json:"ts,omitempty"` // unix ms of this report
 	Version    string      `json:"version,omitempty"`
 	UptimeS    int64       `json:"uptime_s,omitempty"`
-	Volume     int         `json:"volume,omitempty"`
+	Volume     *int        `json:"volume,omitempty"` // 0-100; a pointer so that 0 (muted) is reported
 	Amp        bool        `json:"amp,omitempty"`
 	Audio      string      `json:"audio,omitempty"` // "alsa" or "silent" (no sound device)
 	Playing    *NowPlaying `json:"playing,omitempty"`

@@ -181,8 +181,8 @@ func (s *State) Validate() error {
 	if !ValidID(s.Node) {
 		return invalid("state node %q", s.Node)
 	}
-	if s.Volume < 0 || s.Volume > 100 {
-		return invalid("state volume %d", s.Volume)
+	if err := checkVolume(s.Volume); err != nil {
+		return err
 	}
 	return nil
 }
