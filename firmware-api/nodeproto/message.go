@@ -87,16 +87,17 @@ type NowPlaying struct {
 // Command is the signed body of radio/v1/node/{id}/cmd and radio/v1/zone/{zone}/cmd.
 // Exactly one of Node and Zone is set and MUST match the topic it came on.
 type Command struct {
-	ID      string `json:"id"`
-	Type    string `json:"type"`
-	Node    string `json:"node,omitempty"`
-	Zone    string `json:"zone,omitempty"`
-	Issued  int64  `json:"issued"`  // unix ms
-	Expires int64  `json:"expires"` // unix ms; a node MUST NOT act after this instant
-	Play    *Play  `json:"play,omitempty"`
-	Stop    *Stop  `json:"stop,omitempty"`
-	Volume  *int   `json:"volume,omitempty"` // 0..100, for type volume
-	Amp     *bool  `json:"amp,omitempty"`    // for type amp
+	ID      string  `json:"id"`
+	Type    string  `json:"type"`
+	Node    string  `json:"node,omitempty"`
+	Zone    string  `json:"zone,omitempty"`
+	Issued  int64   `json:"issued"`  // unix ms
+	Expires int64   `json:"expires"` // unix ms; a node MUST NOT act after this instant
+	Play    *Play   `json:"play,omitempty"`
+	Stop    *Stop   `json:"stop,omitempty"`
+	Volume  *int    `json:"volume,omitempty"` // 0..100, for type volume
+	Amp     *bool   `json:"amp,omitempty"`    // for type amp
+	Stream  *Stream `json:"stream,omitempty"` // for type stream: opens a live session
 }
 
 // Play asks the node to play a media file at PlayAt.
@@ -193,6 +194,10 @@ type Event struct {
 	PlayedMS int64  `json:"played_ms,omitempty"` // audio played so far (finished, interrupted)
 	Priority string `json:"priority,omitempty"`
 	Reason   string `json:"reason,omitempty"` // failed, interrupted
+	// Live sessions only (finished, interrupted): audio that did not arrive
+	// in time and was played as silence: how many holes, and how long in all.
+	Gaps  int   `json:"gaps,omitempty"`
+	GapMS int64 `json:"gap_ms,omitempty"`
 }
 
 // Ack acknowledges stored events; the node may then drop them from its outbox.

@@ -57,6 +57,13 @@ func (c *Command) Validate() error {
 			return err
 		}
 	case CmdStop:
+	case CmdStream:
+		if c.Stream == nil {
+			return invalid("stream command %s without stream", c.ID)
+		}
+		if err := c.Stream.validate(); err != nil {
+			return err
+		}
 	case CmdVolume:
 		if c.Volume == nil {
 			return invalid("volume command %s without volume", c.ID)
@@ -166,6 +173,9 @@ func (ev *Event) Validate() error {
 	case EventStarted, EventFinished, EventInterrupted, EventResumed, EventFailed:
 	default:
 		return invalid("event %d type %q", ev.Seq, ev.Type)
+	}
+	if ev.Gaps < 0 || ev.GapMS < 0 {
+		return invalid("event %d: gaps %d gap_ms %d", ev.Seq, ev.Gaps, ev.GapMS)
 	}
 	if ev.Seq == 0 || ev.At <= 0 || len(ev.ID) > MaxEventID || len(ev.Reason) > MaxEventReason {
 		return invalid("event seq %d at %d", ev.Seq, ev.At)
