@@ -245,4 +245,3 @@ func (db *DB) RaiseDesiredRevs(ctx context.Context, min int64) error {
 	_, err := db.w.ExecContext(ctx, "UPDATE nodes SET desired_rev = ? WHERE desired_rev < ?", min, min)
 	return writeErr("nodes' desired revisions", err)
 }
-
