@@ -245,3 +245,15 @@ func (db *DB) RaiseDesiredRevs(ctx context.Context, min int64) error {
 	_, err := db.w.ExecContext(ctx, "UPDATE nodes SET desired_rev = ? WHERE desired_rev < ?", min, min)
 	return writeErr("nodes' desired revisions", err)
 }
+
+// IntegrityCheck runs SQLite's integrity_check and fails unless it says ok.
+func (db *DB) IntegrityCheck(ctx context.Context) error {
+	var res string
+	if err := db.r.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
+		return fmt.Errorf("registry: integrity check: %w", err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("registry: integrity check: %s", res)
+	}
+	return nil
+}
