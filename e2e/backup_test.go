@@ -84,6 +84,17 @@ func TestBackupRestoreWhileNodesReport(t *testing.T) {
 		}
 	}
 
+	// Only an administrator may take one: it holds the signing key.
+	var tok struct {
+		Secret string `json:"secret"`
+	}
+	ctl.mustCall(t, "POST", "/api/v1/tokens", map[string]any{"name": "officer script", "role": "officer", "area_id": "x-an-phu"}, &tok)
+	officer := &controller{proc: ctl.proc, url: ctl.url, token: tok.Secret}
+	var refused map[string]any
+	if code := officer.call(t, "POST", "/api/v1/backup", nil, &refused); code != http.StatusForbidden {
+		t.Errorf("backup with an officer's token: HTTP %d %v, want 403", code, refused)
+	}
+
 	// The backup, in the middle of the flow: everything acknowledged before
 	// it starts must be in it.
 	before := acked()
