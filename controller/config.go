@@ -54,6 +54,11 @@ type Config struct {
 	// limits) and whether it came over HTTPS (Secure cookies) are read
 	// from those headers, when the connection comes from loopback.
 	TrustProxy bool
+	// RetainMonths is how long proof of play, the audit log, commands and
+	// their replies are kept; recordings nothing inside that window (nor a
+	// programme, nor an unexpired command) names go too. 0 means the
+	// minimum, 13 months (a yearly report needs them); fewer is refused.
+	RetainMonths int
 	// Now is the clock of the whole controller: registry, scheduler, API,
 	// fleet (nil: time.Now). Tests give a fake one.
 	Now func() time.Time

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,10 +22,12 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/communeradio/radio/controller/internal/api"
+	"github.com/communeradio/radio/controller/internal/backup"
 	"github.com/communeradio/radio/controller/internal/broker"
 	"github.com/communeradio/radio/controller/internal/fleet"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/retention"
 	"github.com/communeradio/radio/controller/internal/scheduler"
 	"github.com/communeradio/radio/controller/internal/signer"
 	"github.com/communeradio/radio/controller/internal/web"
@@ -51,6 +54,9 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Now = time.Now
 	}
 	log := cfg.Logger
+	if _, err := retention.CheckMonths(cfg.RetainMonths); err != nil {
+		return fmt.Errorf("controller: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("controller: data dir: %w", err)
 	}
@@ -210,6 +216,21 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	go sched.Run(ctx)
 
+	// Retention and backups take turns: no recording goes while a backup
+	// copies the recordings.
+	var dataLock sync.Mutex
+	sweeper, err := retention.New(retention.Config{Registry: reg, Media: store, Months: cfg.RetainMonths,
+		SchedulesDir: schedDir, Loaded: sched.Schedules, Lock: &dataLock, Now: cfg.Now, Logger: log})
+	if err != nil {
+		return err
+	}
+	go sweeper.Run(ctx)
+	makeBackup := func(ctx context.Context, w io.Writer) (backup.Manifest, error) {
+		dataLock.Lock()
+		defer dataLock.Unlock()
+		return backup.Write(ctx, w, backup.Source{Registry: reg, DataDir: cfg.DataDir, SchedulesDir: schedDir, Version: cfg.Version, Now: cfg.Now})
+	}
+
 	if err := firstToken(ctx, reg, cfg.DataDir, log); err != nil {
 		return err
 	}
@@ -226,7 +247,7 @@ func Run(ctx context.Context, cfg Config) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
 			return publishDesired(ctx, node)
 		},
-		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now})
+		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)
@@ -256,6 +277,23 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	srv.Shutdown(sctx)
 	return nil
+}
+
+// Restore puts the backup in dir (made by radioctl backup) into
+// cfg.DataDir, which must be empty or not exist, and checks it; then Run on
+// the same Config starts the controller on it.
+func Restore(ctx context.Context, dir string, cfg Config) error {
+	if cfg.DataDir == "" {
+		return fmt.Errorf("controller: restore: name the new data folder")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	_, err := backup.Restore(ctx, dir, cfg.DataDir, cfg.Now, cfg.Logger)
+	return err
 }
 
 func hostname() string {

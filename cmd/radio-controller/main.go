@@ -31,10 +31,12 @@ func main() {
 	flag.StringVar(&cfg.MQTTTLSAddr, "mqtt-tls", "", "with -tls-cert: TLS listener of the embedded broker for nodes, e.g. 0.0.0.0:8883")
 	flag.DurationVar(&cfg.ScheduleGrace, "schedule-grace", 10*time.Minute, "occurrences due at most this long before a (re)start are still sent to nodes")
 	flag.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy on this machine: take the client address and https from X-Forwarded-For/-Proto")
+	flag.IntVar(&cfg.RetainMonths, "retain-months", 13, "months of proof of play, audit log, commands and replies kept (at least 13: a yearly report needs them); unused recordings older than that go too")
+	restore := flag.String("restore", "", "restore the backup in this folder (made by radioctl backup) into the empty -data folder, check it, and exit")
 	debug := flag.Bool("debug", false, "debug logging")
 	check := flag.Bool("check", false, "check the schedule files (or folders) given as arguments and exit: errors as file:line")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: radio-controller [flags]\n       radio-controller -check FILE.radio...\n\n")
+		fmt.Fprintf(os.Stderr, "Usage: radio-controller [flags]\n       radio-controller -check FILE.radio...\n       radio-controller -restore BACKUPDIR -data NEWDATADIR\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -57,6 +59,14 @@ func main() {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Version = version
+	if *restore != "" {
+		if err := controller.Restore(context.Background(), *restore, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "radio-controller:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("restored %s into %s; start the controller with -data %s\n", *restore, cfg.DataDir, cfg.DataDir)
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := controller.Run(ctx, cfg); err != nil {

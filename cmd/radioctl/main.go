@@ -62,6 +62,9 @@ Commands:
   token add NAME [-role R -area ID]   an API token for a script (your role and area; administrators: any)
   token list
   token revoke ID
+  backup DIR                  administrators: copy the controller's registry, recordings, keys and programmes
+                              into the new folder DIR, consistent while nodes report (restore:
+                              radio-controller -restore DIR -data NEWDATADIR)
   command ID                  a command and the nodes' replies
   plays [-node ID] [-item ID] [-since RFC3339]   proof of play
 
@@ -453,6 +456,11 @@ func (c *client) run(args []string) error {
 			q.Set("to", to)
 		}
 		return c.table("/api/v1/reports/occurrences?"+q.Encode(), "at", "node", "occurrence", "priority", "status", "reason")
+	case "backup":
+		if err := need(rest, 1, "DIR"); err != nil {
+			return err
+		}
+		return c.backup(rest[0])
 	case "command":
 		if err := need(rest, 1, "ID"); err != nil {
 			return err
@@ -492,23 +500,28 @@ func (c *client) do(req *http.Request, out any) error {
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		var e struct {
-			Error  string   `json:"error"`
-			Errors []string `json:"errors"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			if len(e.Errors) > 0 {
-				return fmt.Errorf("%s (HTTP %d):\n  %s", e.Error, resp.StatusCode, strings.Join(e.Errors, "\n  "))
-			}
-			return fmt.Errorf("%s (HTTP %d)", e.Error, resp.StatusCode)
-		}
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+		return httpError(resp.StatusCode, b)
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
 	}
 	_, err = c.out.Write(b)
 	return err
+}
+
+// httpError is the controller's error answer as the user reads it.
+func httpError(status int, b []byte) error {
+	var e struct {
+		Error  string   `json:"error"`
+		Errors []string `json:"errors"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		if len(e.Errors) > 0 {
+			return fmt.Errorf("%s (HTTP %d):\n  %s", e.Error, status, strings.Join(e.Errors, "\n  "))
+		}
+		return fmt.Errorf("%s (HTTP %d)", e.Error, status)
+	}
+	return fmt.Errorf("HTTP %d: %s", status, bytes.TrimSpace(b))
 }
 
 func (c *client) call(method, path string, body, out any) error {

@@ -58,6 +58,8 @@ type Config struct {
 	// TrustProxy reads the client's address and scheme from a reverse
 	// proxy's X-Forwarded-For/-Proto headers on loopback connections.
 	TrustProxy bool
+	// Backup streams a backup of the controller's data (nil: none).
+	Backup BackupFunc
 }
 
 // API serves HTTP.
@@ -168,6 +170,7 @@ func (a *API) routes() {
 	a.route("GET /api/v1/reports/occurrences.csv", a.occurrenceReportCSV)
 	a.route("GET /api/v1/keys", a.getKeys)
 	a.route("POST /api/v1/keys/rotate", a.rotateKey)
+	a.route("POST /api/v1/backup", a.backup)
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
