@@ -200,7 +200,7 @@ bulletin trua
 		s, _ := r.Stop()
 		tone := audiotest.Analyze(s, audiotest.Rate)
 		onset := r.Started.Add(time.Duration(tone.Onset) * time.Second / audiotest.Rate)
-		if !tone.Found || math.Abs(tone.Freq-523) > 10 || onset.Sub(start).Abs() > 300*time.Millisecond {
+		if !tone.Found || math.Abs(audiotest.Dominant(s[tone.Onset:], audiotest.Rate, 400, 700)-523) > 10 || onset.Sub(start).Abs() > 300*time.Millisecond {
 			t.Errorf("%s with no broker: %+v, onset %v from air time", id, tone, onset.Sub(start))
 		}
 	}

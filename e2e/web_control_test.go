@@ -50,7 +50,7 @@ func TestWebOfficerPlaysNowStopsSetsVolume(t *testing.T) {
 	evs := ctl.waitPlays(t, first, 2*time.Minute, func(e []playEvent) bool { return count(e, "finished") == 1 })
 	time.Sleep(300 * time.Millisecond) // the tail of the tone into the recording
 	s, _ := rec.Stop()
-	if tn := audiotest.Analyze(s, audiotest.Rate); !tn.Found || math.Abs(tn.Freq-523) > 10 {
+	if tn := audiotest.Analyze(s, audiotest.Rate); !tn.Found || math.Abs(audiotest.Dominant(s[tn.Onset:], audiotest.Rate, 400, 700)-523) > 10 { // Goertzel: a dropout on a loaded machine skews a zero-crossing count
 		t.Errorf("the sink of c1 did not hear the 523 Hz recording played now: %+v", tn)
 	}
 	if count(evs, "started") != 1 || evs[0].NodeID != "c1" {
