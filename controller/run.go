@@ -176,9 +176,13 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		slots := sched.Slots(node)
-		return fl.PublishDesired(ctx, node, nodeproto.Desired{Volume: set.Volume, Amp: set.Amp, Zones: n.Zones,
-			Schedule: slots, Content: scheduler.Content(slots), Keys: sig.Keys()})
+		slots, until := sched.Planned(node)
+		d := nodeproto.Desired{Volume: set.Volume, Amp: set.Amp, Zones: n.Zones,
+			Schedule: slots, Content: scheduler.Content(slots), Keys: sig.Keys()}
+		if !until.IsZero() {
+			d.HorizonUntil = until.UnixMilli()
+		}
+		return fl.PublishDesired(ctx, node, d) // cut to fit one message there
 	}
 	schedDir := cfg.SchedulesDir
 	if schedDir == "" {
@@ -191,6 +195,7 @@ func Run(ctx context.Context, cfg Config) error {
 	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
 	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Nodes: schedules.Resolve,
 		Media: schedules.MediaInfo, Publish: publishDesired,
+		Reach: func(node string) time.Time { r, _ := fl.Reach(node); return r.Until },
 		LastRun: func() time.Time {
 			b, _ := os.ReadFile(lastRunFile)
 			t, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))

@@ -545,7 +545,7 @@ func (a *agent) handleDesired(payload []byte) {
 	a.link.Resubscribe()
 	a.syncContent()
 	a.stateDirty = true
-	a.log.Info("desired state applied", "rev", d.Rev, "zones", d.Zones, "slots", len(d.Schedule))
+	a.log.Info("desired state applied", "rev", d.Rev, "zones", d.Zones, "slots", len(d.Schedule), "schedule_until", d.HorizonUntil)
 	a.reply(tag, nil)
 }
 
@@ -836,6 +836,7 @@ func (a *agent) publishState(force bool) {
 		Volume: &vol, Amp: a.amp, Audio: a.play.Backend(), CacheBytes: a.cache.Usage(), Outbox: a.out.Len()}
 	if a.st.Desired != nil {
 		s.DesiredRev = a.st.Desired.Rev
+		s.ScheduleUntil = a.st.Desired.HorizonUntil // how far ahead it can play on its own
 	}
 	if cur := a.play.Now(); cur != nil {
 		s.Playing = &nodeproto.NowPlaying{ID: cur.ID, Media: cur.Media, Priority: priorityName(cur.Priority), Since: cur.Since.UnixMilli()}

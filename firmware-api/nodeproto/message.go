@@ -18,6 +18,17 @@ const (
 	MaxAckSeqs     = 1024      // seqs in one Ack
 	MaxSchedule    = 5000      // slots in one Desired
 	MaxChunkMsg    = chunkHeader + ChunkSize
+	// MaxPacket is the largest MQTT packet a broker of this protocol
+	// carries: the largest payload (a JSON document at MaxJSONPayload, which
+	// is bigger than a chunk) plus the fixed header, the topic and MQTT 5
+	// properties. A broker disconnects a client that sends a bigger one, so
+	// a sender MUST check a message against it before publishing: one
+	// oversized message must not cut a shared connection.
+	MaxPacket = max(MaxJSONPayload, MaxChunkMsg) + 4096
+	// MinHorizonMS is the shortest schedule horizon a controller sends: when
+	// a desired state over MaxJSONPayload must be cut, it keeps at least
+	// this much of the schedule, or refuses to publish it.
+	MinHorizonMS = 24 * 3600 * 1000
 )
 
 // Priorities of Circular 39/2020/TT-BTTTT, lowest first.
@@ -72,8 +83,11 @@ type State struct {
 	DiskFree   int64       `json:"disk_free,omitempty"` // bytes free where the cache lives
 	CacheBytes int64       `json:"cache_bytes,omitempty"`
 	DesiredRev int64       `json:"desired_rev,omitempty"` // last desired revision applied
-	Outbox     int         `json:"outbox,omitempty"`      // proof-of-play events not yet acknowledged
-	Error      string      `json:"error,omitempty"`
+	// ScheduleUntil is the applied desired state's HorizonUntil: how far
+	// ahead the node holds its schedule (unix ms; 0: not said).
+	ScheduleUntil int64  `json:"schedule_until,omitempty"`
+	Outbox        int    `json:"outbox,omitempty"` // proof-of-play events not yet acknowledged
+	Error         string `json:"error,omitempty"`
 }
 
 // NowPlaying describes the item on air.
@@ -130,6 +144,11 @@ type Desired struct {
 	Content  []ContentRef `json:"content,omitempty"`  // files to keep cached
 	Schedule []Slot       `json:"schedule,omitempty"` // upcoming occurrences, played from the node's own clock
 	Keys     []Key        `json:"keys,omitempty"`     // controller keys to trust from now on
+	// HorizonUntil (unix ms; 0: not said) is how far ahead Schedule
+	// reaches: every occurrence before it is in Schedule, none at or after
+	// it. It is earlier than the controller's planning horizon when the
+	// whole plan would not fit in MaxJSONPayload (PROTOCOL.md §4).
+	HorizonUntil int64 `json:"horizon_until,omitempty"`
 }
 
 // ContentRef names a media file a node should hold in its cache.

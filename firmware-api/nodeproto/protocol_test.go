@@ -312,6 +312,27 @@ func TestCommandValidate(t *testing.T) {
 	}
 }
 
+// A desired state's horizon_until bounds its own schedule.
+func TestDesiredHorizonValidate(t *testing.T) {
+	d := Desired{Node: "n1", Rev: 1, Volume: 50, HorizonUntil: 2000,
+		Schedule: []Slot{{ID: "s1", Media: strings.Repeat("a", 64), Size: 100, PlayAt: 1999}}}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("slot before horizon_until refused: %v", err)
+	}
+	for name, mut := range map[string]func(*Desired){
+		"slot at horizon_until":    func(d *Desired) { d.Schedule[0].PlayAt = 2000 },
+		"slot after horizon_until": func(d *Desired) { d.Schedule[0].PlayAt = 5000 },
+		"negative horizon_until":   func(d *Desired) { d.HorizonUntil = -1 },
+	} {
+		c := d
+		c.Schedule = append([]Slot(nil), d.Schedule...)
+		mut(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted %+v", name, c)
+		}
+	}
+}
+
 func FuzzDecodeCommandEnvelope(f *testing.F) {
 	priv := exampleKey()
 	ring := Keyring{"k": priv.Public().(ed25519.PublicKey)}

@@ -107,9 +107,15 @@ func (d *Desired) Validate() error {
 	if len(d.Schedule) > MaxSchedule {
 		return invalid("desired schedule has %d slots, limit %d", len(d.Schedule), MaxSchedule)
 	}
+	if d.HorizonUntil < 0 {
+		return invalid("desired horizon_until %d", d.HorizonUntil)
+	}
 	for _, s := range d.Schedule {
 		if !ValidID(s.ID) || s.PlayAt <= 0 {
 			return invalid("schedule slot %q play_at %d", s.ID, s.PlayAt)
+		}
+		if d.HorizonUntil > 0 && s.PlayAt >= d.HorizonUntil {
+			return invalid("schedule slot %s plays at %d, at or after horizon_until %d", s.ID, s.PlayAt, d.HorizonUntil)
 		}
 		if err := checkMedia(s.Media, s.Size); err != nil {
 			return err

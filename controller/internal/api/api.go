@@ -388,6 +388,10 @@ type NodeView struct {
 	UpdatedAt *time.Time       `json:"state_updated_at,omitempty"`
 	// PlayingTitle names what it plays now (State.Playing).
 	PlayingTitle string `json:"playing_title,omitempty"`
+	// Schedule is how far ahead the controller's last desired state for
+	// the node reaches: cut short of the plan to fit one message, or
+	// refused (fleet.Reach). Absent before the first one since start.
+	Schedule *fleet.Reach `json:"schedule,omitempty"`
 }
 
 func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView, error) {
@@ -417,6 +421,11 @@ func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView,
 			v.Online = s.Online
 			t := s.UpdatedAt
 			v.UpdatedAt = &t
+		}
+		if a.cfg.Fleet != nil {
+			if r, ok := a.cfg.Fleet.Reach(n.ID); ok {
+				v.Schedule = &r
+			}
 		}
 		out = append(out, v)
 	}

@@ -58,15 +58,17 @@ type Config struct {
 	NodeZones func(node string) []string
 }
 
-// Size limits. The largest legitimate message is a JSON document at
-// nodeproto.MaxJSONPayload (a desired state with many slots), which is
-// bigger than a content chunk (nodeproto.MaxChunkMsg); both must pass.
+// Size limits: the protocol's (nodeproto.MaxPacket), one constant for the
+// embedded broker, the Mosquitto configuration and the controller's own
+// publishes (fleet), which check every message against it first.
 const (
+	// MaxPayload is the largest payload: a JSON document at
+	// nodeproto.MaxJSONPayload (a desired state with many slots), bigger
+	// than a content chunk (nodeproto.MaxChunkMsg); both must pass.
 	MaxPayload = max(nodeproto.MaxJSONPayload, nodeproto.MaxChunkMsg)
-	// MaxPacket is the largest MQTT packet accepted: MaxPayload plus the
-	// fixed header, the topic (a few dozen bytes) and MQTT 5 properties.
-	// A client sending a bigger one is disconnected.
-	MaxPacket = MaxPayload + 4096
+	// MaxPacket is the largest MQTT packet accepted. A client sending a
+	// bigger one is disconnected.
+	MaxPacket = nodeproto.MaxPacket
 )
 
 // Tuning for a fleet of mostly idle nodes on flaky links.

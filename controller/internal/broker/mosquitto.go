@@ -130,7 +130,7 @@ max_queued_messages 100000
 max_queued_bytes 16777216
 max_inflight_messages 20
 
-# A JSON document (nodeproto.MaxJSONPayload) or a content chunk
+# nodeproto.MaxPacket: a JSON document (nodeproto.MaxJSONPayload) or a content chunk
 # (nodeproto.MaxChunkMsg) plus headers at most; a bigger packet cuts the
 # sender off, as in the embedded broker. (max_packet_size rather than
 # message_size_limit, which Mosquitto 2 asks to replace.)

@@ -52,6 +52,7 @@ type Fleet struct {
 	mu      sync.Mutex
 	closed  bool
 	known   sync.Map // node id -> true, a cache of registry lookups
+	reach   sync.Map // node id -> Reach of its last desired state
 }
 
 type eventBatch struct {
@@ -271,7 +272,9 @@ func (f *Fleet) ingestLoop() {
 				continue
 			}
 			ack, _ := json.Marshal(nodeproto.Ack{Seqs: seqs})
-			f.client.Publish(nodeproto.NodeTopic(b.node, nodeproto.LeafAck), 1, false, ack)
+			if _, err := f.publish(nodeproto.NodeTopic(b.node, nodeproto.LeafAck), false, ack); err != nil {
+				f.log.Error("acknowledging proof of play", "node", b.node, "err", err)
+			}
 		}
 		batch, n = batch[:0], 0
 	}
@@ -324,7 +327,9 @@ func (f *Fleet) onFetch(id string, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		f.client.Publish(topic, 1, false, b)
+		if _, err := f.publish(topic, false, b); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -395,6 +400,13 @@ func (f *Fleet) Send(ctx context.Context, t Target, c nodeproto.Command, by stri
 	if err != nil {
 		return c, err
 	}
+	topic := nodeproto.NodeTopic(t.Node, nodeproto.LeafCmd)
+	if t.Zone != "" {
+		topic = nodeproto.ZoneCmdTopic(t.Zone)
+	}
+	if err := checkSize(topic, env); err != nil {
+		return c, err // before it is recorded as sent
+	}
 	body, _ := json.Marshal(c)
 	rec := registry.Command{ID: c.ID, Type: c.Type, Target: t.String(), IssuedAt: now,
 		ExpiresAt: time.UnixMilli(c.Expires), Body: body, CreatedBy: by}
@@ -407,27 +419,43 @@ func (f *Fleet) Send(ctx context.Context, t Target, c nodeproto.Command, by stri
 	if err := f.cfg.Registry.InsertCommand(ctx, rec); err != nil {
 		return c, err
 	}
-	topic := nodeproto.NodeTopic(t.Node, nodeproto.LeafCmd)
-	if t.Zone != "" {
-		topic = nodeproto.ZoneCmdTopic(t.Zone)
-	}
-	tok := f.client.Publish(topic, 1, false, env)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return c, fmt.Errorf("the broker did not take the command (is it running?): %v", tok.Error())
+	if err := f.publishWait(topic, false, env); err != nil {
+		return c, fmt.Errorf("the broker did not take the command (is it running?): %w", err)
 	}
 	return c, nil
 }
 
-// PublishDesired builds a node's desired state from the registry, signs it
-// with a new revision and publishes it retained.
+// PublishDesired signs a node's desired state with a new revision and
+// publishes it retained. d.HorizonUntil is how far ahead d.Schedule was
+// planned; a schedule too large for one message is cut to fit first
+// (fitDesired), never below a day ahead: beyond that it is refused with
+// ErrScheduleTooLarge and the node keeps its last desired state. Reach
+// tells how far the result reaches.
 func (f *Fleet) PublishDesired(ctx context.Context, node string, d nodeproto.Desired) error {
 	rev, err := f.cfg.Registry.NextDesiredRev(ctx, node)
 	if err != nil {
 		return err
 	}
-	d.Node, d.Rev, d.Issued = node, rev, f.cfg.Now().UnixMilli()
+	now := f.cfg.Now()
+	d.Node, d.Rev, d.Issued = node, rev, now.UnixMilli()
 	if d.Amp == "" {
 		d.Amp = "auto"
+	}
+	d, planned, err := fitDesired(d, f.cfg.Signer.Key().ID, now, nodeproto.MaxJSONPayload)
+	r := Reach{Until: time.UnixMilli(d.HorizonUntil), Planned: planned, Slots: len(d.Schedule), At: now}
+	if d.HorizonUntil == 0 {
+		r.Until = time.Time{}
+	}
+	if err != nil {
+		r.Error = err.Error()
+		if old, ok := f.Reach(node); ok { // what the node still holds
+			r.Until, r.Slots = old.Until, old.Slots
+		}
+		f.reach.Store(node, r)
+		return fmt.Errorf("desired state of %s: %w", node, err)
+	}
+	if !planned.IsZero() {
+		f.log.Warn("desired state cut to fit one message", "node", node, "until", r.Until, "planned", planned, "slots", r.Slots)
 	}
 	if err := d.Validate(); err != nil {
 		return err
@@ -436,9 +464,31 @@ func (f *Fleet) PublishDesired(ctx context.Context, node string, d nodeproto.Des
 	if err != nil {
 		return err
 	}
-	tok := f.client.Publish(nodeproto.NodeTopic(node, nodeproto.LeafDesired), 1, true, env)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("publishing desired state of %s: %v", node, tok.Error())
+	if err := f.publishWait(nodeproto.NodeTopic(node, nodeproto.LeafDesired), true, env); err != nil {
+		return fmt.Errorf("publishing desired state of %s: %w", node, err)
 	}
+	f.reach.Store(node, r)
 	return nil
+}
+
+// publish sends a message at QoS 1 once checkSize lets it through: a
+// message the broker would refuse would cut the controller's connection,
+// and paho would send it again after every reconnect.
+func (f *Fleet) publish(topic string, retained bool, payload []byte) (mqtt.Token, error) {
+	if err := checkSize(topic, payload); err != nil {
+		return nil, err
+	}
+	return f.client.Publish(topic, 1, retained, payload), nil
+}
+
+// publishWait publishes and waits until the broker has the message.
+func (f *Fleet) publishWait(topic string, retained bool, payload []byte) error {
+	tok, err := f.publish(topic, retained, payload)
+	if err != nil {
+		return err
+	}
+	if !tok.WaitTimeout(10 * time.Second) {
+		return errors.New("no answer from the broker within 10 s")
+	}
+	return tok.Error()
 }

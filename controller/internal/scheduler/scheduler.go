@@ -50,6 +50,12 @@ type Config struct {
 	// beyond the grace window. Both optional.
 	LastRun    func() time.Time
 	SetLastRun func(time.Time)
+	// Reach, optional, tells how far ahead the desired state last
+	// published for a node reaches (fleet.Fleet.Reach; zero: unknown). A
+	// node's desired state cut short to fit one message is published again
+	// at every refresh once it reaches less than a day ahead, so that its
+	// schedule moves on even while the plan itself does not change.
+	Reach func(node string) time.Time
 	// Now is the scheduler's clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -60,8 +66,10 @@ type Scheduler struct {
 	mu        sync.Mutex
 	schedules map[string]*schedule.Schedule   // by name
 	slots     map[string][]nodeproto.Slot     // by node
+	until     map[string]time.Time            // by node: how far ahead its slots were planned
 	sent      map[string][32]byte             // hash of what each node was last sent
 	planned   bool                            // a plan was made since start
+	planTo    time.Time                       // end of the last plan's window
 	since     map[string]map[string]time.Time // schedule -> item -> airing since (zero: since before the start)
 	wake      chan struct{}
 }
@@ -83,7 +91,7 @@ func New(cfg Config) *Scheduler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Scheduler{cfg: cfg, schedules: map[string]*schedule.Schedule{}, slots: map[string][]nodeproto.Slot{},
+	return &Scheduler{cfg: cfg, schedules: map[string]*schedule.Schedule{}, slots: map[string][]nodeproto.Slot{}, until: map[string]time.Time{},
 		sent: map[string][32]byte{}, since: map[string]map[string]time.Time{}, wake: make(chan struct{}, 1)}
 }
 
@@ -175,6 +183,19 @@ func (s *Scheduler) Slots(node string) []nodeproto.Slot {
 	return append([]nodeproto.Slot(nil), s.slots[node]...)
 }
 
+// Planned returns a node's planned slots and how far ahead they were
+// planned: every occurrence before until is among them (the desired
+// state's HorizonUntil). until is zero before the first plan.
+func (s *Scheduler) Planned(node string) (slots []nodeproto.Slot, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.until[node]
+	if !ok {
+		until = s.planTo
+	}
+	return append([]nodeproto.Slot(nil), s.slots[node]...), until
+}
+
 // Content lists the media a node's slots need, to cache ahead.
 func Content(slots []nodeproto.Slot) []nodeproto.ContentRef {
 	seen := map[string]bool{}
@@ -229,7 +250,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 // Replan computes every node's slots for [now-Grace, now+Horizon) and
 // publishes the desired state of nodes whose slots changed.
 func (s *Scheduler) Replan(ctx context.Context, now time.Time) {
-	plan := s.plan(ctx, now)
+	plan, until := s.plan(ctx, now)
 	if s.cfg.SetLastRun != nil {
 		s.cfg.SetLastRun(now)
 	}
@@ -245,11 +266,11 @@ func (s *Scheduler) Replan(ctx context.Context, now time.Time) {
 	for n := range nodes {
 		b, _ := json.Marshal(plan[n])
 		h := sha256.Sum256(b)
-		if h != s.sent[n] {
+		if h != s.sent[n] || s.runsOut(n, now, until) {
 			changed = append(changed, n)
 		}
 	}
-	s.slots = plan
+	s.slots, s.until, s.planTo = plan, until, now.Add(s.cfg.Horizon)
 	s.mu.Unlock()
 	sort.Strings(changed)
 	for _, n := range changed {
@@ -267,6 +288,20 @@ func (s *Scheduler) Replan(ctx context.Context, now time.Time) {
 	}
 }
 
+// runsOut reports whether node's last desired state, cut short of its
+// plan, reaches less than a day ahead of now.
+func (s *Scheduler) runsOut(node string, now time.Time, until map[string]time.Time) bool {
+	if s.cfg.Reach == nil {
+		return false
+	}
+	r := s.cfg.Reach(node)
+	to, ok := until[node]
+	if !ok {
+		to = now.Add(s.cfg.Horizon)
+	}
+	return !r.IsZero() && r.Before(to) && r.Before(now.Add(nodeproto.MinHorizonMS*time.Millisecond))
+}
+
 // lateSend is how late a slot that was never sent is still sent: a node
 // starts a slot up to a minute late (an approval at 06:29:58 whose plan
 // is made at 06:30:01 still airs), and reports an older one as missed.
@@ -278,9 +313,12 @@ const lateSend = 45 * time.Second
 // already sent, but never add a past one: a bulletin approved or changed
 // after its time is not a missed bulletin, and nodes are not told to report
 // it as one.
-func (s *Scheduler) plan(ctx context.Context, now time.Time) map[string][]nodeproto.Slot {
+//
+// until holds, for a node whose plan was cut to nodeproto.MaxSchedule
+// slots, the time of the first occurrence left out.
+func (s *Scheduler) plan(ctx context.Context, now time.Time) (plan map[string][]nodeproto.Slot, until map[string]time.Time) {
 	from, to := now.Add(-s.cfg.Grace), now.Add(s.cfg.Horizon)
-	plan := map[string][]nodeproto.Slot{}
+	plan, until = map[string][]nodeproto.Slot{}, map[string]time.Time{}
 	s.mu.Lock()
 	first := !s.planned
 	s.planned = true
@@ -344,11 +382,14 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) map[string][]nodepr
 			return plan[n][i].ID < plan[n][j].ID
 		})
 		if len(plan[n]) > nodeproto.MaxSchedule {
-			s.cfg.Logger.Warn("scheduler: too many slots for one node; the latest are left for the next refresh", "node", n, "slots", len(plan[n]))
-			plan[n] = plan[n][:nodeproto.MaxSchedule]
+			// A clean cut: none of the occurrences at the first one left out.
+			cut := plan[n][nodeproto.MaxSchedule].PlayAt
+			k := sort.Search(len(plan[n]), func(i int) bool { return plan[n][i].PlayAt >= cut })
+			s.cfg.Logger.Warn("scheduler: too many slots for one node; the latest are left for the next refresh", "node", n, "slots", len(plan[n]), "kept", k)
+			plan[n], until[n] = plan[n][:k], time.UnixMilli(cut)
 		}
 	}
-	return plan
+	return plan, until
 }
 
 // mediaOf is the sha256 an item plays, if it is a stored file.

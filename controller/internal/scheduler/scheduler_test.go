@@ -254,3 +254,32 @@ func TestPastSlotsOnlyAfterAStart(t *testing.T) {
 		}
 	})
 }
+
+// A node whose desired state was cut short of the plan (fleet's byte
+// budget) is published again once it reaches less than a day ahead, even
+// though its plan did not change; Planned says how far the plan reaches.
+func TestCutScheduleIsRefreshed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pl := &publishLog{calls: map[string]int{}}
+		s := newTestScheduler(t, pl)
+		now := time.Now()
+		reach := map[string]time.Time{}
+		s.cfg.Reach = func(node string) time.Time { return reach[node] }
+		s.Replan(context.Background(), now)
+		if _, until := s.Planned("n1"); !until.Equal(now.Add(7 * 24 * time.Hour)) {
+			t.Errorf("n1 planned until %v, want a week ahead of %v", until, now)
+		}
+		// n1 was sent 30 hours, n3 everything: nothing changes in an hour.
+		reach["n1"], reach["n3"] = now.Add(30*time.Hour), now.Add(7*24*time.Hour)
+		s.Replan(context.Background(), now.Add(time.Hour))
+		if pl.calls["n1"] != 1 || pl.calls["n3"] != 1 {
+			t.Fatalf("published %v after an hour, want each node once", pl.calls)
+		}
+		// 7 hours on (no occurrence enters or leaves the plan) n1 holds
+		// less than a day: sent again, n3 not.
+		s.Replan(context.Background(), now.Add(7*time.Hour))
+		if pl.calls["n1"] != 2 || pl.calls["n3"] != 1 {
+			t.Errorf("published %v once n1 runs short, want n1 twice and n3 once", pl.calls)
+		}
+	})
+}

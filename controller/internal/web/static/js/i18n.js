@@ -61,6 +61,9 @@ const vi = {
   'nodes.id': 'Mã', 'nodes.name': 'Tên', 'nodes.station': 'Đài', 'nodes.zones': 'Vùng phát', 'nodes.status': 'Trạng thái',
   'nodes.volume': 'Âm lượng', 'nodes.playing': 'Đang phát', 'nodes.version': 'Phiên bản', 'nodes.lastReport': 'Báo cáo gần nhất',
   'nodes.audio': 'Đầu ra âm thanh', 'nodes.position': 'Vị trí', 'nodes.error': 'Lỗi', 'nodes.idle': 'Không phát',
+  'nodes.scheduleUntil': 'Lịch đã nhận đến',
+  'nodes.scheduleCut': 'Lịch trên cụm loa này chỉ đến {0}: chương trình quá dày để gửi trọn 7 ngày trong một lần.',
+  'nodes.scheduleRefused': 'Không gửi được lịch mới: chương trình quá dày (lịch 24 giờ tới không vừa một bản tin). Cụm loa giữ lịch cũ, đến {0}. Hãy giảm số lần phát. ({1})',
   'nodes.revoked': 'Đã thu hồi', 'nodes.none': 'Chưa có cụm loa nào.', 'nodes.noPosition': 'Chưa cụm loa nào có toạ độ.',
 
   'media.new': 'Tải bản ghi lên', 'media.library': 'Các bản ghi', 'media.choose': 'Chọn tệp âm thanh',
@@ -230,6 +233,9 @@ const en = {
   'nodes.id': 'ID', 'nodes.name': 'Name', 'nodes.station': 'Station', 'nodes.zones': 'Zones', 'nodes.status': 'Status',
   'nodes.volume': 'Volume', 'nodes.playing': 'Playing', 'nodes.version': 'Version', 'nodes.lastReport': 'Last report',
   'nodes.audio': 'Audio output', 'nodes.position': 'Position', 'nodes.error': 'Error', 'nodes.idle': 'Idle',
+  'nodes.scheduleUntil': 'Schedule held until',
+  'nodes.scheduleCut': 'This cluster\'s schedule only reaches {0}: the programme is too dense to send 7 days at once.',
+  'nodes.scheduleRefused': 'New schedule not sent: the programme is too dense (the next 24 hours do not fit in one message). The cluster keeps its old schedule, up to {0}. Reduce the number of plays. ({1})',
   'nodes.revoked': 'Revoked', 'nodes.none': 'No clusters yet.', 'nodes.noPosition': 'No cluster has coordinates yet.',
 
   'media.new': 'Upload a recording', 'media.library': 'Recordings', 'media.choose': 'Choose an audio file',

@@ -24,7 +24,9 @@ export async function render(box) {
       kv(t('nodes.version'), st.version || '—'),
       kv(t('nodes.position'), `${fmtCoord(n.lat)}, ${fmtCoord(n.lon)}`),
       kv(t('nodes.lastReport'), n.state_updated_at ? `${fmtDateTime(n.state_updated_at)} (${fmtAgo(n.state_updated_at)})` : '—'),
-      st.error ? kv(t('nodes.error'), st.error) : null));
+      st.error ? kv(t('nodes.error'), st.error) : null,
+      kv(t('nodes.scheduleUntil'), st.schedule_until ? fmtDateTime(st.schedule_until) : '—')),
+    scheduleWarning(n));
   }
 
   clear(box).append(
@@ -33,12 +35,22 @@ export async function render(box) {
       { label: t('nodes.name'), cell: (n) => h('button', { type: 'button', class: 'link-btn', onclick: () => { showDetail(n); detail.scrollIntoView({ block: 'nearest' }); } }, n.name || n.id) },
       { label: t('nodes.station'), cell: (n) => stationName[n.station_id] || n.station_id },
       { label: t('nodes.zones'), cell: (n) => (n.zones || []).map((z) => zoneName[z] || z).join(', ') || '—' },
-      { label: t('nodes.status'), cell: (n) => n.revoked ? t('nodes.revoked') : onlineBadge(n.online) },
+      { label: t('nodes.status'), cell: (n) => n.revoked ? t('nodes.revoked') : [onlineBadge(n.online), scheduleWarning(n)] },
       { label: t('nodes.volume'), cell: (n) => n.state?.volume ?? '—', class: 'num' },
       { label: t('nodes.playing'), cell: (n) => playing(n.state || {}, n) },
       { label: t('nodes.version'), cell: (n) => n.state?.version || '—' },
       { label: t('nodes.lastReport'), cell: (n) => n.state_updated_at ? h('time', { datetime: n.state_updated_at, title: fmtDateTime(n.state_updated_at) }, fmtAgo(n.state_updated_at)) : '—' },
     ], nodes, { test: 'nodes-table', rowTest: (n) => 'node-' + n.id, empty: t('nodes.none') })));
+}
+
+// scheduleWarning says when a cluster holds less of its programme than
+// was planned: its desired state was cut to fit one message, or refused.
+function scheduleWarning(n) {
+  const r = n.schedule;
+  if (!r || n.revoked) return null;
+  if (r.error) return h('p', { class: 'alert-schedule', 'data-test': 'schedule-error-' + n.id }, t('nodes.scheduleRefused', r.until ? fmtDateTime(r.until) : '—', r.error));
+  if (r.planned) return h('p', { class: 'alert-schedule', 'data-test': 'schedule-cut-' + n.id }, t('nodes.scheduleCut', fmtDateTime(r.until)));
+  return null;
 }
 
 function kv(k, v) { return [h('dt', {}, k), h('dd', {}, v)]; }
