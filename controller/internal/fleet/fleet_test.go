@@ -217,7 +217,7 @@ func (n *node) waitFor(what string, cond func(map[string][][]byte) bool) {
 		select {
 		case <-n.got:
 		case <-deadline:
-			n.t.Fatalf("%s: no %s within 20 s", n.id, what)
+			n.t.Fatalf("%s: still waiting for %s after 20 s", n.id, what)
 		}
 	}
 }
