@@ -57,6 +57,7 @@ type env struct {
 	dir     string
 	brk     *broker.Broker
 	fl      *Fleet
+	cfg     Config
 	secrets map[string]string
 }
 
@@ -119,12 +120,23 @@ func newEnv(t *testing.T, tune func(*Config)) *env {
 	if tune != nil {
 		tune(&cfg)
 	}
+	e.cfg = cfg
+	e.start()
+	return e
+}
+
+// start starts a fleet on the env's registry and broker, as the controller
+// does at each start.
+func (e *env) start() {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
 	defer cancel()
-	e.fl, err = Start(ctx, cfg)
-	must(err)
-	t.Cleanup(e.fl.Close)
-	return e
+	fl, err := Start(ctx, e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.fl = fl
+	e.t.Cleanup(fl.Close)
 }
 
 // addMedia stores a recording of n bytes as the media store keeps them
@@ -511,5 +523,26 @@ func TestCloseSendsLastAcks(t *testing.T) {
 	evs, err := e.reg.ListPlayEvents(e.ctx, registry.PlayFilter{NodeID: "a1"})
 	if err != nil || len(evs) != 1 {
 		t.Errorf("stored %d events (%v), want 1", len(evs), err)
+	}
+}
+
+// A command sent before the controller restarted still lets its nodes
+// fetch its file (the fleet's memory is rebuilt from the registry), and
+// still only them.
+func TestCommandsOfAPreviousRunStillGrantFetch(t *testing.T) {
+	e := newEnv(t, nil)
+	file := e.addMedia(3 * nodeproto.ChunkSize)
+	e.play(Target{Zone: "za"}, file)
+	e.fl.Close()
+	e.start()
+	a1, b1 := e.connect("a1"), e.connect("b1")
+	b1.publish(nodeproto.LeafFetch, nodeproto.Fetch{Media: file, Chunks: []int{0, 1, 2}})
+	b1.waitFor("a refusal", func(m map[string][][]byte) bool { return refusedAt(m[nodeproto.LeafChunk], file) >= 0 })
+	a1.publish(nodeproto.LeafFetch, nodeproto.Fetch{Media: file, Chunks: []int{0, 1, 2}})
+	a1.waitFor("the file's chunks", func(m map[string][][]byte) bool { return chunksOf(m[nodeproto.LeafChunk], file) == 3 })
+	b1.mu.Lock()
+	defer b1.mu.Unlock()
+	if n := chunksOf(b1.msgs[nodeproto.LeafChunk], file); n != 0 {
+		t.Errorf("b1, outside the zone, got %d chunks", n)
 	}
 }
