@@ -60,7 +60,7 @@ type Fleet struct {
 	shards  []chan message // one queue per worker; a node always to the same one
 	wg      sync.WaitGroup // ingest
 	workers sync.WaitGroup
-	mu      sync.Mutex
+	mu      sync.RWMutex // enqueue reads closed (many at once); Close writes it
 	closed  bool
 	known   sync.Map // node id -> true, a cache of registry lookups
 	access  *access
@@ -108,7 +108,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		return nil, err
 	}
 	for range cfg.Workers {
-		f.shards = append(f.shards, make(chan message, 4096/cfg.Workers+1))
+		f.shards = append(f.shards, make(chan message, 4096))
 	}
 	subs := map[string]byte{}
 	for _, leaf := range []string{nodeproto.LeafState, nodeproto.LeafEvents, nodeproto.LeafFetch, nodeproto.LeafReply} {

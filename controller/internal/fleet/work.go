@@ -33,8 +33,10 @@ func (f *Fleet) shardOf(topic string) int {
 
 func (f *Fleet) enqueue(topic string, payload []byte, retained bool) {
 	s := f.shardOf(topic)
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	// A read lock: a node whose queue is full holds up only itself (and the
+	// nodes of its worker), not every other node's messages.
+	f.mu.RLock()
+	defer f.mu.RUnlock()
 	if !f.closed {
 		f.shards[s] <- message{topic, payload, retained}
 	}
