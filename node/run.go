@@ -44,8 +44,14 @@ type pendingPlay struct {
 type fetching struct {
 	size     int64
 	inflight map[int]time.Time
-	failures int // whole-file hash mismatches
+	failures int       // whole-file hash mismatches
+	refused  time.Time // the controller refused the file: ask again only after fetchRefusedWait
 }
+
+// fetchRefusedWait is how long a node waits after the controller refused a
+// file (PROTOCOL.md §6): just after a controller restart its desired state
+// may not be republished yet.
+const fetchRefusedWait = 15 * time.Second
 
 const maxHashFailures = 3
 
@@ -411,6 +417,9 @@ func (a *agent) pumpFetches() {
 	}
 	now := time.Now()
 	for media, f := range a.fetches {
+		if now.Sub(f.refused) < fetchRefusedWait {
+			continue
+		}
 		missing, err := a.cache.Missing(media, f.size)
 		if err != nil {
 			a.log.Warn("fetch", "media", media, "err", err)
@@ -446,6 +455,14 @@ func (a *agent) pumpFetches() {
 }
 
 func (a *agent) handleChunk(payload []byte) {
+	if r, ok := nodeproto.UnmarshalChunkRefusal(payload); ok {
+		if f, ok := a.fetches[r.Media]; ok {
+			a.log.Warn("the controller refused a file; asking again later", "media", r.Media, "code", r.Code.String(), "wait", fetchRefusedWait)
+			f.refused = time.Now()
+			clear(f.inflight)
+		}
+		return
+	}
 	ch, err := nodeproto.UnmarshalChunk(payload)
 	if err != nil {
 		a.log.Warn("chunk dropped", "err", err)

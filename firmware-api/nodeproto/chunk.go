@@ -108,3 +108,49 @@ func PeekChunk(b []byte) (media string, index int, ok bool) {
 	}
 	return hex.EncodeToString(b[4:36]), int(binary.BigEndian.Uint32(b[36:])), true
 }
+
+// ChunkRefusalMagic starts a refusal on the chunk topic: the controller's
+// answer to a fetch it will not serve at all, so the node can stop asking
+// instead of repeating the request every few seconds. A node that does not
+// know it drops it as a bad chunk (wrong magic) and simply times out.
+const ChunkRefusalMagic = "RCKE"
+
+// ChunkRefusalLen is the length of a refusal message.
+const ChunkRefusalLen = 4 + 32 + 2
+
+// ChunkRefusal says the controller will not serve a media file to this node.
+// On the wire, big-endian:
+//
+//	offset size field
+//	0      4    "RCKE"
+//	4      32   sha256 of the media file asked for
+//	36     2    code (CodeContent: unknown, or not given to this node)
+type ChunkRefusal struct {
+	Media string
+	Code  Code
+}
+
+// MarshalChunkRefusal encodes r.
+func MarshalChunkRefusal(r ChunkRefusal) ([]byte, error) {
+	h, err := hex.DecodeString(r.Media)
+	if err != nil || len(h) != 32 {
+		return nil, fmt.Errorf("nodeproto: refusal media %q is not a sha256", r.Media)
+	}
+	if r.Code < 0 || r.Code > 0xffff {
+		return nil, fmt.Errorf("nodeproto: refusal code %d out of range", r.Code)
+	}
+	b := make([]byte, ChunkRefusalLen)
+	copy(b, ChunkRefusalMagic)
+	copy(b[4:], h)
+	binary.BigEndian.PutUint16(b[36:], uint16(r.Code))
+	return b, nil
+}
+
+// UnmarshalChunkRefusal decodes a refusal; ok is false when b is not one
+// (then it is a chunk, or garbage).
+func UnmarshalChunkRefusal(b []byte) (r ChunkRefusal, ok bool) {
+	if len(b) != ChunkRefusalLen || string(b[:4]) != ChunkRefusalMagic {
+		return ChunkRefusal{}, false
+	}
+	return ChunkRefusal{Media: hex.EncodeToString(b[4:36]), Code: Code(binary.BigEndian.Uint16(b[36:]))}, true
+}

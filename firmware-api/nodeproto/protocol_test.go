@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -66,6 +67,9 @@ func TestProtocolExamples(t *testing.T) {
 			case "Chunk":
 				checkChunkExample(t, ex.body)
 				return
+			case "ChunkRefusal":
+				checkRefusalExample(t, ex.body)
+				return
 			case "Envelope/Command":
 				var c Command
 				if err := ring.Open([]byte(ex.body), &c); err != nil {
@@ -112,7 +116,7 @@ func TestProtocolExamples(t *testing.T) {
 			}
 		})
 	}
-	for _, k := range []string{"State", "Desired", "Command", "Reply", "Fetch", "Events", "Ack", "Chunk", "Envelope/Command", "Envelope/Desired"} {
+	for _, k := range []string{"State", "Desired", "Command", "Reply", "Fetch", "Events", "Ack", "Chunk", "ChunkRefusal", "Envelope/Command", "Envelope/Desired"} {
 		if seen[k] == 0 {
 			t.Errorf("PROTOCOL.md has no example of %s", k)
 		}
@@ -412,4 +416,28 @@ func FuzzDecodeMessages(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkRefusalExample decodes the hex of PROTOCOL.md's ChunkRefusal and
+// checks it is what MarshalChunkRefusal makes.
+func checkRefusalExample(t *testing.T, body string) {
+	t.Helper()
+	b, err := hex.DecodeString(strings.Join(strings.Fields(body), ""))
+	if err != nil {
+		t.Fatalf("refusal example is not hex: %v", err)
+	}
+	r, ok := UnmarshalChunkRefusal(b)
+	if !ok {
+		t.Fatalf("refusal example (%d bytes) does not decode", len(b))
+	}
+	if want := (ChunkRefusal{Media: "5d3d17917f5100ec166492c6dcac44c104bf7f0da8062e8f9ef037f17fe2a8d5", Code: CodeContent}); r != want {
+		t.Errorf("refusal = %+v, want %+v", r, want)
+	}
+	again, err := MarshalChunkRefusal(r)
+	if err != nil || !bytes.Equal(again, b) {
+		t.Errorf("MarshalChunkRefusal = %x, %v; want the example %x", again, err, b)
+	}
+	if _, err := UnmarshalChunk(b); err == nil {
+		t.Error("a refusal decodes as a chunk: old nodes would take it for content")
+	}
 }

@@ -189,6 +189,19 @@ func (ev *Event) Validate() error {
 	if ev.Media != "" && !ValidMedia(ev.Media) {
 		return invalid("event %d media %q", ev.Seq, ev.Media)
 	}
+	if ev.PlayedMS < 0 || ev.PlayAt < 0 {
+		return invalid("event %d played_ms %d play_at %d: must not be negative", ev.Seq, ev.PlayedMS, ev.PlayAt)
+	}
+	return nil
+}
+
+// CheckTime refuses an event dated more than skew after now (the
+// receiver's clock): a node's clock may be a little ahead, but an event
+// "in 2036" would top every report of what played last.
+func (ev *Event) CheckTime(now time.Time, skew time.Duration) error {
+	if limit := now.Add(skew).UnixMilli(); ev.At > limit {
+		return invalid("event %d at %d is more than %s ahead of the receiver's clock (%d)", ev.Seq, ev.At, skew, now.UnixMilli())
+	}
 	return nil
 }
 

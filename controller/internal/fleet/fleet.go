@@ -38,21 +38,35 @@ type Config struct {
 	Receive func(filter string, fn func(topic string, payload []byte, retained bool)) error
 	// Now is the controller's clock (nil: time.Now).
 	Now func() time.Time
+	// Workers handle what nodes send (default 4); each node's messages go
+	// to one worker, in order.
+	Workers int
+	// ChunkRate bounds the chunk bytes each node is sent per second, and
+	// ChunkBurst how many it may have at once (defaults DefaultChunkRate,
+	// DefaultChunkBurst).
+	ChunkRate, ChunkBurst int
+	// EventSkew is how far ahead of Now a proof-of-play event may be dated
+	// (default 5 min, the skew a node allows a command's issue time).
+	EventSkew time.Duration
 }
 
 // Fleet talks to every node through the broker.
 type Fleet struct {
 	cfg     Config
 	log     *slog.Logger
-	client  mqtt.Client
+	client  *tracked    // publishes Close waits for (acks, commands, desired state)
+	raw     mqtt.Client // chunks and refusals: nothing to wait for at Close
 	events  chan eventBatch
-	work    chan message
+	shards  []chan message // one queue per worker; a node always to the same one
 	wg      sync.WaitGroup // ingest
 	workers sync.WaitGroup
-	mu      sync.Mutex
+	mu      sync.RWMutex // enqueue reads closed (many at once); Close writes it
 	closed  bool
 	known   sync.Map // node id -> true, a cache of registry lookups
 	reach   sync.Map // node id -> Reach of its last desired state
+	access  *access
+	limit   *buckets
+	count   *counters
 }
 
 type eventBatch struct {
@@ -69,7 +83,34 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	f := &Fleet{cfg: cfg, log: cfg.Logger.With("part", "fleet"), events: make(chan eventBatch, 4096), work: make(chan message, 4096)}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.ChunkRate <= 0 {
+		cfg.ChunkRate = DefaultChunkRate
+	}
+	if cfg.ChunkBurst < nodeproto.ChunkSize {
+		cfg.ChunkBurst = DefaultChunkBurst
+	}
+	if cfg.EventSkew <= 0 {
+		cfg.EventSkew = 5 * time.Minute
+	}
+	f := &Fleet{cfg: cfg, log: cfg.Logger.With("part", "fleet"), events: make(chan eventBatch, 4096),
+		limit: newBuckets(cfg.ChunkRate, cfg.ChunkBurst)}
+	f.count = newCounters(cfg.Now, f.log)
+	f.access = newAccess(func(node string) []string {
+		zs, err := cfg.Registry.NodeZones(context.Background(), node)
+		if err != nil {
+			f.log.Warn("zones of a node", "node", node, "err", err)
+		}
+		return zs
+	})
+	if err := f.access.seed(ctx, cfg.Registry, cfg.Now()); err != nil {
+		return nil, err
+	}
+	for range cfg.Workers {
+		f.shards = append(f.shards, make(chan message, 4096))
+	}
 	subs := map[string]byte{}
 	for _, leaf := range []string{nodeproto.LeafState, nodeproto.LeafEvents, nodeproto.LeafFetch, nodeproto.LeafReply} {
 		subs[nodeproto.Root+"/node/+/"+leaf] = 1
@@ -92,7 +133,8 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 			f.log.Info("connected to broker", "broker", cfg.Broker)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { f.log.Warn("broker connection lost", "err", err) })
-	f.client = mqtt.NewClient(o)
+	f.raw = mqtt.NewClient(o)
+	f.client = &tracked{Client: f.raw}
 	tok := f.client.Connect()
 	select {
 	case <-tok.Done():
@@ -103,10 +145,11 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		return nil, ctx.Err()
 	}
 	f.wg.Add(1)
-	f.workers.Add(2)
+	f.workers.Add(len(f.shards))
 	go f.ingestLoop()
-	go f.workLoop()
-	go f.workLoop()
+	for _, q := range f.shards {
+		go f.workLoop(q)
+	}
 	if cfg.Receive != nil {
 		// Last: retained messages are handed over at once, to the loops.
 		for filter := range filters {
@@ -119,38 +162,28 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	return f, nil
 }
 
-// Close disconnects, then stores and acknowledges what was received.
+// Close handles what was received, stores proof of play, sends its
+// acknowledgements and waits (a few seconds at most) until the broker has
+// them; only then does it disconnect. Messages arriving meanwhile are left
+// to the nodes, which send them again.
 func (f *Fleet) Close() {
-	f.client.Disconnect(1000)
 	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
 	f.closed = true
-	close(f.work)
+	for _, q := range f.shards {
+		close(q)
+	}
 	f.mu.Unlock()
 	f.workers.Wait()
 	close(f.events)
 	f.wg.Wait()
-}
-
-// message is one message from a node.
-type message struct {
-	topic    string
-	payload  []byte
-	retained bool
-}
-
-func (f *Fleet) enqueue(topic string, payload []byte, retained bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.closed {
-		f.work <- message{topic, payload, retained}
+	if n := f.client.flush(5 * time.Second); n > 0 {
+		f.log.Warn("closing: the broker did not take every last message", "pending", n)
 	}
-}
-
-func (f *Fleet) workLoop() {
-	defer f.workers.Done()
-	for m := range f.work {
-		f.handle(m)
-	}
+	f.client.Disconnect(1000)
 }
 
 func (f *Fleet) handle(m message) {
@@ -194,8 +227,13 @@ func (f *Fleet) isNode(id string) bool {
 	return true
 }
 
-// Forget drops a node from the lookup cache (after revocation).
-func (f *Fleet) Forget(id string) { f.known.Delete(id) }
+// Forget drops a node from the lookup cache (after revocation), with what
+// it was given and its chunk budget.
+func (f *Fleet) Forget(id string) {
+	f.known.Delete(id)
+	f.access.forget(id)
+	f.limit.forget(id)
+}
 
 func (f *Fleet) onState(id string, payload []byte, retained bool) error {
 	var s nodeproto.State
@@ -227,7 +265,7 @@ func (f *Fleet) onEvents(id string, payload []byte) error {
 	// one bad record cannot block a node's outbox forever.
 	b := eventBatch{node: id}
 	for _, ev := range e.Events {
-		if err := ev.Validate(); err != nil {
+		if err := f.checkEvent(id, &ev); err != nil {
 			f.log.Warn("bad message dropped: invalid proof-of-play event", "node", id, "seq", ev.Seq, "err", err)
 			b.dropped = append(b.dropped, ev.Seq)
 			continue
@@ -306,52 +344,6 @@ func toRow(node string, ev nodeproto.Event, now time.Time) registry.PlayEvent {
 	return r
 }
 
-func (f *Fleet) onFetch(id string, payload []byte) error {
-	var req nodeproto.Fetch
-	if err := nodeproto.Decode(payload, &req); err != nil {
-		return err
-	}
-	if err := req.Validate(); err != nil {
-		return err
-	}
-	if !f.cfg.Media.Has(req.Media) {
-		return fmt.Errorf("fetch of unknown media %s", req.Media)
-	}
-	topic := nodeproto.NodeTopic(id, nodeproto.LeafChunk)
-	for _, i := range req.Chunks {
-		ch, err := f.cfg.Media.ReadChunk(req.Media, i)
-		if err != nil {
-			return fmt.Errorf("chunk %d of %s: %w", i, req.Media, err)
-		}
-		b, err := nodeproto.MarshalChunk(ch)
-		if err != nil {
-			return err
-		}
-		if _, err := f.publish(topic, false, b); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (f *Fleet) onReply(id string, payload []byte) error {
-	var r nodeproto.Reply
-	if err := nodeproto.Decode(payload, &r); err != nil {
-		return err
-	}
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	if !r.OK {
-		f.log.Warn("node refused", "node", id, "cmd", r.Cmd, "code", r.Code.String(), "reason", r.Reason)
-	}
-	if !nodeproto.ValidID(r.Cmd) {
-		return nil // desired:<rev> or an unparseable command: logged only
-	}
-	return f.cfg.Registry.RecordReply(context.Background(), registry.CommandReply{CommandID: r.Cmd, NodeID: id,
-		OK: r.OK, Code: int(r.Code), Reason: r.Reason, At: time.UnixMilli(r.TS)})
-}
-
 // Target names who a command goes to: one node or one zone.
 type Target struct {
 	Node string `json:"node,omitempty"`
@@ -419,6 +411,7 @@ func (f *Fleet) Send(ctx context.Context, t Target, c nodeproto.Command, by stri
 	if err := f.cfg.Registry.InsertCommand(ctx, rec); err != nil {
 		return c, err
 	}
+	f.access.addCommand(c.ID, rec.Target, rec.Media, rec.ExpiresAt, now)
 	if err := f.publishWait(topic, false, env); err != nil {
 		return c, fmt.Errorf("the broker did not take the command (is it running?): %w", err)
 	}
@@ -464,6 +457,8 @@ func (f *Fleet) PublishDesired(ctx context.Context, node string, d nodeproto.Des
 	if err != nil {
 		return err
 	}
+	// Before publishing: the node fetches its content as soon as it has it.
+	f.access.setDesired(d)
 	if err := f.publishWait(nodeproto.NodeTopic(node, nodeproto.LeafDesired), true, env); err != nil {
 		return fmt.Errorf("publishing desired state of %s: %w", node, err)
 	}

@@ -194,6 +194,28 @@ func (db *DB) GetCommand(ctx context.Context, id string) (Command, error) {
 	return c, nil
 }
 
+// CommandsSince returns the commands that expire after t (their body
+// left out): the controller's memory of what each node was sent, rebuilt
+// at start.
+func (db *DB) CommandsSince(ctx context.Context, t time.Time) ([]Command, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT id, type, target, media, play_at, issued_at, expires_at FROM commands WHERE expires_at > ?", ms(t))
+	if err != nil {
+		return nil, fmt.Errorf("registry: commands: %w", err)
+	}
+	defer rows.Close()
+	var out []Command
+	for rows.Next() {
+		var c Command
+		var playAt, issued, expires int64
+		if err := rows.Scan(&c.ID, &c.Type, &c.Target, &c.Media, &playAt, &issued, &expires); err != nil {
+			return nil, fmt.Errorf("registry: commands: %w", err)
+		}
+		c.PlayAt, c.IssuedAt, c.ExpiresAt = fromMS(playAt), fromMS(issued), fromMS(expires)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // CommandReply is a node's answer to a command.
 type CommandReply struct {
 	CommandID string    `json:"command_id"`

@@ -52,6 +52,7 @@ type Link struct {
 	mu     sync.Mutex // guards subs; held across a whole (re)subscription
 	subs   map[string]bool
 	lost   chan error
+	retry  chan struct{} // a subscription failed: try again, with backoff
 	done   chan struct{} // closed when Run returns
 }
 
@@ -66,7 +67,7 @@ func New(cfg Config) *Link {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 60 * time.Second
 	}
-	l := &Link{cfg: cfg, msgs: make(chan Message, 256), ups: make(chan struct{}, 1), subs: map[string]bool{}, lost: make(chan error, 1), done: make(chan struct{})}
+	l := &Link{cfg: cfg, msgs: make(chan Message, 256), ups: make(chan struct{}, 1), subs: map[string]bool{}, lost: make(chan error, 1), retry: make(chan struct{}, 1), done: make(chan struct{})}
 	o := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
 		SetClientID(cfg.ClientID).
@@ -144,6 +145,7 @@ func (l *Link) Run(ctx context.Context) {
 		}
 		l.cfg.Logger.Info("link: clock set; connecting", "now", time.Now())
 	}
+	go l.retrySubscriptions(ctx)
 	attempt := 0
 	for ctx.Err() == nil {
 		err := l.connect(ctx)
@@ -216,16 +218,70 @@ func (l *Link) connect(ctx context.Context) error {
 	for _, t := range topics {
 		filters[t] = 1
 	}
+	l.subs = map[string]bool{}
 	if len(filters) > 0 {
 		st := l.client.SubscribeMultiple(filters, nil)
 		if !st.WaitTimeout(20*time.Second) || st.Error() != nil {
 			l.client.Disconnect(0)
 			return fmt.Errorf("subscribe: %v", st.Error())
 		}
+		l.granted(st, topics)
 	}
-	l.subs = filters2set(topics)
-	l.cfg.Logger.Info("link: connected", "broker", l.cfg.Broker, "subscriptions", len(topics))
+	l.cfg.Logger.Info("link: connected", "broker", l.cfg.Broker, "subscriptions", len(l.subs), "wanted", len(topics))
 	return nil
+}
+
+// granted records the topics the broker accepted (mu held). A topic it
+// refused (SUBACK 0x80: a zone the broker does not yet know the node is
+// in, as the desired state can arrive before the broker's view changes)
+// is logged and tried again later, with backoff, not left until the next
+// reconnect while the zone's commands go unheard.
+func (l *Link) granted(tok mqtt.Token, topics []string) {
+	codes := map[string]byte{}
+	if st, ok := tok.(*mqtt.SubscribeToken); ok {
+		codes = st.Result()
+	}
+	refused := false
+	for _, t := range topics {
+		if c, ok := codes[t]; ok && c >= 0x80 {
+			l.cfg.Logger.Warn("link: subscription refused by the broker; will retry", "topic", t, "code", c)
+			refused = true
+			continue
+		}
+		l.subs[t] = true
+	}
+	if refused {
+		l.wantRetry()
+	}
+}
+
+func (l *Link) wantRetry() {
+	select {
+	case l.retry <- struct{}{}:
+	default:
+	}
+}
+
+// retrySubscriptions retries failed subscriptions with backoff until they
+// succeed, the connection is lost (the reconnect subscribes anew) or ctx ends.
+func (l *Link) retrySubscriptions(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.retry:
+		}
+		for attempt := 0; ; attempt++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(Backoff(attempt, l.cfg.MinBackoff, l.cfg.MaxBackoff)):
+			}
+			if l.resubscribe() {
+				break
+			}
+		}
+	}
 }
 
 func filters2set(ts []string) map[string]bool {
@@ -237,15 +293,23 @@ func filters2set(ts []string) map[string]bool {
 }
 
 // Resubscribe brings live subscriptions in line with Subscriptions() (after
-// the zones changed), in the background. Errors are logged; the next
-// connect fixes them anyway.
-func (l *Link) Resubscribe() { go l.resubscribe() }
+// the zones changed), in the background. A subscription that fails is
+// retried with backoff.
+func (l *Link) Resubscribe() {
+	go func() {
+		if !l.resubscribe() {
+			l.wantRetry()
+		}
+	}()
+}
 
-func (l *Link) resubscribe() {
+// resubscribe reports whether every wanted subscription is in place (or the
+// link is down: then the next connect subscribes to everything).
+func (l *Link) resubscribe() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.client.IsConnectionOpen() {
-		return
+		return true
 	}
 	want := filters2set(l.cfg.Subscriptions())
 	var add, drop []string
@@ -259,15 +323,25 @@ func (l *Link) resubscribe() {
 			drop = append(drop, t)
 		}
 	}
-	l.subs = want
+	ok := true
 	for _, t := range add {
-		if tok := l.client.Subscribe(t, 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			l.cfg.Logger.Warn("link: subscribe failed", "topic", t, "err", tok.Error())
+		tok := l.client.Subscribe(t, 1, nil)
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			l.cfg.Logger.Warn("link: subscribe failed; will retry", "topic", t, "err", tok.Error())
+			ok = false
+			continue
 		}
+		before := len(l.subs)
+		l.granted(tok, []string{t})
+		ok = ok && len(l.subs) > before
 	}
 	if len(drop) > 0 {
 		l.client.Unsubscribe(drop...).WaitTimeout(10 * time.Second)
+		for _, t := range drop {
+			delete(l.subs, t)
+		}
 	}
+	return ok
 }
 
 // ErrOffline is returned by Publish while the link is down.

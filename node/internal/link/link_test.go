@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,6 +16,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 func TestBackoffSpreadsAndIsBounded(t *testing.T) {
@@ -183,4 +185,85 @@ func TestWaitForClock(t *testing.T) {
 			t.Error("waitForClock = true after being stopped with the clock unset")
 		}
 	})
+}
+
+// zoneGate is a broker ACL that refuses subscriptions to one topic until
+// opened, as a broker does while it does not yet know the node joined a
+// zone its desired state already lists.
+type zoneGate struct {
+	mochi.HookBase
+	topic   string
+	open    atomic.Bool
+	refused atomic.Int32
+}
+
+func (h *zoneGate) ID() string { return "zone-gate" }
+func (h *zoneGate) Provides(b byte) bool {
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
+}
+func (h *zoneGate) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
+func (h *zoneGate) OnACLCheck(_ *mochi.Client, topic string, write bool) bool {
+	if write || topic != h.topic || h.open.Load() {
+		return true
+	}
+	h.refused.Add(1)
+	return false
+}
+
+// A zone subscription the broker refuses is tried again, with backoff, on
+// the same connection: the zone's commands arrive once the broker allows it.
+func TestRefusedZoneSubscriptionIsRetried(t *testing.T) {
+	const zone = "radio/v1/zone/z1/cmd"
+	gate := &zoneGate{topic: zone}
+	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), InlineClient: true})
+	if err := srv.AddHook(gate, nil); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "t", Address: addr})); err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Close()
+
+	var zones atomic.Bool
+	l := New(Config{Broker: "tcp://" + addr, ClientID: "n1", Password: "x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		Subscriptions: func() []string {
+			if zones.Load() {
+				return []string{"radio/v1/node/n1/cmd", zone}
+			}
+			return []string{"radio/v1/node/n1/cmd"}
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-l.Up():
+	case <-time.After(20 * time.Second):
+		t.Fatal("link not up within 20 s")
+	}
+	zones.Store(true)              // the desired state names the zone...
+	l.Resubscribe()                // ...before the broker lets the node in
+	for gate.refused.Load() == 0 { // the broker refused it once
+		time.Sleep(10 * time.Millisecond)
+	}
+	gate.open.Store(true)
+	deadline := time.After(20 * time.Second)
+	for {
+		if err := srv.Publish(zone, []byte("play"), false, 1); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-l.Messages():
+			if m.Topic != zone {
+				t.Fatalf("got %s, want the zone command", m.Topic)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the zone command never arrived: the refused subscription was not retried")
+		}
+	}
 }
