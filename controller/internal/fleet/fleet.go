@@ -442,3 +442,21 @@ func (f *Fleet) PublishDesired(ctx context.Context, node string, d nodeproto.Des
 	}
 	return nil
 }
+
+// PublishStream publishes one signed StreamPacket of a live session on the
+// target's stream topic (PROTOCOL.md §11): QoS 0, not retained, once per
+// zone; the broker fans it out.
+func (f *Fleet) PublishStream(t Target, packet []byte) error {
+	if (t.Node == "") == (t.Zone == "") {
+		return ErrNoTarget
+	}
+	topic := nodeproto.NodeTopic(t.Node, nodeproto.LeafStream)
+	if t.Zone != "" {
+		topic = nodeproto.ZoneStreamTopic(t.Zone)
+	}
+	tok := f.client.Publish(topic, 0, false, packet)
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		return fmt.Errorf("fleet: stream packet to %s not taken by the broker: %v", t, tok.Error())
+	}
+	return nil
+}
