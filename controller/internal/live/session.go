@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/fleet"
+	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
@@ -39,7 +40,9 @@ type PacketSigner interface {
 type Config struct {
 	Fleet  Sender
 	Signer PacketSigner
-	Logger *slog.Logger
+	// Registry resolves programme targets and relay channel names.
+	Registry *registry.DB
+	Logger   *slog.Logger
 	// Now is the controller's clock (nil: time.Now).
 	Now func() time.Time
 	// Latency is how far ahead of now a session's sample 0 is heard when
@@ -93,6 +96,7 @@ type Manager struct {
 	log      *slog.Logger
 	mu       sync.Mutex
 	sessions map[string]*Session
+	armed    map[string]armed // planned relays, by occurrence id
 	wg       sync.WaitGroup
 }
 
@@ -129,6 +133,13 @@ func New(cfg Config) *Manager {
 // waits for their goroutines. Relays still waiting for their window are
 // cancelled through the context they were given.
 func (m *Manager) Close() {
+	m.mu.Lock()
+	armed := m.armed
+	m.armed = nil
+	m.mu.Unlock()
+	for _, a := range armed {
+		a.cancel()
+	}
 	m.mu.Lock()
 	all := make([]*Session, 0, len(m.sessions))
 	for _, s := range m.sessions {
