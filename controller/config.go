@@ -37,6 +37,10 @@ type Config struct {
 	// PlayLead is how far ahead "play now" is scheduled so that every node
 	// of a zone starts together (default 4 s).
 	PlayLead time.Duration
+	// LiveLatency is how far ahead of the moment a live session or relay
+	// opens its first sample is heard (default 1.5 s): the time for the
+	// command and first packets to reach every node.
+	LiveLatency time.Duration
 	// MaxUpload bounds an uploaded recording (default 100 MiB).
 	MaxUpload int64
 	// SchedulesDir holds the programme files (*.radio); default DataDir/schedules.

@@ -25,6 +25,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/backup"
 	"github.com/communeradio/radio/controller/internal/broker"
 	"github.com/communeradio/radio/controller/internal/fleet"
+	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/retention"
@@ -158,6 +159,16 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer fl.Close()
 
+	// Live sessions: relays of the programme (and relay now) go out once
+	// per zone as signed packets.
+	lv := live.New(live.Config{Fleet: fl, Signer: sig, Registry: reg, Logger: log, Now: cfg.Now, Latency: cfg.LiveLatency,
+		Audit: func(ctx context.Context, action, target, detail string) {
+			if err := reg.AddAudit(ctx, registry.Audit{Actor: "controller", Action: action, Target: target, Detail: detail}); err != nil {
+				log.Error("audit", "err", err)
+			}
+		}})
+	defer lv.Close()
+
 	// Desired state: settings and zones from the registry, slots from the scheduler.
 	var sched *scheduler.Scheduler
 	var desiredLocks sync.Map // node -> *sync.Mutex: build, number and publish one at a time
@@ -194,7 +205,7 @@ func Run(ctx context.Context, cfg Config) error {
 	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, Logger: log, Now: cfg.Now}
 	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
 	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Nodes: schedules.Resolve,
-		Media: schedules.MediaInfo, Publish: publishDesired,
+		Media: schedules.MediaInfo, Publish: publishDesired, Relays: lv.PlanRelays,
 		Reach: func(node string) time.Time { r, _ := fl.Reach(node); return r.Until },
 		LastRun: func() time.Time {
 			b, _ := os.ReadFile(lastRunFile)

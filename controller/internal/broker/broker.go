@@ -335,8 +335,8 @@ func ControllerAllowed(topic string) bool {
 
 // NodeAllowed is the per-node rule of PROTOCOL.md §2: publish (write) only
 // radio/v1/node/{node}/{state,events,fetch,reply}; subscribe and receive
-// only radio/v1/node/{node}/{desired,cmd,chunk,ack} and
-// radio/v1/zone/{z}/cmd for z in zones(node). Filters with wildcards and
+// only radio/v1/node/{node}/{desired,cmd,chunk,ack,stream} and
+// radio/v1/zone/{z}/{cmd,stream} for z in zones(node). Filters with wildcards and
 // shared subscriptions never match, so nodes may not use them.
 func NodeAllowed(node, topic string, write bool, zones func(string) []string) bool {
 	if !nodeproto.ValidID(node) {
@@ -349,13 +349,32 @@ func NodeAllowed(node, topic string, write bool, zones func(string) []string) bo
 		switch leaf {
 		case nodeproto.LeafState, nodeproto.LeafEvents, nodeproto.LeafFetch, nodeproto.LeafReply:
 			return write
-		case nodeproto.LeafDesired, nodeproto.LeafCmd, nodeproto.LeafChunk, nodeproto.LeafAck:
+		case nodeproto.LeafDesired, nodeproto.LeafCmd, nodeproto.LeafChunk, nodeproto.LeafAck, nodeproto.LeafStream:
 			return !write
 		}
 		return false
 	}
-	if z, ok := nodeproto.ParseZoneTopic(topic); ok && !write {
+	if z, ok := zoneReadable(topic); ok && !write {
 		return slices.Contains(zones(node), z)
 	}
 	return false
+}
+
+// zoneReadable splits the zone topics a node may read:
+// radio/v1/zone/{zone}/cmd and radio/v1/zone/{zone}/stream (a live
+// session's packets, PROTOCOL.md §11). Nobody but the controller writes
+// either: a node that could would speak to all its neighbours.
+func zoneReadable(topic string) (string, bool) {
+	if z, ok := nodeproto.ParseZoneTopic(topic); ok {
+		return z, true
+	}
+	rest, ok := strings.CutSuffix(topic, "/"+nodeproto.LeafStream)
+	if !ok {
+		return "", false
+	}
+	z, ok := strings.CutPrefix(rest, nodeproto.Root+"/zone/")
+	if !ok || !nodeproto.ValidID(z) || nodeproto.ZoneStreamTopic(z) != topic {
+		return "", false
+	}
+	return z, true
 }

@@ -91,6 +91,7 @@ func WriteMosquittoConfig(dir, listen, runAs, controllerUser, controllerHash str
 				return "", fmt.Errorf("broker: node %s: zone %q", n.ID, z)
 			}
 			fmt.Fprintf(&acl, "topic read %s\n", nodeproto.ZoneCmdTopic(z))
+			fmt.Fprintf(&acl, "topic read %s\n", nodeproto.ZoneStreamTopic(z))
 		}
 		acl.WriteString("\n")
 	}
@@ -101,7 +102,7 @@ func WriteMosquittoConfig(dir, listen, runAs, controllerUser, controllerHash str
 	for _, leaf := range []string{nodeproto.LeafState, nodeproto.LeafEvents, nodeproto.LeafFetch, nodeproto.LeafReply} {
 		fmt.Fprintf(&acl, "pattern write %s/node/%%u/%s\n", root, leaf)
 	}
-	for _, leaf := range []string{nodeproto.LeafDesired, nodeproto.LeafCmd, nodeproto.LeafChunk, nodeproto.LeafAck} {
+	for _, leaf := range []string{nodeproto.LeafDesired, nodeproto.LeafCmd, nodeproto.LeafChunk, nodeproto.LeafAck, nodeproto.LeafStream} {
 		fmt.Fprintf(&acl, "pattern read %s/node/%%u/%s\n", root, leaf)
 	}
 

@@ -487,3 +487,21 @@ func (f *Fleet) publishWait(topic string, retained bool, payload []byte) error {
 	}
 	return tok.Error()
 }
+
+// PublishStream publishes one signed StreamPacket of a live session on the
+// target's stream topic (PROTOCOL.md §11): QoS 0, not retained, once per
+// zone; the broker fans it out.
+func (f *Fleet) PublishStream(t Target, packet []byte) error {
+	if (t.Node == "") == (t.Zone == "") {
+		return ErrNoTarget
+	}
+	topic := nodeproto.NodeTopic(t.Node, nodeproto.LeafStream)
+	if t.Zone != "" {
+		topic = nodeproto.ZoneStreamTopic(t.Zone)
+	}
+	tok := f.raw.Publish(topic, 0, false, packet)
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		return fmt.Errorf("fleet: stream packet to %s not taken by the broker: %v", t, tok.Error())
+	}
+	return nil
+}

@@ -26,7 +26,7 @@
 //	source media <sha256>                       a file already in the media store
 //	source file <path>                          a recording, path relative to the schedule file
 //	source tts "<text>"                         text to speech   (parsed, not yet playable)
-//	source relay <stream url>                   relay a stream   (parsed, not yet playable; needs duration)
+//	source relay <channel or stream url>        relay a channel (vov1) or stream; needs duration
 //	source live                                 a live slot      (parsed, not yet playable; needs duration)
 //	target commune | zone <id>[,<id>] | nodes <id>[,<id>]     required; commune = every node of the station
 //	priority normal | priority | emergency      Circular 39/2020; default normal

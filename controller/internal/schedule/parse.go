@@ -669,9 +669,13 @@ func (p *parser) source(n int, args []token, fail func(string, ...any)) {
 		}
 		it.Source = Source{Kind: SourceTTS, Text: val}
 	case SourceRelay:
+		if nodeproto.ValidID(val) {
+			it.Source = Source{Kind: SourceRelay, URL: val} // a channel the administrator keeps (vov1)
+			return
+		}
 		u, err := url.Parse(val)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "rtmp" && u.Scheme != "rtsp" && u.Scheme != "srt") {
-			fail("bad relay address %q: give the stream's http(s), rtmp, rtsp or srt URL", val)
+			fail("bad relay address %q: give a channel name (vov1) or the stream's http(s), rtmp, rtsp or srt URL", val)
 			return
 		}
 		it.Source = Source{Kind: SourceRelay, URL: val}

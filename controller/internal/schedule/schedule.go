@@ -86,7 +86,7 @@ type Source struct {
 	Path  string // SourceFile: as written, slash-separated, relative to the schedule file
 	Abs   string // SourceFile: resolved path, as checked by Parse
 	Text  string // SourceTTS
-	URL   string // SourceRelay
+	URL   string // SourceRelay: a stream URL, or the id of a relay channel (vov1)
 }
 
 // Playable reports whether the controller can play this source today.

@@ -58,6 +58,23 @@ type Config struct {
 	Reach func(node string) time.Time
 	// Now is the scheduler's clock (nil: time.Now).
 	Now func() time.Time
+	// Relays, if set, receives at every plan the relay occurrences
+	// (`source relay`) of the planning window that have not ended: the
+	// controller, not the nodes' schedules, airs them as live sessions.
+	Relays func(ctx context.Context, relays []Relay)
+}
+
+// Relay is one occurrence of a `source relay` item: the stream (a URL or a
+// channel name) to air on Target from At to End, as session ID.
+type Relay struct {
+	ID       string // the occurrence id: proof of play counts it like a file's
+	Station  string
+	Source   string // URL or channel name, as written
+	Title    string
+	Target   schedule.Target
+	Priority string
+	Resume   bool
+	At, End  time.Time
 }
 
 // Scheduler holds the current schedules and each node's planned slots.
@@ -329,6 +346,7 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) (plan map[string][]
 		}
 	}
 	s.mu.Unlock()
+	var relays []Relay
 	for name, sc := range s.Schedules() {
 		durations := func(it schedule.Item) time.Duration {
 			if sha := mediaOf(it); sha != "" {
@@ -343,9 +361,16 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) (plan map[string][]
 			if !it.Airs() {
 				continue
 			}
+			if it.Source.Kind == schedule.SourceRelay {
+				if end := o.At.Add(it.Duration); end.After(now) {
+					relays = append(relays, Relay{ID: o.ID(), Station: sc.Station, Source: it.Source.URL, Title: it.Title,
+						Target: it.Target, Priority: it.Priority, Resume: it.OnInterrupt != schedule.OnInterruptSkip, At: o.At, End: end})
+				}
+				continue
+			}
 			sha := mediaOf(*it)
 			if sha == "" {
-				continue // tts, relay and live come with their own issue
+				continue // tts and live come with their own issue
 			}
 			m, ok := s.cfg.Media(ctx, sha)
 			if !ok {
@@ -373,6 +398,10 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) (plan map[string][]
 				plan[node] = append(plan[node], sl)
 			}
 		}
+	}
+	if s.cfg.Relays != nil {
+		sort.Slice(relays, func(i, j int) bool { return relays[i].ID < relays[j].ID })
+		s.cfg.Relays(ctx, relays)
 	}
 	for n := range plan {
 		sort.Slice(plan[n], func(i, j int) bool {

@@ -283,3 +283,47 @@ func TestCutScheduleIsRefreshed(t *testing.T) {
 		}
 	})
 }
+
+// Relay items are not node slots: the scheduler hands their occurrences
+// (not yet ended) to the controller's live side, with the item's target,
+// priority and window, under the occurrence id that proof of play counts.
+func TestRelayOccurrences(t *testing.T) {
+	var got []Relay
+	now := time.Date(2026, 12, 7, 6, 35, 0, 0, schedule.Zone)
+	s := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now },
+		Horizon: 36 * time.Hour,
+		Nodes: func(context.Context, string, schedule.Target) (map[string]time.Duration, error) {
+			return map[string]time.Duration{"n1": 0}, nil
+		},
+		Media:   func(context.Context, string) (Media, bool) { return Media{}, false },
+		Publish: func(context.Context, string) error { return nil },
+		Relays:  func(_ context.Context, r []Relay) { got = r },
+	})
+	sc, err := schedule.Parse("relay.radio", []byte(`station st-1
+bulletin vov
+  title Tiếp sóng VOV1
+  source relay http://vov.example/vov1.mp3
+  target zone z1
+  priority priority
+  duration 30m
+  status approved
+  daily 06:30
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Set("r", sc)
+	s.Replan(context.Background(), now)
+	// 06:30 today is still on air until 07:00; tomorrow's is in the horizon.
+	if len(got) != 2 {
+		t.Fatalf("relays %+v, want today's (still on air) and tomorrow's", got)
+	}
+	r := got[0]
+	if r.ID != "vov-20261207-063000" || r.Source != "http://vov.example/vov1.mp3" || r.Priority != nodeproto.PriorityHigh ||
+		r.Target.Kind != schedule.TargetZone || r.End.Sub(r.At) != 30*time.Minute || r.Station != "st-1" {
+		t.Errorf("relay %+v", r)
+	}
+	if len(s.Slots("n1")) != 0 {
+		t.Errorf("a relay became a node slot: %+v", s.Slots("n1"))
+	}
+}

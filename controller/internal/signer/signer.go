@@ -184,3 +184,19 @@ func (s *Signer) Sign(body any) ([]byte, error) {
 	s.mu.Unlock()
 	return nodeproto.Sign(keyOf(priv).ID, priv, body)
 }
+
+// SignStream encodes a live session's packet (PROTOCOL.md §11) signed with
+// the current key, and names that key: a packet must verify against the
+// key that signed its session's stream command, so a session that sees the
+// key change (a rotation committed mid-session) sends its command again at
+// once, signed with the new key.
+func (s *Signer) SignStream(p nodeproto.StreamPacket) (packet []byte, kid string, err error) {
+	s.mu.Lock()
+	priv := s.cur
+	s.mu.Unlock()
+	b, err := nodeproto.MarshalStreamPacket(priv, p)
+	if err != nil {
+		return nil, "", fmt.Errorf("signer: %w", err)
+	}
+	return b, keyOf(priv).ID, nil
+}

@@ -49,3 +49,39 @@ func TestRotation(t *testing.T) {
 		t.Errorf("after reload: current %s keys %v", s3.Key().ID, s3.Keys())
 	}
 }
+
+// A stream packet verifies with the key the signer names, and only with it;
+// after a rotation it is signed with (and names) the new key.
+func TestSignStream(t *testing.T) {
+	s, err := LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := nodeproto.StreamPacket{Session: "relay-vov1", Seq: 3, Pos: 14400, Frames: [][]byte{{1, 2, 3}}}
+	b, kid, err := s.SignStream(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := s.Key()
+	if kid != old.ID {
+		t.Errorf("kid %s, want the current key %s", kid, old.ID)
+	}
+	got, err := nodeproto.UnmarshalStreamPacket(old.Pub, b)
+	if err != nil || got.Seq != 3 || got.Pos != 14400 {
+		t.Fatalf("unmarshal: %+v %v", got, err)
+	}
+	next, _ := s.Prepare()
+	if _, err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b, kid, err = s.SignStream(p)
+	if err != nil || kid != next.ID {
+		t.Fatalf("after rotation: kid %s err %v, want %s", kid, err, next.ID)
+	}
+	if _, err := nodeproto.UnmarshalStreamPacket(old.Pub, b); !errors.Is(err, nodeproto.ErrStreamSignature) {
+		t.Errorf("packet of the new key verified with the old one: %v", err)
+	}
+	if _, _, err := s.SignStream(nodeproto.StreamPacket{Session: "Bad/Id"}); err == nil {
+		t.Error("a packet with a bad session id was signed")
+	}
+}
