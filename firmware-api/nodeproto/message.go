@@ -193,7 +193,15 @@ type Event struct {
 	PlayedMS int64  `json:"played_ms,omitempty"` // audio played so far (finished, interrupted)
 	Priority string `json:"priority,omitempty"`
 	Reason   string `json:"reason,omitempty"` // failed, interrupted
+	// Audio is AudioSilent when the item went into the silent sink (no sound
+	// device, or it failed): the node played it but nobody heard it. Absent
+	// (older nodes, or a sound device) means it came out of the speakers.
+	Audio string `json:"audio,omitempty"`
 }
+
+// AudioSilent is State.Audio and Event.Audio of a node that plays into its
+// silent real-time sink: nothing comes out of the speakers.
+const AudioSilent = "silent"
 
 // Ack acknowledges stored events; the node may then drop them from its outbox.
 type Ack struct {
