@@ -385,6 +385,9 @@ type NodeView struct {
 	UpdatedAt *time.Time       `json:"state_updated_at,omitempty"`
 	// PlayingTitle names what it plays now (State.Playing).
 	PlayingTitle string `json:"playing_title,omitempty"`
+	// NoSound: online, but its state says it plays into its silent sink (no
+	// sound device, or it failed): nobody hears it, a warning for staff.
+	NoSound bool `json:"no_sound,omitempty"`
 }
 
 func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView, error) {
@@ -404,6 +407,7 @@ func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView,
 			var st nodeproto.State
 			if json.Unmarshal(s.State, &st) == nil {
 				v.State = &st
+				v.NoSound = s.Online && st.Audio == nodeproto.AudioSilent
 				if p := st.Playing; p != nil && s.Online {
 					if title == nil {
 						title = a.titler(ctx)
@@ -1162,7 +1166,7 @@ var (
 	eventWords = map[string]string{"started": "bắt đầu phát", "resumed": "phát tiếp", "finished": "phát xong",
 		"interrupted": "bị ngắt", "failed": "không phát được"}
 	statusWords = map[string]string{"played": "đã phát", "partly played": "phát một phần", "missed": "không phát",
-		"playing": "đang phát", "upcoming": "chưa đến giờ"}
+		"playing": "đang phát", "upcoming": "chưa đến giờ", "unheard": "không phát ra loa"}
 	priorityWords = map[string]string{nodeproto.PriorityNormal: "thông thường", nodeproto.PriorityHigh: "ưu tiên",
 		nodeproto.PriorityEmergency: "khẩn cấp"}
 )
