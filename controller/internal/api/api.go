@@ -1223,7 +1223,11 @@ func (a *API) playsCSV(w http.ResponseWriter, r *http.Request) error {
 	cw := csvStart(w, "nhat-ky-phat.csv", "Thời điểm (giờ Việt Nam)", "Cụm loa", "Mã cụm loa", "Sự kiện", "Bản tin", "Mã bản tin / lệnh",
 		"Mức ưu tiên", "Đã phát (giây)", "Lệch so với giờ hẹn (ms)", "Lý do", "Giờ hẹn phát", "Nhận lúc", "Bản ghi (sha256)", "Số thứ tự")
 	for _, e := range a.playRows(r, v) {
-		cw.Write([]string{vnTime(e.At), cell(e.NodeName), e.NodeID, word(eventWords, e.Type), cell(e.Title), e.ItemID, word(priorityWords, e.Priority),
+		ev := word(eventWords, e.Type)
+		if e.Silent {
+			ev += " (không phát ra loa)" // into the silent sink: nobody heard it
+		}
+		cw.Write([]string{vnTime(e.At), cell(e.NodeName), e.NodeID, ev, cell(e.Title), e.ItemID, word(priorityWords, e.Priority),
 			strconv.FormatFloat(float64(e.PlayedMS)/1000, 'f', 1, 64), strconv.FormatFloat(float64(e.OffsetUS)/1000, 'f', 3, 64),
 			cell(e.Reason), vnTime(e.PlayAt), vnTime(e.ReceivedAt), e.Media, strconv.FormatUint(e.Seq, 10)})
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +82,13 @@ func TestSilentNodeWarnedAndNotAired(t *testing.T) {
 	get(t, e.do(admin, "GET", y("/api/v1/reports/occurrences?station=st-b&from=2026-12-01T00:00:00%2B07:00&to=2026-12-02T00:00:00%2B07:00"), nil), &rows)
 	if len(rows) != 1 || rows[0].Node != "n-b" || rows[0].Status != "unheard" || rows[0].Reason != noSoundReason {
 		t.Errorf("report rows %+v, want n-b unheard", rows)
+	}
+
+	if r := e.do(admin, "GET", "/api/v1/plays.csv?node=n-b", nil); !strings.Contains(r.body, ",n-b,phát xong (không phát ra loa),") {
+		t.Errorf("plays.csv does not say nobody heard n-b's play:\n%s", r.body)
+	}
+	if r := e.do(admin, "GET", y("/api/v1/reports/occurrences.csv?station=st-b&from=2026-12-01T00:00:00%2B07:00&to=2026-12-02T00:00:00%2B07:00"), nil); !strings.Contains(r.body, ",n-b,thông thường,không phát ra loa,") {
+		t.Errorf("occurrences.csv does not say n-b's play was not heard:\n%s", r.body)
 	}
 
 	var d Dashboard
