@@ -50,7 +50,7 @@ export async function render(box) {
       stat('cov-total-online', t('cov.online'), `${x.online ?? 0}/${x.nodes ?? 0}`, x.nodes ? (offline ? 'off' : 'on') : '',
         x.nodes ? (offline ? t('cov.offlineN', offline) : t('cov.allOnline')) : t('cov.noClusters')),
       stat('cov-total-aired', t('cov.aired'), `${x.aired ?? 0}/${x.due ?? 0}`, x.due && x.aired === x.due ? 'on' : '',
-        x.due ? t('cov.partlyMissed', x.partly ?? 0, x.missed ?? 0) : t('cov.noneDue'), bar(x)),
+        x.due ? t('cov.partlyMissed', x.partly ?? 0, x.missed ?? 0) + (x.unheard ? ' · ' + t('cov.unheardN', x.unheard) : '') : t('cov.noneDue'), bar(x)),
       stat('cov-total-missed', t('cov.missed'), String(x.missed ?? 0), x.missed ? 'off' : 'on',
         t('cov.partlyN', x.partly ?? 0))));
     clear(noSoundBox).append(x.no_sound ? h('p', { class: 'warn-banner', id: 'cov-nosound', role: 'alert' }, t('ns.banner', x.no_sound)) : null);
