@@ -740,6 +740,9 @@ func priorityName(rank int) string {
 func (a *agent) onPlayerEvent(ev player.Event) {
 	pe := nodeproto.Event{Type: ev.Type, ID: ev.ID, Media: ev.Media, At: ev.At.UnixMilli(),
 		PlayedMS: ev.Played.Milliseconds(), Priority: priorityName(ev.Priority), Reason: ev.Reason}
+	if ev.Type != nodeproto.EventFailed && a.play.Backend() == nodeproto.AudioSilent {
+		pe.Audio = nodeproto.AudioSilent // played, but nobody heard it
+	}
 	if !ev.PlayAt.IsZero() {
 		pe.PlayAt = ev.PlayAt.UnixMilli()
 		if ev.Type == nodeproto.EventStarted {

@@ -366,6 +366,9 @@ func TestWrongHashIsNotPlayed(t *testing.T) {
 	if e.Reason != nodeproto.CodeHashMismatch.String() {
 		t.Errorf("failed reason = %q, want %q", e.Reason, nodeproto.CodeHashMismatch.String())
 	}
+	if e.Audio != "" {
+		t.Errorf("a failed item, of which nothing played, reports audio %q", e.Audio)
+	}
 	f.mu.Lock()
 	n := f.fetches
 	f.mu.Unlock()
@@ -406,7 +409,12 @@ func TestScheduleSlotPlaysOffline(t *testing.T) {
 	stop = runNode(t, cfg)
 	defer stop()
 	st := f.event("started", "s-1", 20*time.Second)
-	f.event("finished", "s-1", 5*time.Second)
+	fin := f.event("finished", "s-1", 5*time.Second)
+	// The fixture's node has no sound device: its proof of play says that
+	// nobody heard the slot.
+	if st.Audio != nodeproto.AudioSilent || fin.Audio != nodeproto.AudioSilent {
+		t.Errorf("a slot played into the silent sink reports audio %q (started), %q (finished), want %q", st.Audio, fin.Audio, nodeproto.AudioSilent)
+	}
 	if d := time.Duration(st.OffsetUS) * time.Microsecond; d < -50*time.Millisecond || d > 500*time.Millisecond {
 		t.Errorf("offline slot started %v from its play_at", d)
 	}

@@ -217,7 +217,15 @@ type Event struct {
 	// in time and was played as silence: how many holes, and how long in all.
 	Gaps  int   `json:"gaps,omitempty"`
 	GapMS int64 `json:"gap_ms,omitempty"`
+	// Audio is AudioSilent when the item went into the silent sink (no sound
+	// device, or it failed): the node played it but nobody heard it. Absent
+	// (older nodes, or a sound device) means it came out of the speakers.
+	Audio string `json:"audio,omitempty"`
 }
+
+// AudioSilent is State.Audio and Event.Audio of a node that plays into its
+// silent real-time sink: nothing comes out of the speakers.
+const AudioSilent = "silent"
 
 // Ack acknowledges stored events; the node may then drop them from its outbox.
 type Ack struct {

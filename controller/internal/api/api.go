@@ -392,6 +392,9 @@ type NodeView struct {
 	// the node reaches: cut short of the plan to fit one message, or
 	// refused (fleet.Reach). Absent before the first one since start.
 	Schedule *fleet.Reach `json:"schedule,omitempty"`
+	// NoSound: online, but its state says it plays into its silent sink (no
+	// sound device, or it failed): nobody hears it, a warning for staff.
+	NoSound bool `json:"no_sound,omitempty"`
 }
 
 func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView, error) {
@@ -411,6 +414,7 @@ func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView,
 			var st nodeproto.State
 			if json.Unmarshal(s.State, &st) == nil {
 				v.State = &st
+				v.NoSound = s.Online && st.Audio == nodeproto.AudioSilent
 				if p := st.Playing; p != nil && s.Online {
 					if title == nil {
 						title = a.titler(ctx)
@@ -1174,7 +1178,7 @@ var (
 	eventWords = map[string]string{"started": "bắt đầu phát", "resumed": "phát tiếp", "finished": "phát xong",
 		"interrupted": "bị ngắt", "failed": "không phát được"}
 	statusWords = map[string]string{"played": "đã phát", "partly played": "phát một phần", "missed": "không phát",
-		"playing": "đang phát", "upcoming": "chưa đến giờ"}
+		"playing": "đang phát", "upcoming": "chưa đến giờ", "unheard": "không phát ra loa"}
 	priorityWords = map[string]string{nodeproto.PriorityNormal: "thông thường", nodeproto.PriorityHigh: "ưu tiên",
 		nodeproto.PriorityEmergency: "khẩn cấp"}
 )
@@ -1231,7 +1235,11 @@ func (a *API) playsCSV(w http.ResponseWriter, r *http.Request) error {
 	cw := csvStart(w, "nhat-ky-phat.csv", "Thời điểm (giờ Việt Nam)", "Cụm loa", "Mã cụm loa", "Sự kiện", "Bản tin", "Mã bản tin / lệnh",
 		"Mức ưu tiên", "Đã phát (giây)", "Lệch so với giờ hẹn (ms)", "Lý do", "Giờ hẹn phát", "Nhận lúc", "Bản ghi (sha256)", "Số thứ tự")
 	for _, e := range a.playRows(r, v) {
-		cw.Write([]string{vnTime(e.At), cell(e.NodeName), e.NodeID, word(eventWords, e.Type), cell(e.Title), e.ItemID, word(priorityWords, e.Priority),
+		ev := word(eventWords, e.Type)
+		if e.Silent {
+			ev += " (không phát ra loa)" // into the silent sink: nobody heard it
+		}
+		cw.Write([]string{vnTime(e.At), cell(e.NodeName), e.NodeID, ev, cell(e.Title), e.ItemID, word(priorityWords, e.Priority),
 			strconv.FormatFloat(float64(e.PlayedMS)/1000, 'f', 1, 64), strconv.FormatFloat(float64(e.OffsetUS)/1000, 'f', 3, 64),
 			cell(e.Reason), vnTime(e.PlayAt), vnTime(e.ReceivedAt), e.Media, strconv.FormatUint(e.Seq, 10)})
 	}

@@ -23,13 +23,16 @@ type Coverage struct {
 
 // AirCounts counts node-occurrences of today's bulletins that should have
 // started by now: aired (played to the end), partly (started, cut short),
-// missed (failed, or no report 10 minutes after their end). The rest of
-// Due is on air or not yet reported.
+// missed (failed, or no report 10 minutes after their end), unheard
+// (played into a node's silent sink: no sound device, so nobody heard it;
+// the occurrence report's "unheard"). The rest of Due is on air or not yet
+// reported.
 type AirCounts struct {
-	Due    int `json:"due"`
-	Aired  int `json:"aired"`
-	Partly int `json:"partly"`
-	Missed int `json:"missed"`
+	Due     int `json:"due"`
+	Aired   int `json:"aired"`
+	Partly  int `json:"partly"`
+	Missed  int `json:"missed"`
+	Unheard int `json:"unheard"`
 }
 
 func (c *AirCounts) add(o AirCounts) {
@@ -37,6 +40,7 @@ func (c *AirCounts) add(o AirCounts) {
 	c.Aired += o.Aired
 	c.Partly += o.Partly
 	c.Missed += o.Missed
+	c.Unheard += o.Unheard
 }
 
 // CoverageTotals sums up the area.
@@ -47,6 +51,7 @@ type CoverageTotals struct {
 	Wired    int `json:"wired"`
 	Nodes    int `json:"nodes"`
 	Online   int `json:"online"`
+	NoSound  int `json:"no_sound"` // online clusters with no sound device
 	AirCounts
 }
 
@@ -58,6 +63,7 @@ type CommuneCoverage struct {
 	Stations int    `json:"stations"`
 	Nodes    int    `json:"nodes"`
 	Online   int    `json:"online"`
+	NoSound  int    `json:"no_sound"`
 	AirCounts
 }
 
@@ -70,6 +76,7 @@ type StationCoverage struct {
 	AreaName   string     `json:"area_name"`
 	Nodes      int        `json:"nodes"`
 	Online     int        `json:"online"`
+	NoSound    int        `json:"no_sound"` // online but playing into a silent sink: a warning
 	LastReport *time.Time `json:"last_report,omitempty"`
 	LastPlay   *time.Time `json:"last_play,omitempty"`
 	AirCounts
@@ -160,6 +167,9 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 				l, reported, lastPlay := v.Liveness()
 				if l.Online {
 					s.Online++
+					if l.NoSound {
+						s.NoSound++
+					}
 				}
 				if reported && (s.LastReport == nil || l.UpdatedAt.After(*s.LastReport)) {
 					t := l.UpdatedAt
@@ -198,6 +208,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 		}
 		t.Nodes += s.Nodes
 		t.Online += s.Online
+		t.NoSound += s.NoSound
 		t.add(s.AirCounts)
 		c := communes[s.AreaID]
 		if c == nil {
@@ -208,6 +219,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 		c.Stations++
 		c.Nodes += s.Nodes
 		c.Online += s.Online
+		c.NoSound += s.NoSound
 		c.add(s.AirCounts)
 	}
 	for _, c := range communes {
@@ -256,6 +268,8 @@ func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule
 			s.Due++
 			oc := v.Outcome(id)
 			switch {
+			case oc.Silent: // played, but into a silent sink: nobody heard it
+				s.Unheard++
 			case oc.Finished:
 				s.Aired++
 			case oc.Interrupted, oc.Started && late:

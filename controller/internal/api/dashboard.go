@@ -15,6 +15,7 @@ type Dashboard struct {
 	Nodes   int         `json:"nodes"`
 	Online  int         `json:"online"`
 	Offline int         `json:"offline"`
+	NoSound int         `json:"no_sound"` // online clusters that play into a silent sink
 	Playing []NowOnAir  `json:"playing"`
 	Next    []NextOnAir `json:"next"`
 	Alerts  []NodeAlert `json:"alerts"`
@@ -46,7 +47,7 @@ type NextOnAir struct {
 
 // NodeAlert is something wrong with a node.
 type NodeAlert struct {
-	Kind     string     `json:"kind"` // offline, silent, error, disk
+	Kind     string     `json:"kind"` // offline, silent (no proof of play for hours), no_sound, error, disk
 	Node     string     `json:"node"`
 	NodeName string     `json:"node_name"`
 	Since    *time.Time `json:"since,omitempty"`
@@ -60,6 +61,10 @@ const (
 	nextWindow  = 24 * time.Hour // "airs next" looks this far ahead
 	maxNext     = 20
 )
+
+// noSoundReason is what alerts and the occurrence report say of a cluster
+// that plays into its silent sink (PROTOCOL.md §9 audio "silent").
+const noSoundReason = "no sound device: played into the silent sink; check the sound card and the amplifier"
 
 func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -116,6 +121,10 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 			if p := st.Playing; p != nil {
 				d.Playing = append(d.Playing, NowOnAir{Node: v.ID, NodeName: name, Item: p.ID, Title: v.PlayingTitle, Media: p.Media,
 					Priority: p.Priority, Since: time.UnixMilli(p.Since).UTC()})
+			}
+			if v.NoSound {
+				d.NoSound++
+				d.Alerts = append(d.Alerts, NodeAlert{Kind: "no_sound", Node: v.ID, NodeName: name, Detail: noSoundReason})
 			}
 			if st.Error != "" {
 				d.Alerts = append(d.Alerts, NodeAlert{Kind: "error", Node: v.ID, NodeName: name, Detail: st.Error})

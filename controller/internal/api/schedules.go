@@ -372,7 +372,7 @@ type OccurrenceRow struct {
 	Node       string    `json:"node"`
 	At         time.Time `json:"at"`
 	Priority   string    `json:"priority"`
-	Status     string    `json:"status"` // played, partly played, missed, upcoming
+	Status     string    `json:"status"` // played, partly played, unheard, missed, playing, upcoming
 	Reason     string    `json:"reason,omitempty"`
 	PlayedMS   int64     `json:"played_ms"`
 }
@@ -470,11 +470,15 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 	return out, nil
 }
 
-// outcome classifies what a node reported for one occurrence.
+// outcome classifies what a node reported for one occurrence. One played
+// into the node's silent sink is "unheard" whatever else it reported: the
+// box kept time but nobody heard it, so it was not aired (the coverage
+// view counts it the same way).
 func outcome(evs []registry.PlayEvent, o schedule.Occurrence, now time.Time) (status, reason string, played int64) {
-	var finished, interrupted, failed, started bool
+	var finished, interrupted, failed, started, silent bool
 	for _, e := range evs {
 		played = max(played, e.PlayedMS)
+		silent = silent || e.Silent && e.Type != "failed"
 		switch e.Type {
 		case "finished":
 			finished = true
@@ -489,6 +493,8 @@ func outcome(evs []registry.PlayEvent, o schedule.Occurrence, now time.Time) (st
 		}
 	}
 	switch {
+	case silent:
+		return "unheard", noSoundReason, played
 	case finished:
 		return "played", "", played
 	case interrupted:

@@ -337,7 +337,7 @@ func (f *Fleet) ingestLoop() {
 func toRow(node string, ev nodeproto.Event, now time.Time) registry.PlayEvent {
 	r := registry.PlayEvent{NodeID: node, Seq: ev.Seq, Type: ev.Type, ItemID: ev.ID, Media: ev.Media,
 		At: time.UnixMilli(ev.At), OffsetUS: ev.OffsetUS, PlayedMS: ev.PlayedMS, Priority: ev.Priority,
-		Reason: ev.Reason, ReceivedAt: now}
+		Reason: ev.Reason, ReceivedAt: now, Silent: ev.Audio == nodeproto.AudioSilent}
 	if ev.PlayAt > 0 {
 		r.PlayAt = time.UnixMilli(ev.PlayAt)
 	}

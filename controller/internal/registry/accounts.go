@@ -351,6 +351,9 @@ func (db *DB) NodesOf(ctx context.Context, stations []string) ([]Node, error) {
 type Liveness struct {
 	Online    bool
 	UpdatedAt time.Time
+	// NoSound: the node's last state says it plays into its silent sink
+	// (State.Audio "silent": no sound device, or it failed).
+	NoSound bool
 }
 
 // MarkOffline records one node as offline (after it was revoked: its last
@@ -369,7 +372,10 @@ type PlayKey struct{ Node, Item string }
 // PlayOutcome sums up what a node reported about one item.
 type PlayOutcome struct {
 	Started, Finished, Interrupted, Failed bool
-	PlayedMS                               int64
+	// Silent: some of it went into the node's silent sink, so nobody (or
+	// not everybody) heard it: not aired, whatever else was reported.
+	Silent   bool
+	PlayedMS int64
 }
 
 // ValidUsername reports whether s can be a username.

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -88,6 +89,9 @@ func (n *liveNode) add(e PlayEvent, now time.Time) {
 	case "failed":
 		it.Failed = true
 	}
+	if e.Silent && e.Type != "failed" {
+		it.Silent = true
+	}
 	it.PlayedMS = max(it.PlayedMS, e.PlayedMS)
 	if e.At.After(it.last) {
 		it.last = e.At
@@ -122,20 +126,20 @@ func (db *DB) loadLive(ctx context.Context) error {
 		n.enrolled = !revoked
 	}
 	rows.Close()
-	rows, err = db.w.QueryContext(ctx, "SELECT node_id, online, updated_at FROM node_state")
+	rows, err = db.w.QueryContext(ctx, "SELECT node_id, online, updated_at, "+noSoundSQL+" FROM node_state")
 	if err != nil {
 		return fmt.Errorf("registry: loading node states: %w", err)
 	}
 	for rows.Next() {
 		var id string
-		var online bool
+		var online, noSound bool
 		var at int64
-		if err := rows.Scan(&id, &online, &at); err != nil {
+		if err := rows.Scan(&id, &online, &at, &noSound); err != nil {
 			rows.Close()
 			return err
 		}
 		n := l.node(id)
-		n.Online, n.UpdatedAt, n.reported = online, fromMS(at), true
+		n.Online, n.UpdatedAt, n.NoSound, n.reported = online, fromMS(at), noSound, true
 	}
 	rows.Close()
 	last, err := db.sqlLastPlays(ctx, nil, db.w)
@@ -147,7 +151,7 @@ func (db *DB) loadLive(ctx context.Context) error {
 	}
 	since := db.now().Add(-LiveWindow)
 	rows, err = db.w.QueryContext(ctx, `SELECT node_id, item_id,
-		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(played_ms), max(at)
+		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms), max(at)
 		FROM play_events WHERE at >= ? GROUP BY node_id, item_id`, ms(since))
 	if err != nil {
 		return fmt.Errorf("registry: loading play outcomes: %w", err)
@@ -157,7 +161,7 @@ func (db *DB) loadLive(ctx context.Context) error {
 		var node, item string
 		var it liveItem
 		var at int64
-		if err := rows.Scan(&node, &item, &it.Started, &it.Finished, &it.Interrupted, &it.Failed, &it.PlayedMS, &at); err != nil {
+		if err := rows.Scan(&node, &item, &it.Started, &it.Finished, &it.Interrupted, &it.Failed, &it.Silent, &it.PlayedMS, &at); err != nil {
 			return err
 		}
 		it.last = fromMS(at)
@@ -174,11 +178,21 @@ func (db *DB) loadLive(ctx context.Context) error {
 	return nil
 }
 
-func (db *DB) liveState(id string, online bool, at time.Time) {
+// noSoundSQL is true for a node_state row whose state says the node plays
+// into its silent sink (State.Audio "silent"); stateNoSound is the same
+// test in Go, for a state being stored.
+const noSoundSQL = "coalesce(json_extract(state, '$.audio') = 'silent', 0)"
+
+func stateNoSound(state json.RawMessage) bool {
+	var m map[string]json.RawMessage // exact key, as json_extract reads it
+	return json.Unmarshal(state, &m) == nil && string(m["audio"]) == `"silent"`
+}
+
+func (db *DB) liveState(id string, online, noSound bool, at time.Time) {
 	db.live.mu.Lock()
 	n := db.live.node(id)
 	if !n.reported || !at.Before(n.UpdatedAt) { // two writers may commit out of order
-		n.Online, n.UpdatedAt, n.reported = online, at, true
+		n.Online, n.UpdatedAt, n.NoSound, n.reported = online, at, noSound, true
 	}
 	db.live.mu.Unlock()
 }

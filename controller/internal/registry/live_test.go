@@ -21,7 +21,11 @@ func TestLiveMatchesSQLite(t *testing.T) {
 	now := testNow().Truncate(time.Millisecond)
 	day := now.Add(-3 * time.Hour)
 	for i, n := range []string{"n1", "n2"} {
-		if err := db.UpsertNodeState(ctx, NodeState{NodeID: n, Online: true, State: json.RawMessage(`{}`), UpdatedAt: now.Add(time.Duration(i) * time.Second)}); err != nil {
+		state := `{}`
+		if n == "n1" {
+			state = `{"node": "n1", "online": true, "audio": "silent"}` // no sound device
+		}
+		if err := db.UpsertNodeState(ctx, NodeState{NodeID: n, Online: true, State: json.RawMessage(state), UpdatedAt: now.Add(time.Duration(i) * time.Second)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -32,6 +36,11 @@ func TestLiveMatchesSQLite(t *testing.T) {
 		{NodeID: "n2", Seq: 2, Type: "interrupted", ItemID: "a-1", At: now.Add(-time.Hour + 10*time.Second), PlayedMS: 10000},
 		{NodeID: "n3", Seq: 1, Type: "failed", ItemID: "b-1", At: now.Add(-5 * time.Hour)}, // before day: not an outcome since day
 		{NodeID: "n3", Seq: 2, Type: "failed", ItemID: "b-2", At: now.Add(-time.Minute)},
+		// Played into n1's silent sink: finished, but nobody heard it.
+		{NodeID: "n1", Seq: 3, Type: "started", ItemID: "a-2", At: now.Add(-30 * time.Minute), Silent: true},
+		{NodeID: "n1", Seq: 4, Type: "finished", ItemID: "a-2", At: now.Add(-29 * time.Minute), PlayedMS: 60000, Silent: true},
+		// A failed event says nothing of what was heard, whatever it claims.
+		{NodeID: "n3", Seq: 3, Type: "failed", ItemID: "b-3", At: now.Add(-time.Minute), Silent: true},
 	}
 	if _, err := db.InsertPlayEvents(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -95,8 +104,33 @@ func TestLiveMatchesSQLite(t *testing.T) {
 	if got := mirror(t, db, nil, day); got.Outcomes[PlayKey{"n2", "a-1"}].Finished || got.Liveness["n2"].Online {
 		t.Errorf("n2: %+v %+v", got.Outcomes[PlayKey{"n2", "a-1"}], got.Liveness["n2"])
 	}
+	got := mirror(t, db, nil, day)
+	if o := got.Outcomes[PlayKey{"n1", "a-2"}]; !o.Finished || !o.Silent {
+		t.Errorf("n1's play into its silent sink reads %+v, want finished and silent", o)
+	}
+	if o := got.Outcomes[PlayKey{"n1", "a-1"}]; o.Silent {
+		t.Errorf("n1's play through its sound device reads %+v, want not silent", o)
+	}
+	if o := got.Outcomes[PlayKey{"n3", "b-3"}]; !o.Failed || o.Silent {
+		t.Errorf("a failed item reads %+v, want failed and not silent", o)
+	}
+	if evs, err := db.ListPlayEvents(ctx, PlayFilter{NodeID: "n1", ItemID: "a-2"}); err != nil || len(evs) != 2 || !evs[0].Silent || !evs[1].Silent {
+		t.Errorf("stored proof of play of n1's silent play: %+v %v, want both records silent", evs, err)
+	}
+	if !got.Liveness["n1"].NoSound || got.Liveness["n2"].NoSound {
+		t.Errorf("no sound device: n1 %+v, n2 %+v; want n1 only", got.Liveness["n1"], got.Liveness["n2"])
+	}
 	db.Close()
-	check(open(t, path), "after reopening")
+	db = open(t, path)
+	check(db, "after reopening")
+	// A sound card fitted: the next state clears the warning.
+	if err := db.UpsertNodeState(ctx, NodeState{NodeID: "n1", Online: true, State: json.RawMessage(`{"node": "n1", "online": true, "audio": "alsa"}`), UpdatedAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	check(db, "after a sound device came back")
+	if got := mirror(t, db, nil, day); got.Liveness["n1"].NoSound {
+		t.Errorf("n1 reports audio alsa again but reads %+v", got.Liveness["n1"])
+	}
 }
 
 // liveView is what the mirror knows of a set of nodes, in the shape of the
@@ -148,7 +182,7 @@ func mirror(t *testing.T, db *DB, nodes []string, since time.Time) liveView {
 // (nil = all).
 func (db *DB) sqlLiveness(ctx context.Context, nodes []string) (map[string]Liveness, error) {
 	where, args := inNodes("node_id", nodes)
-	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, updated_at FROM node_state WHERE "+where, args...)
+	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, updated_at, "+noSoundSQL+" FROM node_state WHERE "+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +192,7 @@ func (db *DB) sqlLiveness(ctx context.Context, nodes []string) (map[string]Liven
 		var n string
 		var l Liveness
 		var at int64
-		if err := rows.Scan(&n, &l.Online, &at); err != nil {
+		if err := rows.Scan(&n, &l.Online, &at, &l.NoSound); err != nil {
 			return nil, err
 		}
 		l.UpdatedAt = fromMS(at)
@@ -172,7 +206,7 @@ func (db *DB) sqlLiveness(ctx context.Context, nodes []string) (map[string]Liven
 func (db *DB) sqlOutcomes(ctx context.Context, since time.Time, nodes []string) (map[PlayKey]PlayOutcome, error) {
 	where, args := inNodes("node_id", nodes)
 	rows, err := db.r.QueryContext(ctx, `SELECT node_id, item_id,
-		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(played_ms)
+		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms)
 		FROM play_events WHERE at >= ? AND `+where+` GROUP BY node_id, item_id`, append([]any{ms(since)}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("registry: play outcomes: %w", err)
@@ -182,7 +216,7 @@ func (db *DB) sqlOutcomes(ctx context.Context, since time.Time, nodes []string) 
 	for rows.Next() {
 		var k PlayKey
 		var o PlayOutcome
-		if err := rows.Scan(&k.Node, &k.Item, &o.Started, &o.Finished, &o.Interrupted, &o.Failed, &o.PlayedMS); err != nil {
+		if err := rows.Scan(&k.Node, &k.Item, &o.Started, &o.Finished, &o.Interrupted, &o.Failed, &o.Silent, &o.PlayedMS); err != nil {
 			return nil, err
 		}
 		out[k] = o

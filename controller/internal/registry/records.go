@@ -23,6 +23,9 @@ type PlayEvent struct {
 	Priority   string    `json:"priority"`
 	Reason     string    `json:"reason,omitempty"`
 	ReceivedAt time.Time `json:"received_at"`
+	// Silent: played into the node's silent sink (no sound device), so
+	// nobody heard it (PROTOCOL.md §7 "audio": "silent").
+	Silent bool `json:"silent,omitempty"`
 }
 
 // InsertPlayEvents stores a batch in one transaction. A (node, seq) already
@@ -45,8 +48,8 @@ func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error
 		return 0, fmt.Errorf("registry: %w", err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO play_events(node_id, seq, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(node_id, seq) DO NOTHING`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO play_events(node_id, seq, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(node_id, seq) DO NOTHING`)
 	if err != nil {
 		return 0, fmt.Errorf("registry: %w", err)
 	}
@@ -59,7 +62,7 @@ func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error
 			recv = now
 		}
 		// Seq is stored as SQLite's signed 64-bit integer; the cast round-trips.
-		res, err := st.ExecContext(ctx, e.NodeID, int64(e.Seq), e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(recv))
+		res, err := st.ExecContext(ctx, e.NodeID, int64(e.Seq), e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(recv), e.Silent)
 		if err != nil {
 			return 0, fmt.Errorf("registry: play event %s/%d: %w", e.NodeID, e.Seq, err)
 		}
@@ -114,7 +117,7 @@ func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, er
 	if !f.Until.IsZero() {
 		add("at < ?", ms(f.Until))
 	}
-	q := "SELECT node_id, seq, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at FROM play_events"
+	q := "SELECT node_id, seq, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent FROM play_events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -132,7 +135,7 @@ func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, er
 	for rows.Next() {
 		var e PlayEvent
 		var seq, at, playAt, recv int64
-		if err := rows.Scan(&e.NodeID, &seq, &e.Type, &e.ItemID, &e.Media, &at, &playAt, &e.OffsetUS, &e.PlayedMS, &e.Priority, &e.Reason, &recv); err != nil {
+		if err := rows.Scan(&e.NodeID, &seq, &e.Type, &e.ItemID, &e.Media, &at, &playAt, &e.OffsetUS, &e.PlayedMS, &e.Priority, &e.Reason, &recv, &e.Silent); err != nil {
 			return nil, err
 		}
 		e.Seq, e.At, e.PlayAt, e.ReceivedAt = uint64(seq), fromMS(at), fromMS(playAt), fromMS(recv)

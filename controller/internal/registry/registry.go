@@ -818,7 +818,7 @@ func (db *DB) UpsertNodeState(ctx context.Context, s NodeState) error {
 		WHERE excluded.updated_at >= node_state.updated_at`, // reports handled out of order keep the newest
 		s.NodeID, s.Online, string(s.State), ms(s.UpdatedAt))
 	if err == nil {
-		db.liveState(s.NodeID, s.Online, fromMS(ms(s.UpdatedAt)))
+		db.liveState(s.NodeID, s.Online, stateNoSound(s.State), fromMS(ms(s.UpdatedAt)))
 	}
 	return writeErr("node state "+s.NodeID, err)
 }

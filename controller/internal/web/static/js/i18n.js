@@ -43,7 +43,7 @@ const vi = {
   'cov.online': 'Cụm loa trực tuyến', 'cov.offlineN': '{0} mất kết nối', 'cov.allOnline': 'đủ cả', 'cov.noClusters': 'chưa có cụm loa',
   'cov.aired': 'Lượt phát hôm nay: đã phát / đến giờ', 'cov.partlyMissed': '{0} phát một phần · {1} không phát',
   'cov.noneDue': 'chưa có lượt nào đến giờ', 'cov.missed': 'Lượt không phát hôm nay', 'cov.partlyN': '{0} lượt phát một phần',
-  'cov.partlyShort': '{0} một phần', 'cov.bar': '{0} đã phát, {1} phát một phần, {2} không phát, trên {3} lượt đến giờ',
+  'cov.partlyShort': '{0} một phần', 'cov.bar': '{0} đã phát, {1} phát một phần, {2} không phát, {3} không phát ra loa, trên {4} lượt đến giờ',
   'cov.asOf': 'Số liệu ngày {0}, tính đến {1} (giờ Việt Nam). Tự làm mới {2} giây một lần.',
   'cov.refreshFailed': 'Chưa làm mới được số liệu: {0}', 'cov.byCommune': 'Theo xã', 'cov.byStation': 'Theo đài',
   'cov.sortBy': 'Sắp xếp', 'cov.sort.aired-asc': '% đã phát, thấp nhất trước', 'cov.sort.aired-desc': '% đã phát, cao nhất trước',
@@ -172,6 +172,15 @@ const vi = {
   'tok.once': 'Mã bí mật dưới đây chỉ hiện MỘT LẦN này. Hãy chép ngay và cất vào nơi chương trình đọc được (radioctl: biến RADIO_TOKEN). Nếu làm mất, hãy thu hồi mã này và tạo mã mới.',
   'tok.usage': 'Ví dụ:', 'tok.list': 'Các mã đang dùng', 'tok.none': 'Chưa có mã nào.', 'tok.nameCol': 'Tên', 'tok.created_at': 'Ngày tạo', 'tok.by': 'Người tạo',
   'tok.revoke': 'Thu hồi', 'tok.confirmRevoke': 'Thu hồi mã “{0}”? Chương trình đang dùng mã này sẽ không gọi được API nữa.', 'tok.revoked': 'Đã thu hồi mã “{0}”.',
+
+  // A cluster with no sound device (its state says audio "silent"): it keeps
+  // time and reports, but nothing comes out of the speakers.
+  'alert.no_sound': 'Không phát ra loa', 'ns.badge': 'Không có âm thanh', 'ns.covN': '{0} không có âm thanh',
+  'ns.warn': 'Cụm loa không có thiết bị âm thanh: kiểm tra card âm thanh / bộ khuếch đại.',
+  'ns.banner': '{0} cụm loa trực tuyến nhưng không phát ra loa (không có thiết bị âm thanh): kiểm tra card âm thanh / bộ khuếch đại.',
+  'status.unheard': 'Không phát ra loa', 'ev.unheard': 'không phát ra loa', 'cov.unheardN': '{0} không phát ra loa',
+  'ev.unheardTitle': 'Cụm loa phát vào đầu ra câm (không có thiết bị âm thanh): không ai nghe thấy.',
+  'reason.noSound': 'Cụm loa không có thiết bị âm thanh: kiểm tra card âm thanh / bộ khuếch đại',
 };
 
 const en = {
@@ -215,7 +224,7 @@ const en = {
   'cov.online': 'Clusters online', 'cov.offlineN': '{0} offline', 'cov.allOnline': 'all up', 'cov.noClusters': 'no clusters yet',
   'cov.aired': 'Plays today: aired / due', 'cov.partlyMissed': '{0} partly played · {1} missed',
   'cov.noneDue': 'nothing due yet', 'cov.missed': 'Plays missed today', 'cov.partlyN': '{0} partly played',
-  'cov.partlyShort': '{0} partly', 'cov.bar': '{0} aired, {1} partly played, {2} missed, of {3} due',
+  'cov.partlyShort': '{0} partly', 'cov.bar': '{0} aired, {1} partly played, {2} missed, {3} not heard, of {4} due',
   'cov.asOf': 'Figures for {0}, up to {1} (Vietnam time). Refreshes every {2} seconds.',
   'cov.refreshFailed': 'Could not refresh the figures: {0}', 'cov.byCommune': 'By commune', 'cov.byStation': 'By station',
   'cov.sortBy': 'Sort', 'cov.sort.aired-asc': '% aired, lowest first', 'cov.sort.aired-desc': '% aired, highest first',
@@ -344,6 +353,13 @@ const en = {
   'tok.once': 'The secret below is shown ONLY THIS ONCE. Copy it now and store it where the program reads it (radioctl: RADIO_TOKEN). If it is lost, revoke the token and make a new one.',
   'tok.usage': 'Example:', 'tok.list': 'Tokens in use', 'tok.none': 'No tokens yet.', 'tok.nameCol': 'Name', 'tok.created_at': 'Created', 'tok.by': 'Created by',
   'tok.revoke': 'Revoke', 'tok.confirmRevoke': 'Revoke the token “{0}”? Programs using it can no longer call the API.', 'tok.revoked': 'Token “{0}” revoked.',
+
+  'alert.no_sound': 'No sound', 'ns.badge': 'No sound device', 'ns.covN': '{0} with no sound',
+  'ns.warn': 'The speaker cluster has no sound device: check the sound card / amplifier.',
+  'ns.banner': '{0} cluster(s) online but not heard (no sound device): check the sound card / amplifier.',
+  'status.unheard': 'Not heard', 'ev.unheard': 'not heard', 'cov.unheardN': '{0} not heard',
+  'ev.unheardTitle': 'The cluster played into its silent output (no sound device): nobody heard it.',
+  'reason.noSound': 'The cluster has no sound device: check the sound card / amplifier',
 };
 
 const tables = { vi, en };

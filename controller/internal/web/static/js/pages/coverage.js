@@ -17,6 +17,7 @@ export async function render(box) {
   if (!SORTS.includes(state.sort)) state.sort = 'aired-asc';
 
   const totals = h('div', { id: 'cov-totals' });
+  const noSoundBox = h('div', { id: 'cov-nosound-box' });
   const asOf = h('p', { id: 'cov-asof', class: 'muted small', 'aria-live': 'polite' });
   const communesBox = h('div', { id: 'cov-communes' });
   const stationsBox = h('div', { id: 'cov-stations' });
@@ -49,9 +50,10 @@ export async function render(box) {
       stat('cov-total-online', t('cov.online'), `${x.online ?? 0}/${x.nodes ?? 0}`, x.nodes ? (offline ? 'off' : 'on') : '',
         x.nodes ? (offline ? t('cov.offlineN', offline) : t('cov.allOnline')) : t('cov.noClusters')),
       stat('cov-total-aired', t('cov.aired'), `${x.aired ?? 0}/${x.due ?? 0}`, x.due && x.aired === x.due ? 'on' : '',
-        x.due ? t('cov.partlyMissed', x.partly ?? 0, x.missed ?? 0) : t('cov.noneDue'), bar(x)),
+        x.due ? t('cov.partlyMissed', x.partly ?? 0, x.missed ?? 0) + (x.unheard ? ' · ' + t('cov.unheardN', x.unheard) : '') : t('cov.noneDue'), bar(x)),
       stat('cov-total-missed', t('cov.missed'), String(x.missed ?? 0), x.missed ? 'off' : 'on',
         t('cov.partlyN', x.partly ?? 0))));
+    clear(noSoundBox).append(x.no_sound ? h('p', { class: 'warn-banner', id: 'cov-nosound', role: 'alert' }, t('ns.banner', x.no_sound)) : null);
     asOf.textContent = t('cov.asOf', d.day ? fmtDay(d.day) : fmtDate(d.time), fmtTime(d.time || new Date()), REFRESH_MS / 1000);
   }
 
@@ -71,7 +73,7 @@ export async function render(box) {
           onclick: () => pickCommune(c.id) }, c.name || c.id) },
       { label: t('cov.stationsCol'), cell: (c) => String(c.stations ?? 0), class: 'num' },
       { label: t('cov.clusters'), head: head('online', t('cov.pctOnline')), sort: sortAttr('online'),
-        cell: (c) => c.nodes ? h('span', {}, pctCell(c.online, c.nodes), ' ', h('span', { class: 'muted small' }, t('cov.ofClusters', c.online ?? 0, c.nodes)))
+        cell: (c) => c.nodes ? h('span', {}, pctCell(c.online, c.nodes), ' ', h('span', { class: 'muted small' }, t('cov.ofClusters', c.online ?? 0, c.nodes)), noSoundBadge(c))
           : h('span', { class: 'muted' }, t('cov.noClusters')) },
       { label: t('cov.today'), head: head('aired', t('cov.pctAired')), sort: sortAttr('aired'),
         cell: (c) => c.due ? h('div', { class: 'cov-today' }, h('span', {}, pctCell(c.aired, c.due), ' ', h('span', { class: 'muted small' }, t('cov.ofDue', c.aired ?? 0, c.due))), bar(c))
@@ -125,7 +127,7 @@ export async function render(box) {
 
   const problem = h('p', { id: 'cov-refresh-error', class: 'error small', role: 'alert', hidden: true });
   await load();
-  clear(box).append(totals, asOf, problem,
+  clear(box).append(totals, noSoundBox, asOf, problem,
     section(t('cov.byCommune'), h('div', { class: 'toolbar cov-sort' }, h('label', { for: 'cov-sort' }, t('cov.sortBy')), sortSel), communesBox),
     stationsSection);
   sortSel.id = 'cov-sort';
@@ -144,7 +146,14 @@ function clusters(s) {
   if (!s.nodes) return h('span', { class: 'muted' }, t('cov.noClusters'));
   const off = s.nodes - (s.online || 0);
   return h('span', { class: 'cov-clusters' }, h('strong', {}, `${s.online || 0}/${s.nodes}`), ' ',
-    off ? badge(t('cov.offlineN', off), 'off') : badge(t('cov.allOnline'), 'on'));
+    off ? badge(t('cov.offlineN', off), 'off') : badge(t('cov.allOnline'), 'on'), noSoundBadge(s));
+}
+
+// noSoundBadge warns of clusters online with no sound device: counted
+// online, yet nobody hears them.
+function noSoundBadge(x) {
+  if (!x.no_sound) return null;
+  return [' ', h('span', { class: 'badge badge-nosound', 'data-test': 'cov-nosound', title: t('ns.warn') }, t('ns.covN', x.no_sound))];
 }
 
 // today is "aired/due" with a small bar: aired, partly, missed.
@@ -160,8 +169,8 @@ function bar(x) {
     e.style.width = (100 * Math.min(n || 0, x.due) / x.due) + '%'; // CSSOM, which the CSP allows
     return e;
   };
-  return h('span', { class: 'bar', role: 'img', 'aria-label': t('cov.bar', x.aired || 0, x.partly || 0, x.missed || 0, x.due) },
-    seg(x.aired, 'aired'), seg(x.partly, 'partly'), seg(x.missed, 'missed'));
+  return h('span', { class: 'bar', role: 'img', 'aria-label': t('cov.bar', x.aired || 0, x.partly || 0, x.missed || 0, x.unheard || 0, x.due) },
+    seg(x.aired, 'aired'), seg(x.partly, 'partly'), seg(x.missed, 'missed'), seg(x.unheard, 'unheard'));
 }
 
 function missedCell(x) {
@@ -169,6 +178,7 @@ function missedCell(x) {
   if (x.missed) parts.push(h('span', { class: 'badge badge-off cov-missed', 'data-test': 'cov-missed' }, String(x.missed)));
   else parts.push(h('span', { class: 'muted' }, '0'));
   if (x.partly) parts.push(' ', h('span', { class: 'badge badge-st-partly-played', title: t('status.partly played') }, t('cov.partlyShort', x.partly)));
+  if (x.unheard) parts.push(' ', h('span', { class: 'badge badge-st-unheard', 'data-test': 'cov-unheard', title: t('reason.noSound') }, t('cov.unheardN', x.unheard)));
   return h('span', {}, parts);
 }
 

@@ -8,6 +8,7 @@ export async function render(box) {
   async function load() {
     const d = await api('GET', 'dashboard');
     clear(box).append(
+      d.no_sound ? h('p', { class: 'warn-banner', id: 'dash-nosound', role: 'alert' }, t('ns.banner', d.no_sound)) : null,
       h('div', { class: 'stats' },
         stat('dash-nodes', t('dash.nodes'), d.nodes, ''),
         stat('dash-online', t('dash.online'), d.online, 'on'),
@@ -24,7 +25,8 @@ export async function render(box) {
         h('span', { class: 'alert-kind alert-' + a.kind }, t('alert.' + a.kind)), ' ',
         h('strong', {}, a.node_name || a.node),
         a.since ? h('span', { class: 'muted' }, ' · ' + fmtAgo(a.since)) : null,
-        a.detail ? h('div', { class: 'muted' }, a.detail) : null])),
+        a.kind === 'no_sound' ? h('div', { class: 'warn-text' }, t('ns.warn'))
+          : a.detail ? h('div', { class: 'muted' }, a.detail) : null])),
       h('p', { class: 'muted small' }, t('dash.updated', fmtTime(new Date()))));
   }
   await load();

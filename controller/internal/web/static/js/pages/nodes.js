@@ -13,7 +13,7 @@ export async function render(box) {
 
   function showDetail(n) {
     const st = n.state || {};
-    clear(detail).append(h('h3', {}, n.name || n.id), h('dl', { class: 'kv' },
+    clear(detail).append(h('h3', {}, n.name || n.id), noSound(n), h('dl', { class: 'kv' },
       kv(t('nodes.id'), n.id),
       kv(t('nodes.station'), stationName[n.station_id] || n.station_id),
       kv(t('nodes.zones'), (n.zones || []).map((z) => zoneName[z] || z).join(', ') || '—'),
@@ -35,7 +35,7 @@ export async function render(box) {
       { label: t('nodes.name'), cell: (n) => h('button', { type: 'button', class: 'link-btn', onclick: () => { showDetail(n); detail.scrollIntoView({ block: 'nearest' }); } }, n.name || n.id) },
       { label: t('nodes.station'), cell: (n) => stationName[n.station_id] || n.station_id },
       { label: t('nodes.zones'), cell: (n) => (n.zones || []).map((z) => zoneName[z] || z).join(', ') || '—' },
-      { label: t('nodes.status'), cell: (n) => n.revoked ? t('nodes.revoked') : [onlineBadge(n.online), scheduleWarning(n)] },
+      { label: t('nodes.status'), cell: (n) => n.revoked ? t('nodes.revoked') : [onlineBadge(n.online), n.no_sound ? [' ', noSoundBadge(n)] : null, scheduleWarning(n)] },
       { label: t('nodes.volume'), cell: (n) => n.state?.volume ?? '—', class: 'num' },
       { label: t('nodes.playing'), cell: (n) => playing(n.state || {}, n) },
       { label: t('nodes.version'), cell: (n) => n.state?.version || '—' },
@@ -51,6 +51,15 @@ function scheduleWarning(n) {
   if (r.error) return h('p', { class: 'alert-schedule', 'data-test': 'schedule-error-' + n.id }, t('nodes.scheduleRefused', r.until ? fmtDateTime(r.until) : '—', r.error));
   if (r.planned) return h('p', { class: 'alert-schedule', 'data-test': 'schedule-cut-' + n.id }, t('nodes.scheduleCut', fmtDateTime(r.until)));
   return null;
+}
+
+// noSound warns of a cluster online with no sound device: it keeps time and
+// reports, but nobody hears it, so an officer must go and fix it.
+function noSound(n) {
+  return n.no_sound ? h('p', { class: 'warn-banner', id: 'node-nosound', role: 'alert' }, t('ns.warn')) : null;
+}
+function noSoundBadge(n) {
+  return h('span', { class: 'badge badge-nosound', 'data-test': 'nosound-' + n.id, title: t('ns.warn') }, t('ns.badge'));
 }
 
 function kv(k, v) { return [h('dt', {}, k), h('dd', {}, v)]; }
@@ -91,9 +100,10 @@ function map(nodes, onPick) {
       s('text', { x: 4, y: py(y) - 4, class: 'grid-label' }, y.toFixed(decimals) + '°N'));
   }
   const dots = placed.map((n) => {
-    const g = s('g', { class: 'pin ' + (n.online ? 'pin-on' : 'pin-off'), tabindex: '0', role: 'button', 'data-test': 'pin-' + n.id,
-      'aria-label': `${n.name || n.id}: ${n.online ? t('node.online') : t('node.offline')}` },
-    s('title', {}, `${n.name || n.id} — ${n.online ? t('node.online') : t('node.offline')}`),
+    const status = (n.online ? t('node.online') : t('node.offline')) + (n.no_sound ? ' · ' + t('ns.badge') : '');
+    const g = s('g', { class: 'pin ' + (n.no_sound ? 'pin-warn' : n.online ? 'pin-on' : 'pin-off'), tabindex: '0', role: 'button', 'data-test': 'pin-' + n.id,
+      'aria-label': `${n.name || n.id}: ${status}` },
+    s('title', {}, `${n.name || n.id} — ${status}`),
     s('circle', { cx: px(n.lon), cy: py(n.lat), r: 9 }),
     s('text', { x: px(n.lon) + 13, y: py(n.lat) + 4, class: 'pin-label' }, n.name || n.id));
     g.addEventListener('click', () => onPick(n));

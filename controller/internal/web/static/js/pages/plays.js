@@ -42,7 +42,7 @@ export async function render(box) {
     clear(out).append(table([
       { label: t('plays.at'), cell: (e) => fmtDateTime(e.at) },
       { label: t('plays.node'), cell: (e) => e.node_name || nodeName[e.node_id] || e.node_id },
-      { label: t('plays.type'), cell: (e) => badge(t('ev.' + e.type), 'ev-' + e.type) },
+      { label: t('plays.type'), cell: (e) => [badge(t('ev.' + e.type), 'ev-' + e.type), e.silent ? [' ', unheard()] : null] },
       { label: t('plays.item'), cell: (e) => e.title
         ? [h('span', {}, e.title), h('div', { class: 'muted small', title: e.item_id }, e.source === 'command' ? t('plays.playNow') : e.item_id)]
         : (e.item_id || '—') },
@@ -73,7 +73,13 @@ export async function render(box) {
 // the node's own wording as a tooltip and for any reason not known here.
 const REASONS = [[/^stopped$/, 'stopped'], [/^preempted/, 'preempted'], [/^node restarted$/, 'restarted'],
   [/^content(_unavailable)?\b/, 'content'], [/^hash_mismatch\b/, 'hash'], [/^missed: the node was not running/, 'missed'],
-  [/^no report from the node$/, 'noReport'], [/^disk_full\b/, 'disk'], [/^audio_error\b/, 'audio'], [/^clock\b/, 'clock']];
+  [/^no report from the node$/, 'noReport'], [/^no sound device\b/, 'noSound'], [/^disk_full\b/, 'disk'], [/^audio_error\b/, 'audio'], [/^clock\b/, 'clock']];
+// unheard marks a record played into a cluster's silent sink: it played,
+// but nobody heard it.
+function unheard() {
+  return h('span', { class: 'badge badge-st-unheard', 'data-test': 'unheard', title: t('ev.unheardTitle') }, t('ev.unheard'));
+}
+
 function reasonText(reason) {
   if (!reason) return '';
   const k = REASONS.find(([rx]) => rx.test(reason));

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/schedule"
+)
+
+// A play into a node's silent sink was not heard: the occurrence report
+// says "unheard", whatever else the node reported of it.
+func TestOutcomeUnheard(t *testing.T) {
+	at := time.Date(2026, 12, 1, 6, 30, 0, 0, schedule.Zone)
+	o := schedule.Occurrence{At: at, End: at.Add(time.Minute)}
+	now := at.Add(time.Hour)
+	ev := func(typ string, silent bool) registry.PlayEvent {
+		return registry.PlayEvent{Type: typ, At: at, PlayedMS: 60000, Silent: silent}
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []registry.PlayEvent
+		want string
+	}{
+		{"through a sound device", []registry.PlayEvent{ev("started", false), ev("finished", false)}, "played"},
+		{"into the silent sink", []registry.PlayEvent{ev("started", true), ev("finished", true)}, "unheard"},
+		{"device failed while playing", []registry.PlayEvent{ev("started", false), ev("finished", true)}, "unheard"},
+		{"cut short, silent", []registry.PlayEvent{ev("started", true), ev("interrupted", true)}, "unheard"},
+		{"on air, silent", []registry.PlayEvent{ev("started", true)}, "unheard"},
+		{"failed, however marked", []registry.PlayEvent{ev("failed", true)}, "missed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, reason, _ := outcome(tc.evs, o, now)
+			if got != tc.want {
+				t.Errorf("outcome = %q (%s), want %q", got, reason, tc.want)
+			}
+			if got == "unheard" && reason != noSoundReason {
+				t.Errorf("reason = %q, want %q", reason, noSoundReason)
+			}
+		})
+	}
+}
+
+// A cluster with no sound device: its state says audio silent and its
+// proof of play says so too. The dashboard, the node list and coverage
+// warn of it, and neither coverage nor the report counts its play as aired.
+func TestSilentNodeWarnedAndNotAired(t *testing.T) {
+	e := newEnv(t) // 08:00 in Vietnam; commune B has a 06:30 bulletin (a draft)
+	ctx := context.Background()
+	admin := e.tokenClient()
+	if r := e.do(admin, "POST", "/api/v1/schedules/st-b/bulletins/tin-b/approve", nil); r.status != 200 {
+		t.Fatalf("approve: %d %s", r.status, r.body)
+	}
+	at := time.Date(fixtureYear, 12, 1, 6, 30, 0, 0, schedule.Zone)
+	item := y("tin-b-20261201-063000")
+	if _, err := e.reg.InsertPlayEvents(ctx, []registry.PlayEvent{
+		{NodeID: "n-b", Seq: 2, Type: "started", ItemID: item, At: at, Silent: true},
+		{NodeID: "n-b", Seq: 3, Type: "finished", ItemID: item, At: at.Add(5 * time.Minute), PlayedMS: 300000, Silent: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reg.UpsertNodeState(ctx, registry.NodeState{NodeID: "n-b", Online: true,
+		State: json.RawMessage(`{"node":"n-b","online":true,"audio":"silent"}`), UpdatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
+	var cov Coverage
+	get(t, e.do(admin, "GET", "/api/v1/coverage", nil), &cov)
+	for _, s := range cov.Stations {
+		if s.ID == "st-b" && (s.Due != 1 || s.Aired != 0 || s.Unheard != 1 || s.NoSound != 1 || s.Online != 1) {
+			t.Errorf("coverage of st-b: %+v, want 1 due, 0 aired, 1 unheard, 1 of 1 online clusters with no sound", s)
+		}
+	}
+	if cov.Totals.Unheard != 1 || cov.Totals.Aired != 0 || cov.Totals.NoSound != 1 {
+		t.Errorf("coverage totals: %+v, want 1 unheard, none aired, 1 cluster with no sound", cov.Totals)
+	}
+
+	var rows []OccurrenceRow
+	get(t, e.do(admin, "GET", y("/api/v1/reports/occurrences?station=st-b&from=2026-12-01T00:00:00%2B07:00&to=2026-12-02T00:00:00%2B07:00"), nil), &rows)
+	if len(rows) != 1 || rows[0].Node != "n-b" || rows[0].Status != "unheard" || rows[0].Reason != noSoundReason {
+		t.Errorf("report rows %+v, want n-b unheard", rows)
+	}
+
+	if r := e.do(admin, "GET", "/api/v1/plays.csv?node=n-b", nil); !strings.Contains(r.body, ",n-b,phát xong (không phát ra loa),") {
+		t.Errorf("plays.csv does not say nobody heard n-b's play:\n%s", r.body)
+	}
+	if r := e.do(admin, "GET", y("/api/v1/reports/occurrences.csv?station=st-b&from=2026-12-01T00:00:00%2B07:00&to=2026-12-02T00:00:00%2B07:00"), nil); !strings.Contains(r.body, ",n-b,thông thường,không phát ra loa,") {
+		t.Errorf("occurrences.csv does not say n-b's play was not heard:\n%s", r.body)
+	}
+
+	var d Dashboard
+	get(t, e.do(admin, "GET", "/api/v1/dashboard", nil), &d)
+	alerted := false
+	for _, a := range d.Alerts {
+		alerted = alerted || a.Kind == "no_sound" && a.Node == "n-b"
+	}
+	if d.NoSound != 1 || !alerted {
+		t.Errorf("dashboard: no_sound %d, alerts %+v; want n-b warned of", d.NoSound, d.Alerts)
+	}
+	var nodes []NodeView
+	get(t, e.do(admin, "GET", "/api/v1/nodes", nil), &nodes)
+	for _, n := range nodes {
+		if n.NoSound != (n.ID == "n-b") {
+			t.Errorf("node %s: no_sound %v", n.ID, n.NoSound)
+		}
+	}
+}
+
+// get decodes a 200 answer.
+func get(t *testing.T, r result, out any) {
+	t.Helper()
+	if r.status != 200 || json.Unmarshal([]byte(r.body), out) != nil {
+		t.Fatalf("HTTP %d %s", r.status, r.body)
+	}
+}
