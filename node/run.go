@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/internal/atomicfile"
 	"github.com/communeradio/radio/node/internal/cache"
 	"github.com/communeradio/radio/node/internal/link"
 	"github.com/communeradio/radio/node/internal/outbox"
@@ -50,19 +52,24 @@ type fetching struct {
 const maxHashFailures = 3
 
 type agent struct {
-	cfg     Config
-	log     *slog.Logger
-	link    *link.Link
-	cache   *cache.Cache
-	out     *outbox.Outbox
-	play    *player.Player
-	keys    nodeproto.Keyring
-	st      persisted
-	start   time.Time
-	volume  int
-	amp     bool
-	ampMode string
-	idleAt  time.Time
+	cfg   Config
+	log   *slog.Logger
+	link  *link.Link
+	cache *cache.Cache
+	out   *outbox.Outbox
+	play  *player.Player
+	keys  nodeproto.Keyring
+	st    persisted
+	store stateStore
+	// problems are what went wrong with the node's own files at start-up
+	// (an unreadable state or outbox): reported in every State until a
+	// restart finds the files sound.
+	problems []string
+	start    time.Time
+	volume   int
+	amp      bool
+	ampMode  string
+	idleAt   time.Time
 
 	pending    map[string]pendingPlay // command/slot id -> waiting for content
 	handed     map[string]bool        // slots given to the player (or fetch) in this run
@@ -104,7 +111,11 @@ func Run(ctx context.Context, cfg Config) error {
 	defer pl.Close()
 
 	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, start: time.Now(), volume: 70, ampMode: "auto",
-		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, st: loadPersisted(cfg.DataDir)}
+		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, store: stateStore{dir: cfg.DataDir}}
+	var problem string
+	if a.st, problem = a.store.load(log); problem != "" {
+		a.problems = append(a.problems, problem)
+	}
 	a.keys = nodeproto.Keyring{}
 	keys := cfg.ControllerKeys
 	if len(a.st.Keys) > 0 {
@@ -288,7 +299,7 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 		return
 	}
 	a.st.Seen[c.ID] = c.Expires
-	if err := a.st.save(a.cfg.DataDir); err != nil {
+	if err := a.store.save(&a.st); err != nil {
 		a.log.Error("saving state", "err", err)
 	}
 	a.reply(c.ID, a.execute(&c))
@@ -529,7 +540,7 @@ func (a *agent) handleDesired(payload []byte) {
 			a.keys[k.ID] = k.Pub
 		}
 	}
-	if err := a.st.save(a.cfg.DataDir); err != nil {
+	if err := a.store.save(&a.st); err != nil {
 		a.log.Error("saving state", "err", err)
 	}
 	a.volume = d.Volume
@@ -682,7 +693,7 @@ func (a *agent) slotDone(id string, playAt int64) {
 		return
 	}
 	a.st.Slots[id] = playAt
-	if err := a.st.save(a.cfg.DataDir); err != nil {
+	if err := a.store.save(&a.st); err != nil {
 		a.log.Error("saving state", "err", err)
 	}
 }
@@ -723,7 +734,9 @@ func (a *agent) onPlayerEvent(ev player.Event) {
 	switch ev.Type {
 	case nodeproto.EventStarted, nodeproto.EventResumed:
 		b, _ := json.Marshal(nowPlaying{ID: ev.ID, Media: ev.Media, Priority: pe.Priority, PlayAt: pe.PlayAt, Since: pe.At})
-		writeAtomic(np, b)
+		if err := atomicfile.Write(np, b, 0o644); err != nil {
+			a.log.Error("saving what is playing", "err", err)
+		}
 	default:
 		if cur := a.play.Now(); cur == nil {
 			os.Remove(np)
@@ -823,6 +836,7 @@ func (a *agent) publishState(force bool) {
 	if a.st.Desired != nil {
 		s.DesiredRev = a.st.Desired.Rev
 	}
+	s.Error = strings.Join(a.problems, "; ")
 	if cur := a.play.Now(); cur != nil {
 		s.Playing = &nodeproto.NowPlaying{ID: cur.ID, Media: cur.Media, Priority: priorityName(cur.Priority), Since: cur.Since.UnixMilli()}
 	}
