@@ -36,6 +36,7 @@ const (
 	ampIdleOff     = 10 * time.Second // auto amplifier: off after this much silence
 	defaultStateIv = 60 * time.Second
 	maxClockBehind = 5 * time.Minute // a command issued further in the node's future means its clock is wrong
+	maxStateError  = 1024            // bytes of State.Error
 )
 
 type pendingPlay struct {
@@ -114,6 +115,10 @@ func Run(ctx context.Context, cfg Config) error {
 		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, store: stateStore{dir: cfg.DataDir}}
 	var problem string
 	if a.st, problem = a.store.load(log); problem != "" {
+		a.problems = append(a.problems, problem)
+	}
+	if problem := ob.Problem(); problem != "" {
+		log.Error("proof-of-play outbox damaged", "problem", problem, "epoch", ob.Epoch())
 		a.problems = append(a.problems, problem)
 	}
 	a.keys = nodeproto.Keyring{}
@@ -261,7 +266,7 @@ func (a *agent) handle(m link.Message) {
 			a.log.Warn("bad ack dropped", "err", err)
 			return
 		}
-		if n := a.out.Ack(ack.Seqs); n > 0 {
+		if n := a.out.Ack(ack); n > 0 {
 			a.batchSent = time.Time{}
 			a.stateDirty = true
 			a.flushEvents()
@@ -836,7 +841,7 @@ func (a *agent) publishState(force bool) {
 	if a.st.Desired != nil {
 		s.DesiredRev = a.st.Desired.Rev
 	}
-	s.Error = strings.Join(a.problems, "; ")
+	s.Error = truncate(strings.Join(a.problems, "; "), maxStateError)
 	if cur := a.play.Now(); cur != nil {
 		s.Playing = &nodeproto.NowPlaying{ID: cur.ID, Media: cur.Media, Priority: priorityName(cur.Priority), Since: cur.Since.UnixMilli()}
 	}
