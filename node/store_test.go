@@ -80,3 +80,34 @@ func TestCorruptStateKeepsRotatedKeys(t *testing.T) {
 		}
 	}
 }
+
+// An outbox whose counter is unreadable is loud: the node logs it and says
+// so in its State, and its new records carry a new epoch.
+func TestDamagedOutboxReportedInState(t *testing.T) {
+	f, cfg := newFixture(t)
+	states := make(chan nodeproto.State, 100)
+	f.ctl.Subscribe("radio/v1/node/n1/state", 1, func(_ mqtt.Client, m mqtt.Message) {
+		var s nodeproto.State
+		if json.Unmarshal(m.Payload(), &s) == nil && s.Online {
+			states <- s
+		}
+	}).Wait()
+	ob := filepath.Join(cfg.DataDir, "outbox")
+	os.MkdirAll(ob, 0o755)
+	os.WriteFile(filepath.Join(ob, "epoch"), []byte("0123456789abcdef\n"), 0o644)
+	os.WriteFile(filepath.Join(ob, "seq"), []byte("\x00\x00"), 0o644) // zeroed by a power cut
+	stop := runNode(t, cfg)
+	defer stop()
+	select {
+	case s := <-states:
+		if !strings.Contains(s.Error, "outbox counter") || !strings.Contains(s.Error, "new epoch") {
+			t.Errorf("State.Error = %q, want it to report the outbox counter and the new epoch", s.Error)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no state from the node")
+	}
+	b, _ := os.ReadFile(filepath.Join(ob, "epoch"))
+	if e := strings.TrimSpace(string(b)); e == "0123456789abcdef" || !nodeproto.ValidEpoch(e) {
+		t.Errorf("epoch after a damaged counter = %q, want a new one", e)
+	}
+}

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,5 +94,53 @@ func TestDifferingDuplicateIsKeptAndFlagged(t *testing.T) {
 	// The real start counts in the live coverage mirror too.
 	if out := db.live.nodes["n1"].items["c-bulletin"]; out == nil || !out.Started || !out.Finished {
 		t.Errorf("live outcome of c-bulletin = %+v, want started and finished", out)
+	}
+}
+
+// A registry from before epochs keeps its proof of play through the
+// migration (as epoch ""), and a node's first epoch can reuse its numbers.
+func TestPlayEventEpochMigrationKeepsRecords(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "r.db")
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := -1
+	for i, m := range all {
+		if strings.Contains(m.name, "play_event_epoch") {
+			before = i
+		}
+	}
+	if before < 0 {
+		t.Fatal("no play_event_epoch migration")
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all[:before] {
+		if _, err := raw.Exec(m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+	}
+	t0 := testNow().Truncate(time.Millisecond)
+	if _, err := raw.Exec(fmt.Sprintf(`PRAGMA user_version = %d;
+		INSERT INTO play_events(node_id, seq, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at)
+		VALUES ('n1', 15, 'started', 'c-old', '', %d, %d, 812, 0, 'normal', '', %d)`, before, t0.UnixMilli(), t0.UnixMilli(), t0.UnixMilli())); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db := open(t, path)
+	got, err := db.ListPlayEvents(ctx, PlayFilter{NodeID: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := PlayEvent{NodeID: "n1", Seq: 15, Type: "started", ItemID: "c-old", At: t0, PlayAt: t0, OffsetUS: 812, Priority: "normal", ReceivedAt: t0}
+	if d := cmp.Diff([]PlayEvent{old}, got); d != "" {
+		t.Fatalf("after migration (-want +got):\n%s", d)
+	}
+	if res, err := db.StorePlayEvents(ctx, []PlayEvent{playEvent("n1", "e1", 15, "finished", t0)}); err != nil || res.New != 1 || len(res.Conflicts) != 0 {
+		t.Errorf("seq 15 of a new epoch = %+v %v, want stored, no conflict", res, err)
 	}
 }
