@@ -53,24 +53,19 @@ type fetching struct {
 const maxHashFailures = 3
 
 type agent struct {
-	cfg   Config
-	log   *slog.Logger
-	link  *link.Link
-	cache *cache.Cache
-	out   *outbox.Outbox
-	play  *player.Player
-	keys  nodeproto.Keyring
-	st    persisted
-	store stateStore
-	// problems are what went wrong with the node's own files at start-up
-	// (an unreadable state or outbox): reported in every State until a
-	// restart finds the files sound.
-	problems []string
-	start    time.Time
-	volume   int
-	amp      bool
-	ampMode  string
-	idleAt   time.Time
+	cfg     Config
+	log     *slog.Logger
+	link    *link.Link
+	cache   *cache.Cache
+	out     *outbox.Outbox
+	play    *player.Player
+	keys    nodeproto.Keyring
+	st      persisted
+	start   time.Time
+	volume  int
+	amp     bool
+	ampMode string
+	idleAt  time.Time
 
 	pending    map[string]pendingPlay // command/slot id -> waiting for content
 	handed     map[string]bool        // slots given to the player (or fetch) in this run
@@ -80,6 +75,12 @@ type agent struct {
 	resendAt   time.Duration        // how long after batchSent to send it again
 	lastState  []byte
 	stateDirty bool
+
+	store stateStore
+	// problems are what went wrong with the node's own files at start-up
+	// (an unreadable state or outbox): reported in every State until a
+	// restart finds the files sound.
+	problems []string
 }
 
 // Run runs the node daemon until ctx ends.
