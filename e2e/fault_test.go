@@ -59,6 +59,7 @@ type simNode struct {
 	acked      map[uint64]bool // every seq the controller acknowledged
 	next       uint64          // next seq to create
 	ackc       chan struct{}   // a signal per Ack received
+	born       int64           // unix ms; record s happened at born+s, the same however often it is sent
 }
 
 const simBatch = 50
@@ -73,7 +74,7 @@ func newSimNode(t *testing.T, broker, cfgPath string) *simNode {
 	if err := json.Unmarshal(b, &cfg); err != nil || cfg.ID == "" || cfg.Secret == "" {
 		t.Fatalf("node config %s: %v", cfgPath, err)
 	}
-	n := &simNode{id: cfg.ID, secret: cfg.Secret, acked: map[uint64]bool{}, next: 1, ackc: make(chan struct{}, 1)}
+	n := &simNode{id: cfg.ID, secret: cfg.Secret, acked: map[uint64]bool{}, next: 1, ackc: make(chan struct{}, 1), born: time.Now().UnixMilli()}
 	o := mqtt.NewClientOptions().AddBroker("tcp://" + broker).
 		SetClientID(n.id).SetUsername(n.id).SetPassword(n.secret).
 		SetCleanSession(false).SetOrderMatters(false).
@@ -117,10 +118,12 @@ func (n *simNode) onAck(_ mqtt.Client, m mqtt.Message) {
 
 func (n *simNode) publish(seqs []uint64) error {
 	ev := nodeproto.Events{Node: n.id}
-	now := time.Now().UnixMilli()
 	for _, s := range seqs {
+		// A re-sent record is the same record (§7): one with other content
+		// under a stored number would be kept as a conflict.
+		at := n.born + int64(s)
 		ev.Events = append(ev.Events, nodeproto.Event{Seq: s, Type: nodeproto.EventFinished, ID: "c-fault-" + n.id,
-			At: now, PlayAt: now - 60_000, PlayedMS: 60_000, Priority: "normal"})
+			At: at, PlayAt: at - 60_000, PlayedMS: 60_000, Priority: "normal"})
 	}
 	b, _ := json.Marshal(ev)
 	tok := n.client.Publish(nodeproto.NodeTopic(n.id, nodeproto.LeafEvents), 1, false, b)

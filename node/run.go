@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/internal/atomicfile"
 	"github.com/communeradio/radio/node/internal/cache"
 	"github.com/communeradio/radio/node/internal/link"
 	"github.com/communeradio/radio/node/internal/outbox"
@@ -34,6 +36,7 @@ const (
 	ampIdleOff     = 10 * time.Second // auto amplifier: off after this much silence
 	defaultStateIv = 60 * time.Second
 	maxClockBehind = 5 * time.Minute // a command issued further in the node's future means its clock is wrong
+	maxStateError  = 1024            // bytes of State.Error
 )
 
 type pendingPlay struct {
@@ -78,6 +81,12 @@ type agent struct {
 	resendAt   time.Duration        // how long after batchSent to send it again
 	lastState  []byte
 	stateDirty bool
+
+	store stateStore
+	// problems are what went wrong with the node's own files at start-up
+	// (an unreadable state or outbox): reported in every State until a
+	// restart finds the files sound.
+	problems []string
 }
 
 // Run runs the node daemon until ctx ends.
@@ -110,7 +119,15 @@ func Run(ctx context.Context, cfg Config) error {
 	defer pl.Close()
 
 	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, start: time.Now(), volume: 70, ampMode: "auto",
-		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, st: loadPersisted(cfg.DataDir)}
+		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, store: stateStore{dir: cfg.DataDir}}
+	var problem string
+	if a.st, problem = a.store.load(log); problem != "" {
+		a.problems = append(a.problems, problem)
+	}
+	if problem := ob.Problem(); problem != "" {
+		log.Error("proof-of-play outbox damaged", "problem", problem, "epoch", ob.Epoch())
+		a.problems = append(a.problems, problem)
+	}
 	a.keys = nodeproto.Keyring{}
 	keys := cfg.ControllerKeys
 	if len(a.st.Keys) > 0 {
@@ -256,7 +273,7 @@ func (a *agent) handle(m link.Message) {
 			a.log.Warn("bad ack dropped", "err", err)
 			return
 		}
-		if n := a.out.Ack(ack.Seqs); n > 0 {
+		if n := a.out.Ack(ack); n > 0 {
 			a.batchSent = time.Time{}
 			a.stateDirty = true
 			a.flushEvents()
@@ -294,7 +311,7 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 		return
 	}
 	a.st.Seen[c.ID] = c.Expires
-	if err := a.st.save(a.cfg.DataDir); err != nil {
+	if err := a.store.save(&a.st); err != nil {
 		a.log.Error("saving state", "err", err)
 	}
 	a.reply(c.ID, a.execute(&c))
@@ -549,7 +566,7 @@ func (a *agent) handleDesired(payload []byte) {
 			a.keys[k.ID] = k.Pub
 		}
 	}
-	if err := a.st.save(a.cfg.DataDir); err != nil {
+	if err := a.store.save(&a.st); err != nil {
 		a.log.Error("saving state", "err", err)
 	}
 	a.volume = d.Volume
@@ -702,7 +719,7 @@ func (a *agent) slotDone(id string, playAt int64) {
 		return
 	}
 	a.st.Slots[id] = playAt
-	if err := a.st.save(a.cfg.DataDir); err != nil {
+	if err := a.store.save(&a.st); err != nil {
 		a.log.Error("saving state", "err", err)
 	}
 }
@@ -756,7 +773,9 @@ func (a *agent) onPlayerEvent(ev player.Event) {
 	switch ev.Type {
 	case nodeproto.EventStarted, nodeproto.EventResumed:
 		b, _ := json.Marshal(nowPlaying{ID: ev.ID, Media: ev.Media, Priority: pe.Priority, PlayAt: pe.PlayAt, Since: pe.At})
-		writeAtomic(np, b)
+		if err := atomicfile.Write(np, b, 0o644); err != nil {
+			a.log.Error("saving what is playing", "err", err)
+		}
 	default:
 		if cur := a.play.Now(); cur == nil {
 			os.Remove(np)
@@ -858,6 +877,7 @@ func (a *agent) publishState(force bool) {
 		s.DesiredRev = a.st.Desired.Rev
 		s.ScheduleUntil = a.st.Desired.HorizonUntil // how far ahead it can play on its own
 	}
+	s.Error = truncate(strings.Join(a.problems, "; "), maxStateError)
 	if cur := a.play.Now(); cur != nil {
 		s.Playing = &nodeproto.NowPlaying{ID: cur.ID, Media: cur.Media, Priority: priorityName(cur.Priority), Since: cur.Since.UnixMilli()}
 	}

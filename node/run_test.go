@@ -80,16 +80,18 @@ func newFixture(t *testing.T) (*fixture, Config) {
 	f.ctl.Subscribe("radio/v1/node/n1/events", 1, func(c mqtt.Client, m mqtt.Message) {
 		var e nodeproto.Events
 		json.Unmarshal(m.Payload(), &e)
-		var seqs []uint64
+		seqs := map[string][]uint64{} // epoch -> seqs: one ack per epoch, as the controller does
 		f.mu.Lock()
 		f.emitted = append(f.emitted, e.Events...)
 		f.mu.Unlock()
 		for _, ev := range e.Events {
-			seqs = append(seqs, ev.Seq)
+			seqs[ev.Epoch] = append(seqs[ev.Epoch], ev.Seq)
 			f.events <- ev
 		}
-		ack, _ := json.Marshal(nodeproto.Ack{Seqs: seqs})
-		c.Publish("radio/v1/node/n1/ack", 1, false, ack)
+		for epoch, s := range seqs {
+			ack, _ := json.Marshal(nodeproto.Ack{Epoch: &epoch, Seqs: s})
+			c.Publish("radio/v1/node/n1/ack", 1, false, ack)
+		}
 	}).Wait()
 	f.ctl.Subscribe("radio/v1/node/n1/fetch", 1, func(c mqtt.Client, m mqtt.Message) {
 		var req nodeproto.Fetch

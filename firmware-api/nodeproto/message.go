@@ -200,9 +200,14 @@ type Events struct {
 	Events []Event `json:"events"`
 }
 
-// Event is one proof-of-play record. Seq is unique per node and increases;
-// the controller stores (node, seq) once however often it arrives.
+// Event is one proof-of-play record. (node, Epoch, Seq) names it: Seq
+// increases within an epoch, and a node starts a new random Epoch whenever
+// it cannot be sure which numbers it already used (a new outbox, a lost or
+// unreadable counter), so two different records never share a name. The
+// controller stores a name once however often it arrives, and keeps (and
+// flags) a record that arrives under a stored name with other content.
 type Event struct {
+	Epoch    string `json:"epoch,omitempty"` // the outbox's epoch; "" from nodes older than 2026-12-07
 	Seq      uint64 `json:"seq"`
 	Type     string `json:"type"`
 	ID       string `json:"id"` // command id or schedule slot id
@@ -227,10 +232,24 @@ type Event struct {
 // silent real-time sink: nothing comes out of the speakers.
 const AudioSilent = "silent"
 
-// Ack acknowledges stored events; the node may then drop them from its outbox.
+// Ack acknowledges stored events of one epoch; the node may then drop them
+// from its outbox. Epoch is always present from a current controller ("" for
+// events sent without one); a nil Epoch (the field absent) comes from a
+// controller older than 2026-12-07 and names those seqs in every epoch.
 type Ack struct {
-	Seqs []uint64 `json:"seqs"`
+	Epoch *string  `json:"epoch,omitempty"`
+	Seqs  []uint64 `json:"seqs"`
 }
+
+// Matches reports whether the ack covers events of epoch.
+func (a *Ack) Matches(epoch string) bool { return a.Epoch == nil || *a.Epoch == epoch }
+
+// MaxEpoch bounds an epoch's length; its characters are those of an id.
+const MaxEpoch = 32
+
+// ValidEpoch reports whether s may be an outbox epoch ("" is the epoch of
+// nodes that predate epochs).
+func ValidEpoch(s string) bool { return s == "" || (len(s) <= MaxEpoch && ValidID(s)) }
 
 var hexSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
 

@@ -186,6 +186,9 @@ func (ev *Event) Validate() error {
 	if ev.Seq == 0 || ev.At <= 0 || len(ev.ID) > MaxEventID || len(ev.Reason) > MaxEventReason {
 		return invalid("event seq %d at %d", ev.Seq, ev.At)
 	}
+	if !ValidEpoch(ev.Epoch) {
+		return invalid("event %d epoch %q: want up to %d of a-z 0-9 - _ .", ev.Seq, ev.Epoch, MaxEpoch)
+	}
 	if ev.Media != "" && !ValidMedia(ev.Media) {
 		return invalid("event %d media %q", ev.Seq, ev.Media)
 	}
@@ -228,6 +231,9 @@ func (r *Reply) Validate() error {
 func (a *Ack) Validate() error {
 	if len(a.Seqs) == 0 || len(a.Seqs) > MaxAckSeqs {
 		return invalid("ack of %d seqs, want 1..%d", len(a.Seqs), MaxAckSeqs)
+	}
+	if a.Epoch != nil && !ValidEpoch(*a.Epoch) {
+		return invalid("ack epoch %q", *a.Epoch)
 	}
 	return nil
 }

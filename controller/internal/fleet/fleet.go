@@ -72,7 +72,7 @@ type Fleet struct {
 type eventBatch struct {
 	node    string
 	evs     []nodeproto.Event
-	dropped []uint64 // invalid: acknowledged, not stored
+	dropped []nodeproto.Event // invalid: acknowledged, not stored
 }
 
 // Start connects to the broker (retrying until ctx ends) and starts ingest.
@@ -267,7 +267,7 @@ func (f *Fleet) onEvents(id string, payload []byte) error {
 	for _, ev := range e.Events {
 		if err := f.checkEvent(id, &ev); err != nil {
 			f.log.Warn("bad message dropped: invalid proof-of-play event", "node", id, "seq", ev.Seq, "err", err)
-			b.dropped = append(b.dropped, ev.Seq)
+			b.dropped = append(b.dropped, ev)
 			continue
 		}
 		b.evs = append(b.evs, ev)
@@ -295,24 +295,21 @@ func (f *Fleet) ingestLoop() {
 				rows = append(rows, toRow(b.node, ev, now))
 			}
 		}
-		if _, err := f.cfg.Registry.InsertPlayEvents(context.Background(), rows); err != nil {
+		res, err := f.cfg.Registry.StorePlayEvents(context.Background(), rows)
+		if err != nil {
 			// Not acknowledged: the nodes keep the events and send them again.
 			f.log.Error("storing proof of play", "rows", len(rows), "err", err)
 			batch, n = batch[:0], 0
 			return
 		}
+		for _, c := range res.Conflicts {
+			// Stored and flagged, so acknowledging it loses nothing; but two
+			// records under one name mean a forged or reused number.
+			f.log.Warn("proof of play conflict: a record arrived under a stored (node, epoch, seq) with other content; both kept and flagged (is the node's secret used by someone else?)",
+				"node", c.NodeID, "epoch", c.Epoch, "seq", c.Seq, "type", c.Type, "item", c.ItemID)
+		}
 		for _, b := range batch {
-			seqs := append([]uint64(nil), b.dropped...)
-			for _, ev := range b.evs {
-				seqs = append(seqs, ev.Seq)
-			}
-			if len(seqs) == 0 {
-				continue
-			}
-			ack, _ := json.Marshal(nodeproto.Ack{Seqs: seqs})
-			if _, err := f.publish(nodeproto.NodeTopic(b.node, nodeproto.LeafAck), false, ack); err != nil {
-				f.log.Error("acknowledging proof of play", "node", b.node, "err", err)
-			}
+			f.ack(b)
 		}
 		batch, n = batch[:0], 0
 	}
@@ -334,8 +331,27 @@ func (f *Fleet) ingestLoop() {
 	}
 }
 
+// ack acknowledges a node's stored (and refused) events: one Ack per epoch,
+// naming it, so that it can never delete another epoch's records.
+func (f *Fleet) ack(b eventBatch) {
+	var epochs []string
+	seqs := map[string][]uint64{}
+	for _, evs := range [][]nodeproto.Event{b.dropped, b.evs} {
+		for _, ev := range evs {
+			if _, ok := seqs[ev.Epoch]; !ok {
+				epochs = append(epochs, ev.Epoch)
+			}
+			seqs[ev.Epoch] = append(seqs[ev.Epoch], ev.Seq)
+		}
+	}
+	for _, e := range epochs {
+		ack, _ := json.Marshal(nodeproto.Ack{Epoch: &e, Seqs: seqs[e]})
+		f.client.Publish(nodeproto.NodeTopic(b.node, nodeproto.LeafAck), 1, false, ack)
+	}
+}
+
 func toRow(node string, ev nodeproto.Event, now time.Time) registry.PlayEvent {
-	r := registry.PlayEvent{NodeID: node, Seq: ev.Seq, Type: ev.Type, ItemID: ev.ID, Media: ev.Media,
+	r := registry.PlayEvent{NodeID: node, Epoch: ev.Epoch, Seq: ev.Seq, Type: ev.Type, ItemID: ev.ID, Media: ev.Media,
 		At: time.UnixMilli(ev.At), OffsetUS: ev.OffsetUS, PlayedMS: ev.PlayedMS, Priority: ev.Priority,
 		Reason: ev.Reason, ReceivedAt: now, Silent: ev.Audio == nodeproto.AudioSilent}
 	if ev.PlayAt > 0 {

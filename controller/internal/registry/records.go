@@ -9,10 +9,14 @@ import (
 	"time"
 )
 
-// PlayEvent is one proof-of-play record as a node reported it.
+// PlayEvent is one proof-of-play record as a node reported it. A node names
+// its records (node, epoch, seq); Conflict marks a name under which records
+// with different content arrived (each is kept).
 type PlayEvent struct {
 	NodeID     string    `json:"node_id"`
+	Epoch      string    `json:"epoch,omitempty"`
 	Seq        uint64    `json:"seq"`
+	Conflict   bool      `json:"conflict,omitempty"`
 	Type       string    `json:"type"`
 	ItemID     string    `json:"item_id"`
 	Media      string    `json:"media"`
@@ -28,55 +32,122 @@ type PlayEvent struct {
 	Silent bool `json:"silent,omitempty"`
 }
 
-// InsertPlayEvents stores a batch in one transaction. A (node, seq) already
-// stored is skipped, so a node sending a batch twice is harmless. It returns
-// how many rows were new. Rows are not checked beyond their key: the wire
-// layer validates them, and a batch refused here would be resent forever.
-// A zero ReceivedAt is stored as now.
+// sameContent reports whether two records say the same thing (their name
+// and when they arrived aside), at the precision stored.
+func (e PlayEvent) sameContent(o PlayEvent) bool {
+	return e.Type == o.Type && e.ItemID == o.ItemID && e.Media == o.Media && ms(e.At) == ms(o.At) &&
+		ms(e.PlayAt) == ms(o.PlayAt) && e.OffsetUS == o.OffsetUS && e.PlayedMS == o.PlayedMS &&
+		e.Priority == o.Priority && e.Reason == o.Reason && e.Silent == o.Silent
+}
+
+// PlayInsert is what StorePlayEvents did with a batch.
+type PlayInsert struct {
+	New       int         // rows stored, conflicting ones included
+	Conflicts []PlayEvent // records stored beside another of the same name and other content
+}
+
+// InsertPlayEvents stores a batch (see StorePlayEvents) and returns how many
+// rows were new.
 func (db *DB) InsertPlayEvents(ctx context.Context, evs []PlayEvent) (int, error) {
+	res, err := db.StorePlayEvents(ctx, evs)
+	return res.New, err
+}
+
+// StorePlayEvents stores a batch in one transaction. A record whose (node,
+// epoch, seq) is stored with the same content is skipped, so a node sending
+// a batch twice is harmless. One whose name is stored with other content is
+// never taken for a duplicate: it is stored too, and every record of that
+// name is marked Conflict (reported in Conflicts), so a forged or reused
+// number cannot hide a real record. Rows are not checked beyond their key:
+// the wire layer validates them, and a batch refused here would be resent
+// forever. A zero ReceivedAt is stored as now.
+func (db *DB) StorePlayEvents(ctx context.Context, evs []PlayEvent) (PlayInsert, error) {
+	var res PlayInsert
 	if len(evs) == 0 {
-		return 0, nil
+		return res, nil
 	}
 	for _, e := range evs {
 		if e.NodeID == "" {
-			return 0, invalidf("play event %d without a node", e.Seq)
+			return res, invalidf("play event %d without a node", e.Seq)
 		}
 	}
 	now := db.now()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("registry: %w", err)
+		return res, fmt.Errorf("registry: %w", err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO play_events(node_id, seq, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(node_id, seq) DO NOTHING`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO play_events(node_id, epoch, seq, variant, conflict, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(node_id, epoch, seq, variant) DO NOTHING`)
 	if err != nil {
-		return 0, fmt.Errorf("registry: %w", err)
+		return res, fmt.Errorf("registry: %w", err)
 	}
 	defer st.Close()
-	n := 0
 	var added []PlayEvent
 	for _, e := range evs {
-		recv := e.ReceivedAt
-		if recv.IsZero() {
-			recv = now
+		if e.ReceivedAt.IsZero() {
+			e.ReceivedAt = now
 		}
 		// Seq is stored as SQLite's signed 64-bit integer; the cast round-trips.
-		res, err := st.ExecContext(ctx, e.NodeID, int64(e.Seq), e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(recv), e.Silent)
+		r, err := st.ExecContext(ctx, e.NodeID, e.Epoch, int64(e.Seq), 0, false, e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(e.ReceivedAt), e.Silent)
 		if err != nil {
-			return 0, fmt.Errorf("registry: play event %s/%d: %w", e.NodeID, e.Seq, err)
+			return res, fmt.Errorf("registry: play event %s/%s/%d: %w", e.NodeID, e.Epoch, e.Seq, err)
 		}
-		k, _ := res.RowsAffected()
-		n += int(k)
-		if k > 0 {
+		if k, _ := r.RowsAffected(); k > 0 {
+			res.New++
 			added = append(added, e)
+			continue
 		}
+		// The name is taken (rare: a resent batch, or a conflict).
+		variant, err := differingVariant(ctx, tx, e)
+		if err != nil {
+			return res, err
+		}
+		if variant == 0 {
+			continue // the same record again
+		}
+		e.Conflict = true
+		if _, err := st.ExecContext(ctx, e.NodeID, e.Epoch, int64(e.Seq), variant, true, e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(e.ReceivedAt), e.Silent); err != nil {
+			return res, fmt.Errorf("registry: conflicting play event %s/%s/%d: %w", e.NodeID, e.Epoch, e.Seq, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE play_events SET conflict = 1 WHERE node_id = ? AND epoch = ? AND seq = ?", e.NodeID, e.Epoch, int64(e.Seq)); err != nil {
+			return res, fmt.Errorf("registry: marking conflict %s/%s/%d: %w", e.NodeID, e.Epoch, e.Seq, err)
+		}
+		res.New++
+		res.Conflicts = append(res.Conflicts, e)
+		added = append(added, e)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("registry: commit play events: %w", err)
+		return PlayInsert{}, fmt.Errorf("registry: commit play events: %w", err)
 	}
 	db.liveEvents(added)
-	return n, nil
+	return res, nil
+}
+
+// differingVariant compares e with the records stored under its name: 0 if
+// one says the same, else the variant number to store it as.
+func differingVariant(ctx context.Context, tx *sql.Tx, e PlayEvent) (int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT variant, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, silent
+		FROM play_events WHERE node_id = ? AND epoch = ? AND seq = ?`, e.NodeID, e.Epoch, int64(e.Seq))
+	if err != nil {
+		return 0, fmt.Errorf("registry: play event %s/%s/%d: %w", e.NodeID, e.Epoch, e.Seq, err)
+	}
+	defer rows.Close()
+	next := 0
+	for rows.Next() {
+		var v int
+		var s PlayEvent
+		var at, playAt int64
+		if err := rows.Scan(&v, &s.Type, &s.ItemID, &s.Media, &at, &playAt, &s.OffsetUS, &s.PlayedMS, &s.Priority, &s.Reason, &s.Silent); err != nil {
+			return 0, fmt.Errorf("registry: play event %s/%s/%d: %w", e.NodeID, e.Epoch, e.Seq, err)
+		}
+		s.At, s.PlayAt = fromMS(at), fromMS(playAt)
+		if s.sameContent(e) {
+			return 0, nil
+		}
+		next = max(next, v+1)
+	}
+	return next, rows.Err()
 }
 
 // PlayFilter selects proof-of-play records; zero fields match everything.
@@ -117,7 +188,7 @@ func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, er
 	if !f.Until.IsZero() {
 		add("at < ?", ms(f.Until))
 	}
-	q := "SELECT node_id, seq, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent FROM play_events"
+	q := "SELECT node_id, epoch, seq, conflict, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent FROM play_events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -125,7 +196,7 @@ func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, er
 		f.Limit = 1000
 	}
 	f.Limit = min(f.Limit, MaxPlayEvents)
-	q += fmt.Sprintf(" ORDER BY at DESC, node_id, seq DESC LIMIT %d", f.Limit)
+	q += fmt.Sprintf(" ORDER BY at DESC, node_id, epoch, seq DESC, variant LIMIT %d", f.Limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("registry: play events: %w", err)
@@ -135,7 +206,7 @@ func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, er
 	for rows.Next() {
 		var e PlayEvent
 		var seq, at, playAt, recv int64
-		if err := rows.Scan(&e.NodeID, &seq, &e.Type, &e.ItemID, &e.Media, &at, &playAt, &e.OffsetUS, &e.PlayedMS, &e.Priority, &e.Reason, &recv, &e.Silent); err != nil {
+		if err := rows.Scan(&e.NodeID, &e.Epoch, &seq, &e.Conflict, &e.Type, &e.ItemID, &e.Media, &at, &playAt, &e.OffsetUS, &e.PlayedMS, &e.Priority, &e.Reason, &recv, &e.Silent); err != nil {
 			return nil, err
 		}
 		e.Seq, e.At, e.PlayAt, e.ReceivedAt = uint64(seq), fromMS(at), fromMS(playAt), fromMS(recv)

@@ -135,9 +135,13 @@ func TestRegistryRejects(t *testing.T) {
 	}
 }
 
+// eventsAt is when events happen: one instant, so that sending the same
+// seqs again sends the same records (a differing record is a conflict).
+var eventsAt = testNow().Truncate(time.Millisecond)
+
 func events(node string, from, n int) []PlayEvent {
 	var out []PlayEvent
-	now := testNow()
+	now := eventsAt
 	for i := from; i < from+n; i++ {
 		out = append(out, PlayEvent{NodeID: node, Seq: uint64(i), Type: "started", ItemID: fmt.Sprintf("c-%d", i%7),
 			Media: strings.Repeat("a", 64), At: now, PlayAt: now, OffsetUS: 120, ReceivedAt: now})

@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/internal/atomicfile"
 )
 
 // Signer signs protocol messages.
@@ -77,28 +78,10 @@ func newSeed(path string) (ed25519.PrivateKey, error) {
 	if _, err := rand.Read(seed); err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(path, seed); err != nil {
+	if err := atomicfile.Write(path, seed, 0o600); err != nil {
 		return nil, fmt.Errorf("signer: %w", err)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
-}
-
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func keyOf(priv ed25519.PrivateKey) nodeproto.Key {
@@ -166,10 +149,10 @@ func (s *Signer) Commit() (nodeproto.Key, error) {
 		return nodeproto.Key{}, ErrNoRotation
 	}
 	cur, next := filepath.Join(s.dir, curFile), filepath.Join(s.dir, nextFile)
-	if err := writeFileSync(cur+".old", s.cur.Seed()); err != nil {
+	if err := atomicfile.Write(cur+".old", s.cur.Seed(), 0o600); err != nil {
 		return nodeproto.Key{}, err
 	}
-	if err := writeFileSync(cur, s.next.Seed()); err != nil {
+	if err := atomicfile.Write(cur, s.next.Seed(), 0o600); err != nil {
 		return nodeproto.Key{}, err
 	}
 	os.Remove(next)
