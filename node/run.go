@@ -22,6 +22,7 @@ import (
 	"github.com/communeradio/radio/node/internal/link"
 	"github.com/communeradio/radio/node/internal/outbox"
 	"github.com/communeradio/radio/node/internal/player"
+	"github.com/communeradio/radio/node/internal/stream"
 )
 
 const (
@@ -72,6 +73,9 @@ type agent struct {
 	resendAt   time.Duration        // how long after batchSent to send it again
 	lastState  []byte
 	stateDirty bool
+
+	streams    *stream.Set              // live sessions (stream.go)
+	streamSnap atomic.Pointer[[]string] // their topics, for the link's goroutine
 }
 
 // Run runs the node daemon until ctx ends.
@@ -105,6 +109,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, start: time.Now(), volume: 70, ampMode: "auto",
 		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, st: loadPersisted(cfg.DataDir)}
+	a.streams = stream.NewSet(newDecoder)
 	a.keys = nodeproto.Keyring{}
 	keys := cfg.ControllerKeys
 	if len(a.st.Keys) > 0 {
@@ -130,7 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 	a.link = link.New(link.Config{
 		Broker: cfg.Broker, ClientID: cfg.ID, Password: cfg.Secret, Logger: log, TLS: tlsConf,
 		WillTopic: nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), WillPayload: will,
-		Subscriptions: a.subscriptions,
+		Subscriptions: a.subscriptions, QoS: streamQoS,
 	})
 	a.recoverNowPlaying()
 	linkCtx, stopLink := context.WithCancel(context.Background())
@@ -206,7 +211,7 @@ func (a *agent) subscriptions() []string {
 			t = append(t, nodeproto.ZoneCmdTopic(z))
 		}
 	}
-	return t
+	return append(t, a.streamTopics()...)
 }
 
 func (a *agent) snapZones() {
@@ -224,6 +229,10 @@ func (a *agent) zones() []string {
 // handle dispatches one received message. Nothing here may panic or stop the
 // loop on bad input: errors are logged and, for commands, replied.
 func (a *agent) handle(m link.Message) {
+	if isStreamTopic(m.Topic) {
+		a.handleStream(m)
+		return
+	}
 	if zone, ok := nodeproto.ParseZoneTopic(m.Topic); ok {
 		a.handleCommand(m.Payload, "", zone)
 		return
@@ -290,6 +299,10 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 	a.st.Seen[c.ID] = c.Expires
 	if err := a.st.save(a.cfg.DataDir); err != nil {
 		a.log.Error("saving state", "err", err)
+	}
+	if c.Type == nodeproto.CmdStream {
+		a.reply(c.ID, a.openStream(&c, payload))
+		return
 	}
 	a.reply(c.ID, a.execute(&c))
 }
@@ -620,6 +633,7 @@ func (a *agent) tick(now time.Time) {
 		}
 	}
 	a.runSlots(now)
+	a.checkStreams(now)
 	a.dropUnneededFetches()
 	a.refreshKeep()
 	a.pumpFetches()
@@ -722,7 +736,9 @@ func priorityName(rank int) string {
 
 func (a *agent) onPlayerEvent(ev player.Event) {
 	pe := nodeproto.Event{Type: ev.Type, ID: ev.ID, Media: ev.Media, At: ev.At.UnixMilli(),
-		PlayedMS: ev.Played.Milliseconds(), Priority: priorityName(ev.Priority), Reason: ev.Reason}
+		PlayedMS: ev.Played.Milliseconds(), Priority: priorityName(ev.Priority), Reason: ev.Reason,
+		Gaps: ev.Gaps, GapMS: ev.Gap.Milliseconds()}
+	a.streamEvent(ev)
 	if !ev.PlayAt.IsZero() {
 		pe.PlayAt = ev.PlayAt.UnixMilli()
 		if ev.Type == nodeproto.EventStarted {

@@ -32,8 +32,11 @@ type Config struct {
 	WillTopic   string
 	WillPayload []byte
 	Logger      *slog.Logger
-	// Subscriptions returns the topics (QoS 1) to subscribe to on every connect.
+	// Subscriptions returns the topics to subscribe to on every connect.
 	Subscriptions func() []string
+	// QoS returns the QoS to subscribe to a topic with; nil = 1 for all.
+	// Live audio is QoS 0: a packet late is a packet lost.
+	QoS func(topic string) byte
 	// MinBackoff and MaxBackoff bound reconnect delays (defaults 1 s, 60 s).
 	MinBackoff, MaxBackoff time.Duration
 	// LostWindow spreads the first reconnect after a lost connection
@@ -214,7 +217,7 @@ func (l *Link) connect(ctx context.Context) error {
 	topics := l.cfg.Subscriptions()
 	filters := map[string]byte{}
 	for _, t := range topics {
-		filters[t] = 1
+		filters[t] = l.qos(t)
 	}
 	if len(filters) > 0 {
 		st := l.client.SubscribeMultiple(filters, nil)
@@ -226,6 +229,13 @@ func (l *Link) connect(ctx context.Context) error {
 	l.subs = filters2set(topics)
 	l.cfg.Logger.Info("link: connected", "broker", l.cfg.Broker, "subscriptions", len(topics))
 	return nil
+}
+
+func (l *Link) qos(topic string) byte {
+	if l.cfg.QoS == nil {
+		return 1
+	}
+	return l.cfg.QoS(topic)
 }
 
 func filters2set(ts []string) map[string]bool {
@@ -261,7 +271,7 @@ func (l *Link) resubscribe() {
 	}
 	l.subs = want
 	for _, t := range add {
-		if tok := l.client.Subscribe(t, 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		if tok := l.client.Subscribe(t, l.qos(t), nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			l.cfg.Logger.Warn("link: subscribe failed", "topic", t, "err", tok.Error())
 		}
 	}
