@@ -53,6 +53,10 @@ func TestSetVerifiesPackets(t *testing.T) {
 	}
 
 	good := packet(t, ctl, "live-1", 0, 1, 2)
+	far, err := nodeproto.MarshalStreamPacket(ctl, nodeproto.StreamPacket{Session: "live-1", Pos: maxPos + 1, Frames: frames(66)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
 		topic string
@@ -64,6 +68,7 @@ func TestSetVerifiesPackets(t *testing.T) {
 		{"unknown session", topic, packet(t, ctl, "live-2", 1, 66), ErrUnknownSession},
 		{"another topic", nodeproto.NodeTopic("n1", nodeproto.LeafStream), packet(t, ctl, "live-1", 1, 66, 66), ErrWrongTopic},
 		{"not a packet", topic, []byte("RSP0 hello"), nodeproto.ErrStreamMalformed},
+		{"beyond 24 h", topic, far, ErrPosition},
 		{"good", topic, good, nil},
 	}
 	for _, c := range cases {
@@ -71,7 +76,7 @@ func TestSetVerifiesPackets(t *testing.T) {
 			t.Errorf("%s: err %v, want %v", c.name, err, c.want)
 		}
 	}
-	if s.Refused != (Refused{Forged: 2, Unknown: 1, WrongTopic: 1, Malformed: 1}) {
+	if s.Refused != (Refused{Forged: 2, Unknown: 1, WrongTopic: 1, Malformed: 2}) {
 		t.Errorf("refused %+v", s.Refused)
 	}
 	// Only the good packet's frames are in the buffer.
