@@ -73,44 +73,75 @@ func NewBuffer(dec Decoder, end int64, maxFrames int) *Buffer {
 // Put adds the frames of one packet, the first at sample position pos and
 // each nodeproto.StreamSamplesPerFrame long. last marks the session's last
 // packet: the session ends after its frames, even if they came too late.
-// It returns how many frames were kept.
+// It returns how many frames were kept. Frames are decoded outside the
+// lock, so the audio path never waits for the decoder.
 func (b *Buffer) Put(pos int64, frames [][]byte, last bool) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	kept := 0
 	for i, f := range frames {
 		p := pos + int64(i)*nodeproto.StreamSamplesPerFrame
-		switch {
-		case p >= b.end:
-			b.drops.Beyond++
-			continue
-		case b.reading && p < b.cursor:
-			b.drops.Late++
-			continue
-		}
-		j := sort.Search(len(b.frames), func(j int) bool { return b.frames[j].pos >= p })
-		if j < len(b.frames) && b.frames[j].pos == p {
-			b.drops.Duplicate++
+		if !b.wanted(p) {
 			continue
 		}
 		pcm, err := b.dec.Decode(f)
-		if err != nil || len(pcm) == 0 {
+		b.mu.Lock()
+		switch {
+		case err != nil || len(pcm) == 0:
 			b.drops.Undecoded++
-			continue
+		case b.admit(p, pcm):
+			kept++
 		}
-		b.frames = append(b.frames, frame{})
-		copy(b.frames[j+1:], b.frames[j:])
-		b.frames[j] = frame{pos: p, pcm: pcm}
-		kept++
-		if len(b.frames) > b.max {
-			b.frames = b.frames[1:] // the oldest: the furthest behind when it is read
-			b.drops.Beyond++
-		}
+		b.mu.Unlock()
 	}
 	if last {
-		b.end = min(b.end, pos+int64(len(frames))*nodeproto.StreamSamplesPerFrame)
+		b.EndAt(pos + int64(len(frames))*nodeproto.StreamSamplesPerFrame)
 	}
 	return kept
+}
+
+// wanted reports whether a frame at p would be kept, counting it if not.
+func (b *Buffer) wanted(p int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, dup := b.find(p)
+	switch {
+	case p >= b.end:
+		b.drops.Beyond++
+	case b.reading && p < b.cursor:
+		b.drops.Late++
+	case dup:
+		b.drops.Duplicate++
+	default:
+		return true
+	}
+	return false
+}
+
+// admit inserts a decoded frame, checking again what may have changed
+// while it was decoded (the player read past it).
+func (b *Buffer) admit(p int64, pcm []int16) bool {
+	j, dup := b.find(p)
+	switch {
+	case dup:
+		b.drops.Duplicate++
+		return false
+	case b.reading && p < b.cursor:
+		b.drops.Late++
+		return false
+	}
+	b.frames = append(b.frames, frame{})
+	copy(b.frames[j+1:], b.frames[j:])
+	b.frames[j] = frame{pos: p, pcm: pcm}
+	if len(b.frames) > b.max {
+		b.frames = b.frames[1:] // the oldest: the furthest behind when it is read
+		b.drops.Beyond++
+	}
+	return true
+}
+
+// find returns where a frame at p is or would go, and whether it is there.
+func (b *Buffer) find(p int64) (int, bool) {
+	j := sort.Search(len(b.frames), func(j int) bool { return b.frames[j].pos >= p })
+	return j, j < len(b.frames) && b.frames[j].pos == p
 }
 
 // EndAt ends the session at position end at the latest (its ends_at).
