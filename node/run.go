@@ -24,6 +24,7 @@ import (
 	"github.com/communeradio/radio/node/internal/link"
 	"github.com/communeradio/radio/node/internal/outbox"
 	"github.com/communeradio/radio/node/internal/player"
+	"github.com/communeradio/radio/node/internal/stream"
 )
 
 const (
@@ -86,7 +87,9 @@ type agent struct {
 	// problems are what went wrong with the node's own files at start-up
 	// (an unreadable state or outbox): reported in every State until a
 	// restart finds the files sound.
-	problems []string
+	problems   []string
+	streams    *stream.Set              // live sessions (stream.go)
+	streamSnap atomic.Pointer[[]string] // their topics, for the link's goroutine
 }
 
 // Run runs the node daemon until ctx ends.
@@ -128,6 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Error("proof-of-play outbox damaged", "problem", problem, "epoch", ob.Epoch())
 		a.problems = append(a.problems, problem)
 	}
+	a.streams = stream.NewSet(newDecoder)
 	a.keys = nodeproto.Keyring{}
 	keys := cfg.ControllerKeys
 	if len(a.st.Keys) > 0 {
@@ -153,7 +157,7 @@ func Run(ctx context.Context, cfg Config) error {
 	a.link = link.New(link.Config{
 		Broker: cfg.Broker, ClientID: cfg.ID, Password: cfg.Secret, Logger: log, TLS: tlsConf,
 		WillTopic: nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), WillPayload: will,
-		Subscriptions: a.subscriptions,
+		Subscriptions: a.subscriptions, QoS: streamQoS,
 	})
 	a.recoverNowPlaying()
 	linkCtx, stopLink := context.WithCancel(context.Background())
@@ -229,7 +233,7 @@ func (a *agent) subscriptions() []string {
 			t = append(t, nodeproto.ZoneCmdTopic(z))
 		}
 	}
-	return t
+	return append(t, a.streamTopics()...)
 }
 
 func (a *agent) snapZones() {
@@ -247,6 +251,10 @@ func (a *agent) zones() []string {
 // handle dispatches one received message. Nothing here may panic or stop the
 // loop on bad input: errors are logged and, for commands, replied.
 func (a *agent) handle(m link.Message) {
+	if isStreamTopic(m.Topic) {
+		a.handleStream(m)
+		return
+	}
 	if zone, ok := nodeproto.ParseZoneTopic(m.Topic); ok {
 		a.handleCommand(m.Payload, "", zone)
 		return
@@ -313,6 +321,10 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 	a.st.Seen[c.ID] = c.Expires
 	if err := a.store.save(&a.st); err != nil {
 		a.log.Error("saving state", "err", err)
+	}
+	if c.Type == nodeproto.CmdStream {
+		a.reply(c.ID, a.openStream(&c, payload))
+		return
 	}
 	a.reply(c.ID, a.execute(&c))
 }
@@ -654,6 +666,7 @@ func (a *agent) tick(now time.Time) {
 		}
 	}
 	a.runSlots(now)
+	a.checkStreams(now)
 	a.dropUnneededFetches()
 	a.refreshKeep()
 	a.pumpFetches()
@@ -756,10 +769,12 @@ func priorityName(rank int) string {
 
 func (a *agent) onPlayerEvent(ev player.Event) {
 	pe := nodeproto.Event{Type: ev.Type, ID: ev.ID, Media: ev.Media, At: ev.At.UnixMilli(),
-		PlayedMS: ev.Played.Milliseconds(), Priority: priorityName(ev.Priority), Reason: ev.Reason}
+		PlayedMS: ev.Played.Milliseconds(), Priority: priorityName(ev.Priority), Reason: ev.Reason,
+		Gaps: ev.Gaps, GapMS: ev.Gap.Milliseconds()}
 	if ev.Type != nodeproto.EventFailed && a.play.Backend() == nodeproto.AudioSilent {
 		pe.Audio = nodeproto.AudioSilent // played, but nobody heard it
 	}
+	a.streamEvent(ev)
 	if !ev.PlayAt.IsZero() {
 		pe.PlayAt = ev.PlayAt.UnixMilli()
 		if ev.Type == nodeproto.EventStarted {

@@ -35,6 +35,7 @@ import (
 // commands and serves content, and one node daemon under test.
 type fixture struct {
 	t       *testing.T
+	srv     *mochi.Server
 	priv    ed25519.PrivateKey
 	ctl     mqtt.Client
 	replies chan nodeproto.Reply
@@ -66,7 +67,7 @@ func newFixture(t *testing.T) (*fixture, Config) {
 	t.Cleanup(func() { srv.Close() })
 
 	_, priv, _ := ed25519.GenerateKey(nil)
-	f := &fixture{t: t, priv: priv, replies: make(chan nodeproto.Reply, 100), events: make(chan nodeproto.Event, 100), files: map[string][]byte{}}
+	f := &fixture{t: t, srv: srv, priv: priv, replies: make(chan nodeproto.Reply, 100), events: make(chan nodeproto.Event, 100), files: map[string][]byte{}}
 	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("controller").SetConnectRetry(true)
 	f.ctl = mqtt.NewClient(o)
 	if tok := f.ctl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {

@@ -279,6 +279,17 @@ func TestTopics(t *testing.T) {
 	if z, ok := ParseZoneTopic(ZoneCmdTopic("z1")); !ok || z != "z1" {
 		t.Errorf("ParseZoneTopic = %q %v", z, ok)
 	}
+	if z, ok := ParseZoneTopic(ZoneStreamTopic("z1")); ok {
+		t.Errorf("ParseZoneTopic accepted a stream topic as a command topic: %q", z)
+	}
+	if z, leaf, ok := ParseZoneLeaf(ZoneStreamTopic("z1")); !ok || z != "z1" || leaf != LeafStream {
+		t.Errorf("ParseZoneLeaf(stream) = %q %q %v", z, leaf, ok)
+	}
+	for _, bad := range []string{"radio/v1/zone/z1/state", "radio/v1/zone/z1/stream/x", "radio/v1/zone/Z1/stream", "radio/v1/zone//cmd"} {
+		if _, _, ok := ParseZoneLeaf(bad); ok {
+			t.Errorf("ParseZoneLeaf(%q) accepted", bad)
+		}
+	}
 	for _, s := range []string{"", "-a", "a/b", "a+b", "a#", "Ab", strings.Repeat("a", 65)} {
 		if ValidID(s) {
 			t.Errorf("ValidID(%q) = true", s)

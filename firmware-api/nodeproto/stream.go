@@ -49,7 +49,7 @@ type Stream struct {
 	Rate     int    `json:"rate"`               // 48000
 	Channels int    `json:"channels"`           // 1
 	FrameMS  int    `json:"frame_ms"`           // 20: every Opus frame is this long
-	Resume   bool   `json:"resume,omitempty"`   // what it interrupts resumes after it (always true for files of lower priority)
+	Resume   bool   `json:"resume,omitempty"`   // as in Play: a session cut by a higher priority continues (at its present) after it
 	Volume   *int   `json:"volume,omitempty"`   // this session only
 }
 

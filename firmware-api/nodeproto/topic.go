@@ -42,15 +42,26 @@ func ParseNodeTopic(topic string) (id, leaf string, ok bool) {
 
 // ParseZoneTopic splits radio/v1/zone/{zone}/cmd.
 func ParseZoneTopic(topic string) (zone string, ok bool) {
-	rest, found := strings.CutPrefix(topic, Root+"/zone/")
-	if !found {
-		return "", false
-	}
-	zone, leaf, found := strings.Cut(rest, "/")
-	if !found || leaf != "cmd" || !ValidID(zone) {
+	zone, leaf, ok := ParseZoneLeaf(topic)
+	if !ok || leaf != LeafCmd {
 		return "", false
 	}
 	return zone, true
+}
+
+// ParseZoneLeaf splits radio/v1/zone/{zone}/{leaf} for the leaves a zone
+// has: cmd (commands) and stream (live sessions, §11). ok is false for any
+// other shape.
+func ParseZoneLeaf(topic string) (zone, leaf string, ok bool) {
+	rest, found := strings.CutPrefix(topic, Root+"/zone/")
+	if !found {
+		return "", "", false
+	}
+	zone, leaf, found = strings.Cut(rest, "/")
+	if !found || (leaf != LeafCmd && leaf != LeafStream) || !ValidID(zone) {
+		return "", "", false
+	}
+	return zone, leaf, true
 }
 
 // ValidID reports whether s may be a node, zone or command id: 1 to 64 of

@@ -32,8 +32,11 @@ type Config struct {
 	WillTopic   string
 	WillPayload []byte
 	Logger      *slog.Logger
-	// Subscriptions returns the topics (QoS 1) to subscribe to on every connect.
+	// Subscriptions returns the topics to subscribe to on every connect.
 	Subscriptions func() []string
+	// QoS returns the QoS to subscribe to a topic with; nil = 1 for all.
+	// Live audio is QoS 0: a packet late is a packet lost.
+	QoS func(topic string) byte
 	// MinBackoff and MaxBackoff bound reconnect delays (defaults 1 s, 60 s).
 	MinBackoff, MaxBackoff time.Duration
 	// LostWindow spreads the first reconnect after a lost connection
@@ -216,7 +219,7 @@ func (l *Link) connect(ctx context.Context) error {
 	topics := l.cfg.Subscriptions()
 	filters := map[string]byte{}
 	for _, t := range topics {
-		filters[t] = 1
+		filters[t] = l.qos(t)
 	}
 	l.subs = map[string]bool{}
 	if len(filters) > 0 {
@@ -284,6 +287,13 @@ func (l *Link) retrySubscriptions(ctx context.Context) {
 	}
 }
 
+func (l *Link) qos(topic string) byte {
+	if l.cfg.QoS == nil {
+		return 1
+	}
+	return l.cfg.QoS(topic)
+}
+
 func filters2set(ts []string) map[string]bool {
 	m := map[string]bool{}
 	for _, t := range ts {
@@ -325,7 +335,7 @@ func (l *Link) resubscribe() bool {
 	}
 	ok := true
 	for _, t := range add {
-		tok := l.client.Subscribe(t, 1, nil)
+		tok := l.client.Subscribe(t, l.qos(t), nil)
 		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			l.cfg.Logger.Warn("link: subscribe failed; will retry", "topic", t, "err", tok.Error())
 			ok = false

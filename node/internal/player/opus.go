@@ -49,3 +49,35 @@ func (d *opusDecoder) close() {
 		d.d = nil
 	}
 }
+
+// Decoder decodes the Opus frames of a live session one after the other,
+// keeping the codec's state from frame to frame as a file's stream does.
+// It is not safe for concurrent use.
+type Decoder struct {
+	d   *opusDecoder
+	buf []int16
+}
+
+// NewDecoder makes a mono 48 kHz decoder.
+func NewDecoder() (*Decoder, error) {
+	d, err := newOpusDecoder()
+	if err != nil {
+		return nil, err
+	}
+	return &Decoder{d: d, buf: make([]int16, maxFrame)}, nil
+}
+
+// Decode decodes one Opus frame into new PCM samples.
+func (d *Decoder) Decode(frame []byte) ([]int16, error) {
+	if d.d == nil {
+		return nil, errors.New("opus: decoder closed")
+	}
+	n, err := d.d.decode(frame, d.buf)
+	if err != nil {
+		return nil, err
+	}
+	return append([]int16(nil), d.buf[:n]...), nil
+}
+
+// Close frees the decoder.
+func (d *Decoder) Close() { d.d.close() }

@@ -44,6 +44,9 @@ type Item struct {
 	Repeat   int           // further plays after the first
 	Gap      time.Duration // silence between plays
 	Resume   bool          // continue where it stopped after a higher-priority item
+	// Live, when set, is a live session played instead of a file (Path is
+	// unused): its sample n is heard at PlayAt + n/Rate (live.go).
+	Live Live
 }
 
 // Event is a playback event, the raw material of proof of play.
@@ -58,6 +61,10 @@ type Event struct {
 	PlayAt time.Time
 	Played time.Duration // of this item so far, gaps between repeats included
 	Reason string        // for interrupted and failed
+	// Live items, on finished and interrupted: holes in the audio that
+	// arrived, played as silence (how many, and how long in all).
+	Gaps int
+	Gap  time.Duration
 }
 
 // Event types.
@@ -207,8 +214,10 @@ func (p *Player) Now() *Current {
 // Play checks the file (it must open and decode) and schedules the item.
 // An item whose PlayAt has passed starts at once.
 func (p *Player) Play(it Item) error {
-	if err := probe(it.Path); err != nil {
-		return fmt.Errorf("player: %s: %w", it.ID, err)
+	if it.Live == nil {
+		if err := probe(it.Path); err != nil {
+			return fmt.Errorf("player: %s: %w", it.ID, err)
+		}
 	}
 	it.Volume = min(it.Volume, 100)
 	it.Priority = max(0, it.Priority)
@@ -226,7 +235,7 @@ func (p *Player) Play(it Item) error {
 	// queues behind items of equal priority rather than cutting them off.
 	e.waiting = !it.PlayAt.IsZero() && time.Since(it.PlayAt) > lateAfter
 	var primed <-chan struct{}
-	if e.start-p.total < prefetch {
+	if it.Live == nil && e.start-p.total < prefetch {
 		e.src = newSource(it)
 		primed = e.src.primed
 	}
@@ -249,14 +258,23 @@ const lateAfter = 100 * time.Millisecond
 // bindStart maps the item's PlayAt to a sample index with the current clock.
 func (p *Player) bindStart(e *entry) {
 	e.start = p.total
-	if !e.it.PlayAt.IsZero() {
+	switch {
+	case e.it.Live != nil:
+		// A live session's clock runs whether or not it is heard: joining
+		// late means starting inside it, not shifting it.
+		e.start = p.clock.sampleAt(e.it.PlayAt)
+	case !e.it.PlayAt.IsZero():
 		e.start = max(p.total, p.clock.sampleAt(e.it.PlayAt))
 	}
 }
 
 // Stop ends an item, or everything for "", reporting it interrupted with
 // reason "stopped".
-func (p *Player) Stop(id string) {
+func (p *Player) Stop(id string) { p.End(id, "stopped") }
+
+// End ends an item, or everything for "", wherever it is (on air, paused,
+// waiting), reporting it interrupted with reason.
+func (p *Player) End(id, reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.timeOf(p.total)
@@ -265,7 +283,7 @@ func (p *Player) Stop(id string) {
 			if id != "" && e.it.ID != id {
 				return false
 			}
-			p.emit(e, Interrupted, now, "stopped")
+			p.emit(e, Interrupted, now, reason)
 			e.closeSource()
 			return true
 		})
@@ -273,7 +291,7 @@ func (p *Player) Stop(id string) {
 	p.pending = drop(p.pending)
 	p.paused = drop(p.paused)
 	if p.cur != nil && (id == "" || p.cur.it.ID == id) {
-		p.emit(p.cur, Interrupted, now, "stopped")
+		p.emit(p.cur, Interrupted, now, reason)
 		p.cur.closeSource()
 		p.cur = nil
 		p.resumeNext(now)
@@ -313,6 +331,9 @@ func (e *entry) closeSource() {
 func (p *Player) emit(e *entry, typ string, at time.Time, reason string) {
 	ev := Event{Type: typ, ID: e.it.ID, Media: e.it.Media, Priority: e.it.Priority, At: at, PlayAt: e.it.PlayAt,
 		Played: time.Duration(e.played) * time.Second / Rate, Reason: reason}
+	if e.it.Live != nil && (typ == Finished || typ == Interrupted) {
+		ev.Gaps, ev.Gap = e.it.Live.Stats()
+	}
 	p.evMu.Lock()
 	p.evq = append(p.evq, ev)
 	p.evMu.Unlock()
@@ -380,11 +401,12 @@ func (p *Player) fill(out []int16, now time.Time) {
 		p.total += int64(len(out))
 		return
 	}
+	p.resyncLive()
 	for _, e := range p.pending {
 		if !e.waiting && e.start > p.total {
 			p.bindStart(e) // the freshest clock estimate wins
 		}
-		if e.src == nil && e.start-p.total < prefetch+int64(len(out)) {
+		if e.it.Live == nil && e.src == nil && e.start-p.total < prefetch+int64(len(out)) {
 			e.src = newSource(e.it)
 		}
 	}
@@ -404,6 +426,10 @@ func (p *Player) fill(out []int16, now time.Time) {
 			continue
 		}
 		seg := out[pos:end]
+		if e.it.Live != nil {
+			pos += p.fillLive(e, seg, at)
+			continue
+		}
 		n, eof := e.src.read(seg)
 		if n > 0 {
 			if !e.started {
@@ -416,24 +442,30 @@ func (p *Player) fill(out []int16, now time.Time) {
 		e.played += int64(n)
 		pos += n
 		if eof {
-			when := p.clock.timeOf(p.total + int64(pos))
-			if !e.started {
-				p.emit(e, Started, when, "")
-			}
-			if err := e.src.err; err != nil {
-				p.emit(e, Failed, when, err.Error())
-			} else {
-				p.emit(e, Finished, when, "")
-			}
-			e.closeSource()
-			p.cur = nil
-			p.resumeNext(when)
+			p.ended(e, p.total+int64(pos), e.src.err)
 		} else if n < len(seg) {
 			p.underruns += len(seg) - n
 			pos = int(end) // decoder behind: a moment of silence rather than a stall
 		}
 	}
 	p.total += int64(len(out))
+}
+
+// ended takes the item on air off it at sample at: it finished, or failed
+// with err. What it interrupted resumes.
+func (p *Player) ended(e *entry, at int64, err error) {
+	when := p.clock.timeOf(at)
+	if !e.started {
+		p.emit(e, Started, when, "")
+	}
+	if err != nil {
+		p.emit(e, Failed, when, err.Error())
+	} else {
+		p.emit(e, Finished, when, "")
+	}
+	e.closeSource()
+	p.cur = nil
+	p.resumeNext(when)
 }
 
 // takeDue puts on air whatever due item outranks the current one. Items
@@ -498,7 +530,7 @@ func (p *Player) takeAir(e *entry, at int64) {
 			c.closeSource()
 		}
 	}
-	if e.src == nil {
+	if e.src == nil && e.it.Live == nil {
 		e.src = newSource(e.it)
 	}
 	p.cur = e
