@@ -26,8 +26,8 @@ import (
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/scheduler"
-	"github.com/communeradio/radio/controller/internal/tts"
 	"github.com/communeradio/radio/controller/internal/signer"
+	"github.com/communeradio/radio/controller/internal/tts"
 	"github.com/communeradio/radio/controller/internal/web"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
