@@ -114,4 +114,31 @@ func TestTTSEngineMissingRefusedOnSave(t *testing.T) {
 	if code := ctl.call(t, "POST", "/api/v1/tts/preview", map[string]string{"text": " . "}, &e); code != http.StatusBadRequest {
 		t.Errorf("preview of no words: HTTP %d %+v, want 400", code, e)
 	}
+
+	// A pronunciation list belongs to its commune: an officer of another
+	// commune can neither read nor change it, nor preview with it.
+	ctl.radioctl(t, "area", "add", "x-binh-an", "Xã Bình An", "-kind", "commune", "-parent", "p-79")
+	ctl.mustCall(t, "PUT", "/api/v1/tts/lexicon/x-an-phu", []map[string]string{{"word": "An Phú", "spoken": "An Phú thượng"}}, nil)
+	var tok struct{ Secret string }
+	ctl.mustCall(t, "POST", "/api/v1/tokens", map[string]string{"name": "officer of Bình An", "role": "officer", "area_id": "x-binh-an"}, &tok)
+	other := *ctl
+	other.token = tok.Secret
+	for _, req := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/api/v1/tts/lexicon/x-an-phu", nil},
+		{"PUT", "/api/v1/tts/lexicon/x-an-phu", []map[string]string{{"word": "An Phú", "spoken": "nói bậy"}}},
+		{"POST", "/api/v1/tts/preview", map[string]string{"text": "An Phú", "area": "x-an-phu"}},
+	} {
+		if code := other.call(t, req.method, req.path, req.body, &e); code != http.StatusForbidden {
+			t.Errorf("officer of x-binh-an: %s %s: HTTP %d %+v, want 403", req.method, req.path, code, e)
+		}
+	}
+	other.mustCall(t, "PUT", "/api/v1/tts/lexicon/x-binh-an", []map[string]string{{"word": "Bình An", "spoken": "Bình An hạ"}}, nil)
+	var lex []struct{ Word, Spoken string }
+	ctl.mustCall(t, "GET", "/api/v1/tts/lexicon/x-an-phu", nil, &lex)
+	if len(lex) != 1 || lex[0].Spoken != "An Phú thượng" {
+		t.Errorf("x-an-phu's list after the other commune's attempts: %+v", lex)
+	}
 }

@@ -169,3 +169,19 @@ func TestHTTPEngine(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandTextIsData: whatever the officer types (shell syntax, a
+// placeholder, an option) reaches the program as data, never as its
+// arguments or through a shell.
+func TestCommandTextIsData(t *testing.T) {
+	text := `$(touch /tmp/pwned) {out} -v en; rm -rf / "` + "\n`id`"
+	for name, args := range map[string][]string{
+		"file":  {"cat", "{text}"},
+		"stdin": {"cat"},
+	} {
+		got, err := Command{Args: args}.Synthesize(context.Background(), text)
+		if err != nil || string(got) != text {
+			t.Errorf("%s: the program got %q (%v), want the text verbatim", name, got, err)
+		}
+	}
+}
