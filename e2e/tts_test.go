@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/communeradio/radio/internal/audiotest"
 )
 
@@ -141,4 +143,52 @@ func TestTTSEngineMissingRefusedOnSave(t *testing.T) {
 	if len(lex) != 1 || lex[0].Spoken != "An Phú thượng" {
 		t.Errorf("x-an-phu's list after the other commune's attempts: %+v", lex)
 	}
+}
+
+// In the web app, an officer chooses "Đọc văn bản", types a notice,
+// listens to it ("Nghe thử" plays the rendering in the page) and saves it
+// as a draft bulletin that reads that text.
+func TestWebTTSForm(t *testing.T) {
+	chromium, _, ctl := webCommune(t)
+	pw := ctl.createUser(t, "can.bo.mai", "Lê Thị Mai", "officer", "x-an-phu")
+	b := newBrowser(t, chromium, ctl.url)
+	b.login("can.bo.mai", pw)
+	b.open("programme")
+	b.wait("#bulletin-new", time.Minute)
+	b.do(chromedp.Click(chromedp.CSS("#bulletin-new")))
+	b.wait("#bulletin-form", time.Minute)
+	if b.visible("#f-tts-text") {
+		t.Error("the text box shows before Đọc văn bản is chosen")
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#f-title"), "Thông báo tiêm chủng"))
+	b.setSelect("#f-media", "__tts")
+	if !b.visible("#f-tts-text") || !strings.Contains(b.text("#f-tts-listen"), "Nghe thử") {
+		t.Fatal("choosing Đọc văn bản shows no text box with a Nghe thử button")
+	}
+	text := "UBND xã An Phú thông báo: ngày 07/12/2026 lúc 7h30 tiêm chủng tại trạm y tế."
+	b.do(chromedp.SetValue(chromedp.CSS("#f-tts-text"), text), chromedp.Click(chromedp.CSS("#f-tts-listen")))
+	b.wait("#f-tts-audio:not([hidden])", time.Minute)
+	secs := b.evalAsync(`(async () => { const a = document.getElementById('f-tts-audio');
+		if (!(a.duration > 0)) await new Promise((ok) => a.addEventListener('loadedmetadata', ok, { once: true }));
+		return String(a.duration); })()`)
+	if d, err := strconv.ParseFloat(secs, 64); err != nil || d < 2 {
+		t.Errorf("the listen button's audio lasts %q s, want the spoken notice (several seconds)", secs)
+	}
+	b.shot("tts-form-listen")
+	b.do(chromedp.Click(chromedp.CSS("#f-target-commune")))
+	b.setSelect("#f-rec", "once")
+	tomorrow := time.Now().In(vn).AddDate(0, 0, 1)
+	b.do(chromedp.SetValue(chromedp.CSS("#f-date"), tomorrow.Format("2006-01-02")),
+		chromedp.SetValue(chromedp.CSS("#f-times"), "08:00"),
+		chromedp.Click(chromedp.CSS("#f-save")))
+	b.waitGone("#bulletin-form", time.Minute)
+	var list []struct {
+		ID, Status string
+		Source     struct{ Kind, Text, Audio string }
+	}
+	ctl.mustCall(t, "GET", "/api/v1/schedules/st-1/bulletins", nil, &list)
+	if len(list) != 1 || list[0].Source.Kind != "tts" || list[0].Source.Text != text || list[0].Source.Audio == "" || list[0].Status != "draft" {
+		t.Errorf("saved from the form: %+v, want one draft reading the text, rendered", list)
+	}
+	b.checkConsole()
 }

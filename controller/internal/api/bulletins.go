@@ -324,8 +324,16 @@ func (a *API) listBulletins(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []Bulletin{}
 	if sc != nil {
+		loaded := a.cfg.Schedules.Scheduler.Schedules()[r.PathValue("name")]
 		for i := range sc.Items {
-			out = append(out, bulletinFromItem(&sc.Items[i]))
+			b := bulletinFromItem(&sc.Items[i])
+			if b.Source.Kind == schedule.SourceTTS && loaded != nil {
+				// The file says what to read; its rendering is in the loaded programme.
+				if it := findItem(loaded, b.ID); it.Source.Kind == schedule.SourceTTS && it.Source.Text == b.Source.Text {
+					b.Source.Audio = it.Source.Media
+				}
+			}
+			out = append(out, b)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
