@@ -31,7 +31,7 @@ func main() {
 	flag.StringVar(&cfg.MQTTTLSAddr, "mqtt-tls", "", "with -tls-cert: TLS listener of the embedded broker for nodes, e.g. 0.0.0.0:8883")
 	flag.DurationVar(&cfg.ScheduleGrace, "schedule-grace", 10*time.Minute, "occurrences due at most this long before a (re)start are still sent to nodes")
 	flag.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy on this machine: take the client address and https from X-Forwarded-For/-Proto")
-	flag.StringVar(&cfg.TTSCommand, "tts-command", "", "text to speech by a command instead of espeak-ng, e.g. 'piper --model vi.onnx --output_file {out} < {text}' (no shell)")
+	flag.StringVar(&cfg.TTSCommand, "tts-command", "", "text to speech by a command instead of espeak-ng, split at blanks and run without a shell, e.g. 'piper --model vi.onnx --output_file {out} < {text}'")
 	flag.StringVar(&cfg.TTSURL, "tts-url", "", "text to speech by a service that takes the text in a POST and answers with audio")
 	flag.Func("tts-header", "with -tts-url: a header sent with each request, 'Name: value' (repeatable)", func(v string) error {
 		cfg.TTSHeader = append(cfg.TTSHeader, v)
