@@ -76,6 +76,8 @@ var (
 	// Phone numbers: a leading 0 (or +84) and 9-11 digits in groups, or a
 	// 1800/1900 hotline. Read digit by digit, keeping the groups as pauses.
 	phoneRE = regexp.MustCompile(`^(?:\+84[ .]?|0)\d{1,3}(?:[ .-]?\d{2,4}){2,3}|^1[89]00[ .]?\d{3,4}(?:[ .]?\d{1,3})?`)
+	// "20-25/12": from one day to another of the same month.
+	daysRE  = regexp.MustCompile(`^(\d{1,2}) ?[-–] ?(\d{1,2})/(\d{1,2})(?:/(\d{4}))?`)
 	dateRE  = regexp.MustCompile(`^(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{4}))?`)
 	monthRE = regexp.MustCompile(`^(\d{1,2})/(\d{4})`)
 	timeRE  = regexp.MustCompile(`^(\d{1,2})(?:h|giờ)(\d{2})?(?:'|ph|p)?|^(\d{1,2}):(\d{2})`)
@@ -153,6 +155,20 @@ func (n *normalizer) numeric() bool {
 	if rest[0] == '+' {
 		return false
 	}
+	if m := daysRE.FindStringSubmatch(rest); m != nil && n.endsWord(len(m[0])) {
+		d1, _ := strconv.Atoi(m[1])
+		d2, _ := strconv.Atoi(m[2])
+		mo, _ := strconv.Atoi(m[3])
+		if d1 >= 1 && d1 <= 31 && d2 >= 1 && d2 <= 31 && mo >= 1 && mo <= 12 {
+			n.sayAfter("ngày", readInt(m[1]))
+			n.say("đến ngày " + readInt(m[2]) + " tháng " + monthWord(mo))
+			if m[4] != "" {
+				n.say("năm " + readInt(m[4]))
+			}
+			n.i += len(m[0])
+			return true
+		}
+	}
 	if m := dateRE.FindStringSubmatch(rest); m != nil && n.endsWord(len(m[0])) && (m[3] != "" || strings.Contains(m[0], "/")) {
 		d, _ := strconv.Atoi(m[1])
 		mo, _ := strconv.Atoi(m[2])
@@ -198,6 +214,10 @@ func (n *normalizer) numeric() bool {
 	}
 	if len(m) > 1 && m[0] == '0' && !strings.Contains(m, ",") {
 		n.say(readDigits(m)) // a code or a number written with its zeros: say them
+	} else if v, err := strconv.Atoi(m); err == nil && v >= 1 && v <= 12 && n.lastWordIs("tháng") {
+		n.say(monthWord(v)) // "tháng 4" is "tháng tư"
+	} else if (m == "1" || m == "4") && n.lastWordIs("thứ") {
+		n.say(map[string]string{"1": "nhất", "4": "tư"}[m]) // "thứ 4" (Wednesday, fourth) is "thứ tư"
 	} else {
 		n.say(readDecimal(m))
 	}
@@ -282,12 +302,17 @@ func (n *normalizer) say(words string) {
 // sayAfter says keyword and words, leaving out keyword when the text
 // already has it ("ngày 07/12" is not "ngày ngày bảy").
 func (n *normalizer) sayAfter(keyword, words string) {
-	f := strings.Fields(n.out.String())
-	if len(f) > 0 && strings.EqualFold(f[len(f)-1], keyword) {
+	if n.lastWordIs(keyword) {
 		n.say(words)
 		return
 	}
 	n.say(keyword + " " + words)
+}
+
+// lastWordIs reports whether the text so far ends with word.
+func (n *normalizer) lastWordIs(word string) bool {
+	f := strings.Fields(n.out.String())
+	return len(f) > 0 && strings.EqualFold(f[len(f)-1], word)
 }
 
 func (n *normalizer) prevRune() rune {
