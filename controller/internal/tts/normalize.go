@@ -93,7 +93,7 @@ var (
 // administrative abbreviations as people do. Input may be NFC or NFD; the
 // result is NFC. The commune's lexicon is applied first.
 func Normalize(text string, lex Lexicon) string {
-	text = norm.NFC.String(text)
+	text = norm.NFC.String(strings.ToValidUTF8(text, " "))
 	text = applyLexicon(text, lex)
 	n := &normalizer{src: text}
 	n.run()
@@ -364,7 +364,7 @@ func applyLexicon(text string, lex Lexicon) string {
 	}
 	keys := make([]string, 0, len(lex))
 	for k := range lex {
-		if strings.TrimSpace(k) != "" {
+		if strings.TrimSpace(k) != "" && utf8.ValidString(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -374,14 +374,20 @@ func applyLexicon(text string, lex Lexicon) string {
 		}
 		return keys[i] < keys[j]
 	})
+	if len(keys) == 0 {
+		return text
+	}
 	spoken := map[string]string{}
 	alts := make([]string, len(keys))
 	for i, k := range keys {
 		k = norm.NFC.String(k)
-		spoken[strings.ToLower(k)] = norm.NFC.String(lex[keys[i]])
+		spoken[strings.ToLower(k)] = norm.NFC.String(strings.ToValidUTF8(lex[keys[i]], ""))
 		alts[i] = regexp.QuoteMeta(k)
 	}
-	re := regexp.MustCompile(`(?i)` + strings.Join(alts, "|"))
+	re, err := regexp.Compile(`(?i)` + strings.Join(alts, "|"))
+	if err != nil {
+		return text // cannot happen with quoted, valid UTF-8 words
+	}
 	var b strings.Builder
 	last := 0
 	for _, loc := range re.FindAllStringIndex(text, -1) {

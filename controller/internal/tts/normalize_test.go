@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/text/unicode/norm"
@@ -116,4 +117,23 @@ func lines(s string) []string {
 		return nil
 	}
 	return strings.Split(s, "\n")
+}
+
+// FuzzNormalize: whatever an officer pastes or a lexicon holds (broken
+// UTF-8, stray marks, endless digits), Normalize returns valid NFC text
+// without panicking (it panicked on a lexicon word of invalid UTF-8).
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"UBND 07/12/2026 6h30 0912 345 678 150mm 1.250 2,5 -3°C 20-25/12 thứ 4",
+		"99999999999999999999999", "+84", "1/", "0,", "TP.", "\xff\xfe", norm.NFD.String("Khuổi Nà 7h-11h")} {
+		f.Add(s, "Nà")
+	}
+	f.Fuzz(func(t *testing.T, text, word string) {
+		got := Normalize(text, Lexicon{word: "nà bản"})
+		if !utf8.ValidString(got) {
+			t.Errorf("Normalize(%q) = %q: not valid UTF-8", text, got)
+		}
+		if !norm.NFC.IsNormalString(got) {
+			t.Errorf("Normalize(%q) = %q: not NFC", text, got)
+		}
+	})
 }
