@@ -63,6 +63,18 @@ type Config struct {
 	// programme, nor an unexpired command) names go too. 0 means the
 	// minimum, 13 months (a yearly report needs them); fewer is refused.
 	RetainMonths int
+	// TTSCommand is a command template for text to speech instead of
+	// espeak-ng, run without a shell: {out} is the audio file it writes,
+	// {text} a file holding the text ("< {text}" sends it to stdin), e.g.
+	// "piper --model /opt/vi.onnx --output_file {out} < {text}".
+	TTSCommand string
+	// TTSURL is a speech service that takes the text in a POST and answers
+	// with audio (instead of espeak-ng); TTSHeader lines ("Key: value")
+	// go with each request (an API key).
+	TTSURL    string
+	TTSHeader []string
+	// TTSTimeout bounds one rendering (default 60 s).
+	TTSTimeout time.Duration
 	// Now is the clock of the whole controller: registry, scheduler, API,
 	// fleet (nil: time.Now). Tests give a fake one.
 	Now func() time.Time

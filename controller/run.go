@@ -31,6 +31,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/retention"
 	"github.com/communeradio/radio/controller/internal/scheduler"
 	"github.com/communeradio/radio/controller/internal/signer"
+	"github.com/communeradio/radio/controller/internal/tts"
 	"github.com/communeradio/radio/controller/internal/web"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
@@ -202,7 +203,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(schedDir, 0o750); err != nil {
 		return err
 	}
-	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, Logger: log, Now: cfg.Now}
+	engine, err := ttsEngine(cfg)
+	if err != nil {
+		return err
+	}
+	speech := &tts.Service{Engine: engine, Media: store, CacheDir: filepath.Join(cfg.DataDir, "tts-cache"), Logger: log}
+	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, TTS: speech, Logger: log, Now: cfg.Now}
 	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
 	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Nodes: schedules.Resolve,
 		Media: schedules.MediaInfo, Publish: publishDesired, Relays: lv.PlanRelays,
@@ -482,4 +488,26 @@ func (z *zoneCache) get(node string) []string {
 	z.mu.RLock()
 	defer z.mu.RUnlock()
 	return z.m[node]
+}
+
+// ttsEngine chooses the text-to-speech engine: a speech service, a
+// command, or Debian's espeak-ng (offline) by default.
+func ttsEngine(cfg Config) (tts.Engine, error) {
+	switch {
+	case cfg.TTSURL != "" && cfg.TTSCommand != "":
+		return nil, fmt.Errorf("controller: choose one text-to-speech engine: a command or a URL")
+	case cfg.TTSURL != "":
+		h := http.Header{}
+		for _, l := range cfg.TTSHeader {
+			k, v, ok := strings.Cut(l, ":")
+			if !ok {
+				return nil, fmt.Errorf("controller: tts header %q: want \"Name: value\"", l)
+			}
+			h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		return tts.HTTP{URL: cfg.TTSURL, Header: h, Timeout: cfg.TTSTimeout}, nil
+	case cfg.TTSCommand != "":
+		return tts.Command{Args: strings.Fields(cfg.TTSCommand), Timeout: cfg.TTSTimeout}, nil
+	}
+	return tts.Espeak{Timeout: cfg.TTSTimeout}, nil
 }

@@ -33,6 +33,13 @@ func main() {
 	flag.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy on this machine: take the client address and https from X-Forwarded-For/-Proto")
 	flag.IntVar(&cfg.RetainMonths, "retain-months", 13, "months of proof of play, audit log, commands and replies kept (at least 13: a yearly report needs them); unused recordings older than that go too")
 	restore := flag.String("restore", "", "restore the backup in this folder (made by radioctl backup) into the empty -data folder, check it, and exit")
+	flag.StringVar(&cfg.TTSCommand, "tts-command", "", "text to speech by a command instead of espeak-ng, split at blanks and run without a shell, e.g. 'piper --model vi.onnx --output_file {out} < {text}'")
+	flag.StringVar(&cfg.TTSURL, "tts-url", "", "text to speech by a service that takes the text in a POST and answers with audio")
+	flag.Func("tts-header", "with -tts-url: a header sent with each request, 'Name: value' (repeatable)", func(v string) error {
+		cfg.TTSHeader = append(cfg.TTSHeader, v)
+		return nil
+	})
+	flag.DurationVar(&cfg.TTSTimeout, "tts-timeout", time.Minute, "longest one text-to-speech rendering may take")
 	debug := flag.Bool("debug", false, "debug logging")
 	check := flag.Bool("check", false, "check the schedule files (or folders) given as arguments and exit: errors as file:line")
 	flag.Usage = func() {

@@ -171,6 +171,9 @@ func (a *API) routes() {
 	a.route("GET /api/v1/keys", a.getKeys)
 	a.route("POST /api/v1/keys/rotate", a.rotateKey)
 	a.route("POST /api/v1/backup", a.backup)
+	a.route("POST /api/v1/tts/preview", a.ttsPreview)
+	a.route("GET /api/v1/tts/lexicon/{area}", a.getLexicon)
+	a.route("PUT /api/v1/tts/lexicon/{area}", a.putLexicon)
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

@@ -51,6 +51,9 @@ type bSource struct {
 	Path  string `json:"path,omitempty"`
 	Text  string `json:"text,omitempty"`
 	URL   string `json:"url,omitempty"`
+	// Audio is the rendering of a tts source (read only), to listen to
+	// before approving; the text is what the bulletin says.
+	Audio string `json:"audio,omitempty"`
 }
 
 type bTarget struct {
@@ -73,8 +76,13 @@ func bulletinFromItem(it *schedule.Item) Bulletin {
 		Target: bTarget{Kind: it.Target.Kind, IDs: it.Target.IDs}, Repeat: it.Repeat, Line: it.Pos.Line}
 	b.Status = map[bool]string{true: "approved", false: "draft"}[it.Approved]
 	b.OnHoliday = map[bool]string{true: "play", false: "skip"}[it.OnHoliday]
-	if it.Source.Kind == schedule.SourceFile {
-		b.Source.Media = "" // ingested at load: the file is what the officer wrote
+	if it.Source.Kind == schedule.SourceFile || it.Source.Kind == schedule.SourceTTS {
+		// Ingested or rendered at load: the file or text is what the
+		// officer wrote, and what its version names.
+		b.Source.Media = ""
+	}
+	if it.Source.Kind == schedule.SourceTTS {
+		b.Source.Audio = it.Source.Media
 	}
 	r := it.Rule
 	b.Recurrence = bRecurrence{Kind: r.Kind, Weeks: r.Weeks, Cron: r.Cron}
@@ -112,7 +120,7 @@ func bulletinFromItem(it *schedule.Item) Bulletin {
 
 // version is a short hash of what the bulletin says, its approval aside.
 func (b Bulletin) version() string {
-	b.Status, b.Line, b.Version = "", 0, ""
+	b.Status, b.Line, b.Version, b.Source.Audio = "", 0, "", ""
 	j, _ := json.Marshal(b)
 	h := sha256.Sum256(j)
 	return hex.EncodeToString(h[:8])
@@ -316,8 +324,16 @@ func (a *API) listBulletins(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []Bulletin{}
 	if sc != nil {
+		loaded := a.cfg.Schedules.Scheduler.Schedules()[r.PathValue("name")]
 		for i := range sc.Items {
-			out = append(out, bulletinFromItem(&sc.Items[i]))
+			b := bulletinFromItem(&sc.Items[i])
+			if b.Source.Kind == schedule.SourceTTS && loaded != nil {
+				// The file says what to read; its rendering is in the loaded programme.
+				if it := findItem(loaded, b.ID); it.Source.Kind == schedule.SourceTTS && it.Source.Text == b.Source.Text {
+					b.Source.Audio = it.Source.Media
+				}
+			}
+			out = append(out, b)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -20,6 +20,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/scheduler"
+	"github.com/communeradio/radio/controller/internal/tts"
 )
 
 // Schedules keeps the programme files (one per station, *.radio) in a
@@ -30,7 +31,10 @@ type Schedules struct {
 	Media     *media.Store
 	Registry  *registry.DB
 	Scheduler *scheduler.Scheduler
-	Logger    *slog.Logger
+	// TTS renders typed notices (source tts) into media; nil: they are
+	// refused with a clear error.
+	TTS    *tts.Service
+	Logger *slog.Logger
 	// Now is the controller's clock (nil: time.Now).
 	Now func() time.Time
 
@@ -70,7 +74,8 @@ func (s *Schedules) prepare(ctx context.Context, path string, src []byte) (*sche
 	bad := func(it *schedule.Item, format string, a ...any) {
 		errs = append(errs, &schedule.Error{Pos: it.Pos, Msg: fmt.Sprintf(format, a...)})
 	}
-	if _, err := s.Registry.GetStation(ctx, sc.Station); err != nil {
+	st, err := s.Registry.GetStation(ctx, sc.Station)
+	if err != nil {
 		return nil, schedule.ErrorList{{Pos: schedule.Pos{File: path, Line: 1}, Msg: fmt.Sprintf("station %q is not registered: add it first (radioctl station add)", sc.Station)}}
 	}
 	for i := range sc.Items {
@@ -84,6 +89,13 @@ func (s *Schedules) prepare(ctx context.Context, path string, src []byte) (*sche
 			sha, err := s.ingest(ctx, it.Source.Abs)
 			if err != nil {
 				bad(it, "recording %s: %v", it.Source.Path, err)
+				continue
+			}
+			it.Source.Media = sha
+		case schedule.SourceTTS:
+			sha, err := s.Speak(ctx, st.AreaID, it.Source.Text)
+			if err != nil {
+				bad(it, "text to speech: %v", err)
 				continue
 			}
 			it.Source.Media = sha
@@ -119,6 +131,51 @@ func (s *Schedules) ingest(ctx context.Context, path string) (string, error) {
 	err = s.Registry.PutMedia(ctx, registry.Media{SHA256: info.SHA256, Name: filepath.Base(path), SourceFormat: info.SourceFormat,
 		Size: info.Size, DurationMS: info.DurationMS, CreatedAt: s.now(), CreatedBy: "schedule"})
 	return info.SHA256, err
+}
+
+// Speak renders a typed notice with the commune's pronunciation list and
+// puts the audio in the commune's media library, as an upload would be:
+// from then on it is ordinary media (approved, scheduled, replayed and
+// reported like a recording). The same text is rendered once.
+func (s *Schedules) Speak(ctx context.Context, area, text string) (string, error) {
+	r, err := s.Render(ctx, area, text)
+	if err != nil {
+		return "", err
+	}
+	err = s.Registry.PutMedia(ctx, registry.Media{SHA256: r.SHA256, Name: "tts: " + excerpt(text, 60), SourceFormat: "tts " + r.Voice,
+		Size: r.Size, DurationMS: r.DurationMS, CreatedAt: s.now(), CreatedBy: "tts"})
+	if err == nil && area != "" {
+		err = s.Registry.LinkMedia(ctx, r.SHA256, area, "tts", s.now())
+	}
+	if err != nil {
+		return "", fmt.Errorf("tts: storing the rendering: %w", err)
+	}
+	return r.SHA256, nil
+}
+
+// Render normalises text with the area's pronunciation list and renders it.
+func (s *Schedules) Render(ctx context.Context, area, text string) (tts.Rendered, error) {
+	if s.TTS == nil {
+		return tts.Rendered{}, fmt.Errorf("%w: this controller has no text-to-speech engine configured", tts.ErrEngineMissing)
+	}
+	lex := tts.Lexicon{}
+	if area != "" {
+		entries, err := s.Registry.TTSLexicon(ctx, area)
+		if err != nil {
+			return tts.Rendered{}, err
+		}
+		for _, e := range entries {
+			lex[e.Word] = e.Spoken
+		}
+	}
+	return s.TTS.Render(ctx, text, lex)
+}
+
+func excerpt(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 func (s *Schedules) durations(ctx context.Context) func(schedule.Item) time.Duration {

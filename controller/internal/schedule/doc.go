@@ -25,7 +25,7 @@
 //	title <text>                                required
 //	source media <sha256>                       a file already in the media store
 //	source file <path>                          a recording, path relative to the schedule file
-//	source tts "<text>"                         text to speech   (parsed, not yet playable)
+//	source tts "<text>"                         text to speech   (rendered by the controller into media on load)
 //	source relay <channel or stream url>        relay a channel (vov1) or stream; needs duration
 //	source live                                 a live slot      (parsed, not yet playable; needs duration)
 //	target commune | zone <id>[,<id>] | nodes <id>[,<id>]     required; commune = every node of the station

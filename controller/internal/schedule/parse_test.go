@@ -309,8 +309,8 @@ bulletin b
 	if got, want := s.Items[0].Rule.String(), "every 2 weeks on mon,tue,wed,sun 06:00:00,06:30:15"; got != want {
 		t.Errorf("Rule.String() = %q, want %q", got, want)
 	}
-	if s.Items[0].Source.Playable() || s.Items[1].Source.Playable() {
-		t.Error("tts and live sources are not playable yet")
+	if !s.Items[0].Source.Playable() || s.Items[1].Source.Playable() {
+		t.Error("tts sources are playable (rendered to speech), live ones not yet")
 	}
 	if !s.Items[0].Airs() {
 		t.Error("an emergency draft airs")

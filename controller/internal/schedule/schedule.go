@@ -89,9 +89,12 @@ type Source struct {
 	URL   string // SourceRelay: a stream URL, or the id of a relay channel (vov1)
 }
 
-// Playable reports whether the controller can play this source today.
-// Text to speech, relays and live slots parse but are not yet implemented.
-func (s Source) Playable() bool { return s.Kind == SourceMedia || s.Kind == SourceFile }
+// Playable reports whether the controller can play this source today:
+// recordings, and text it renders to speech. Relays and live slots parse
+// but are not yet implemented.
+func (s Source) Playable() bool {
+	return s.Kind == SourceMedia || s.Kind == SourceFile || s.Kind == SourceTTS
+}
 
 func (s Source) String() string {
 	switch s.Kind {

@@ -428,6 +428,8 @@ func mediaOf(it schedule.Item) string {
 		return it.Source.Media
 	case schedule.SourceFile:
 		return it.Source.Media // filled in when the file was ingested
+	case schedule.SourceTTS:
+		return it.Source.Media // filled in when the text was rendered
 	}
 	return ""
 }

@@ -42,7 +42,7 @@ export function friendlyError(line) {
   let fieldKey = 'general';
   if (/overlap|clash|same time|at the same/.test(l)) fieldKey = 'time';
   else if (/title/.test(l)) fieldKey = 'title';
-  else if (/source|media|recording|sha256/.test(l)) fieldKey = 'source';
+  else if (/source|media|recording|sha256|speech/.test(l)) fieldKey = 'source';
   else if (/target|zone|node|commune/.test(l)) fieldKey = 'target';
   else if (/priority/.test(l)) fieldKey = 'priority';
   else if (/cron|weekday|weeks|daily|weekly|once|time|date|every/.test(l)) fieldKey = 'time';

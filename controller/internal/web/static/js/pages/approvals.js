@@ -21,8 +21,9 @@ export async function render(box) {
         h('dt', {}, t('b.when')), h('dd', {}, describeRecurrence(b.recurrence)),
         h('dt', {}, t('b.target')), h('dd', {}, describeTarget(b.target, names)),
         b.from || b.until ? [h('dt', {}, t('appr.range')), h('dd', {}, `${b.from ? fmtDay(b.from) : '…'} → ${b.until ? fmtDay(b.until) : '…'}`)] : null),
-      b.source?.kind === 'media' && b.source.media
-        ? h('audio', { controls: true, preload: 'none', src: `/api/v1/media/${b.source.media}/audio`, 'aria-label': t('media.listen') + ' ' + b.title }) : null);
+      b.source?.kind === 'tts' ? h('blockquote', { class: 'tts-text' }, b.source.text) : null,
+      (b.source?.kind === 'media' && b.source.media) || b.source?.audio
+        ? h('audio', { controls: true, preload: 'none', src: `/api/v1/media/${b.source.media || b.source.audio}/audio`, 'aria-label': t('media.listen') + ' ' + b.title }) : null);
     if (can.approve()) {
       const btn = h('button', { type: 'button', class: 'primary', 'data-test': 'approve-' + b.id }, t('appr.approve'));
       // why approving failed, on the card itself: a schedule refusal lists

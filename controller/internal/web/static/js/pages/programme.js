@@ -1,7 +1,7 @@
 // Programme (lịch phát): a station's week on a calendar, its bulletins, and
 // the form that creates or changes one. A change always makes the bulletin a
 // draft again, until a leader approves it.
-import { api, can } from '../api.js';
+import { api, can, session, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, clear, busy, notify, field, select, section, table, priorityBadge, statusBadge, fmtDayMonth, fmtTime,
   vnWeekStart, vnDateString, fmtDate, errorView } from '../ui.js';
@@ -144,9 +144,29 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
   title.addEventListener('input', () => { if (!idTouched) idIn.value = uniqueId(slug(title.value), existing); });
 
   const mediaOpts = [{ value: '', label: t('f.chooseMedia') }, ...media.map((m) => ({ value: m.sha256, label: `${m.name || m.sha256.slice(0, 12)} (${Math.round((m.duration_ms || 0) / 1000)} s)` }))];
-  const keepOther = orig.source && orig.source.kind !== 'media';
+  const isTTS = orig.source?.kind === 'tts';
+  const keepOther = orig.source && orig.source.kind !== 'media' && !isTTS;
   if (keepOther) mediaOpts.unshift({ value: '__keep', label: t('f.keepSource', t('src.' + orig.source.kind)) });
-  const mediaSel = select(mediaOpts, keepOther ? '__keep' : (orig.source?.media || ''));
+  mediaOpts.splice(1, 0, { value: '__tts', label: t('f.tts') });
+  const mediaSel = select(mediaOpts, isTTS ? '__tts' : keepOther ? '__keep' : (orig.source?.media || ''));
+  // "Đọc văn bản": a typed notice, read by the controller's voice; "Nghe thử" plays it as it will air.
+  const ttsText = h('textarea', { id: 'f-tts-text', rows: 4, maxlength: 10000, placeholder: t('f.ttsHint') }, isTTS ? orig.source.text : '');
+  const ttsAudio = h('audio', { id: 'f-tts-audio', controls: true, hidden: true });
+  const ttsListen = h('button', { type: 'button', id: 'f-tts-listen' }, t('f.ttsListen'));
+  ttsListen.addEventListener('click', () => busy(ttsListen, async () => {
+    errs.source.replaceChildren(); errs.source.hidden = true;
+    const r = await fetch('/api/v1/tts/preview', { method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf }, body: JSON.stringify({ text: ttsText.value }) });
+    if (!r.ok) {
+      let body = null; try { body = await r.json(); } catch { body = null; }
+      errs.source.hidden = false; errs.source.append(h('span', {}, String(new ApiError(r.status, body))));
+      return;
+    }
+    ttsAudio.src = URL.createObjectURL(await r.blob()); ttsAudio.hidden = false; ttsAudio.play().catch(() => {});
+  }));
+  const ttsBox = h('div', { class: 'field', id: 'f-tts' }, h('label', { for: 'f-tts-text' }, t('src.tts')), ttsText, h('div', { class: 'row-actions' }, ttsListen, ttsAudio));
+  const syncSource = () => { ttsBox.hidden = mediaSel.value !== '__tts'; };
+  mediaSel.addEventListener('change', syncSource);
 
   const tkind = orig.target?.kind || 'zone';
   const radio = (v) => h('label', { class: 'inline' }, h('input', { type: 'radio', name: 'f-target', value: v, id: 'f-target-' + v, checked: tkind === v }), ' ', t('target.' + v));
@@ -212,7 +232,7 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     h('div', { class: 'form-grid' },
       h('div', {}, field('f-title', t('b.title'), title), errBox('title')),
       field('f-id', t('f.id'), idIn, t('f.idHint')),
-      h('div', {}, field('f-media', t('f.media'), mediaSel), errBox('source')),
+      h('div', {}, field('f-media', t('f.media'), mediaSel), ttsBox, errBox('source')),
       h('div', {}, field('f-priority', t('b.priority'), prio), errBox('priority'))),
     targetSet,
     h('fieldset', { class: 'field' }, h('legend', {}, t('b.when')),
@@ -225,7 +245,7 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
       errBox('repeat')),
     errBox('general'),
     h('div', { class: 'row-actions' }, save, h('button', { type: 'button', id: 'f-cancel', onclick: onCancel }, t('common.cancel'))));
-  syncTarget(); syncKind();
+  syncTarget(); syncKind(); syncSource();
 
   // showErrors lists the mistakes above the form and beside the part of it
   // each is about; err, an error without such a list, goes at the bottom.
@@ -254,6 +274,7 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     if (!/^[a-z0-9][a-z0-9._-]{0,47}$/.test(id)) problems.push({ field: 'title', text: t('v.id') });
     if (!b && existing.some((x) => x.id === id)) problems.push({ field: 'title', text: t('v.idTaken', id) });
     if (!mediaSel.value) problems.push({ field: 'source', text: t('v.media') });
+    if (mediaSel.value === '__tts' && !ttsText.value.trim()) problems.push({ field: 'source', text: t('v.ttsText') });
     if (tk !== 'commune' && !picked.length) problems.push({ field: 'target', text: t(tk === 'zone' ? 'v.zones' : 'v.nodes') });
     if (kind.value !== 'cron') {
       if (!typed.length) problems.push({ field: 'time', text: t('v.times') });
@@ -276,7 +297,7 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     if (kind.value === 'every') r.weeks = Number(weeks.value);
     if (kind.value === 'cron') r.cron = cron.value.trim();
     const out = { ...orig, id, title: title.value.trim(),
-      source: mediaSel.value === '__keep' ? orig.source : { kind: 'media', media: mediaSel.value },
+      source: mediaSel.value === '__keep' ? orig.source : mediaSel.value === '__tts' ? { kind: 'tts', text: ttsText.value.trim().replace(/\s*\n\s*/g, ' ') } : { kind: 'media', media: mediaSel.value },
       target: { kind: tk, ids: tk === 'commune' ? [] : picked },
       priority: prio.value, recurrence: r, from: kind.value === 'once' ? '' : from.value, until: kind.value === 'once' ? '' : until.value,
       repeat: Number(repeat.value) || 0, gap: gap.value.trim(), duration: duration.value.trim(),
