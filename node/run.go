@@ -560,6 +560,7 @@ func (a *agent) handleDesired(payload []byte) {
 		a.reply(tag, err)
 		return
 	}
+	d.ExpandSlots() // the compact form of a dense programme (PROTOCOL.md §4)
 	if d.Node != a.cfg.ID {
 		a.reply(tag, nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("desired state for node %q", d.Node)))
 		return

@@ -160,9 +160,14 @@ type ContentRef struct {
 // Slot is one scheduled occurrence the node plays on its own at PlayAt even
 // when its link is down.
 type Slot struct {
-	ID       string `json:"id"` // unique occurrence id, echoed in proof-of-play events
-	Media    string `json:"media"`
-	Size     int64  `json:"size"`
+	ID    string `json:"id"`              // unique occurrence id, echoed in proof-of-play events
+	Media string `json:"media,omitempty"` // required unless Content is set
+	Size  int64  `json:"size,omitempty"`
+	// Content, in the compact form, names the file as its place in
+	// Desired.Content, from 1, instead of Media and Size (which are then
+	// absent); the controller uses it when the full form would not fit
+	// one message. ExpandSlots turns it back into Media and Size.
+	Content  int    `json:"content,omitempty"`
 	PlayAt   int64  `json:"play_at"` // unix ms
 	Priority string `json:"priority,omitempty"`
 	Title    string `json:"title,omitempty"`
@@ -274,4 +279,17 @@ func Decode(payload []byte, v any) error {
 		return errors.New("malformed JSON: trailing data")
 	}
 	return nil
+}
+
+// ExpandSlots fills Media and Size of compact slots (Slot.Content) from
+// d.Content, so that the rest of a node sees one form. Call it after
+// Validate, which checks the indices.
+func (d *Desired) ExpandSlots() {
+	for i := range d.Schedule {
+		s := &d.Schedule[i]
+		if s.Content > 0 && s.Content <= len(d.Content) && s.Media == "" {
+			c := d.Content[s.Content-1]
+			s.Media, s.Size, s.Content = c.Media, c.Size, 0
+		}
+	}
 }

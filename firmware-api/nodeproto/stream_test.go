@@ -110,3 +110,30 @@ func FuzzStreamPacket(f *testing.F) {
 		}
 	})
 }
+
+// A compact slot names its file by its place in content; ExpandSlots gives
+// the node the full form; a bad index, or one given with media, is refused.
+func TestCompactSlots(t *testing.T) {
+	sha := "5d3d17917f5100ec166492c6dcac44c104bf7f0da8062e8f9ef037f17fe2a8d5"
+	d := Desired{Node: "n1", Rev: 1, Volume: 70, Content: []ContentRef{{Media: sha, Size: 1000}},
+		Schedule: []Slot{{ID: "a-1", Content: 1, PlayAt: 10}, {ID: "a-2", Media: sha, Size: 1000, PlayAt: 20}}}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("compact slot refused: %v", err)
+	}
+	d.ExpandSlots()
+	if s := d.Schedule[0]; s.Media != sha || s.Size != 1000 || s.Content != 0 {
+		t.Errorf("expanded slot %+v", s)
+	}
+	for name, s := range map[string]Slot{
+		"index 0 and no media": {ID: "b", PlayAt: 10},
+		"index past the end":   {ID: "b", Content: 2, PlayAt: 10},
+		"negative index":       {ID: "b", Content: -1, PlayAt: 10},
+		"index and media":      {ID: "b", Content: 1, Media: sha, PlayAt: 10},
+		"index and size":       {ID: "b", Content: 1, Size: 5, PlayAt: 10},
+	} {
+		bad := Desired{Node: "n1", Rev: 1, Content: d.Content, Schedule: []Slot{s}}
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

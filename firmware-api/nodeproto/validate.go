@@ -117,8 +117,13 @@ func (d *Desired) Validate() error {
 		if d.HorizonUntil > 0 && s.PlayAt >= d.HorizonUntil {
 			return invalid("schedule slot %s plays at %d, at or after horizon_until %d", s.ID, s.PlayAt, d.HorizonUntil)
 		}
-		if err := checkMedia(s.Media, s.Size); err != nil {
-			return err
+		switch {
+		case s.Content != 0 && (s.Media != "" || s.Size != 0 || s.Content < 0 || s.Content > len(d.Content)):
+			return invalid("schedule slot %s: content %d names no entry of %d (and excludes media and size)", s.ID, s.Content, len(d.Content))
+		case s.Content == 0:
+			if err := checkMedia(s.Media, s.Size); err != nil {
+				return err
+			}
 		}
 		if PriorityRank(s.Priority) < 0 || s.Repeat < 0 || s.Repeat > 100 || s.GapMS < 0 {
 			return invalid("schedule slot %s: priority %q repeat %d gap %d", s.ID, s.Priority, s.Repeat, s.GapMS)

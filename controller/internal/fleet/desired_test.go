@@ -50,14 +50,20 @@ func TestFitDesired(t *testing.T) {
 		wantMidnight   bool
 		wantErr        error
 		wantContentLen int
+		wantCompact    bool // slots name their file by its place in content
+		anyCut         bool // a cut at a whole hour or a midnight
 	}{
 		{name: "small programme: all of it", perDay: 10, days: 7, wantUntil: now.Add(7 * day), wantContentLen: 3},
-		// 300 a day fit for about three days: cut at a local midnight.
-		{name: "cut at a midnight", perDay: 300, days: 7, wantCut: true, wantMidnight: true, wantContentLen: 3},
-		// 700 a day: more than 24 h but less than up to the second midnight: a whole hour.
-		{name: "cut at a whole hour", perDay: 700, days: 7, wantCut: true, wantContentLen: 3},
-		// 1,500 a day: not even 24 h fit in 256 KiB.
-		{name: "not even a day fits", perDay: 1500, days: 7, wantErr: ErrScheduleTooLarge},
+		// 300 a day (2,100 slots) do not fit in full, but do in the compact form.
+		{name: "compact: all of it", perDay: 300, days: 7, wantUntil: now.Add(7 * day), wantContentLen: 3, wantCompact: true},
+		// 600 a day fit for about four days, compact: cut at a local midnight.
+		{name: "cut at a midnight", perDay: 600, days: 7, wantCut: true, wantMidnight: true, wantContentLen: 3, wantCompact: true},
+		// 1,800 a day: more than 24 h but less than up to the second midnight: a whole hour.
+		{name: "cut at a whole hour", perDay: 1800, days: 7, wantCut: true, wantContentLen: 3, wantCompact: true},
+		// 1,500 a day, the most a programme file may hold: more than a day ahead.
+		{name: "1,500 a day", perDay: 1500, days: 7, wantCut: true, anyCut: true, wantContentLen: 3, wantCompact: true},
+		// 3,000 a day: not even 24 h fit in 256 KiB.
+		{name: "not even a day fits", perDay: 3000, days: 7, wantErr: ErrScheduleTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := desiredWith(now, tc.perDay, tc.days)
@@ -94,8 +100,11 @@ func TestFitDesired(t *testing.T) {
 			if (!planned.IsZero()) != tc.wantCut {
 				t.Errorf("planned = %v, want a cut: %v", planned, tc.wantCut)
 			}
+			if compact := len(got.Schedule) > 0 && got.Schedule[0].Content > 0; compact != tc.wantCompact {
+				t.Errorf("compact form: %v, want %v", compact, tc.wantCompact)
+			}
 			if tc.wantCut {
-				if l := until.In(schedule.Zone); l.Minute() != 0 || l.Second() != 0 || (tc.wantMidnight != (l.Hour() == 0)) {
+				if l := until.In(schedule.Zone); l.Minute() != 0 || l.Second() != 0 || (!tc.anyCut && tc.wantMidnight != (l.Hour() == 0)) {
 					t.Errorf("cut at %v: want a whole hour (a midnight: %v)", l, tc.wantMidnight)
 				}
 				// The cut keeps every slot before it, and one more hour would not fit.
@@ -108,8 +117,8 @@ func TestFitDesired(t *testing.T) {
 				if kept != len(got.Schedule) {
 					t.Errorf("%d slots kept, %d are before the cut", len(got.Schedule), kept)
 				}
-				more := cutDesired(d, until.Add(time.Hour).UnixMilli())
-				if n, _ := signedSize(more, kid); !tc.wantMidnight && n <= nodeproto.MaxJSONPayload {
+				more := compactSlots(cutDesired(d, until.Add(time.Hour).UnixMilli()))
+				if n, _ := signedSize(more, kid); !tc.wantMidnight && !tc.anyCut && n <= nodeproto.MaxJSONPayload {
 					t.Errorf("an hour more (%d bytes) would have fit too", n)
 				}
 			}
@@ -120,7 +129,7 @@ func TestFitDesired(t *testing.T) {
 	}
 
 	t.Run("content only dropped slots need goes", func(t *testing.T) {
-		d := desiredWith(now, 700, 7)
+		d := desiredWith(now, 1800, 7) // cut at less than two days
 		// a is needed from the first day only: make the second day need
 		// a file of its own, which a cut at less than two days drops.
 		only := strings.Repeat("d", 64)
