@@ -133,8 +133,7 @@ type relay struct {
 	m       *Manager
 	origin  time.Time // the instant whose audio is heard at StartAt
 	log     *slog.Logger
-	dropped int // frames ahead of time, dropped
-	holding bool
+	dropped int       // frames ahead of time, dropped
 	lastAt  time.Time // when the last frame came
 }
 

@@ -217,7 +217,7 @@ func (m *Manager) Open(ctx context.Context, spec Spec) (*Session, error) {
 		spec.ID = newSessionID(now)
 	}
 	if !nodeproto.ValidID(spec.ID) {
-		return nil, fmt.Errorf("live: session id %q: 1-64 of a-z 0-9 - _ .", spec.ID)
+		return nil, fmt.Errorf("live: session id %q: want 1-64 of a-z, 0-9, - _ and dot", spec.ID)
 	}
 	if spec.StartAt.IsZero() {
 		spec.StartAt = now.Add(m.cfg.Latency)

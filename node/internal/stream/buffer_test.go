@@ -130,12 +130,12 @@ func TestBufferHolesLateAndDuplicates(t *testing.T) {
 
 func TestBufferJoinsAtNextFrame(t *testing.T) {
 	cases := []struct {
-		name       string
-		pos        int64
-		wantLead   int
-		wantMarks  []int
-		wantGaps   int
-		wantMissMS time.Duration
+		name      string
+		pos       int64
+		wantLead  int
+		wantMarks []int
+		wantGaps  int
+		wantMiss  time.Duration
 	}{
 		// A player on air before sample 0 waits for it; a missing first
 		// frame is then a hole like any other.
@@ -157,8 +157,8 @@ func TestBufferJoinsAtNextFrame(t *testing.T) {
 			if lead != c.wantLead || !equal(marks, c.wantMarks) || !eof {
 				t.Errorf("lead %d, played %v eof %v; want lead %d, %v", lead, marks, eof, c.wantLead, c.wantMarks)
 			}
-			if g, m := b.Stats(); g != c.wantGaps || m != c.wantMissMS {
-				t.Errorf("stats %d holes %v, want %d %v", g, m, c.wantGaps, c.wantMissMS)
+			if g, m := b.Stats(); g != c.wantGaps || m != c.wantMiss {
+				t.Errorf("stats %d holes %v, want %d %v", g, m, c.wantGaps, c.wantMiss)
 			}
 		})
 	}
