@@ -162,6 +162,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// Live sessions: relays of the programme (and relay now) go out once
 	// per zone as signed packets.
 	lv := live.New(live.Config{Fleet: fl, Signer: sig, Registry: reg, Logger: log, Now: cfg.Now, Latency: cfg.LiveLatency,
+		MinBackoff: min(time.Second, cfg.RelayRetryMax), MaxBackoff: cfg.RelayRetryMax,
 		Audit: func(ctx context.Context, action, target, detail string) {
 			if err := reg.AddAudit(ctx, registry.Audit{Actor: "controller", Action: action, Target: target, Detail: detail}); err != nil {
 				log.Error("audit", "err", err)
