@@ -70,6 +70,9 @@ func (m *Manager) RelayNow(ctx context.Context, spec Spec, url string) (*Session
 	}
 	now := m.cfg.Now()
 	spec.StartAt = now.Add(m.cfg.Latency)
+	if spec.Window > 0 {
+		spec.EndsAt = spec.StartAt.Add(spec.Window)
+	}
 	s, err := m.Open(ctx, spec)
 	if err != nil {
 		cancel()

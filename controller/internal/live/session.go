@@ -83,9 +83,10 @@ type Spec struct {
 	Priority string // normal (default), priority, emergency
 	Resume   bool
 	Targets  []Target
-	StartAt  time.Time // sample 0 heard; zero: now + Config.Latency
-	EndsAt   time.Time // zero: open-ended
-	By       string    // who opened it (audit, commands)
+	StartAt  time.Time     // sample 0 heard; zero: now + Config.Latency
+	EndsAt   time.Time     // zero: open-ended
+	Window   time.Duration // RelayNow: EndsAt = StartAt + Window (zero: open-ended)
+	By       string        // who opened it (audit, commands)
 }
 
 // Errors of the manager.
