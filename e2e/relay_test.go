@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -359,4 +360,83 @@ bulletin tiep-song
 	}
 	t.Logf("%d packets; upstream down %s (kill to the mount streaming again); hole %s; last packet %s after the window's end",
 		len(ps), restartedAt.Sub(killedAt).Round(time.Millisecond), hole, last.At.Sub(start.Add(window)).Round(time.Millisecond))
+}
+
+// Relay now through the API: the administrator lists a channel, an
+// officer's request relays it to a zone at once, a stop with the session
+// id ends it at the controller (the last packet goes out), an upstream
+// that is down answers 502 "upstream" and airs nothing, and a programme
+// naming a channel not on the list does not save.
+func TestRelayNowAndChannels(t *testing.T) {
+	dir := t.TempDir()
+	ic := startIcecast(t, dir)
+	ic.feed(t, "vov1.mp3", 440)
+	ctl := startController(t, filepath.Join(dir, "ctl"))
+	ctl.setupCommune(t)
+	tl := listenRelay(t, ctl, ctl.enrol(t, "r1", "z-center", dir, "silent"), "z-center")
+
+	ctl.mustCall(t, "PUT", "/api/v1/channels/vov1", map[string]any{"name": "VOV1 – Thời sự", "url": ic.url("vov1.mp3")}, nil)
+	ctl.mustCall(t, "PUT", "/api/v1/channels/chet", map[string]any{"name": "Kênh hỏng", "url": ic.url("khong-co.mp3")}, nil)
+	var chans []struct{ ID, URL string }
+	ctl.mustCall(t, "GET", "/api/v1/channels", nil, &chans)
+	if len(chans) != 2 || chans[1].ID != "vov1" || chans[1].URL != ic.url("vov1.mp3") {
+		t.Fatalf("channels %+v", chans)
+	}
+
+	var got struct {
+		Session string `json:"session"`
+		StartAt string `json:"start_at"`
+	}
+	var raw map[string]any
+	if code := ctl.call(t, "POST", "/api/v1/relay", map[string]any{"zone": "z-center", "channel": "vov1", "minutes": 5}, &raw); code != http.StatusAccepted {
+		t.Fatalf("relay now: HTTP %d %v", code, raw)
+	}
+	b, _ := json.Marshal(raw)
+	json.Unmarshal(b, &got)
+	start, err := time.Parse(time.RFC3339Nano, got.StartAt)
+	if err != nil || got.Session == "" {
+		t.Fatalf("relay now answered %v", raw)
+	}
+	// Some audio flows, then the officer stops it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, ps, _ := tl.session(got.Session); len(ps) >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audio from the relay now")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctl.mustCall(t, "POST", "/api/v1/stop", map[string]any{"zone": "z-center", "value": got.Session}, nil)
+	tl.waitLast(t, got.Session, 10*time.Second)
+	cmd, ps, bad := tl.session(got.Session)
+	if len(bad) > 0 {
+		t.Errorf("refused: %v", bad)
+	}
+	if cmd.StartAt != start.UnixMilli() || cmd.EndsAt != start.Add(5*time.Minute).UnixMilli() || cmd.Source != "relay:vov1" {
+		t.Errorf("command %+v, want start %d, 5 minutes, relay:vov1", cmd, start.UnixMilli())
+	}
+	if js := jumps(t, ps); len(js) != 0 {
+		t.Errorf("holes %+v in a relay whose upstream never dropped", js)
+	}
+
+	// A channel whose upstream gives nothing.
+	var e struct{ Error, Code string }
+	if code := ctl.call(t, "POST", "/api/v1/relay", map[string]any{"zone": "z-center", "channel": "chet", "minutes": 5}, &e); code != http.StatusBadGateway || e.Code != "upstream" {
+		t.Errorf("relay of a dead channel: HTTP %d %+v, want 502 upstream", code, e)
+	}
+	// A programme naming a channel that is not on the list.
+	var se struct{ Errors []string }
+	if code := ctl.call(t, "PUT", "/api/v1/schedules/x-an-phu", []byte(`station st-1 Đài
+bulletin tiep-song
+  title Tiếp sóng
+  source relay vov9
+  target zone z-center
+  status approved
+  daily 05:00
+  duration 30m
+`), &se); code != http.StatusBadRequest || len(se.Errors) != 1 || !strings.Contains(se.Errors[0], `relay channel "vov9" is not on the channel list`) {
+		t.Errorf("programme with an unknown channel: HTTP %d %v, want 400 naming it", code, se.Errors)
+	}
 }
