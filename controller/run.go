@@ -163,6 +163,12 @@ func Run(ctx context.Context, cfg Config) error {
 	// Live sessions: relays of the programme (and relay now) go out once
 	// per zone as signed packets.
 	lv := live.New(live.Config{Fleet: fl, Signer: sig, Registry: reg, Logger: log, Now: cfg.Now, Latency: cfg.LiveLatency,
+		MinBackoff: min(time.Second, cfg.RelayRetryMax), MaxBackoff: cfg.RelayRetryMax,
+		Failed: func(ctx context.Context, occurrence, reason string) {
+			if err := reg.AddAudit(ctx, registry.Audit{Actor: "controller", Action: registry.ActionRelayFailed, Target: occurrence, Detail: reason}); err != nil {
+				log.Error("audit", "err", err)
+			}
+		},
 		Audit: func(ctx context.Context, action, target, detail string) {
 			if err := reg.AddAudit(ctx, registry.Audit{Actor: "controller", Action: action, Target: target, Detail: detail}); err != nil {
 				log.Error("audit", "err", err)
@@ -264,7 +270,7 @@ func Run(ctx context.Context, cfg Config) error {
 		disconnect = embedded.Disconnect
 	}
 	h := api.New(api.Config{Registry: reg, Media: store, Fleet: fl, Signer: sig, Logger: log,
-		NodeBroker: nodeBroker, OnCredentialsChanged: onCreds, Disconnect: disconnect, DefaultLead: cfg.PlayLead,
+		Live: lv, NodeBroker: nodeBroker, OnCredentialsChanged: onCreds, Disconnect: disconnect, DefaultLead: cfg.PlayLead,
 		PublishDesired: func(ctx context.Context, node string) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
 			return publishDesired(ctx, node)

@@ -30,6 +30,7 @@ func main() {
 	flag.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of -tls-cert")
 	flag.StringVar(&cfg.MQTTTLSAddr, "mqtt-tls", "", "with -tls-cert: TLS listener of the embedded broker for nodes, e.g. 0.0.0.0:8883")
 	flag.DurationVar(&cfg.ScheduleGrace, "schedule-grace", 10*time.Minute, "occurrences due at most this long before a (re)start are still sent to nodes")
+	flag.DurationVar(&cfg.RelayRetryMax, "relay-retry-max", 30*time.Second, "longest wait between a relay's reconnections to a dropped upstream (each second is silence on the air)")
 	flag.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy on this machine: take the client address and https from X-Forwarded-For/-Proto")
 	flag.IntVar(&cfg.RetainMonths, "retain-months", 13, "months of proof of play, audit log, commands and replies kept (at least 13: a yearly report needs them); unused recordings older than that go too")
 	restore := flag.String("restore", "", "restore the backup in this folder (made by radioctl backup) into the empty -data folder, check it, and exit")

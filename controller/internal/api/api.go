@@ -24,6 +24,7 @@ import (
 
 	"github.com/communeradio/radio/controller/internal/broker"
 	"github.com/communeradio/radio/controller/internal/fleet"
+	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
@@ -60,6 +61,8 @@ type Config struct {
 	TrustProxy bool
 	// Backup streams a backup of the controller's data (nil: none).
 	Backup BackupFunc
+	// Live runs relays now (nil: POST /api/v1/relay is unavailable).
+	Live *live.Manager
 }
 
 // API serves HTTP.
@@ -174,6 +177,10 @@ func (a *API) routes() {
 	a.route("POST /api/v1/tts/preview", a.ttsPreview)
 	a.route("GET /api/v1/tts/lexicon/{area}", a.getLexicon)
 	a.route("PUT /api/v1/tts/lexicon/{area}", a.putLexicon)
+	a.route("POST /api/v1/relay", a.relayNow)
+	a.route("GET /api/v1/channels", a.listChannels)
+	a.route("PUT /api/v1/channels/{id}", a.putChannel)
+	a.route("DELETE /api/v1/channels/{id}", a.deleteChannel)
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
@@ -972,7 +979,8 @@ func (a *API) stop(w http.ResponseWriter, r *http.Request) error {
 				return errorf(http.StatusBadRequest, "value: the id of the item to stop, as a string")
 			}
 		}
-		return nil
+		_, err := a.stopSession(r, c.Stop.ID) // a live session or relay ends at the controller too
+		return err
 	})
 }
 

@@ -99,6 +99,10 @@ func (s *Schedules) prepare(ctx context.Context, path string, src []byte) (*sche
 				continue
 			}
 			it.Source.Media = sha
+		case schedule.SourceRelay:
+			if msg := s.checkRelaySource(ctx, it.Source.URL); msg != "" {
+				bad(it, "%s", msg)
+			}
 		}
 		if _, err := s.Resolve(ctx, sc.Station, it.Target); err != nil {
 			bad(it, "target %s: %v", it.Target, err)
@@ -506,6 +510,10 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 			if err != nil {
 				continue
 			}
+			relayFailed, err := a.relayFailures(ctx, o)
+			if err != nil {
+				return nil, err
+			}
 			for node := range nodes {
 				row := OccurrenceRow{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, Station: sc.Station, Node: node,
 					At: o.At, Priority: o.Item.Priority}
@@ -514,6 +522,9 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 					return nil, err
 				}
 				row.Status, row.Reason, row.PlayedMS = outcome(evs, o, a.now())
+				if failed, ok := relayFailed[o.ID()]; ok {
+					row.Status, row.Reason, row.PlayedMS = "missed", failed, 0 // nodes heard only silence
+				}
 				out = append(out, row)
 			}
 		}

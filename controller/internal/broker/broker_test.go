@@ -813,6 +813,11 @@ func TestWriteMosquittoConfig(t *testing.T) {
 		}
 		return string(b)
 	}
+	// A per-listener option before the first listener line makes Mosquitto
+	// open a default listener on 0.0.0.0:1883 besides ours.
+	if c := read("mosquitto.conf"); strings.Index(c, "use_username_as_clientid") < strings.Index(c, "\nlistener ") {
+		t.Errorf("use_username_as_clientid comes before the listener:\n%s", c)
+	}
 	for name, want := range map[string][]string{
 		"mosquitto.conf": {"listener 1883 0.0.0.0\n", "allow_anonymous false\n", "password_file " + dir + "/passwd\n",
 			"acl_file " + dir + "/acl\n", "persistence true\n", "persistence_location " + dir + "/data/\n",

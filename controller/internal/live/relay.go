@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
@@ -41,25 +42,37 @@ func FFmpegArgs(url string) []string {
 		"-page_duration", "20000", "-flush_packets", "1", "-f", "ogg", "pipe:1"}
 }
 
+// ErrUpstream is returned by RelayNow when the upstream gives no audio.
+var ErrUpstream = errors.New("the upstream gives no audio")
+
 // RelayNow connects to the upstream and, once its first frame is in,
 // opens the session (StartAt = now + Latency) and relays until EndsAt (or
-// Stop, or ctx). An upstream that gives nothing within Stall is an error,
-// and no session is opened.
+// Stop, or ctx). An upstream that gives nothing within Stall is an error
+// wrapping ErrUpstream, with ffmpeg's reason, and no session is opened.
 func (m *Manager) RelayNow(ctx context.Context, spec Spec, url string) (*Session, error) {
 	rctx, cancel := context.WithCancel(context.Background())
-	frames := m.pull(rctx, url, m.log.With("relay", url))
+	frames, why := m.pull(rctx, url, m.log.With("relay", url))
 	var first []byte
+	wait := time.NewTimer(m.cfg.Stall)
+	defer wait.Stop()
 	select {
 	case first = <-frames:
-	case <-time.After(m.cfg.Stall):
+	case <-wait.C:
 		cancel()
-		return nil, fmt.Errorf("live: upstream %s gave no audio within %s", url, m.cfg.Stall)
+		reason := fmt.Sprintf("no audio within %s", m.cfg.Stall)
+		if err := why(); err != nil {
+			reason = err.Error()
+		}
+		return nil, fmt.Errorf("live: %w: %s: %s", ErrUpstream, url, reason)
 	case <-ctx.Done():
 		cancel()
 		return nil, ctx.Err()
 	}
 	now := m.cfg.Now()
 	spec.StartAt = now.Add(m.cfg.Latency)
+	if spec.Window > 0 {
+		spec.EndsAt = spec.StartAt.Add(spec.Window)
+	}
 	s, err := m.Open(ctx, spec)
 	if err != nil {
 		cancel()
@@ -91,7 +104,7 @@ func (m *Manager) RelayAt(ctx context.Context, spec Spec, url string) {
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		frames := m.pull(rctx, url, log)
+		frames, why := m.pull(rctx, url, log)
 		// Frames before the origin are the upstream warming up: dropped.
 		for wait := time.NewTimer(origin.Sub(m.cfg.Now())); ; {
 			select {
@@ -109,7 +122,15 @@ func (m *Manager) RelayAt(ctx context.Context, spec Spec, url string) {
 			return
 		}
 		r := relay{s: s, m: m, origin: origin, log: log}
-		r.run(rctx, frames)
+		if r.run(rctx, frames) == "window end" && r.sent == 0 && m.cfg.Failed != nil {
+			// Nothing aired: proof of play must not show it as played.
+			reason := "the upstream gave no audio during the whole window"
+			if err := why(); err != nil {
+				reason += ": " + err.Error()
+			}
+			log.Error("relay failed: nothing aired", "reason", reason)
+			m.cfg.Failed(context.Background(), spec.ID, reason)
+		}
 	}()
 }
 
@@ -135,6 +156,7 @@ type relay struct {
 	log     *slog.Logger
 	dropped int       // frames ahead of time, dropped
 	lastAt  time.Time // when the last frame came
+	sent    int       // frames written to the session
 }
 
 func samples(d time.Duration) uint64 {
@@ -152,31 +174,32 @@ func (r *relay) total() (uint64, bool) {
 	return samples(r.s.EndsAt().Sub(r.s.StartAt())), true
 }
 
-func (r *relay) run(ctx context.Context, frames <-chan []byte) {
+// run relays until the session ends and says why it ended.
+func (r *relay) run(ctx context.Context, frames <-chan []byte) string {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			r.s.End("cancelled")
-			return
+			return "cancelled"
 		case <-r.s.Stopped():
-			return
+			return "stopped"
 		case f, ok := <-frames:
 			if !ok {
 				r.s.End("cancelled")
-				return
+				return "cancelled"
 			}
 			if r.frame(f) {
 				r.s.End("window end")
-				return
+				return "window end"
 			}
 		case <-tick.C:
 			// The upstream may be down at the window's end: the clock ends it.
 			total, ok := r.total()
 			if ok && r.m.cfg.Now().Sub(r.origin) >= time.Duration(total)*time.Second/nodeproto.StreamRate+lagTolerance {
 				r.s.End("window end")
-				return
+				return "window end"
 			}
 		}
 	}
@@ -212,14 +235,19 @@ func (r *relay) frame(f []byte) bool {
 	if err := r.s.Write(pos, f); err != nil {
 		r.log.Warn("relay: sending packet", "err", err)
 	}
+	r.sent++
 	return bounded && pos+nodeproto.StreamSamplesPerFrame >= total
 }
 
 // pull runs ffmpeg on the upstream until ctx ends, reconnecting with
 // backoff when it exits or gives nothing for Stall, and sends the Opus
-// frames it produces. The channel is closed when ctx ends.
-func (m *Manager) pull(ctx context.Context, url string, log *slog.Logger) <-chan []byte {
+// frames it produces. The channel is closed when ctx ends. why returns
+// the reason the last connection ended (nil before one did).
+func (m *Manager) pull(ctx context.Context, url string, log *slog.Logger) (frames <-chan []byte, why func() error) {
 	out := make(chan []byte, 256)
+	var mu sync.Mutex
+	var last error
+	why = func() error { mu.Lock(); defer mu.Unlock(); return last }
 	go func() {
 		defer close(out)
 		backoff := m.cfg.MinBackoff
@@ -231,6 +259,9 @@ func (m *Manager) pull(ctx context.Context, url string, log *slog.Logger) <-chan
 			if n > 0 {
 				backoff = m.cfg.MinBackoff // it worked for a while: start over
 			}
+			mu.Lock()
+			last = err
+			mu.Unlock()
 			log.Warn("relay: upstream dropped; reconnecting", "frames", n, "err", err, "attempt", attempt, "retry_in", backoff)
 			if !sleep(ctx, backoff) {
 				return
@@ -238,7 +269,7 @@ func (m *Manager) pull(ctx context.Context, url string, log *slog.Logger) <-chan
 			backoff = min(backoff*2, m.cfg.MaxBackoff)
 		}
 	}()
-	return out
+	return out, why
 }
 
 // pullOnce runs ffmpeg once; it returns how many frames it gave.

@@ -3,8 +3,11 @@ package live
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,5 +190,44 @@ func TestRelayEndsOnTheClock(t *testing.T) {
 	}
 	if m.Stop("r1", "again") {
 		t.Error("an ended session could be stopped")
+	}
+}
+
+// An upstream nobody answers at: relay now refuses with ffmpeg's reason
+// and opens no session; a planned relay whose upstream stays down for its
+// whole window is recorded as failed under its occurrence id (nodes got a
+// session of silence, which must not count as aired). Real ffmpeg, a
+// closed port.
+func TestRelayUnreachableUpstream(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String() + "/vov1.mp3"
+	l.Close() // nobody listens there now
+	type failure struct{ id, reason string }
+	failed := make(chan failure, 1)
+	m, ff, _, _ := testManager(t)
+	m.cfg.Now, m.cfg.Stall, m.cfg.MinBackoff, m.cfg.MaxBackoff = time.Now, 2*time.Second, 200*time.Millisecond, 200*time.Millisecond
+	m.cfg.Failed = func(_ context.Context, id, reason string) { failed <- failure{id, reason} }
+	target := []Target{{Target: fleet.Target{Zone: "z1"}}}
+
+	_, err = m.RelayNow(context.Background(), Spec{Targets: target}, url)
+	if !errors.Is(err, ErrUpstream) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("relay now: %v, want ErrUpstream with ffmpeg's reason", err)
+	}
+	if len(ff.commands) != 0 || len(m.Running()) != 0 {
+		t.Errorf("a session was opened: %d commands, running %v", len(ff.commands), m.Running())
+	}
+
+	start := time.Now().Add(m.cfg.Latency)
+	m.RelayAt(context.Background(), Spec{ID: "tiep-song-20261207-063000", Targets: target, StartAt: start, EndsAt: start.Add(time.Second)}, url)
+	select {
+	case f := <-failed:
+		if f.id != "tiep-song-20261207-063000" || !strings.Contains(f.reason, "no audio during the whole window") {
+			t.Errorf("failure %+v", f)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the dead relay was not recorded as failed")
 	}
 }

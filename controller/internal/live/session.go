@@ -62,6 +62,10 @@ type Config struct {
 	Stall time.Duration
 	// Backoff bounds the wait between reconnections (default 1 s to 30 s).
 	MinBackoff, MaxBackoff time.Duration
+	// Failed, if set, records a planned relay (by occurrence id) that aired
+	// nothing: its upstream gave no audio for the whole window. Reports
+	// then show the occurrence as missed, whatever nodes say of the silence.
+	Failed func(ctx context.Context, occurrence, reason string)
 }
 
 // Target is a zone or node a session plays on, with the zone's start
@@ -79,9 +83,10 @@ type Spec struct {
 	Priority string // normal (default), priority, emergency
 	Resume   bool
 	Targets  []Target
-	StartAt  time.Time // sample 0 heard; zero: now + Config.Latency
-	EndsAt   time.Time // zero: open-ended
-	By       string    // who opened it (audit, commands)
+	StartAt  time.Time     // sample 0 heard; zero: now + Config.Latency
+	EndsAt   time.Time     // zero: open-ended
+	Window   time.Duration // RelayNow: EndsAt = StartAt + Window (zero: open-ended)
+	By       string        // who opened it (audit, commands)
 }
 
 // Errors of the manager.
@@ -174,6 +179,18 @@ func (m *Manager) Stop(id, reason string) bool {
 	}
 	s.End(reason)
 	return true
+}
+
+// Targets returns a running session's targets (false: not running), so
+// that whoever stops it can be checked against them.
+func (m *Manager) Targets(id string) ([]Target, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.sessions[id]
+	if s == nil {
+		return nil, false
+	}
+	return append([]Target(nil), s.spec.Targets...), true
 }
 
 // Session is one running live session.

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"time"
@@ -78,3 +79,43 @@ func (db *DB) ListRelayChannels(ctx context.Context) ([]RelayChannel, error) {
 	}
 	return out, rows.Err()
 }
+
+// DeleteRelayChannel removes a channel. Programmes that name it fail to
+// save until it is back (schedules check channel names when saved).
+func (db *DB) DeleteRelayChannel(ctx context.Context, id string) error {
+	res, err := db.w.ExecContext(ctx, "DELETE FROM relay_channels WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("registry: delete relay channel %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("relay channel", id, sql.ErrNoRows)
+	}
+	return nil
+}
+
+// RelayFailures returns, of the given occurrence ids, those of planned
+// relays that aired nothing (the live manager records them in the audit
+// log as action "relay.failed", target the occurrence id), with the reason.
+func (db *DB) RelayFailures(ctx context.Context, occurrences []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(occurrences) == 0 {
+		return out, nil
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT target, detail FROM audit WHERE action = ? AND target IN (SELECT value FROM json_each(?))`,
+		ActionRelayFailed, jsonList(occurrences))
+	if err != nil {
+		return nil, fmt.Errorf("registry: relay failures: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, reason string
+		if err := rows.Scan(&id, &reason); err != nil {
+			return nil, fmt.Errorf("registry: relay failures: %w", err)
+		}
+		out[id] = reason
+	}
+	return out, rows.Err()
+}
+
+// ActionRelayFailed is the audit action of a planned relay that aired nothing.
+const ActionRelayFailed = "relay.failed"
