@@ -263,7 +263,7 @@ func Run(ctx context.Context, cfg Config) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
 			return publishDesired(ctx, node)
 		},
-		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup})
+		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup, Live: lv})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/communeradio/radio/controller/internal/broker"
 	"github.com/communeradio/radio/controller/internal/fleet"
+	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
@@ -60,6 +61,8 @@ type Config struct {
 	TrustProxy bool
 	// Backup streams a backup of the controller's data (nil: none).
 	Backup BackupFunc
+	// Live runs live sessions (nil: live from the browser is refused).
+	Live *live.Manager
 }
 
 // API serves HTTP.
@@ -171,6 +174,9 @@ func (a *API) routes() {
 	a.route("GET /api/v1/keys", a.getKeys)
 	a.route("POST /api/v1/keys/rotate", a.rotateKey)
 	a.route("POST /api/v1/backup", a.backup)
+	a.route("GET /api/v1/live", a.listLive)
+	a.route("POST /api/v1/live", a.startLive)
+	a.route("GET /api/v1/live/ws", a.liveSocket)
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
