@@ -172,6 +172,18 @@ const vi = {
   'tok.once': 'Mã bí mật dưới đây chỉ hiện MỘT LẦN này. Hãy chép ngay và cất vào nơi chương trình đọc được (radioctl: biến RADIO_TOKEN). Nếu làm mất, hãy thu hồi mã này và tạo mã mới.',
   'tok.usage': 'Ví dụ:', 'tok.list': 'Các mã đang dùng', 'tok.none': 'Chưa có mã nào.', 'tok.nameCol': 'Tên', 'tok.created_at': 'Ngày tạo', 'tok.by': 'Người tạo',
   'tok.revoke': 'Thu hồi', 'tok.confirmRevoke': 'Thu hồi mã “{0}”? Chương trình đang dùng mã này sẽ không gọi được API nữa.', 'tok.revoked': 'Đã thu hồi mã “{0}”.',
+  'nav.live': 'Phát trực tiếp', 'live.readonly': 'Vai trò của bạn chỉ được xem, không phát trực tiếp.', 'live.stations': 'Cả đài',
+  'live.wholeStation': 'Mọi cụm loa của {0}', 'live.titleHint': 'Ví dụ: Thông báo lịch tiêm chủng', 'live.start': 'Bắt đầu phát trực tiếp',
+  'live.stop': 'Dừng phát', 'live.idle': 'Chọn nơi phát rồi bấm “Bắt đầu phát trực tiếp”. Trình duyệt sẽ hỏi quyền dùng micrô.',
+  'live.busy': 'Đang có người phát trực tiếp: {0}', 'live.since': 'từ {0}', 'live.noneYet': 'Chưa cụm loa nào báo đang phát.',
+  'live.confirmEmergency': 'Phát trực tiếp KHẨN CẤP sẽ ngắt mọi bản tin đang phát. Tiếp tục?',
+  'live.needHttps': 'Trình duyệt không cho dùng micrô trên trang này. Hãy mở trang bằng địa chỉ https:// (xem hướng dẫn “Phát trực tiếp từ điện thoại”) hoặc dùng trình duyệt mới hơn.',
+  'live.noMic': 'Không dùng được micrô ({0}). Hãy cho phép trang dùng micrô rồi bấm lại.', 'live.connecting': 'Đang kết nối…',
+  'live.onAir': 'ĐANG PHÁT TRỰC TIẾP. Loa bắt đầu phát lúc {0}.', 'live.stopping': 'Đang dừng…',
+  'live.failed': 'Phiên phát trực tiếp đã dừng do lỗi: {0}', 'live.ended': 'Đã dừng phát trực tiếp sau {0}.',
+  'live.recorded': 'Bản ghi buổi phát đã lưu vào', 'live.lost': 'Mất kết nối tới máy chủ: phiên phát trực tiếp đã dừng. Hãy kiểm tra mạng rồi bấm bắt đầu lại.',
+  'live.onAirTitle': 'Đang phát', 'live.level': 'Mức âm micrô', 'live.elapsed': 'Thời gian đã phát', 'live.playing': 'Cụm loa đang phát',
+  'err.live_busy': 'Đài này đang có người khác phát trực tiếp. Hãy chờ người đó dừng phát.',
 };
 
 const en = {
@@ -344,6 +356,18 @@ const en = {
   'tok.once': 'The secret below is shown ONLY THIS ONCE. Copy it now and store it where the program reads it (radioctl: RADIO_TOKEN). If it is lost, revoke the token and make a new one.',
   'tok.usage': 'Example:', 'tok.list': 'Tokens in use', 'tok.none': 'No tokens yet.', 'tok.nameCol': 'Name', 'tok.created_at': 'Created', 'tok.by': 'Created by',
   'tok.revoke': 'Revoke', 'tok.confirmRevoke': 'Revoke the token “{0}”? Programs using it can no longer call the API.', 'tok.revoked': 'Token “{0}” revoked.',
+  'nav.live': 'Live', 'live.readonly': 'Your role may look but not go live.', 'live.stations': 'Whole station',
+  'live.wholeStation': 'Every cluster of {0}', 'live.titleHint': 'E.g. vaccination schedule notice', 'live.start': 'Go live',
+  'live.stop': 'Stop', 'live.idle': 'Choose where, then press “Go live”. The browser will ask to use the microphone.',
+  'live.busy': 'Someone is live: {0}', 'live.since': 'since {0}', 'live.noneYet': 'No cluster reports playing yet.',
+  'live.confirmEmergency': 'An EMERGENCY live session interrupts whatever is playing. Continue?',
+  'live.needHttps': 'The browser does not allow the microphone on this page. Open it at its https:// address (see “Going live from a phone”) or use a newer browser.',
+  'live.noMic': 'The microphone cannot be used ({0}). Allow the page to use it and press again.', 'live.connecting': 'Connecting…',
+  'live.onAir': 'ON AIR. The speakers start at {0}.', 'live.stopping': 'Stopping…',
+  'live.failed': 'The live session stopped on an error: {0}', 'live.ended': 'Live session ended after {0}.',
+  'live.recorded': 'The recording is kept in the', 'live.lost': 'Connection to the server lost: the live session has stopped. Check the network and start again.',
+  'live.onAirTitle': 'On air', 'live.level': 'Microphone level', 'live.elapsed': 'Elapsed', 'live.playing': 'Clusters playing',
+  'err.live_busy': 'Someone else is live on this station. Wait until they stop.',
 };
 
 const tables = { vi, en };
