@@ -107,7 +107,8 @@ export async function render(box) {
       an.getFloatTimeDomainData(buf);
       let peak = 0;
       for (const v of buf) peak = Math.max(peak, Math.abs(v));
-      meter.value = peak;
+      // dBFS, -60 to 0, as a mixing desk shows it: speech sits in the middle
+      meter.value = Math.max(0, Math.min(1, (20 * Math.log10(peak || 1e-6) + 60) / 60));
       meter.dataset.level = peak.toFixed(3);
       r.raf = requestAnimationFrame(draw);
     };
