@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
@@ -231,6 +232,33 @@ func TestWebLiveFromBrowser(t *testing.T) {
 	// The station is free again.
 	if code, body := binh.call("GET", "/api/v1/live", nil); code != http.StatusOK || strings.TrimSpace(body) != "[]" {
 		t.Errorf("after the session: live = HTTP %d %s", code, body)
+	}
+
+	// A page of another site cannot open the socket with the officer's
+	// cookie (cross-site WebSocket hijacking), and that spends the ticket.
+	code, body = binh.call("POST", "/api/v1/live", map[string]string{"zone": "z-center"})
+	var tk struct {
+		WS string `json:"ws"`
+	}
+	if json.Unmarshal([]byte(body), &tk); code != http.StatusCreated || tk.WS == "" {
+		t.Fatalf("binh's start: HTTP %d %s", code, body)
+	}
+	wsURL := "ws" + strings.TrimPrefix(ctl.url, "http") + tk.WS
+	d := websocket.Dialer{Jar: binh.c.Jar}
+	if c, resp, err := d.Dial(wsURL, http.Header{"Origin": {"http://evil.example"}}); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("socket from a foreign origin: %v %v, want 403", resp, err)
+		if c != nil {
+			c.Close()
+		}
+	}
+	if c, resp, err := d.Dial(wsURL, http.Header{"Origin": {ctl.url}}); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the ticket used again: %v %v, want 403", resp, err)
+		if c != nil {
+			c.Close()
+		}
+	}
+	if code, body := binh.call("GET", "/api/v1/live", nil); code != http.StatusOK || strings.TrimSpace(body) != "[]" {
+		t.Errorf("after the refused socket the station is still held: HTTP %d %s", code, body)
 	}
 }
 
