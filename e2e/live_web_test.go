@@ -78,6 +78,9 @@ func TestWebLiveFromBrowser(t *testing.T) {
 			bad = append(bad, err.Error())
 			return
 		}
+		if len(packets) > 0 && packets[len(packets)-1].Last && packets[len(packets)-1].Session == p.Session {
+			bad = append(bad, "a packet after the session's last")
+		}
 		packets = append(packets, p)
 		if p.Last {
 			lastAt = time.Now()
@@ -95,11 +98,29 @@ func TestWebLiveFromBrowser(t *testing.T) {
 	br.open("live")
 	br.setSelect("#live-target", "zone:z-center")
 	br.shot("live-before")
+	// First the officer presses stop: the page says so and links the
+	// recording, and the nodes get the session's last packet.
+	br.do(chromedp.Click(chromedp.CSS("#live-start")))
+	br.wait(`#live-status[data-state="live"]`, time.Minute)
+	first := br.eval(`document.querySelector('#live-status').dataset.session`)
+	waitFor(t, "packets of the first session", func() bool { mu.Lock(); defer mu.Unlock(); return len(packets) >= 10 })
+	br.do(chromedp.Click(chromedp.CSS("#live-stop")))
+	br.wait(`#live-status[data-state="ended"]`, time.Minute)
+	br.wait(`#live-recording`, time.Second)
+	firstMedia := br.eval(`document.querySelector('#live-result').dataset.media`)
+	waitFor(t, "the first session's last packet", func() bool { mu.Lock(); defer mu.Unlock(); return !lastAt.IsZero() })
+	mu.Lock()
+	if p := packets[len(packets)-1]; p.Session != first || !p.Last {
+		t.Errorf("after stop, the last packet is %s last=%v; want %s's last", p.Session, p.Last, first)
+	}
+	packets, lastAt = nil, time.Time{}
+	mu.Unlock()
+
 	br.do(chromedp.Click(chromedp.CSS("#live-start")))
 	br.wait(`#live-status[data-state="live"]`, time.Minute)
 	session := br.eval(`document.querySelector('#live-status').dataset.session`)
-	if !strings.HasPrefix(session, "live-") {
-		t.Fatalf("session id %q", session)
+	if !strings.HasPrefix(session, "live-") || session == first {
+		t.Fatalf("session id %q (the first was %q)", session, first)
 	}
 
 	// The second officer is told who is live.
@@ -114,19 +135,7 @@ func TestWebLiveFromBrowser(t *testing.T) {
 	}
 
 	// Speak for a while; the meter moves with the tone.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		mu.Lock()
-		n := len(packets)
-		mu.Unlock()
-		if n >= 40 { // 4 s of audio
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d packets on %s within a minute", n, topic)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFor(t, "4 s of audio on "+topic, func() bool { mu.Lock(); defer mu.Unlock(); return len(packets) >= 40 })
 	if lvl := br.eval(`document.querySelector('#live-meter').dataset.level || '0'`); lvl == "0" || lvl == "0.000" {
 		t.Errorf("the level meter shows %s while the tone plays", lvl)
 	}
@@ -141,17 +150,7 @@ func TestWebLiveFromBrowser(t *testing.T) {
 	if err := chromedp.Cancel(br.ctx); err != nil {
 		t.Logf("closing chromium: %v", err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		mu.Lock()
-		done := !lastAt.IsZero()
-		mu.Unlock()
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no last packet within 30 s of closing the browser")
-		}
-	}
+	waitFor(t, "the last packet after closing the browser", func() bool { mu.Lock(); defer mu.Unlock(); return !lastAt.IsZero() })
 	mu.Lock()
 	t.Logf("last packet %s after the browser closed; %d packets", lastAt.Sub(closed).Round(time.Millisecond), len(packets))
 	got := append([]nodeproto.StreamPacket(nil), packets...)
@@ -190,7 +189,7 @@ func TestWebLiveFromBrowser(t *testing.T) {
 		}
 		json.Unmarshal([]byte(body), &lib)
 		for _, m := range lib {
-			if strings.Contains(m.Name, "Phát trực tiếp") && m.CreatedBy == "an" && code == http.StatusOK {
+			if strings.Contains(m.Name, "Phát trực tiếp") && m.CreatedBy == "an" && code == http.StatusOK && len(lib) == 2 && m.SHA256 != firstMedia {
 				sha = m.SHA256
 				if m.DurationMS < 3000 {
 					t.Errorf("recording %s lasts %d ms; the officer spoke over 4 s", m.Name, m.DurationMS)
@@ -198,8 +197,8 @@ func TestWebLiveFromBrowser(t *testing.T) {
 			}
 		}
 	}
-	if sha == "" {
-		t.Fatal("no live recording in the commune's media library")
+	if sha == "" || len(firstMedia) != 64 {
+		t.Fatalf("the commune's media library lacks the recordings of the two sessions (the first: %q)", firstMedia)
 	}
 	ogg := filepath.Join(dir, "recording.opus")
 	code, body = binh.call("GET", "/api/v1/media/"+sha+"/audio", nil)
@@ -259,6 +258,16 @@ func TestWebLiveFromBrowser(t *testing.T) {
 	}
 	if code, body := binh.call("GET", "/api/v1/live", nil); code != http.StatusOK || strings.TrimSpace(body) != "[]" {
 		t.Errorf("after the refused socket the station is still held: HTTP %d %s", code, body)
+	}
+}
+
+// waitFor polls cond for up to a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within a minute", what)
+		}
 	}
 }
 
