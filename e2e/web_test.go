@@ -217,7 +217,7 @@ type browser struct {
 	errors []string // uncaught exceptions in the page
 }
 
-func newBrowser(t *testing.T, chromium, url string) *browser {
+func newBrowser(t *testing.T, chromium, url string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
@@ -231,6 +231,7 @@ func newBrowser(t *testing.T, chromium, url string) *browser {
 		chromedp.Flag("lang", "vi-VN"),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	ctx, cancelTime := context.WithTimeout(ctx, 10*time.Minute)

@@ -61,7 +61,8 @@ type Config struct {
 	TrustProxy bool
 	// Backup streams a backup of the controller's data (nil: none).
 	Backup BackupFunc
-	// Live runs relays now (nil: POST /api/v1/relay is unavailable).
+	// Live runs live sessions: relays now and live from the browser (nil:
+	// both are refused).
 	Live *live.Manager
 }
 
@@ -181,6 +182,9 @@ func (a *API) routes() {
 	a.route("GET /api/v1/channels", a.listChannels)
 	a.route("PUT /api/v1/channels/{id}", a.putChannel)
 	a.route("DELETE /api/v1/channels/{id}", a.deleteChannel)
+	a.route("GET /api/v1/live", a.listLive)
+	a.route("POST /api/v1/live", a.startLive)
+	a.route("GET /api/v1/live/ws", a.liveSocket)
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

@@ -101,7 +101,8 @@ type Manager struct {
 	log      *slog.Logger
 	mu       sync.Mutex
 	sessions map[string]*Session
-	armed    map[string]armed // planned relays, by occurrence id
+	armed    map[string]armed  // planned relays, by occurrence id
+	claims   map[string]*Claim // live speakers, by station (browser.go)
 	wg       sync.WaitGroup
 }
 

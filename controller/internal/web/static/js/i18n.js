@@ -183,6 +183,18 @@ const vi = {
   'status.unheard': 'Không phát ra loa', 'ev.unheard': 'không phát ra loa', 'cov.unheardN': '{0} không phát ra loa',
   'ev.unheardTitle': 'Cụm loa phát vào đầu ra câm (không có thiết bị âm thanh): không ai nghe thấy.',
   'reason.noSound': 'Cụm loa không có thiết bị âm thanh: kiểm tra card âm thanh / bộ khuếch đại',
+  'nav.live': 'Phát trực tiếp', 'live.readonly': 'Vai trò của bạn chỉ được xem, không phát trực tiếp.', 'live.stations': 'Cả đài',
+  'live.wholeStation': 'Mọi cụm loa của {0}', 'live.titleHint': 'Ví dụ: Thông báo lịch tiêm chủng', 'live.start': 'Bắt đầu phát trực tiếp',
+  'live.stop': 'Dừng phát', 'live.idle': 'Chọn nơi phát rồi bấm “Bắt đầu phát trực tiếp”. Trình duyệt sẽ hỏi quyền dùng micrô.',
+  'live.busy': 'Đang có người phát trực tiếp: {0}', 'live.since': 'từ {0}', 'live.noneYet': 'Chưa cụm loa nào báo đang phát.',
+  'live.confirmEmergency': 'Phát trực tiếp KHẨN CẤP sẽ ngắt mọi bản tin đang phát. Tiếp tục?',
+  'live.needHttps': 'Trình duyệt không cho dùng micrô trên trang này. Hãy mở trang bằng địa chỉ https:// (xem hướng dẫn “Phát trực tiếp từ điện thoại”) hoặc dùng trình duyệt mới hơn.',
+  'live.noMic': 'Không dùng được micrô ({0}). Hãy cho phép trang dùng micrô rồi bấm lại.', 'live.connecting': 'Đang kết nối…',
+  'live.onAir': 'ĐANG PHÁT TRỰC TIẾP. Loa bắt đầu phát lúc {0}.', 'live.stopping': 'Đang dừng…',
+  'live.failed': 'Phiên phát trực tiếp đã dừng do lỗi: {0}', 'live.ended': 'Đã dừng phát trực tiếp sau {0}.',
+  'live.recorded': 'Bản ghi buổi phát đã lưu vào', 'live.lost': 'Mất kết nối tới máy chủ: phiên phát trực tiếp đã dừng. Hãy kiểm tra mạng rồi bấm bắt đầu lại.',
+  'live.onAirTitle': 'Đang phát', 'live.level': 'Mức âm micrô', 'live.elapsed': 'Thời gian đã phát', 'live.playing': 'Cụm loa đang phát',
+  'err.live_busy': 'Đài này đang có người khác phát trực tiếp. Hãy chờ người đó dừng phát.',
 };
 
 const en = {
@@ -364,6 +376,18 @@ const en = {
   'status.unheard': 'Not heard', 'ev.unheard': 'not heard', 'cov.unheardN': '{0} not heard',
   'ev.unheardTitle': 'The cluster played into its silent output (no sound device): nobody heard it.',
   'reason.noSound': 'The cluster has no sound device: check the sound card / amplifier',
+  'nav.live': 'Live', 'live.readonly': 'Your role may look but not go live.', 'live.stations': 'Whole station',
+  'live.wholeStation': 'Every cluster of {0}', 'live.titleHint': 'E.g. vaccination schedule notice', 'live.start': 'Go live',
+  'live.stop': 'Stop', 'live.idle': 'Choose where, then press “Go live”. The browser will ask to use the microphone.',
+  'live.busy': 'Someone is live: {0}', 'live.since': 'since {0}', 'live.noneYet': 'No cluster reports playing yet.',
+  'live.confirmEmergency': 'An EMERGENCY live session interrupts whatever is playing. Continue?',
+  'live.needHttps': 'The browser does not allow the microphone on this page. Open it at its https:// address (see “Going live from a phone”) or use a newer browser.',
+  'live.noMic': 'The microphone cannot be used ({0}). Allow the page to use it and press again.', 'live.connecting': 'Connecting…',
+  'live.onAir': 'ON AIR. The speakers start at {0}.', 'live.stopping': 'Stopping…',
+  'live.failed': 'The live session stopped on an error: {0}', 'live.ended': 'Live session ended after {0}.',
+  'live.recorded': 'The recording is kept in the', 'live.lost': 'Connection to the server lost: the live session has stopped. Check the network and start again.',
+  'live.onAirTitle': 'On air', 'live.level': 'Microphone level', 'live.elapsed': 'Elapsed', 'live.playing': 'Clusters playing',
+  'err.live_busy': 'Someone else is live on this station. Wait until they stop.',
 };
 
 const tables = { vi, en };
