@@ -279,6 +279,8 @@ type playEvent struct {
 	OffsetUS int64  `json:"offset_us"`
 	PlayedMS int64  `json:"played_ms"`
 	Reason   string `json:"reason"`
+	Gaps     int    `json:"gaps"`
+	GapMS    int64  `json:"gap_ms"`
 }
 
 // waitPlays polls the API until cond holds on the proof of play of item.
