@@ -23,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/internal/audiotest"
 )
 
 // An officer speaks into the live page (headless chromium, a fake
@@ -36,6 +37,13 @@ import (
 func TestWebLiveFromBrowser(t *testing.T) {
 	chromium, dir, ctl := webCommune(t)
 	cfgPath := ctl.enrol(t, "n1", "z-center", dir, "silent")
+	// Two real nodes of the zone, each playing into its own sink.
+	heard := []string{"l1", "l2"}
+	pulse := audiotest.StartPulse(t, heard...)
+	for _, id := range heard {
+		startNode(t, id, ctl.enrol(t, id, "z-center", dir, "oto"), pulse.Env(id))
+	}
+	ctl.waitOnline(t, heard...)
 	pwAn := ctl.createUser(t, "an", "Nguyễn Văn An", "officer", "x-an-phu")
 	pwBinh := ctl.createUser(t, "binh", "Trần Thị Bình", "officer", "x-an-phu")
 
@@ -97,6 +105,8 @@ func TestWebLiveFromBrowser(t *testing.T) {
 	br.login("an", pwAn)
 	br.open("live")
 	br.setSelect("#live-target", "zone:z-center")
+	// A steady tone is what a voice noise filter removes: send it as it is.
+	br.do(chromedp.Click(chromedp.CSS("#live-voice")))
 	br.shot("live-before")
 	// First the officer presses stop: the page says so and links the
 	// recording, and the nodes get the session's last packet.
@@ -116,6 +126,10 @@ func TestWebLiveFromBrowser(t *testing.T) {
 	packets, lastAt = nil, time.Time{}
 	mu.Unlock()
 
+	recs := map[string]*audiotest.Recording{}
+	for _, id := range heard {
+		recs[id] = pulse.Record(t, id)
+	}
 	br.do(chromedp.Click(chromedp.CSS("#live-start")))
 	br.wait(`#live-status[data-state="live"]`, time.Minute)
 	session := br.eval(`document.querySelector('#live-status').dataset.session`)
@@ -158,6 +172,34 @@ func TestWebLiveFromBrowser(t *testing.T) {
 		t.Errorf("%d packets did not verify: %v", len(bad), bad[0])
 	}
 	mu.Unlock()
+
+	// Both nodes played the session to its end, and their sinks heard the tone.
+	evs := ctl.waitPlays(t, session, time.Minute, func(e []playEvent) bool {
+		return count(e, "started") == len(heard) && count(e, "finished")+count(e, "interrupted") == len(heard)
+	})
+	time.Sleep(300 * time.Millisecond)
+	for _, id := range heard {
+		s, _ := recs[id].Stop()
+		tn := audiotest.Analyze(s, audiotest.Rate)
+		if !tn.Found {
+			t.Errorf("%s: its sink heard nothing of the live session", id)
+			continue
+		}
+		hz := audiotest.Dominant(s[tn.Onset:], audiotest.Rate, 300, 600)
+		sounding := 0 // a live session may have holes: count all the sound
+		for _, g := range audiotest.Segments(s, audiotest.Rate, 20*time.Millisecond) {
+			sounding += g.Length
+		}
+		t.Logf("%s: heard %.1f Hz, %.2f s of sound", id, hz, float64(sounding)/audiotest.Rate)
+		if math.Abs(hz-440) > 10 || sounding < 3*audiotest.Rate {
+			t.Errorf("%s: heard %.1f Hz for %.2f s; the officer spoke a 440 Hz tone for over 4 s", id, hz, float64(sounding)/audiotest.Rate)
+		}
+	}
+	for _, e := range evs {
+		if e.Type == "finished" || e.Type == "interrupted" {
+			t.Logf("%s: %s after %d ms, %d gap(s) of %d ms", e.NodeID, e.Type, e.PlayedMS, e.Gaps, e.GapMS)
+		}
+	}
 
 	sort.Slice(got, func(i, j int) bool { return got[i].Seq < got[j].Seq })
 	var frames [][]byte

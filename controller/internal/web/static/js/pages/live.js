@@ -23,6 +23,10 @@ export async function render(box) {
     h('optgroup', { label: t('ctl.nodes') }, nodes.filter((n) => !n.revoked).map((n) => h('option', { value: 'node:' + n.id }, `${n.name || n.id}${n.online ? '' : ' (' + t('node.offline') + ')'}`))));
   const prio = select(['priority', 'emergency'].map((p) => ({ value: p, label: t('prio.' + p) })), 'priority');
   const title = h('input', { maxlength: 200, placeholder: t('live.titleHint') });
+  // Voice processing (echo and noise suppression, automatic gain) suits a
+  // voice; it flattens a siren, a chime or music played into the
+  // microphone, which go through untouched when it is off.
+  const voice = h('input', { type: 'checkbox', id: 'live-voice', checked: true });
   const startBtn = h('button', { type: 'button', id: 'live-start', class: 'primary' }, '● ' + t('live.start'));
   const stopBtn = h('button', { type: 'button', id: 'live-stop', class: 'danger', disabled: true }, '■ ' + t('live.stop'));
   const status = h('p', { id: 'live-status', class: 'form-msg', 'aria-live': 'polite', 'data-state': 'idle' }, t('live.idle'));
@@ -55,7 +59,7 @@ export async function render(box) {
     meter.value = 0;
     startBtn.disabled = false;
     stopBtn.disabled = true;
-    target.disabled = prio.disabled = title.disabled = false;
+    target.disabled = prio.disabled = title.disabled = voice.disabled = false;
     return r;
   }
 
@@ -86,7 +90,8 @@ export async function render(box) {
     }
     let stream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 } });
+      const v = voice.checked;
+      stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: v, noiseSuppression: v, autoGainControl: v, channelCount: 1 } });
     } catch (e) {
       setState('error', t('live.noMic', e.name || String(e)));
       return; // the station frees itself when no browser connects
@@ -95,7 +100,7 @@ export async function render(box) {
     run = r;
     status.dataset.session = tk.session;
     startBtn.disabled = true;
-    target.disabled = prio.disabled = title.disabled = true;
+    target.disabled = prio.disabled = title.disabled = voice.disabled = true;
     setState('connecting', t('live.connecting'));
     // level meter
     r.ctx = new AudioContext();
@@ -162,7 +167,8 @@ export async function render(box) {
   box.append(
     busyNote,
     section(t('ctl.where'), h('div', { class: 'form-grid' },
-      field('live-target', t('ctl.target'), target), field('live-priority', t('b.priority'), prio), field('live-title', t('ctl.title'), title)),
+      field('live-target', t('ctl.target'), target), field('live-priority', t('b.priority'), prio), field('live-title', t('ctl.title'), title),
+      h('div', { class: 'field' }, h('label', { for: 'live-voice' }, voice, ' ', t('live.voice')))),
     h('div', { class: 'row-actions' }, startBtn, stopBtn), status),
     section(t('live.onAirTitle'), h('div', { class: 'form-grid' },
       h('div', { class: 'field' }, h('label', { for: 'live-meter' }, t('live.level')), meter),
