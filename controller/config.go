@@ -41,6 +41,10 @@ type Config struct {
 	// opens its first sample is heard (default 1.5 s): the time for the
 	// command and first packets to reach every node.
 	LiveLatency time.Duration
+	// VoiceLatency is the same for an officer speaking live from the
+	// browser (default 600 ms): shorter, since people in the room hear the
+	// officer and the speakers at once; raise it for links with more jitter.
+	VoiceLatency time.Duration
 	// RelayRetryMax bounds the wait between a relay's reconnections to a
 	// dropped upstream (default 30 s; they start at 1 s, or at this if
 	// smaller, and double): every second of it is silence on the air.

@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Live sessions: relays of the programme (and relay now) go out once
 	// per zone as signed packets.
-	lv := live.New(live.Config{Fleet: fl, Signer: sig, Registry: reg, Logger: log, Now: cfg.Now, Latency: cfg.LiveLatency,
+	lv := live.New(live.Config{Fleet: fl, Signer: sig, Registry: reg, Logger: log, Now: cfg.Now, Latency: cfg.LiveLatency, VoiceLatency: cfg.VoiceLatency,
 		MinBackoff: min(time.Second, cfg.RelayRetryMax), MaxBackoff: cfg.RelayRetryMax,
 		Failed: func(ctx context.Context, occurrence, reason string) {
 			if err := reg.AddAudit(ctx, registry.Audit{Actor: "controller", Action: registry.ActionRelayFailed, Target: occurrence, Detail: reason}); err != nil {

@@ -315,13 +315,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // webClient is a logged-in web session (cookie and CSRF token) outside the browser.
 type webSession struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	c    *http.Client
 	csrf string
 }
 
-func webClient(t *testing.T, url, user, password string) *webSession {
+func webClient(t testing.TB, url, user, password string) *webSession {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	w := &webSession{t: t, url: url, c: &http.Client{Jar: jar}}

@@ -190,7 +190,7 @@ func webCommune(t *testing.T) (chromium, dir string, ctl *controller) {
 }
 
 // createUser makes a web account through the API and returns its password.
-func (c *controller) createUser(t *testing.T, username, name, role, area string) string {
+func (c *controller) createUser(t testing.TB, username, name, role, area string) string {
 	t.Helper()
 	pw := "mk-" + username + "-2026"
 	var resp struct {

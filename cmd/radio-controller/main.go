@@ -31,6 +31,8 @@ func main() {
 	flag.StringVar(&cfg.MQTTTLSAddr, "mqtt-tls", "", "with -tls-cert: TLS listener of the embedded broker for nodes, e.g. 0.0.0.0:8883")
 	flag.DurationVar(&cfg.ScheduleGrace, "schedule-grace", 10*time.Minute, "occurrences due at most this long before a (re)start are still sent to nodes")
 	flag.DurationVar(&cfg.RelayRetryMax, "relay-retry-max", 30*time.Second, "longest wait between a relay's reconnections to a dropped upstream (each second is silence on the air)")
+	flag.DurationVar(&cfg.LiveLatency, "live-latency", 1500*time.Millisecond, "how far ahead a relay's first sample is heard: time for the command and the first packets to reach every node")
+	flag.DurationVar(&cfg.VoiceLatency, "voice-latency", 600*time.Millisecond, "the same for an officer speaking live from the browser (mouth to speaker); raise it on links with much jitter")
 	flag.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy on this machine: take the client address and https from X-Forwarded-For/-Proto")
 	flag.IntVar(&cfg.RetainMonths, "retain-months", 13, "months of proof of play, audit log, commands and replies kept (at least 13: a yearly report needs them); unused recordings older than that go too")
 	restore := flag.String("restore", "", "restore the backup in this folder (made by radioctl backup) into the empty -data folder, check it, and exit")

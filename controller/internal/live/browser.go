@@ -247,7 +247,7 @@ func (f *Feed) pump(o *oggReader, by string) (*Session, error) {
 		if r == nil {
 			now := m.cfg.Now()
 			s, err := m.Open(context.Background(), Spec{ID: c.Session, Source: "live:" + c.User, Title: c.Title,
-				Priority: c.Priority, Resume: true, Targets: c.targets, StartAt: now.Add(m.cfg.Latency), By: by})
+				Priority: c.Priority, Resume: true, Targets: c.targets, StartAt: now.Add(m.cfg.VoiceLatency), By: by})
 			if err != nil {
 				return nil, err
 			}

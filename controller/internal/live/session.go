@@ -49,6 +49,11 @@ type Config struct {
 	// it opens (default 1.5 s): the time for the command to reach every
 	// node and for the first packets to fill their jitter buffers.
 	Latency time.Duration
+	// VoiceLatency is the same for an officer speaking from the browser
+	// (default 600 ms): a voice is answered by people in the room, so it
+	// gets a shorter budget than a relay, at the cost of more holes on a
+	// link with more jitter than that.
+	VoiceLatency time.Duration
 	// RepeatEvery is how often a running session's command is sent again
 	// for nodes that (re)join it (default 15 s, PROTOCOL.md §11).
 	RepeatEvery time.Duration
@@ -116,6 +121,9 @@ func New(cfg Config) *Manager {
 	}
 	if cfg.Latency <= 0 {
 		cfg.Latency = 1500 * time.Millisecond
+	}
+	if cfg.VoiceLatency <= 0 {
+		cfg.VoiceLatency = 600 * time.Millisecond
 	}
 	if cfg.RepeatEvery <= 0 {
 		cfg.RepeatEvery = 15 * time.Second
