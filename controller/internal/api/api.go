@@ -183,6 +183,7 @@ func (a *API) routes() {
 	a.route("PUT /api/v1/channels/{id}", a.putChannel)
 	a.route("DELETE /api/v1/channels/{id}", a.deleteChannel)
 	a.route("GET /api/v1/live", a.listLive)
+	a.route("GET /api/v1/live/slots", a.listLiveSlots)
 	a.route("POST /api/v1/live", a.startLive)
 	a.route("GET /api/v1/live/ws", a.liveSocket)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,6 +42,79 @@ type LiveRequest struct {
 	Node     string `json:"node,omitempty"`
 	Priority string `json:"priority,omitempty"` // priority (default) or emergency
 	Title    string `json:"title,omitempty"`
+	// Slot takes a programme's live slot (an occurrence of an approved
+	// `source live` bulletin, from GET /api/v1/live/slots) instead: its
+	// target, priority and title, and its occurrence id as the session's,
+	// so that proof of play and coverage count the slot as aired.
+	Slot string `json:"slot,omitempty"`
+}
+
+// LiveSlot is an occurrence of an approved `source live` bulletin: a time
+// the programme keeps for an officer to speak (the daily announcement).
+type LiveSlot struct {
+	Occurrence string    `json:"occurrence"`
+	Station    string    `json:"station"`
+	Title      string    `json:"title"`
+	Priority   string    `json:"priority"`
+	Target     string    `json:"target"`
+	At         time.Time `json:"at"`
+	End        time.Time `json:"end,omitzero"`
+	target     schedule.Target
+}
+
+// liveSlotEarly is how long before its time a live slot may be taken.
+const liveSlotEarly = 10 * time.Minute
+
+// liveSlots lists the live slots of the caller's stations not yet over,
+// from liveSlotEarly before now to 12 hours ahead.
+func (a *API) liveSlots(r *http.Request) ([]LiveSlot, error) {
+	sc, err := a.reqScope(r)
+	if err != nil {
+		return nil, err
+	}
+	stations, err := a.cfg.Registry.ListStations(r.Context(), "")
+	if err != nil {
+		return nil, err
+	}
+	mine := map[string]bool{}
+	for _, st := range stations {
+		if sc.has(st.AreaID) {
+			mine[st.ID] = true
+		}
+	}
+	now := a.now()
+	out := []LiveSlot{}
+	for _, s := range a.cfg.Schedules.Scheduler.Schedules() {
+		if !mine[s.Station] {
+			continue
+		}
+		for _, o := range s.Occurrences(now.Add(-12*time.Hour), now.Add(12*time.Hour), a.cfg.Schedules.durations(r.Context())) {
+			end := o.End
+			if end.IsZero() {
+				end = o.At.Add(o.Item.Duration)
+			}
+			if o.Item.Source.Kind != schedule.SourceLive || !o.Item.Airs() || !end.After(now) {
+				continue
+			}
+			prio := o.Item.Priority
+			if prio == nodeproto.PriorityNormal || prio == "" {
+				prio = nodeproto.PriorityHigh // live is "priority" unless the programme says emergency
+			}
+			out = append(out, LiveSlot{Occurrence: o.ID(), Station: s.Station, Title: o.Item.Title, Priority: prio,
+				Target: o.Item.Target.String(), At: o.At, End: end, target: o.Item.Target})
+		}
+	}
+	slices.SortFunc(out, func(x, y LiveSlot) int { return x.At.Compare(y.At) })
+	return out, nil
+}
+
+func (a *API) listLiveSlots(w http.ResponseWriter, r *http.Request) error {
+	out, err := a.liveSlots(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // LiveTicket is the answer to a LiveRequest.
@@ -100,9 +174,30 @@ func (a *API) startLive(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Title) > 200 {
 		return errorf(http.StatusBadRequest, "the title is longer than 200 characters")
 	}
+	var slot *LiveSlot
+	if req.Slot != "" {
+		slots, err := a.liveSlots(r)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(slots, func(s LiveSlot) bool { return s.Occurrence == req.Slot })
+		if i < 0 {
+			return errorf(http.StatusNotFound, "live slot %q: not a live slot of your stations that is still to come or on air now", req.Slot)
+		}
+		slot = &slots[i]
+		if now := a.now(); now.Before(slot.At.Add(-liveSlotEarly)) {
+			return errorf(http.StatusConflict, "live slot %q starts at %s (Vietnam time): it can be taken from %s",
+				slot.Title, slot.At.In(schedule.Zone).Format("15:04"), slot.At.Add(-liveSlotEarly).In(schedule.Zone).Format("15:04"))
+		}
+		req = LiveRequest{Station: slot.Station, Priority: slot.Priority, Title: slot.Title}
+	}
 	station, area, target, err := a.liveTarget(r, req)
 	if err != nil {
 		return err
+	}
+	session := ""
+	if slot != nil {
+		target, session = slot.target, slot.Occurrence // the slot's zones or clusters, its occurrence id
 	}
 	targets, err := live.Targets(r.Context(), a.cfg.Registry, station, target)
 	if err != nil {
@@ -112,7 +207,7 @@ func (a *API) startLive(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principal(r)
-	c, ticket, err := a.cfg.Live.Claim(live.Claim{Station: station, User: p.Actor(), Name: p.Name, Area: area,
+	c, ticket, err := a.cfg.Live.Claim(live.Claim{Station: station, Session: session, User: p.Actor(), Name: p.Name, Area: area,
 		Priority: req.Priority, Title: req.Title, Target: target.String()}, targets)
 	var busy *live.BusyError
 	if errors.As(err, &busy) {

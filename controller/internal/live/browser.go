@@ -75,7 +75,6 @@ func (m *Manager) Claim(c Claim, targets []Target) (Claim, string, error) {
 	c.ticket = hex.EncodeToString(b)
 	c.targets = targets
 	c.Since = m.cfg.Now()
-	c.Session = "live-" + strings.TrimPrefix(newSessionID(c.Since), "s-")
 	if c.Priority == "" {
 		c.Priority = nodeproto.PriorityHigh
 	}
@@ -83,10 +82,18 @@ func (m *Manager) Claim(c Claim, targets []Target) (Claim, string, error) {
 	defer m.mu.Unlock()
 	if m.claims == nil {
 		m.claims = map[string]*Claim{}
+		m.usedSlots = map[string]bool{}
 	}
 	if old := m.claims[c.Station]; old != nil {
 		return Claim{}, "", fmt.Errorf("live: %w", &BusyError{Claim: *old})
 	}
+	// A programme's live slot names the session after its occurrence, so
+	// that proof of play counts it; only once: nodes do not play an ended
+	// session again, so a second take of the slot is a session of its own.
+	if c.Session == "" || m.usedSlots[c.Session] {
+		c.Session = "live-" + strings.TrimPrefix(newSessionID(c.Since), "s-")
+	}
+	m.usedSlots[c.Session] = true
 	cp := c
 	cp.expire = time.AfterFunc(ClaimTTL, func() {
 		m.mu.Lock()

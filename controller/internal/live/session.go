@@ -102,13 +102,14 @@ var (
 
 // Manager opens, tracks and ends sessions.
 type Manager struct {
-	cfg      Config
-	log      *slog.Logger
-	mu       sync.Mutex
-	sessions map[string]*Session
-	armed    map[string]armed  // planned relays, by occurrence id
-	claims   map[string]*Claim // live speakers, by station (browser.go)
-	wg       sync.WaitGroup
+	cfg       Config
+	log       *slog.Logger
+	mu        sync.Mutex
+	sessions  map[string]*Session
+	armed     map[string]armed  // planned relays, by occurrence id
+	claims    map[string]*Claim // live speakers, by station (browser.go)
+	wg        sync.WaitGroup
+	usedSlots map[string]bool // sessions named after a live slot, taken once (mu)
 }
 
 // New makes a manager.

@@ -27,7 +27,7 @@
 //	source file <path>                          a recording, path relative to the schedule file
 //	source tts "<text>"                         text to speech   (rendered by the controller into media on load)
 //	source relay <channel or stream url>        relay a channel (vov1) or stream; needs duration
-//	source live                                 a live slot      (parsed, not yet playable; needs duration)
+//	source live                                 a live slot: an officer takes it on the live page; needs duration
 //	target commune | zone <id>[,<id>] | nodes <id>[,<id>]     required; commune = every node of the station
 //	priority normal | priority | emergency      Circular 39/2020; default normal
 //	status draft | approved                     default draft; only approved items air (emergency excepted)

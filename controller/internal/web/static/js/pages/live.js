@@ -13,7 +13,8 @@ import { h, clear, busy, field, select, section, fmtTime, errorView } from '../u
 const mimeTypes = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/webm', 'audio/mp4'];
 
 export async function render(box) {
-  const [stations, zones, nodes, liveNow] = await Promise.all([api('GET', 'stations'), api('GET', 'zones'), api('GET', 'nodes'), api('GET', 'live')]);
+  const [stations, zones, nodes, liveNow, slots] = await Promise.all([api('GET', 'stations'), api('GET', 'zones'), api('GET', 'nodes'), api('GET', 'live'),
+    api('GET', 'live/slots').catch(() => [])]);
   clear(box);
   if (!can.change()) { box.append(h('p', { class: 'note' }, t('live.readonly'))); return; }
   const nodeName = Object.fromEntries(nodes.map((n) => [n.id, n.name || n.id]));
@@ -27,6 +28,12 @@ export async function render(box) {
   // voice; it flattens a siren, a chime or music played into the
   // microphone, which go through untouched when it is off.
   const voice = h('input', { type: 'checkbox', id: 'live-voice', checked: true });
+  // The programme's live slots (the daily announcement): taking one speaks
+  // to its target, and proof of play counts the slot as aired.
+  const slot = h('select', { id: 'live-slot' }, h('option', { value: '' }, t('live.noSlot')),
+    ...slots.map((s) => h('option', { value: s.occurrence }, `${fmtTime(s.at)}${s.end ? '–' + fmtTime(s.end) : ''} · ${s.title}`)));
+  const fixed = () => { target.disabled = prio.disabled = title.disabled = !!slot.value; };
+  slot.addEventListener('change', fixed);
   const startBtn = h('button', { type: 'button', id: 'live-start', class: 'primary' }, '● ' + t('live.start'));
   const stopBtn = h('button', { type: 'button', id: 'live-stop', class: 'danger', disabled: true }, '■ ' + t('live.stop'));
   const status = h('p', { id: 'live-status', class: 'form-msg', 'aria-live': 'polite', 'data-state': 'idle' }, t('live.idle'));
@@ -59,7 +66,8 @@ export async function render(box) {
     meter.value = 0;
     startBtn.disabled = false;
     stopBtn.disabled = true;
-    target.disabled = prio.disabled = title.disabled = voice.disabled = false;
+    target.disabled = prio.disabled = title.disabled = voice.disabled = slot.disabled = false;
+    fixed();
     return r;
   }
 
@@ -83,7 +91,7 @@ export async function render(box) {
     const [kind, id] = target.value.split(':');
     let tk;
     try {
-      tk = await api('POST', 'live', { [kind]: id, priority: prio.value, title: title.value.trim() });
+      tk = await api('POST', 'live', slot.value ? { slot: slot.value } : { [kind]: id, priority: prio.value, title: title.value.trim() });
     } catch (e) {
       if (e.code === 'live_busy') { showBusy(await api('GET', 'live').catch(() => [])); setState('error', busyNote.textContent); return; }
       setState('error', ''); status.replaceChildren(errorView(e)); return;
@@ -100,7 +108,7 @@ export async function render(box) {
     run = r;
     status.dataset.session = tk.session;
     startBtn.disabled = true;
-    target.disabled = prio.disabled = title.disabled = voice.disabled = true;
+    target.disabled = prio.disabled = title.disabled = voice.disabled = slot.disabled = true;
     setState('connecting', t('live.connecting'));
     // level meter
     r.ctx = new AudioContext();
@@ -167,6 +175,7 @@ export async function render(box) {
   box.append(
     busyNote,
     section(t('ctl.where'), h('div', { class: 'form-grid' },
+      ...(slots.length ? [field('live-slot', t('live.slot'), slot)] : []),
       field('live-target', t('ctl.target'), target), field('live-priority', t('b.priority'), prio), field('live-title', t('ctl.title'), title),
       h('div', { class: 'field' }, h('label', { for: 'live-voice' }, voice, ' ', t('live.voice')))),
     h('div', { class: 'row-actions' }, startBtn, stopBtn), status),
