@@ -28,6 +28,9 @@ const DefaultZonePushMax = 16 << 20
 // out, instead of piling a whole file into the controller's client.
 const pushWindow = 16
 
+// pushAckWait is how long a push waits for the broker to take one chunk.
+const pushAckWait = 2 * time.Minute
+
 type pushKey struct{ zone, media string }
 
 // pushZone publishes media's chunks once on zone's chunk topic, in the
@@ -70,9 +73,24 @@ func (f *Fleet) push(zone, media string, size int64, quit <-chan struct{}) {
 	count := nodeproto.ChunkCount(size)
 	var window []mqtt.Token
 	var bytes int64
+	// A broker fanning a chunk out to 10,000 clients may take many seconds
+	// to acknowledge it (Mosquitto, single-threaded, took over 10 s on a
+	// loaded machine): giving up early would turn one push into 10,000
+	// fetches. paho resends over a new connection; only Close ends a wait.
 	wait := func(tok mqtt.Token) bool {
-		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			log.Warn("zone push stopped: the broker did not take a chunk; nodes fetch the rest", "err", tok.Error())
+		for waited := time.Duration(0); !tok.WaitTimeout(time.Second); waited += time.Second {
+			select {
+			case <-quit:
+				return false
+			default:
+			}
+			if waited >= pushAckWait {
+				log.Warn("zone push stopped: the broker did not take a chunk; nodes fetch the rest", "waited", pushAckWait)
+				return false
+			}
+		}
+		if err := tok.Error(); err != nil {
+			log.Warn("zone push stopped: the broker did not take a chunk; nodes fetch the rest", "err", err)
 			return false
 		}
 		return true
