@@ -38,6 +38,7 @@ const (
 	defaultStateIv = 60 * time.Second
 	maxClockBehind = 5 * time.Minute // a command issued further in the node's future means its clock is wrong
 	maxStateError  = 1024            // bytes of State.Error
+	pushWait       = 2 * time.Second // a zone play's file: fetch only after this long without pushed chunks
 )
 
 type pendingPlay struct {
@@ -50,6 +51,10 @@ type fetching struct {
 	inflight map[int]time.Time
 	failures int       // whole-file hash mismatches
 	refused  time.Time // the controller refused the file: ask again only after fetchRefusedWait
+	// pushUntil holds the node's own fetch back while the controller pushes
+	// the file to a zone (PROTOCOL.md §6, zone push): pushWait after a zone
+	// play arrived, and after each pushed chunk.
+	pushUntil time.Time
 }
 
 // fetchRefusedWait is how long a node waits after the controller refused a
@@ -230,7 +235,7 @@ func (a *agent) subscriptions() []string {
 	}
 	if zs := a.zoneSnap.Load(); zs != nil {
 		for _, z := range *zs {
-			t = append(t, nodeproto.ZoneCmdTopic(z))
+			t = append(t, nodeproto.ZoneCmdTopic(z), nodeproto.ZoneChunkTopic(z))
 		}
 	}
 	return append(t, a.streamTopics()...)
@@ -257,6 +262,10 @@ func (a *agent) handle(m link.Message) {
 	}
 	if zone, ok := nodeproto.ParseZoneTopic(m.Topic); ok {
 		a.handleCommand(m.Payload, "", zone)
+		return
+	}
+	if zone, ok := nodeproto.ParseZoneChunkTopic(m.Topic); ok {
+		a.handlePushedChunk(zone, m.Payload)
 		return
 	}
 	id, leaf, ok := nodeproto.ParseNodeTopic(m.Topic)
@@ -325,6 +334,9 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 	if c.Type == nodeproto.CmdStream {
 		a.reply(c.ID, a.openStream(&c, payload))
 		return
+	}
+	if zone != "" && c.Type == nodeproto.CmdPlay {
+		a.awaitPush(c.Play)
 	}
 	a.reply(c.ID, a.execute(&c))
 }
@@ -446,7 +458,7 @@ func (a *agent) pumpFetches() {
 	}
 	now := time.Now()
 	for media, f := range a.fetches {
-		if now.Sub(f.refused) < fetchRefusedWait {
+		if now.Sub(f.refused) < fetchRefusedWait || now.Before(f.pushUntil) {
 			continue
 		}
 		missing, err := a.cache.Missing(media, f.size)
@@ -507,6 +519,52 @@ func (a *agent) handleChunk(payload []byte) {
 	if !ok {
 		return // not asked for (a duplicate after completion)
 	}
+	a.storeChunk(f, ch)
+}
+
+// awaitPush holds back the node's own fetch of a zone play's file: the
+// controller pushes it to the zone right after the command (PROTOCOL.md
+// §6), and 10,000 nodes fetching it at once would race that one push.
+func (a *agent) awaitPush(p *nodeproto.Play) {
+	if a.cache.Has(p.Media) {
+		return
+	}
+	f, ok := a.fetches[p.Media]
+	if !ok {
+		if _, err := a.cache.Missing(p.Media, p.Size); err != nil {
+			return // schedule reports it
+		}
+		f = &fetching{size: p.Size, inflight: map[int]time.Time{}}
+		a.fetches[p.Media] = f
+	}
+	f.pushUntil = time.Now().Add(pushWait)
+}
+
+// handlePushedChunk stores a chunk pushed to one of the node's zones if the
+// node is fetching its file; others are dropped unstored, as they would
+// only take cache room (PROTOCOL.md §6). A bad one is dropped: if it stays
+// missing, the node fetches it once the push is over.
+func (a *agent) handlePushedChunk(zone string, payload []byte) {
+	if !slices.Contains(a.zones(), zone) {
+		a.log.Warn("pushed chunk of a zone this node is not in dropped", "zone", zone)
+		return
+	}
+	ch, err := nodeproto.UnmarshalChunk(payload)
+	if err != nil {
+		a.log.Warn("pushed chunk dropped", "zone", zone, "err", err)
+		return
+	}
+	f, ok := a.fetches[ch.Media]
+	if !ok {
+		return // not wanted, or already held
+	}
+	f.pushUntil = time.Now().Add(pushWait)
+	a.storeChunk(f, ch)
+}
+
+// storeChunk stores a verified chunk of a file being fetched, fetched or
+// pushed alike, and plays what waited for the file once it is complete.
+func (a *agent) storeChunk(f *fetching, ch nodeproto.Chunk) {
 	delete(f.inflight, ch.Index)
 	if ch.Size != f.size {
 		a.log.Warn("chunk dropped: size differs from the command's", "media", ch.Media, "size", ch.Size, "want", f.size)

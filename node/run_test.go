@@ -45,6 +45,7 @@ type fixture struct {
 	files   map[string][]byte                                 // media -> content served
 	corrupt func(media string, index int, data []byte) []byte // tampering with served chunks
 	fetches int
+	asked   []nodeproto.Fetch // every fetch request, in order (under mu)
 }
 
 func freeAddr(t *testing.T) string {
@@ -100,6 +101,7 @@ func newFixture(t *testing.T) (*fixture, Config) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.fetches++
+		f.asked = append(f.asked, req)
 		b, ok := f.files[req.Media]
 		if !ok {
 			return

@@ -11,7 +11,7 @@ import (
 	"github.com/communeradio/radio/node/internal/stream"
 )
 
-// Live sessions (PROTOCOL.md §11) on the node's loop: a verified stream
+// Live sessions (PROTOCOL.md §10) on the node's loop: a verified stream
 // command opens a session and hands its jitter buffer to the player as an
 // item; packets go to the buffer once they verify with the key that signed
 // the command; the player's end events close the session.

@@ -290,6 +290,17 @@ func TestTopics(t *testing.T) {
 			t.Errorf("ParseZoneLeaf(%q) accepted", bad)
 		}
 	}
+	if z, ok := ParseZoneChunkTopic(ZoneChunkTopic("z-1")); !ok || z != "z-1" {
+		t.Errorf("ParseZoneChunkTopic = %q %v", z, ok)
+	}
+	for _, bad := range []string{ZoneCmdTopic("z1"), "radio/v1/zone/z1/chunk/x", "radio/v1/zone//chunk", "radio/v1/zone/+/chunk", "radio/v1/node/z1/chunk"} {
+		if _, ok := ParseZoneChunkTopic(bad); ok {
+			t.Errorf("ParseZoneChunkTopic(%q) accepted", bad)
+		}
+	}
+	if _, ok := ParseZoneTopic(ZoneChunkTopic("z1")); ok {
+		t.Error("ParseZoneTopic accepted a zone chunk topic as a command topic")
+	}
 	for _, s := range []string{"", "-a", "a/b", "a+b", "a#", "Ab", strings.Repeat("a", 65)} {
 		if ValidID(s) {
 			t.Errorf("ValidID(%q) = true", s)

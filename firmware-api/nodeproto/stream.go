@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// Live audio (PROTOCOL.md §11). A signed `stream` command opens a session
+// Live audio (PROTOCOL.md §10). A signed `stream` command opens a session
 // on a zone or node; the audio then travels as binary StreamPackets on
 // radio/v1/zone/{zone}/stream or radio/v1/node/{id}/stream, published once
 // per zone and fanned out by the broker. Each packet carries its sample

@@ -27,6 +27,16 @@ func NodeTopic(id, leaf string) string { return Root + "/node/" + id + "/" + lea
 // reaches every node of a zone with a single publish.
 func ZoneCmdTopic(zone string) string { return Root + "/zone/" + zone + "/cmd" }
 
+// ZoneChunkTopic returns radio/v1/zone/{zone}/chunk, where the controller
+// pushes the chunks of a file once for every node of a zone, right after a
+// play command to that zone names it (PROTOCOL.md §6).
+func ZoneChunkTopic(zone string) string { return Root + "/zone/" + zone + "/" + LeafChunk }
+
+// ParseZoneChunkTopic splits radio/v1/zone/{zone}/chunk.
+func ParseZoneChunkTopic(topic string) (zone string, ok bool) {
+	return parseZoneLeaf(topic, LeafChunk)
+}
+
 // ParseNodeTopic splits radio/v1/node/{id}/{leaf}. ok is false for any other shape.
 func ParseNodeTopic(topic string) (id, leaf string, ok bool) {
 	rest, found := strings.CutPrefix(topic, Root+"/node/")
@@ -42,15 +52,24 @@ func ParseNodeTopic(topic string) (id, leaf string, ok bool) {
 
 // ParseZoneTopic splits radio/v1/zone/{zone}/cmd.
 func ParseZoneTopic(topic string) (zone string, ok bool) {
-	zone, leaf, ok := ParseZoneLeaf(topic)
-	if !ok || leaf != LeafCmd {
+	return parseZoneLeaf(topic, LeafCmd)
+}
+
+// parseZoneLeaf splits radio/v1/zone/{zone}/{leaf} for the one leaf given.
+func parseZoneLeaf(topic, want string) (string, bool) {
+	rest, found := strings.CutPrefix(topic, Root+"/zone/")
+	if !found {
+		return "", false
+	}
+	zone, leaf, found := strings.Cut(rest, "/")
+	if !found || leaf != want || !ValidID(zone) {
 		return "", false
 	}
 	return zone, true
 }
 
 // ParseZoneLeaf splits radio/v1/zone/{zone}/{leaf} for the leaves a zone
-// has: cmd (commands) and stream (live sessions, §11). ok is false for any
+// has: cmd (commands) and stream (live sessions, §10). ok is false for any
 // other shape.
 func ParseZoneLeaf(topic string) (zone, leaf string, ok bool) {
 	rest, found := strings.CutPrefix(topic, Root+"/zone/")

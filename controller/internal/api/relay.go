@@ -20,7 +20,7 @@ import (
 // number of minutes; the administrator keeps the channel list that
 // programmes (`source relay vov1`) and this form name.
 
-// maxRelayMinutes bounds a relay now (PROTOCOL.md §11: a session lasts at most 24 h).
+// maxRelayMinutes bounds a relay now (PROTOCOL.md §10: a session lasts at most 24 h).
 const maxRelayMinutes = 24 * 60
 
 // RelayRequest asks for a relay now.

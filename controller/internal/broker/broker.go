@@ -336,7 +336,7 @@ func ControllerAllowed(topic string) bool {
 // NodeAllowed is the per-node rule of PROTOCOL.md §2: publish (write) only
 // radio/v1/node/{node}/{state,events,fetch,reply}; subscribe and receive
 // only radio/v1/node/{node}/{desired,cmd,chunk,ack,stream} and
-// radio/v1/zone/{z}/{cmd,stream} for z in zones(node). Filters with wildcards and
+// radio/v1/zone/{z}/{cmd,chunk,stream} for z in zones(node). Filters with wildcards and
 // shared subscriptions never match, so nodes may not use them.
 func NodeAllowed(node, topic string, write bool, zones func(string) []string) bool {
 	if !nodeproto.ValidID(node) {
@@ -361,11 +361,15 @@ func NodeAllowed(node, topic string, write bool, zones func(string) []string) bo
 }
 
 // zoneReadable splits the zone topics a node may read:
-// radio/v1/zone/{zone}/cmd and radio/v1/zone/{zone}/stream (a live
-// session's packets, PROTOCOL.md §11). Nobody but the controller writes
-// either: a node that could would speak to all its neighbours.
+// radio/v1/zone/{zone}/cmd, radio/v1/zone/{zone}/chunk (a file pushed once
+// for the whole zone, PROTOCOL.md §6) and radio/v1/zone/{zone}/stream (a
+// live session's packets, §10). Nobody but the controller writes any of
+// them: a node that could would speak to all its neighbours.
 func zoneReadable(topic string) (string, bool) {
 	if z, ok := nodeproto.ParseZoneTopic(topic); ok {
+		return z, true
+	}
+	if z, ok := nodeproto.ParseZoneChunkTopic(topic); ok {
 		return z, true
 	}
 	rest, ok := strings.CutSuffix(topic, "/"+nodeproto.LeafStream)

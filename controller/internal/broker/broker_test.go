@@ -219,6 +219,8 @@ func exerciseACL(t *testing.T, addr, ctlPass string, secrets map[string]string, 
 			"radio/v1/node/n1", "radio/v1/x",
 			// Live audio: a node holding a zone's traffic must not speak to it.
 			"radio/v1/zone/z1/stream", "radio/v1/zone/z2/stream", "radio/v1/node/n1/stream", "radio/v1/node/n2/stream",
+			// Pushed files: a node must not feed its zone chunks (PROTOCOL.md §6).
+			"radio/v1/zone/z1/chunk", "radio/v1/zone/z2/chunk",
 		}
 		for _, topic := range forbidden {
 			for qos := byte(0); qos <= 1; qos++ {
@@ -246,6 +248,9 @@ func exerciseACL(t *testing.T, addr, ctlPass string, secrets map[string]string, 
 			"radio/v1/node/n1/stream":       true,
 			"radio/v1/zone/z2/stream":       false,
 			"radio/v1/node/n2/stream":       false,
+			"radio/v1/zone/z1/chunk":        true,
+			"radio/v1/zone/z2/chunk":        false,
+			"radio/v1/zone/+/chunk":         false,
 			"radio/v1/zone/+/stream":        false,
 			"radio/v1/node/n2/cmd":          false,
 			"radio/v1/node/n1/state":        false,
@@ -277,6 +282,8 @@ func exerciseACL(t *testing.T, addr, ctlPass string, secrets map[string]string, 
 			{"radio/v1/node/n2/stream", "stream-n2"},
 			{"radio/v1/zone/z1/stream", "stream-z1"},
 			{"radio/v1/node/n1/stream", "stream-n1"},
+			{"radio/v1/zone/z2/chunk", "chunk-z2"},
+			{"radio/v1/zone/z1/chunk", "chunk-z1"},
 		} {
 			if err := ctl.pub(m.topic, false, m.payload); err != nil {
 				t.Fatalf("controller publish %s: %v", m.topic, err)
@@ -284,8 +291,8 @@ func exerciseACL(t *testing.T, addr, ctlPass string, secrets map[string]string, 
 		}
 		n2 := mustConnect(t, addr, "n2", secrets["n2"])
 		n2.pub("radio/v1/node/n2/state", false, "state-n2")
-		got := n1.await(t, time.Second, "for-n1", "for-z1", "stream-z1", "stream-n1")
-		for _, bad := range []string{"for-n2", "for-z2", "desired-n2", "state-n2", "stream-z2", "stream-n2"} {
+		got := n1.await(t, time.Second, "for-n1", "for-z1", "stream-z1", "stream-n1", "chunk-z1")
+		for _, bad := range []string{"for-n2", "for-z2", "desired-n2", "state-n2", "stream-z2", "stream-n2", "chunk-z2"} {
 			if got[bad] {
 				t.Errorf("n1 received %q, meant for someone else", bad)
 			}
@@ -555,6 +562,15 @@ func TestNodeAllowed(t *testing.T) {
 		{"n1", "radio/v1/zone/z1/stream/x", false, false},
 		{"n1", "radio/v1/zone/z1/z1/stream", false, false},
 		{"n1", "radio/v1/zone//stream", false, false},
+		// Zone chunk push (PROTOCOL.md §6): read-only, own zones only.
+		{"n1", "radio/v1/zone/z1/chunk", false, true},
+		{"n1", "radio/v1/zone/z-2/chunk", false, true},
+		{"n1", "radio/v1/zone/z1/chunk", true, false},
+		{"n1", "radio/v1/zone/z3/chunk", false, false},
+		{"n2", "radio/v1/zone/z1/chunk", false, false},
+		{"n1", "radio/v1/zone/+/chunk", false, false},
+		{"n1", "radio/v1/zone/z1/chunk/x", false, false},
+		{"n1", "radio/v1/zone/z1/fetch", true, false},
 		{"n2", "radio/v1/zone/z1/cmd", false, false},
 		{"n1", "radio/v1/zone/+/cmd", false, false},
 		{"n1", "radio/v1/node/+/cmd", false, false},
@@ -824,7 +840,7 @@ func TestWriteMosquittoConfig(t *testing.T) {
 			fmt.Sprintf("max_packet_size %d\n", MaxPacket), "user mosquitto\n"},
 		"passwd": {"controller:" + h + "\n", "n1:" + h + "\n", "n2:" + h + "\n"},
 		"acl": {"user controller\ntopic readwrite radio/v1/#\n",
-			"user n1\ntopic read radio/v1/zone/z1/cmd\ntopic read radio/v1/zone/z1/stream\ntopic read radio/v1/zone/z2/cmd\ntopic read radio/v1/zone/z2/stream\n",
+			"user n1\ntopic read radio/v1/zone/z1/cmd\ntopic read radio/v1/zone/z1/stream\ntopic read radio/v1/zone/z1/chunk\ntopic read radio/v1/zone/z2/cmd\ntopic read radio/v1/zone/z2/stream\ntopic read radio/v1/zone/z2/chunk\n",
 			"pattern read radio/v1/node/%u/stream\n",
 			"pattern write radio/v1/node/%u/state\n", "pattern write radio/v1/node/%u/reply\n",
 			"pattern read radio/v1/node/%u/desired\n", "pattern read radio/v1/node/%u/chunk\n"},

@@ -15,7 +15,7 @@ import (
 // MosquittoNode is one node's entry in the generated files.
 type MosquittoNode struct {
 	ID, Hash string   // Hash as made by HashSecret (or mosquitto_passwd)
-	Zones    []string // zones whose commands the node may read
+	Zones    []string // zones whose commands, pushed chunks and streams the node may read
 }
 
 // WriteMosquittoConfig writes mosquitto.conf, passwd and acl (all 0600)
@@ -92,6 +92,7 @@ func WriteMosquittoConfig(dir, listen, runAs, controllerUser, controllerHash str
 			}
 			fmt.Fprintf(&acl, "topic read %s\n", nodeproto.ZoneCmdTopic(z))
 			fmt.Fprintf(&acl, "topic read %s\n", nodeproto.ZoneStreamTopic(z))
+			fmt.Fprintf(&acl, "topic read %s\n", nodeproto.ZoneChunkTopic(z))
 		}
 		acl.WriteString("\n")
 	}

@@ -48,6 +48,10 @@ type Config struct {
 	// EventSkew is how far ahead of Now a proof-of-play event may be dated
 	// (default 5 min, the skew a node allows a command's issue time).
 	EventSkew time.Duration
+	// ZonePushMax is the largest file a play command to a zone pushes on
+	// the zone's chunk topic (zonepush.go; 0: DefaultZonePushMax, < 0: no
+	// push, every node fetches on its own).
+	ZonePushMax int64
 }
 
 // Fleet talks to every node through the broker.
@@ -67,6 +71,11 @@ type Fleet struct {
 	access  *access
 	limit   *buckets
 	count   *counters
+
+	pushMu   sync.Mutex
+	pushing  map[pushKey]bool // zone pushes under way
+	pushQuit chan struct{}    // closed by Close
+	pushWG   sync.WaitGroup
 }
 
 type eventBatch struct {
@@ -95,8 +104,11 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if cfg.EventSkew <= 0 {
 		cfg.EventSkew = 5 * time.Minute
 	}
+	if cfg.ZonePushMax == 0 {
+		cfg.ZonePushMax = DefaultZonePushMax
+	}
 	f := &Fleet{cfg: cfg, log: cfg.Logger.With("part", "fleet"), events: make(chan eventBatch, 4096),
-		limit: newBuckets(cfg.ChunkRate, cfg.ChunkBurst)}
+		limit: newBuckets(cfg.ChunkRate, cfg.ChunkBurst), pushing: map[pushKey]bool{}, pushQuit: make(chan struct{})}
 	f.count = newCounters(cfg.Now, f.log)
 	f.access = newAccess(func(node string) []string {
 		zs, err := cfg.Registry.NodeZones(context.Background(), node)
@@ -177,6 +189,7 @@ func (f *Fleet) Close() {
 		close(q)
 	}
 	f.mu.Unlock()
+	f.stopPushes()
 	f.workers.Wait()
 	close(f.events)
 	f.wg.Wait()
@@ -431,6 +444,9 @@ func (f *Fleet) Send(ctx context.Context, t Target, c nodeproto.Command, by stri
 	if err := f.publishWait(topic, false, env); err != nil {
 		return c, fmt.Errorf("the broker did not take the command (is it running?): %w", err)
 	}
+	if t.Zone != "" && c.Play != nil {
+		f.pushZone(t.Zone, c.Play.Media, c.Play.Size) // after the command: nodes know they want it
+	}
 	return c, nil
 }
 
@@ -505,7 +521,7 @@ func (f *Fleet) publishWait(topic string, retained bool, payload []byte) error {
 }
 
 // PublishStream publishes one signed StreamPacket of a live session on the
-// target's stream topic (PROTOCOL.md §11): QoS 0, not retained, once per
+// target's stream topic (PROTOCOL.md §10): QoS 0, not retained, once per
 // zone; the broker fans it out.
 func (f *Fleet) PublishStream(t Target, packet []byte) error {
 	if (t.Node == "") == (t.Zone == "") {

@@ -25,8 +25,11 @@ const (
 
 // Stats are counters since Start.
 type Stats struct {
-	ChunksSent uint64            // chunks published to nodes
-	Refused    map[string]uint64 // by reason (Refused* constants); a fetch refusal counts chunks for chunk_*, messages otherwise
+	ChunksSent uint64 // chunks published to nodes
+	// Zone pushes (zonepush.go): files pushed whole, and the chunks and
+	// bytes published on zone chunk topics (each once per zone).
+	ZonePushes, ZoneChunksSent, ZoneBytesSent uint64
+	Refused                                   map[string]uint64 // by reason (Refused* constants); a fetch refusal counts chunks for chunk_*, messages otherwise
 }
 
 // counters is safe for concurrent use; each reason's log lines are spaced
@@ -35,6 +38,9 @@ type counters struct {
 	now        func() time.Time
 	log        *slog.Logger
 	chunksSent atomic.Uint64
+	zonePushes atomic.Uint64
+	zoneChunks atomic.Uint64
+	zoneBytes  atomic.Uint64
 
 	mu      sync.Mutex
 	refused map[string]uint64
@@ -73,7 +79,8 @@ func (c *counters) refuse(reason, node string, n int, detail string) {
 func (c *counters) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{ChunksSent: c.chunksSent.Load(), Refused: make(map[string]uint64, len(c.refused))}
+	s := Stats{ChunksSent: c.chunksSent.Load(), Refused: make(map[string]uint64, len(c.refused)),
+		ZonePushes: c.zonePushes.Load(), ZoneChunksSent: c.zoneChunks.Load(), ZoneBytesSent: c.zoneBytes.Load()}
 	for k, v := range c.refused {
 		s.Refused[k] = v
 	}

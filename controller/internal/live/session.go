@@ -1,4 +1,4 @@
-// Package live owns the controller's live sessions (PROTOCOL.md §11): a
+// Package live owns the controller's live sessions (PROTOCOL.md §10): a
 // relay of a radio channel, or later an officer's voice, sent to zones and
 // nodes as a signed `stream` command and 100 ms signed StreamPackets,
 // published once per zone so the broker does the fan-out. A Session knows
@@ -55,7 +55,7 @@ type Config struct {
 	// link with more jitter than that.
 	VoiceLatency time.Duration
 	// RepeatEvery is how often a running session's command is sent again
-	// for nodes that (re)join it (default 15 s, PROTOCOL.md §11).
+	// for nodes that (re)join it (default 15 s, PROTOCOL.md §10).
 	RepeatEvery time.Duration
 	// Audit, if set, records what sessions did (opened, ended) in the
 	// audit log.

@@ -30,7 +30,7 @@ type PlayEvent struct {
 	// Silent: played into the node's silent sink (no sound device), so
 	// nobody heard it (PROTOCOL.md §7 "audio": "silent").
 	Silent bool `json:"silent,omitempty"`
-	// Gaps and GapMS: a live session's holes, played as silence (§11).
+	// Gaps and GapMS: a live session's holes, played as silence (§10).
 	Gaps  int   `json:"gaps,omitempty"`
 	GapMS int64 `json:"gap_ms,omitempty"`
 }

@@ -168,7 +168,7 @@ func (s *Signer) Sign(body any) ([]byte, error) {
 	return nodeproto.Sign(keyOf(priv).ID, priv, body)
 }
 
-// SignStream encodes a live session's packet (PROTOCOL.md §11) signed with
+// SignStream encodes a live session's packet (PROTOCOL.md §10) signed with
 // the current key, and names that key: a packet must verify against the
 // key that signed its session's stream command, so a session that sees the
 // key change (a rotation committed mid-session) sends its command again at

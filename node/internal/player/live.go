@@ -3,7 +3,7 @@ package player
 import "time"
 
 // Live is audio that keeps its own clock, as a live session does (PROTOCOL.md
-// §11): its sample n is heard at Item.PlayAt + n/Rate, whenever the item is
+// §10): its sample n is heard at Item.PlayAt + n/Rate, whenever the item is
 // on air. The mixer asks for the session position that matches the output
 // sample it fills, so a session joined late, or resumed after a
 // higher-priority item, plays its present, not what it missed; and every

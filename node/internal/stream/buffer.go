@@ -1,4 +1,4 @@
-// Package stream is the node's side of live sessions (PROTOCOL.md §11): a
+// Package stream is the node's side of live sessions (PROTOCOL.md §10): a
 // jitter buffer keyed by sample position, and the set of sessions the node
 // plays, which checks every packet against the key that signed its
 // session's command. The buffer is what the player reads (player.Live):

@@ -11,7 +11,7 @@ import (
 )
 
 // LostAfter: a session with no packet for this long has lost its stream
-// (PROTOCOL.md §11, rule 3).
+// (PROTOCOL.md §10, rule 3).
 const LostAfter = 10 * time.Second
 
 // maxPos is the furthest sample position a session can reach (24 h).
