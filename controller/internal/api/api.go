@@ -28,6 +28,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/signer"
+	"github.com/communeradio/radio/controller/internal/warning"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
@@ -60,6 +61,8 @@ type Config struct {
 	TrustProxy bool
 	// Backup streams a backup of the controller's data (nil: none).
 	Backup BackupFunc
+	// Warnings sends emergency warnings and takes CAP alerts (nil: none).
+	Warnings *warning.Service
 }
 
 // API serves HTTP.
@@ -174,6 +177,7 @@ func (a *API) routes() {
 	a.route("POST /api/v1/tts/preview", a.ttsPreview)
 	a.route("GET /api/v1/tts/lexicon/{area}", a.getLexicon)
 	a.route("PUT /api/v1/tts/lexicon/{area}", a.putLexicon)
+	a.warningRoutes()
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

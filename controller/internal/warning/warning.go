@@ -304,12 +304,12 @@ func (s *Service) send(ctx context.Context, req Request, by Sender, source strin
 
 // broadcast sends req to places (already resolved and allowed).
 func (s *Service) broadcast(ctx context.Context, req Request, by Sender, source string, places []place) (registry.Warning, error) {
-	now := s.cfg.Now()
 	m, err := s.audio(ctx, req, places)
 	if err != nil {
 		return registry.Warning{}, err
 	}
 	audio := m.SHA256
+	now := s.cfg.Now() // after rendering, which takes a while
 	reqJSON, _ := json.Marshal(req.Target)
 	w := registry.Warning{ID: newID(now), Title: req.Title, Source: source, Media: audio, Text: req.Text,
 		Repeat: req.Times - 1, GapMS: *req.GapMS, Request: string(reqJSON), Status: registry.WarningActive,
