@@ -442,14 +442,14 @@ func (s *Service) ffmpegChime(ctx context.Context, sha string) (media.Info, erro
 	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
 		"-f", "lavfi", "-i", chimeFilter, "-i", in,
 		"-filter_complex", "[0:a]aformat=sample_rates=48000:channel_layouts=mono[a];[1:a]aformat=sample_rates=48000:channel_layouts=mono[b];[a][b]concat=n=2:v=0:a=1",
-		"-f", "wav", "-")
+		"-c:a", "libopus", "-b:a", "64k", "-f", "ogg", "-") // a WAV on a pipe has no length in its header
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	wav, err := cmd.Output()
+	out, err := cmd.Output()
 	if err != nil {
 		return media.Info{}, fmt.Errorf("ffmpeg: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return s.cfg.Media.Ingest(ctx, bytes.NewReader(wav), "warning.wav")
+	return s.cfg.Media.Ingest(ctx, bytes.NewReader(out), "warning.ogg")
 }
 
 // Cancel stops a warning at once on every node it was sent to.
