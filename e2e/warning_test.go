@@ -18,10 +18,10 @@ import (
 // capAlert writes a CAP 1.2 alert from the spec's elements.
 type capAlert struct {
 	ID, Status, MsgType, Refs string
-	Sent, Expires           time.Time
-	Headline, Description   string
-	Area                    string // <polygon>, <circle> or <geocode> elements
-	Resource                string // a <resource> element
+	Sent, Expires             time.Time
+	Headline, Description     string
+	Area                      string // <polygon>, <circle> or <geocode> elements
+	Resource                  string // a <resource> element
 }
 
 func (a capAlert) xml() []byte {
