@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -297,5 +298,60 @@ func TestCAPAlert(t *testing.T) {
 	// The normal bulletin finished everywhere, after the warnings.
 	for _, n := range nodes {
 		ctl.waitPlays(t, bulletin[n], 90*time.Second, func(e []playEvent) bool { return count(e, "finished") == 1 })
+	}
+}
+
+// An officer's warning from radioctl: a typed text to a commune, followed
+// live, then cancelled everywhere at once; a recording to a zone plays
+// its attention signal first and repeats.
+func TestWarningFromRadioctl(t *testing.T) {
+	dir := t.TempDir()
+	ctl := startController(t, filepath.Join(dir, "ctl"))
+	ctl.setupCommune(t)
+	nodes := []string{"w1", "w2"}
+	for _, id := range nodes {
+		startNode(t, id, ctl.enrol(t, id, "z-center", dir, "silent"), nil)
+	}
+	ctl.waitOnline(t, nodes...)
+	out := ctl.radioctl(t, "warn", "send", "-text", "Nước lũ lên nhanh, di dời ngay.", "-area", "x-an-phu", "-times", "3", "-gap", "2s", "-follow")
+	t.Log(out)
+	id := regexp.MustCompile(`warning (w-\S+) sent to 2 nodes`).FindStringSubmatch(out)
+	if id == nil || !strings.Contains(out, "started on 2 of 2 nodes") {
+		t.Fatalf("warn send -follow: %s", out)
+	}
+	st := ctl.radioctl(t, "warn", "status", id[1])
+	if strings.Count(st, "started") < 2 {
+		t.Errorf("warn status: %s", st)
+	}
+	ctl.radioctl(t, "warn", "cancel", id[1])
+	ctl.waitWarning(t, id[1], func(p warningProgress) bool {
+		s := states(p)
+		return p.Status == "cancelled" && s["w1"] == "interrupted" && s["w2"] == "interrupted"
+	})
+	// The audit log has the send and the cancel.
+	rows := sqliteRows(t, ctl.dir, "SELECT action FROM audit WHERE target = ? ORDER BY id", id[1])
+	if len(rows) != 2 || rows[0][0] != "warning.send" || rows[1][0] != "warning.cancelled" {
+		t.Errorf("audit of %s: %v", id[1], rows)
+	}
+
+	// A recording: the attention signal comes first, it plays twice.
+	rec := ctl.upload(t, tone(t, dir, 523, 2))
+	var w struct {
+		ID    string `json:"id"`
+		Media string `json:"media"`
+	}
+	ctl.mustCall(t, "POST", "/api/v1/warnings", map[string]any{"media": rec.SHA256, "times": 2, "gap_ms": 500,
+		"target": map[string]any{"zones": []string{"z-center"}}}, &w)
+	var m mediaInfo
+	ctl.mustCall(t, "GET", "/api/v1/media/"+w.Media, nil, &m)
+	if w.Media == rec.SHA256 || m.DurationMS < rec.DurationMS+2000 {
+		t.Errorf("warning media %s of %d ms, want the recording (%d ms) after an attention signal", w.Media, m.DurationMS, rec.DurationMS)
+	}
+	done := ctl.waitWarning(t, w.ID, func(p warningProgress) bool { s := states(p); return s["w1"] == "finished" && s["w2"] == "finished" })
+	for _, n := range done.Nodes {
+		evs := ctl.itemEvents(t, n.Node, n.Command)
+		if got := evs[len(evs)-1]; got != "finished" || n.Command == "" {
+			t.Errorf("%s: %v", n.Node, evs)
+		}
 	}
 }

@@ -310,6 +310,17 @@ func (s *Service) broadcast(ctx context.Context, req Request, by Sender, source 
 	}
 	audio := m.SHA256
 	now := s.cfg.Now() // after rendering, which takes a while
+	// In the library of every commune it plays in, so officers can listen
+	// to what aired and reports name it.
+	if err := s.cfg.Registry.PutMedia(ctx, registry.Media{SHA256: audio, Name: "cảnh báo: " + req.Title, SourceFormat: "warning",
+		Size: m.Size, DurationMS: m.DurationMS, CreatedAt: now, CreatedBy: by.Actor}); err != nil {
+		return registry.Warning{}, err
+	}
+	for _, p := range places {
+		if err := s.cfg.Registry.LinkMedia(ctx, audio, p.commune, by.Actor, now); err != nil {
+			return registry.Warning{}, err
+		}
+	}
 	reqJSON, _ := json.Marshal(req.Target)
 	w := registry.Warning{ID: newID(now), Title: req.Title, Source: source, Media: audio, Text: req.Text,
 		Repeat: req.Times - 1, GapMS: *req.GapMS, Request: string(reqJSON), Status: registry.WarningActive,
