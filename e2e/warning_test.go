@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // capAlert writes a CAP 1.2 alert from the spec's elements.
@@ -354,4 +356,69 @@ func TestWarningFromRadioctl(t *testing.T) {
 			t.Errorf("%s: %v", n.Node, evs)
 		}
 	}
+}
+
+// The warning page on a phone: the officer draws an area round one cluster
+// on the map, types the text, sends; the page shows live that the cluster
+// has started it (and that the other has not been sent it); "stop" ends it
+// everywhere. Screenshots go to the test's artifacts folder.
+func TestWebWarningOnPhone(t *testing.T) {
+	chromium, dir, ctl := webCommune(t)
+	for _, p := range []struct{ id, lat, lon string }{{"p1", "10.75", "106.70"}, {"p2", "10.80", "106.76"}} {
+		cfg := ctl.enrolWith(t, p.id, dir, "silent", "node", "add", p.id, "st-1", "-name", "Cụm loa "+p.id, "-lat", p.lat, "-lon", p.lon)
+		startNode(t, p.id, cfg, nil)
+	}
+	ctl.waitOnline(t, "p1", "p2")
+	pw := ctl.createUser(t, "can.bo.lan", "Trần Thị Lan", "officer", "x-an-phu")
+
+	b := newBrowser(t, chromium, ctl.url)
+	asked := b.acceptDialogs()
+	b.login("can.bo.lan", pw)
+	b.do(chromedp.EmulateViewport(390, 844))
+	b.open("warning")
+	b.shot("phone-warning-form")
+
+	// Draw a square round p1 by tapping its four corners on the map.
+	b.eval(`(() => {
+		const svg = document.getElementById('warn-map');
+		const pin = svg.querySelector('[data-test="pin-p1"] circle').getBoundingClientRect();
+		const cx = pin.left + pin.width / 2, cy = pin.top + pin.height / 2, d = 25;
+		for (const [dx, dy] of [[-d, -d], [d, -d], [d, d], [-d, d]]) {
+			svg.dispatchEvent(new MouseEvent('click', { clientX: cx + dx, clientY: cy + dy, bubbles: true }));
+		}
+		return '';
+	})()`)
+	if got := b.text("#warn-drawn"); !strings.Contains(got, "4 góc") || !strings.Contains(got, "phủ 1 cụm loa") {
+		t.Errorf("after drawing round p1 the page says %q, want 4 corners covering 1 cluster", got)
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#warn-text"), "Nước lũ lên nhanh, bà con di dời ngay."),
+		chromedp.SetValue(chromedp.CSS("#warn-gap"), "1"))
+	b.shot("phone-warning-drawn")
+	b.do(chromedp.Click(chromedp.CSS("#warn-send")))
+	b.wait(`#warn-live[data-started="1"]`, 2*time.Minute)
+	if q := asked(); len(q) != 1 || !strings.Contains(q[0], "Phát cảnh báo khẩn cấp") {
+		t.Errorf("confirmations asked: %q", q)
+	}
+	if got := b.text("#warn-count"); !strings.Contains(got, "1/1") {
+		t.Errorf("live count reads %q, want started on 1/1", got)
+	}
+	if b.has(`[data-test^="warn-node-p2"]`) {
+		t.Error("p2 (outside the drawn area) is listed as a target")
+	}
+	b.wait(`tr[data-test="warn-node-p1-started"]`, time.Minute)
+	b.shot("phone-warning-live")
+
+	var ws []struct {
+		ID string `json:"id"`
+	}
+	ctl.mustCall(t, "GET", "/api/v1/warnings", nil, &ws)
+	if len(ws) != 1 {
+		t.Fatalf("warnings: %+v", ws)
+	}
+	b.do(chromedp.Click(chromedp.CSS("#warn-cancel")))
+	b.wait(`#warn-live[data-status="cancelled"]`, time.Minute)
+	ctl.waitWarning(t, ws[0].ID, func(p warningProgress) bool { return states(p)["p1"] == "interrupted" })
+	b.wait(`tr[data-test="warn-node-p1-interrupted"]`, time.Minute)
+	b.shot("phone-warning-cancelled")
+	b.checkConsole()
 }
