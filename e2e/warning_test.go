@@ -64,6 +64,13 @@ type capResult struct {
 
 func postCAP(t *testing.T, c *controller, token string, body []byte) (int, capResult) {
 	t.Helper()
+	code, r := postCAPQuiet(t, c, token, body)
+	t.Logf("POST /api/v1/cap: HTTP %d %+v", code, r)
+	return code, r
+}
+
+func postCAPQuiet(t testing.TB, c *controller, token string, body []byte) (int, capResult) {
+	t.Helper()
 	req, _ := http.NewRequest("POST", c.url+"/api/v1/cap", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/cap+xml")
 	if token != "" {
@@ -79,7 +86,6 @@ func postCAP(t *testing.T, c *controller, token string, body []byte) (int, capRe
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("POST /api/v1/cap: HTTP %d %s: %v", resp.StatusCode, b, err)
 	}
-	t.Logf("POST /api/v1/cap: HTTP %d %+v", resp.StatusCode, r)
 	return resp.StatusCode, r
 }
 
@@ -97,7 +103,7 @@ type warningProgress struct {
 }
 
 // waitWarning polls a warning's progress until cond holds.
-func (c *controller) waitWarning(t *testing.T, id string, cond func(warningProgress) bool) warningProgress {
+func (c *controller) waitWarning(t testing.TB, id string, cond func(warningProgress) bool) warningProgress {
 	t.Helper()
 	var p warningProgress
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
