@@ -425,6 +425,7 @@ func TestWebWarningOnPhone(t *testing.T) {
 	b.wait(`#warn-live[data-status="cancelled"]`, time.Minute)
 	ctl.waitWarning(t, ws[0].ID, func(p warningProgress) bool { return states(p)["p1"] == "interrupted" })
 	b.wait(`tr[data-test="warn-node-p1-interrupted"]`, time.Minute)
+	b.waitText(`tr[data-test="warn-`+ws[0].ID+`"]`, "Đã huỷ", time.Minute) // the recent list follows
 	b.shot("phone-warning-cancelled")
 	b.checkConsole()
 }

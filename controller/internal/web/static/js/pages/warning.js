@@ -10,8 +10,7 @@ import { map } from './nodes.js';
 const pollMS = 1000;
 
 export async function render(box) {
-  const [areas, zones, nodes, media, recent] = await Promise.all([api('GET', 'areas'), api('GET', 'zones'), api('GET', 'nodes'),
-    api('GET', 'media'), api('GET', 'warnings')]);
+  const [areas, zones, nodes, media] = await Promise.all([api('GET', 'areas'), api('GET', 'zones'), api('GET', 'nodes'), api('GET', 'media')]);
   const live = nodes.filter((n) => !n.revoked);
   let timer = null;
 
@@ -103,10 +102,26 @@ export async function render(box) {
         ], p.nodes, { test: 'warn-nodes', rowTest: (n) => `warn-node-${n.node}-${n.state}` }),
         active ? h('div', { class: 'row-actions' }, stopBtn) : null));
       if (active || p.pending > 0) timer = setTimeout(tick, pollMS);
+      if (p.status !== shown) { shown = p.status; loadRecent(); }
     };
+    let shown = '';
     tick();
   }
   const nodeName = Object.fromEntries(nodes.map((n) => [n.id, n.name || n.id]));
+
+  // The recent warnings, newest first; a title opens its live view.
+  const recentBox = h('div', { id: 'warn-recent-box' });
+  async function loadRecent() {
+    let recent;
+    try { recent = await api('GET', 'warnings'); } catch (e) { clear(recentBox).append(h('p', { class: 'form-msg error' }, errorView(e))); return; }
+    clear(recentBox).append(table([
+      { label: t('warn.when'), cell: (w) => fmtDateTime(w.created_at) },
+      { label: t('ctl.title'), cell: (w) => h('button', { type: 'button', class: 'link-btn', onclick: () => follow(w.id) }, w.title) },
+      { label: t('warn.source'), cell: (w) => w.source === 'cap' ? 'CAP' : t('warn.manual') },
+      { label: t('warn.statusCol'), cell: (w) => badge(t('warn.status.' + w.status), 'warn-' + w.status) },
+      { label: t('warn.by'), cell: (w) => w.created_by },
+    ], recent, { test: 'warn-recent', rowTest: (w) => 'warn-' + w.id, empty: t('warn.none') }));
+  }
 
   showKind();
   clear(box).append(
@@ -120,12 +135,7 @@ export async function render(box) {
       h('div', { class: 'warn-map' }, h('p', {}, t('warn.draw')), svg, drawn, clearBtn)),
     h('div', { class: 'row-actions' }, sendBtn),
     result,
-    section(t('warn.recent'), table([
-      { label: t('warn.when'), cell: (w) => fmtDateTime(w.created_at) },
-      { label: t('ctl.title'), cell: (w) => h('button', { type: 'button', class: 'link-btn', onclick: () => follow(w.id) }, w.title) },
-      { label: t('warn.source'), cell: (w) => w.source === 'cap' ? 'CAP' : t('warn.manual') },
-      { label: t('warn.statusCol'), cell: (w) => badge(t('warn.status.' + w.status), 'warn-' + w.status) },
-      { label: t('warn.by'), cell: (w) => w.created_by },
-    ], recent, { test: 'warn-recent', rowTest: (w) => 'warn-' + w.id, empty: t('warn.none') })));
+    section(t('warn.recent'), recentBox));
+  await loadRecent();
   return () => { if (timer) clearTimeout(timer); };
 }
