@@ -342,6 +342,20 @@ func TestWarningFromRadioctl(t *testing.T) {
 		t.Errorf("audit of %s: %v", id[1], rows)
 	}
 
+	// The public feed has it as a CAP alert, and its cancellation.
+	resp, err := http.Get(ctl.url + "/api/v1/cap/feed.atom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"<identifier>" + id[1] + "</identifier>", "<identifier>" + id[1] + "-cancel</identifier>",
+		"<msgType>Cancel</msgType>", "<description>Nước lũ lên nhanh, di dời ngay.</description>", "<areaDesc>Xã An Phú</areaDesc>"} {
+		if !strings.Contains(string(feed), want) {
+			t.Errorf("feed lacks %s:\n%s", want, feed)
+		}
+	}
+
 	// A recording: the attention signal comes first, it plays twice.
 	rec := ctl.upload(t, tone(t, dir, 523, 2))
 	var w struct {

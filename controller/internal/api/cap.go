@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/cap"
@@ -65,12 +64,15 @@ func (a *API) listCAPAlerts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// capFeed is an Atom feed of the CAP alerts this controller broadcast
-// (played, updated or cancelled; scope Public only), each entry holding
-// the alert as CAP 1.2 XML. It is public, like the loudspeakers: the
-// province's e-boards, web sites and apps read it without a token.
+// capFeed is an Atom feed of the alerts this controller broadcast: CAP
+// alerts that played (scope Public) and officers' warnings, each entry
+// holding the alert as CAP 1.2 XML. It is public, like the loudspeakers:
+// the province's e-boards, web sites and apps read it without a token.
 func (a *API) capFeed(w http.ResponseWriter, r *http.Request) error {
-	alerts, err := a.cfg.Registry.ListCAPAlerts(r.Context(), 100, warning.OutcomePlayed, warning.OutcomeUpdated, warning.OutcomeCancelled)
+	if a.cfg.Warnings == nil {
+		return errorf(http.StatusServiceUnavailable, "warnings are not available on this controller")
+	}
+	entries, err := a.cfg.Warnings.Feed(r.Context(), 100)
 	if err != nil {
 		return err
 	}
@@ -97,22 +99,13 @@ func (a *API) capFeed(w http.ResponseWriter, r *http.Request) error {
 		Entries []entry `xml:"entry"`
 	}{ID: "urn:communeradio:cap-feed", Title: "Cảnh báo khẩn cấp đã phát", Updated: a.now().UTC().Format(time.RFC3339)}
 	feed.Link.Rel, feed.Link.Href = "self", "/api/v1/cap/feed.atom"
-	for _, c := range alerts {
-		al, err := cap.Parse(c.XML)
-		if err != nil || al.Scope != "Public" {
-			continue
-		}
-		b, err := cap.Marshal(al)
+	for _, e := range entries {
+		b, err := cap.Marshal(e.Alert)
 		if err != nil {
-			continue
+			return err
 		}
-		title := al.MsgType + " " + al.Identifier
-		if vi, ok := al.Vietnamese(); ok && vi.Headline != "" {
-			title = vi.Headline
-		}
-		feed.Entries = append(feed.Entries, entry{ID: "urn:cap:" + al.Key().String() + ":" + strconv.FormatInt(c.ID, 10), Title: title,
-			Updated: c.ReceivedAt.UTC().Format(time.RFC3339), Summary: c.Outcome + ": " + c.Detail,
-			Content: content{Type: "application/cap+xml", Inner: b}})
+		feed.Entries = append(feed.Entries, entry{ID: e.ID, Title: e.Title, Updated: e.Updated.UTC().Format(time.RFC3339),
+			Summary: e.Summary, Content: content{Type: "application/cap+xml", Inner: b}})
 	}
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
