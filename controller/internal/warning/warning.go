@@ -553,9 +553,8 @@ type NodeProgress struct {
 	registry.WarningTarget
 	// State: not_sent, sent (no report yet), started, finished,
 	// interrupted, failed, refused (the node replied with an error).
-	State  string    `json:"state"`
-	At     time.Time `json:"at,omitzero"`
-	Reason string    `json:"reason,omitempty"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Progress is a warning with each node's state, for the officer's live view.
@@ -567,46 +566,89 @@ type Progress struct {
 }
 
 // Progress reads a warning's state on each node from proof of play (the
-// events of its command ids) and the nodes' replies.
+// events of its command ids) and the nodes' replies: from the registry's
+// in-memory mirror while the warning is recent (an officer's page asks
+// every second, for every node), else from SQLite.
 func (s *Service) Progress(ctx context.Context, id string) (Progress, error) {
 	w, err := s.cfg.Registry.GetWarning(ctx, id)
 	if err != nil {
 		return Progress{}, err
 	}
-	p := Progress{Warning: w, Nodes: []NodeProgress{}}
-	for _, t := range w.Targets {
+	p := Progress{Warning: w, Nodes: make([]NodeProgress, len(w.Targets))}
+	outcome := make([]registry.PlayOutcome, len(w.Targets))
+	live := s.cfg.Registry.ReadLive(w.CreatedAt, func(r registry.LiveReader) {
+		for i, t := range w.Targets {
+			if v, ok := r.View(t.Node); ok && t.Command != "" {
+				outcome[i] = v.Outcome(t.Command)
+			}
+		}
+	})
+	for i, t := range w.Targets {
 		np := NodeProgress{WarningTarget: t, State: "not_sent", Reason: t.Error}
 		if t.Command != "" {
-			np.State = "sent"
-			evs, err := s.cfg.Registry.ListPlayEvents(ctx, registry.PlayFilter{ItemID: t.Command, NodeID: t.Node, Limit: 50})
+			if !live {
+				evs, err := s.cfg.Registry.ListPlayEvents(ctx, registry.PlayFilter{ItemID: t.Command, NodeID: t.Node, Limit: 50})
+				if err != nil {
+					return p, err
+				}
+				outcome[i] = outcomeOf(evs)
+			}
+			np.State = stateOf(outcome[i])
+		}
+		if np.State == "sent" { // no proof of play yet: did the node refuse it?
+			reps, err := s.cfg.Registry.ListReplies(ctx, t.Command)
 			if err != nil {
 				return p, err
 			}
-			if len(evs) > 0 { // newest first
-				np.State, np.At, np.Reason = evs[0].Type, evs[0].At, evs[0].Reason
-				if np.State == "resumed" {
-					np.State = "started"
+			for _, r := range reps {
+				if !r.OK && r.NodeID == t.Node {
+					np.State, np.Reason = "refused", r.Reason
 				}
-			} else if reps, err := s.cfg.Registry.ListReplies(ctx, t.Command); err == nil {
-				for _, r := range reps {
-					if !r.OK && r.NodeID == t.Node {
-						np.State, np.Reason = "refused", r.Reason
-					}
-				}
-			}
-			for _, e := range evs {
-				if e.Type == "started" {
-					p.Started++
-					break
-				}
-			}
-			if np.State == "sent" {
-				p.Pending++
 			}
 		}
-		p.Nodes = append(p.Nodes, np)
+		if outcome[i].Started {
+			p.Started++
+		}
+		if np.State == "sent" {
+			p.Pending++
+		}
+		p.Nodes[i] = np
 	}
 	return p, nil
+}
+
+func outcomeOf(evs []registry.PlayEvent) registry.PlayOutcome {
+	var o registry.PlayOutcome
+	for _, e := range evs {
+		switch e.Type {
+		case "started", "resumed":
+			o.Started = true
+		case "finished":
+			o.Finished = true
+		case "interrupted":
+			o.Interrupted = true
+		case "failed":
+			o.Failed = true
+		}
+	}
+	return o
+}
+
+// stateOf names how far an item got on a node.
+func stateOf(o registry.PlayOutcome) string {
+	switch {
+	case o.Failed && !o.Started:
+		return "failed"
+	case o.Finished:
+		return "finished"
+	case o.Interrupted:
+		return "interrupted"
+	case o.Failed:
+		return "failed"
+	case o.Started:
+		return "started"
+	}
+	return "sent"
 }
 
 // List returns the newest warnings a sender may see.
