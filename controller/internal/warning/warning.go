@@ -332,7 +332,7 @@ func (s *Service) broadcast(ctx context.Context, req Request, by Sender, source 
 	}
 	play := nodeproto.Play{Media: audio, Size: m.Size, PlayAt: at.UnixMilli(), Priority: nodeproto.PriorityEmergency,
 		Title: req.Title, Repeat: req.Times - 1, GapMS: *req.GapMS}
-	w.Targets = s.each(places, func(p place) registry.WarningTarget {
+	w.Targets = each(places, func(p place) registry.WarningTarget {
 		t := registry.WarningTarget{Node: p.node.ID, Area: p.commune}
 		pl := play
 		c, err := s.cfg.Fleet.Send(ctx, fleet.Target{Node: p.node.ID},
@@ -358,19 +358,20 @@ func (s *Service) broadcast(ctx context.Context, req Request, by Sender, source 
 	return w, nil
 }
 
-// each runs fn for every place, a few at once, keeping the order.
-func (s *Service) each(places []place, fn func(place) registry.WarningTarget) []registry.WarningTarget {
-	out := make([]registry.WarningTarget, len(places))
+// each runs fn for every item, a few at once (commands are published
+// one broker round trip each), keeping the order.
+func each[T any](items []T, fn func(T) registry.WarningTarget) []registry.WarningTarget {
+	out := make([]registry.WarningTarget, len(items))
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for range min(sendWorkers, len(places)) {
+	for range min(sendWorkers, len(items)) {
 		wg.Go(func() {
 			for i := range work {
-				out[i] = fn(places[i])
+				out[i] = fn(items[i])
 			}
 		})
 	}
-	for i := range places {
+	for i := range items {
 		work <- i
 	}
 	close(work)
@@ -487,25 +488,19 @@ func (s *Service) end(ctx context.Context, id, status string, by Sender) (regist
 			sent = append(sent, t)
 		}
 	}
-	var ps []place
-	for _, t := range sent {
-		ps = append(ps, place{node: registry.Node{ID: t.Node}, commune: t.Area})
-	}
-	failed := 0
-	res := s.each(ps, func(p place) registry.WarningTarget {
-		t := registry.WarningTarget{Node: p.node.ID}
-		cmd := ""
-		for _, x := range sent {
-			if x.Node == p.node.ID {
-				cmd = x.Command
-			}
-		}
-		if _, err := s.cfg.Fleet.Send(ctx, fleet.Target{Node: p.node.ID},
-			nodeproto.Command{Type: nodeproto.CmdStop, Stop: &nodeproto.Stop{ID: cmd}}, by.Actor); err != nil {
+	res := each(sent, func(x registry.WarningTarget) registry.WarningTarget {
+		t := registry.WarningTarget{Node: x.Node, Area: x.Area}
+		if _, err := s.cfg.Fleet.Send(ctx, fleet.Target{Node: x.Node},
+			nodeproto.Command{Type: nodeproto.CmdStop, Stop: &nodeproto.Stop{ID: x.Command}}, by.Actor); err != nil {
 			t.Error = err.Error()
 		}
 		return t
 	})
+	var ps []place // for the audit's communes
+	for _, t := range sent {
+		ps = append(ps, place{commune: t.Area})
+	}
+	failed := 0
 	for _, t := range res {
 		if t.Error != "" {
 			failed++
