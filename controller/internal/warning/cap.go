@@ -142,7 +142,7 @@ func (s *Service) actOnCAP(ctx context.Context, a *cap.Alert, by Sender, res *CA
 	}
 	switch {
 	case len(places) == 0 && len(res.NoDrills) > 0:
-		res.Outcome, res.Detail = OutcomeDrillsOff, fmt.Sprintf("a %s alert: drills are off where it applies (%d clusters); nothing played", a.Status, len(res.NoDrills))
+		res.Outcome, res.Detail = OutcomeDrillsOff, fmt.Sprintf("a %s alert: drills are off where it applies (%s); nothing played", a.Status, strings.Join(res.NoDrills, ", "))
 		return nil
 	case len(places) == 0:
 		res.Outcome, res.Detail = OutcomeNoMatch, "its area covers no speaker cluster of this controller; nothing played"
