@@ -35,15 +35,15 @@ import (
 
 // Defaults of a warning.
 const (
-	DefaultTimes = 3              // plays in all (the first and two repeats)
-	DefaultGapMS = 3000           // silence between plays
-	MaxTimes     = 20             // more is a mistake
-	MaxGapMS     = 10 * 60 * 1000 // ten minutes
-	sendWorkers  = 8              // commands published at once
-	maxTitle     = 200            // characters
-	cmdLife      = 6 * time.Hour  // a warning's play command stays valid this long without an expiry
-	pollEvery    = time.Second    // expiry check
-	chimeSeconds = 2.4            // attention signal
+	DefaultTimes = 3                // plays in all (the first and two repeats)
+	DefaultGapMS = 3000             // silence between plays
+	MaxTimes     = 20               // more is a mistake
+	MaxGapMS     = 10 * 60 * 1000   // ten minutes
+	sendWorkers  = 8                // commands published at once
+	maxTitle     = 200              // characters
+	lateJoin     = 10 * time.Minute // a warning without an expiry ends this long after its last play
+	pollEvery    = time.Second      // expiry check
+	chimeSeconds = 2.4              // attention signal
 )
 
 // Errors a caller maps to what the person can do about them.
@@ -321,15 +321,12 @@ func (s *Service) broadcast(ctx context.Context, req Request, by Sender, source 
 			return registry.Warning{}, err
 		}
 	}
+	at := now.Add(s.cfg.Lead)
+	ends, expires := lifetime(now, at, req, m.DurationMS)
 	reqJSON, _ := json.Marshal(req.Target)
 	w := registry.Warning{ID: newID(now), Title: req.Title, Source: source, Media: audio, Text: req.Text,
 		Repeat: req.Times - 1, GapMS: *req.GapMS, Request: string(reqJSON), Status: registry.WarningActive,
-		CreatedBy: by.Actor, CreatedAt: now, ExpiresAt: req.Expires}
-	at := now.Add(s.cfg.Lead)
-	expires := now.Add(cmdLife)
-	if !req.Expires.IsZero() {
-		expires = req.Expires
-	}
+		CreatedBy: by.Actor, CreatedAt: now, ExpiresAt: ends}
 	play := nodeproto.Play{Media: audio, Size: m.Size, PlayAt: at.UnixMilli(), Priority: nodeproto.PriorityEmergency,
 		Title: req.Title, Repeat: req.Times - 1, GapMS: *req.GapMS}
 	w.Targets = each(places, func(p place) registry.WarningTarget {
@@ -356,6 +353,24 @@ func (s *Service) broadcast(ctx context.Context, req Request, by Sender, source 
 	s.audit(ctx, by, "warning.send", w.ID, fmt.Sprintf("%s: %q to %d of %d nodes, %d plays, media %s", source, w.Title, sent, len(w.Targets), req.Times, audio), places)
 	s.cfg.Logger.Info("warning sent", "warning", w.ID, "source", source, "nodes", len(w.Targets), "sent", sent, "media", audio)
 	return w, nil
+}
+
+// lifetime returns when a warning ends (its expiry, or else when its
+// last play ends plus lateJoin, so that a node that was away plays it only
+// while it is news) and when its play commands expire (the same, within
+// the protocol's longest command life).
+func lifetime(now, at time.Time, req Request, durationMS int64) (ends, cmdExpires time.Time) {
+	ends = req.Expires
+	if ends.IsZero() {
+		plays := time.Duration(req.Times) * time.Duration(durationMS) * time.Millisecond
+		gaps := time.Duration(req.Times-1) * time.Duration(*req.GapMS) * time.Millisecond
+		ends = at.Add(plays + gaps + lateJoin)
+	}
+	cmdExpires = now.Add(nodeproto.MaxCommandLife - time.Minute)
+	if ends.Before(cmdExpires) {
+		cmdExpires = ends
+	}
+	return ends, cmdExpires
 }
 
 // each runs fn for every item, a few at once (commands are published

@@ -13,6 +13,7 @@ import (
 
 	"github.com/communeradio/radio/controller/internal/cap"
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
 func newService(t *testing.T) *Service {
@@ -140,5 +141,23 @@ func TestRequestCheck(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want ErrInvalid saying %q", name, err, c.want)
 		}
+	}
+}
+
+// A warning without an expiry ends ten minutes after its last play; one
+// with a far expiry keeps it, but its commands stay within the protocol's
+// longest command life (a longer one would be refused by every node).
+func TestLifetime(t *testing.T) {
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	at := now.Add(2 * time.Second)
+	gap := int64(3000)
+	ends, cmd := lifetime(now, at, Request{Times: 3, GapMS: &gap}, 10_000)
+	if want := at.Add(36*time.Second + lateJoin); !ends.Equal(want) || !cmd.Equal(want) {
+		t.Errorf("no expiry: ends %v, commands %v; want both %v", ends, cmd, want)
+	}
+	far := now.Add(48 * time.Hour)
+	ends, cmd = lifetime(now, at, Request{Times: 3, GapMS: &gap, Expires: far}, 10_000)
+	if !ends.Equal(far) || cmd.After(now.Add(nodeproto.MaxCommandLife)) || !cmd.After(now.Add(nodeproto.MaxCommandLife-2*time.Minute)) {
+		t.Errorf("far expiry: ends %v, commands %v", ends, cmd)
 	}
 }
