@@ -117,7 +117,8 @@ type Request struct {
 	Target Target `json:"target"`
 	Times  int    `json:"times,omitempty"`  // plays in all (default 3)
 	GapMS  *int64 `json:"gap_ms,omitempty"` // between plays (default 3 s)
-	// Expires ends the warning by itself (zero: when it has played).
+	// Expires ends the warning by itself (zero: ten minutes after its
+	// last play).
 	Expires time.Time `json:"expires,omitzero"`
 }
 
@@ -281,10 +282,6 @@ func (r *Request) check(now time.Time) error {
 // attention signal first) and sends every node its play command. A node
 // that could not be sent to is recorded with why; the others play.
 func (s *Service) Send(ctx context.Context, req Request, by Sender) (registry.Warning, error) {
-	return s.send(ctx, req, by, "manual")
-}
-
-func (s *Service) send(ctx context.Context, req Request, by Sender, source string) (registry.Warning, error) {
 	now := s.cfg.Now()
 	if err := req.check(now); err != nil {
 		return registry.Warning{}, err
@@ -299,7 +296,7 @@ func (s *Service) send(ctx context.Context, req Request, by Sender, source strin
 	if len(places) == 0 {
 		return registry.Warning{}, invalidf("no speaker cluster is in the chosen area")
 	}
-	return s.broadcast(ctx, req, by, source, places)
+	return s.broadcast(ctx, req, by, "manual", places)
 }
 
 // broadcast sends req to places (already resolved and allowed).
