@@ -32,6 +32,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/scheduler"
 	"github.com/communeradio/radio/controller/internal/signer"
 	"github.com/communeradio/radio/controller/internal/tts"
+	"github.com/communeradio/radio/controller/internal/warning"
 	"github.com/communeradio/radio/controller/internal/web"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
@@ -269,13 +270,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if embedded != nil {
 		disconnect = embedded.Disconnect
 	}
+	// Warnings start sooner than "play now" (2 s unless PlayLead is set):
+	// an emergency is worth a less tight start across nodes.
+	warnings := warning.New(warning.Config{Registry: reg, Fleet: fl, Media: store, TTS: speech, Logger: log, Now: cfg.Now,
+		Lead: cfg.PlayLead})
+	go warnings.Run(ctx)
 	h := api.New(api.Config{Registry: reg, Media: store, Fleet: fl, Signer: sig, Logger: log,
 		Live: lv, NodeBroker: nodeBroker, OnCredentialsChanged: onCreds, Disconnect: disconnect, DefaultLead: cfg.PlayLead,
 		PublishDesired: func(ctx context.Context, node string) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
 			return publishDesired(ctx, node)
 		},
-		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup})
+		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup, Warnings: warnings})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)

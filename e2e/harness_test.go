@@ -209,12 +209,19 @@ func (c *controller) radioctl(t testing.TB, args ...string) string {
 // rewritten to use dataDir and the given audio output.
 func (c *controller) enrol(t testing.TB, id, zone, dir, audio string) string {
 	t.Helper()
-	cfgPath := filepath.Join(dir, id+".json")
-	args := []string{"node", "add", id, "st-1", "-name", "Cụm loa " + id, "-lat", "10.77", "-lon", "106.70", "-out", cfgPath}
+	args := []string{"node", "add", id, "st-1", "-name", "Cụm loa " + id, "-lat", "10.77", "-lon", "106.70"}
 	if zone != "" {
 		args = append(args, "-zone", zone)
 	}
-	c.radioctl(t, args...)
+	return c.enrolWith(t, id, dir, audio, args...)
+}
+
+// enrolWith registers a node with the given radioctl arguments and
+// rewrites its config as enrol does.
+func (c *controller) enrolWith(t testing.TB, id, dir, audio string, args ...string) string {
+	t.Helper()
+	cfgPath := filepath.Join(dir, id+".json")
+	c.radioctl(t, append(args, "-out", cfgPath)...)
 	b, err := os.ReadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)

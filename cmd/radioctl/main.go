@@ -65,6 +65,16 @@ Commands:
   backup DIR                  administrators: copy the controller's registry, recordings, keys and programmes
                               into the new folder DIR, consistent while nodes report (restore:
                               radio-controller -restore DIR -data NEWDATADIR)
+  warn send (-text T | -media SHA) [-title T] [-area IDS] [-zone IDS] [-node IDS] [-polygon "lat,lon lat,lon ..."]
+            [-times 3] [-gap 3s] [-expires RFC3339] [-follow]
+                              an emergency warning now, no approval (-follow: show which nodes started it)
+  warn status ID              which nodes have started it, which not
+  warn cancel ID              stop it at once everywhere
+  warn list
+  cap send FILE               post a CAP 1.2 alert (XML) as this token's sender
+  cap list                    received CAP alerts and what came of them
+  area code ID CODE           administrators: an area's national administrative unit code (CAP geocode)
+  area drills ID on|off       administrators: play CAP Exercise/Test alerts there
   command ID                  a command and the nodes' replies
   plays [-node ID] [-item ID] [-since RFC3339]   proof of play
 
@@ -147,7 +157,7 @@ func need(pos []string, n int, what string) error {
 
 func (c *client) run(args []string) error {
 	cmd := args[0]
-	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule" || cmd == "key" || cmd == "user" || cmd == "token") {
+	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule" || cmd == "key" || cmd == "user" || cmd == "token" || cmd == "warn" || cmd == "cap") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
@@ -165,6 +175,9 @@ func (c *client) run(args []string) error {
 			m["zone"] = target.zone
 		}
 		return m
+	}
+	if done, err := c.warnCommand(cmd, rest); done {
+		return err
 	}
 	switch cmd {
 	case "area add":

@@ -29,6 +29,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/signer"
+	"github.com/communeradio/radio/controller/internal/warning"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
@@ -64,6 +65,8 @@ type Config struct {
 	// Live runs live sessions: relays now and live from the browser (nil:
 	// both are refused).
 	Live *live.Manager
+	// Warnings sends emergency warnings and takes CAP alerts (nil: none).
+	Warnings *warning.Service
 }
 
 // API serves HTTP.
@@ -186,6 +189,7 @@ func (a *API) routes() {
 	a.route("GET /api/v1/live/slots", a.listLiveSlots)
 	a.route("POST /api/v1/live", a.startLive)
 	a.route("GET /api/v1/live/ws", a.liveSocket)
+	a.warningRoutes()
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

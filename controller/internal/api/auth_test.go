@@ -22,6 +22,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/scheduler"
+	"github.com/communeradio/radio/controller/internal/warning"
 )
 
 // fixtureYear is the year of the fixtures' dates (December 1st, 08:00 in
@@ -96,7 +97,8 @@ func newEnv(t testing.TB) *env {
 	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Nodes: sch.Resolve, Media: sch.MediaInfo, Now: clock.Now,
 		Publish: func(context.Context, string) error { return nil }})
 	a := New(Config{Registry: reg, Media: store, Logger: log, Schedules: sch, Now: clock.Now,
-		PublishDesired: func(context.Context, string) error { return nil }})
+		PublishDesired: func(context.Context, string) error { return nil },
+		Warnings:       warning.New(warning.Config{Registry: reg, Media: store, Logger: log, Now: clock.Now})})
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
 	ctx := context.Background()

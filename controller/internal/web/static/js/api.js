@@ -10,6 +10,8 @@ export const can = {
   change: () => ['officer', 'leader', 'admin'].includes(session.user?.role),
   approve: () => ['leader', 'admin'].includes(session.user?.role),
   admin: () => session.user?.role === 'admin',
+  // emergency warnings: provincial staff too, within their province
+  warn: () => ['officer', 'leader', 'province', 'admin'].includes(session.user?.role),
 };
 
 export class ApiError extends Error {

@@ -11,6 +11,7 @@ import * as programme from './pages/programme.js';
 import * as approvals from './pages/approvals.js';
 import * as control from './pages/control.js';
 import * as live from './pages/live.js';
+import * as warning from './pages/warning.js';
 import * as plays from './pages/plays.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
@@ -26,6 +27,7 @@ const pages = [
   { path: 'approvals', key: 'nav.approvals', mod: approvals },
   { path: 'control', key: 'nav.control', mod: control, show: can.change },
   { path: 'live', key: 'nav.live', mod: live, show: can.change },
+  { path: 'warning', key: 'nav.warning', mod: warning, show: can.warn },
   { path: 'plays', key: 'nav.plays', mod: plays },
   { path: 'audit', key: 'nav.audit', mod: audit },
   { path: 'users', key: 'nav.users', mod: users, show: can.admin },

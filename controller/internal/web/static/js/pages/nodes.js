@@ -67,8 +67,10 @@ function playing(st, n) { return st.playing ? (n.playing_title || st.playing.id 
 function fmtCoord(x) { return typeof x === 'number' ? x.toFixed(4) + '°' : '—'; }
 
 // map draws the clusters on an equirectangular projection of their own
-// bounding box (widened a little), with a degree grid and labels.
-function map(nodes, onPick) {
+// bounding box (widened a little), with a degree grid and labels. With
+// opts.onPoint, a tap on the map (not on a pin) gives its lat/lon and its
+// place in the SVG (the warning page draws an area with it).
+export function map(nodes, onPick, opts = {}) {
   const W = 800, H = 500, M = 40;
   const placed = nodes.filter((n) => typeof n.lat === 'number' && typeof n.lon === 'number' && (n.lat || n.lon));
   if (!placed.length) return h('p', { class: 'empty', id: 'node-map' }, t('nodes.noPosition'));
@@ -110,13 +112,23 @@ function map(nodes, onPick) {
     g.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onPick(n); } });
     return g;
   });
-  return s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'map', id: 'node-map', role: 'img', 'aria-label': t('nodes.map') },
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'map', id: opts.id || 'node-map', role: 'img', 'aria-label': t('nodes.map') },
     s('rect', { x: 0, y: 0, width: W, height: H, class: 'map-bg' }), ...grid,
     s('g', { class: 'legend', transform: `translate(${W - 150},16)` },
       s('rect', { x: -8, y: -12, width: 150, height: 46, rx: 4, class: 'legend-bg' }),
       s('circle', { cx: 2, cy: 0, r: 6, class: 'pin-on' }), s('text', { x: 14, y: 4 }, t('node.online')),
       s('circle', { cx: 2, cy: 20, r: 6, class: 'pin-off' }), s('text', { x: 14, y: 24 }, t('node.offline'))),
     ...dots);
+  if (opts.onPoint) {
+    svg.addEventListener('click', (ev) => {
+      if (ev.target.closest('.pin')) return;
+      const pt = svg.createSVGPoint();
+      pt.x = ev.clientX; pt.y = ev.clientY;
+      const { x, y } = pt.matrixTransform(svg.getScreenCTM().inverse());
+      opts.onPoint({ lat: cy - (y - H / 2) / sc, lon: cx + (x - W / 2) / (k * sc) }, { x, y });
+    });
+  }
+  return svg;
 }
 
 function niceStep(raw) {
