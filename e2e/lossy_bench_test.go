@@ -25,13 +25,11 @@ import (
 // waits a retransmission more (stall), the head-of-line blocking a lost
 // segment causes. The node's own traffic gets the delay only.
 type linkProfile struct {
-	name         string
-	delay        time.Duration
-	jitter       time.Duration
-	loss         float64
-	stall        time.Duration
-	budget       string // the controller's -voice-latency
-	wantBudgetMS int
+	name   string
+	delay  time.Duration
+	jitter time.Duration
+	loss   float64
+	stall  time.Duration
 }
 
 // lossyProxy listens on 127.0.0.1 and forwards each connection to upstream
