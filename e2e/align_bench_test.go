@@ -57,9 +57,10 @@ func underruns(nodes []*proc) int {
 // spreads measures, in a shared recording of the nodes' channels, each
 // burst of sound that starts in the first channel (bursts at least gap
 // apart): the offsets of the other channels by cross-correlation, and the
-// spread max - min in ms. It fails on a burst the other channels do not
-// match (score below 0.9), which would make the offset meaningless.
-func spreads(b *testing.B, all []int16, gap time.Duration) (out []float64, worst [][]float64) {
+// spread max - min in ms. A burst that another channel does not match
+// (correlation below 0.9: that node played a gap or something else there)
+// gives no offset; unmatched counts them.
+func spreads(b *testing.B, all []int16, gap time.Duration) (out []float64, offsets [][]float64, unmatched int) {
 	n := len(alignNodes)
 	ch := make([][]int16, n)
 	for i := range ch {
@@ -68,6 +69,7 @@ func spreads(b *testing.B, all []int16, gap time.Duration) (out []float64, worst
 	const window = audiotest.Rate / 10 // correlate 100 ms
 	const maxLag = audiotest.Rate / 20 // offsets up to ±50 ms
 	const skip = audiotest.Rate / 100  // past the 10 ms fade-in
+bursts:
 	for _, seg := range audiotest.Segments(ch[0], audiotest.Rate, gap) {
 		if seg.Length < window+2*skip {
 			continue
@@ -76,14 +78,16 @@ func spreads(b *testing.B, all []int16, gap time.Duration) (out []float64, worst
 		for i := 1; i < n; i++ {
 			lag, score := audiotest.Lag(ch[0], ch[i], seg.Onset+skip, window, maxLag)
 			if score < 0.9 {
-				b.Fatalf("node %s: burst at sample %d matches the first node's only to %.2f: not the same sound", alignNodes[i], seg.Onset, score)
+				b.Logf("node %s: burst at %.3f s matches the first node's only to %.2f", alignNodes[i], float64(seg.Onset)/audiotest.Rate, score)
+				unmatched++
+				continue bursts
 			}
 			offs = append(offs, float64(lag)*1000/audiotest.Rate)
 		}
 		out = append(out, slices.Max(offs)-slices.Min(offs))
-		worst = append(worst, offs)
+		offsets = append(offsets, offs)
 	}
-	return out, worst
+	return out, offsets, unmatched
 }
 
 // noise makes an MP3 of white noise (fixed seed) with ffmpeg.
@@ -129,15 +133,15 @@ func BenchmarkAlignFile(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	heard, offs := spreads(b, all, 500*time.Millisecond)
-	if len(heard) != rounds {
-		b.Fatalf("%d bursts in the recording, want %d", len(heard), rounds)
+	heard, offs, unmatched := spreads(b, all, 500*time.Millisecond)
+	if len(heard)+unmatched != rounds {
+		b.Fatalf("%d bursts in the recording, want %d", len(heard)+unmatched, rounds)
 	}
 	for r := range heard {
 		b.Logf("broadcast %d: heard offsets %v ms (spread %.3f), node-reported spread %.3f ms", r, offs[r], heard[r], reported[r])
 	}
 	b.StopTimer()
-	report(b, "file", heard, reported, underruns(nodes))
+	report(b, "file", heard, reported, unmatched, underruns(nodes))
 }
 
 // BenchmarkAlignLive relays a live source (noise bursts, 1 s every 2 s,
@@ -177,15 +181,19 @@ bulletin tiep-song
 	if err != nil {
 		b.Fatal(err)
 	}
-	heard, _ := spreads(b, all, 500*time.Millisecond)
+	heard, offs, unmatched := spreads(b, all, 500*time.Millisecond)
 	if len(heard) < bursts/2 {
-		b.Fatalf("%d bursts heard, want about %d", len(heard), bursts)
+		b.Fatalf("%d bursts heard alike on every node, want about %d", len(heard), bursts)
 	}
-	report(b, "live", heard, nil, underruns(nodes))
+	for r := range heard {
+		b.Logf("burst %d: heard offsets %v ms (spread %.3f)", r, offs[r], heard[r])
+	}
+	report(b, "live", heard, nil, unmatched, underruns(nodes))
 }
 
-func report(b *testing.B, what string, heard, reported []float64, underruns int) {
+func report(b *testing.B, what string, heard, reported []float64, unmatched, underruns int) {
 	b.ReportMetric(float64(underruns), "underruns")
+	b.ReportMetric(float64(unmatched), "unmatched")
 	b.ReportMetric(median(heard), "heard-spread-ms")
 	b.ReportMetric(slices.Max(heard), "heard-spread-max-ms")
 	line := fmt.Sprintf("alignment (%s) over %d starts to %d nodes, heard in one shared capture: spread median %.3f ms, max %.3f ms",
@@ -194,7 +202,7 @@ func report(b *testing.B, what string, heard, reported []float64, underruns int)
 		b.ReportMetric(median(reported), "reported-spread-ms")
 		line += fmt.Sprintf("; node-reported spread median %.3f ms, max %.3f ms", median(reported), slices.Max(reported))
 	}
-	line += fmt.Sprintf("; %d underruns logged by the nodes", underruns)
+	line += fmt.Sprintf("; %d starts not heard alike on every node; %d underruns logged by the nodes", unmatched, underruns)
 	fmt.Println(line)
 }
 
