@@ -175,7 +175,9 @@ func (o *alsaOut) writeOnce(p *Player, dev pcm, mono, frames []int16, clock func
 			p.log.Warn("sound device underrun: the speaker fell behind; realigning", "queued_frames", d, "underruns", o.underruns)
 		}
 		o.settleUntil = now.Add(settle)
+		o.provisional(p, now, d)
 	case now.Before(o.settleUntil):
+		o.provisional(p, now, d)
 	default:
 		if o.rebase {
 			p.clock.reset(0)
@@ -188,4 +190,15 @@ func (o *alsaOut) writeOnce(p *Player, dev pcm, mono, frames []int16, clock func
 		frames[2*i], frames[2*i+1] = v, v
 	}
 	return dev.write(frames)
+}
+
+// provisional gives the clock a rough dating while the device settles, so
+// that an item played in the first second of a node's life is not taken
+// for due at once (a clock with no dating at all maps every instant to the
+// next sample).
+func (o *alsaOut) provisional(p *Player, now time.Time, queued int) {
+	p.mu.Lock()
+	s0 := p.total
+	p.mu.Unlock()
+	p.clock.provisional(now.Add(time.Duration(queued)*time.Second/Rate), s0)
 }

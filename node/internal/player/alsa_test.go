@@ -113,3 +113,17 @@ func TestALSAUnderrunRealigns(t *testing.T) {
 		t.Errorf("last write heard %v after it, want %v: the anchor from before the underrun was kept", got.Sub(w.now), want.Sub(w.now))
 	}
 }
+
+// While the device settles, its rough datings stand in for none: the clock
+// must not map the present to the next sample written, which would start
+// at once every item played in a node's first second.
+func TestALSASettlingDatesProvisionally(t *testing.T) {
+	w := newWriter(t)
+	w.write(0)
+	w.dev.running, w.dev.queued = true, 12000
+	w.write(10 * time.Millisecond)
+	want := w.now.Add(12000 * time.Second / Rate)
+	if got := w.heardAt(); !got.Equal(want) {
+		t.Errorf("last write heard %v after it, want %v (the queue, provisionally)", got.Sub(w.now), want.Sub(w.now))
+	}
+}

@@ -22,6 +22,10 @@ type sampleClock struct {
 	mu     sync.Mutex
 	lead   time.Duration
 	window []obs // per-second minimums, newest last
+	// prov is the latest provisional dating (provisional): a device
+	// settling gives datings too rough to keep, but far better than none
+	// while the window is empty.
+	prov time.Time
 }
 
 type obs struct {
@@ -38,6 +42,15 @@ func (c *sampleClock) reset(lead time.Duration) {
 	c.mu.Lock()
 	c.lead = lead
 	c.window = c.window[:0]
+	c.prov = time.Time{}
+	c.mu.Unlock()
+}
+
+// provisional records a rough dating of sample s0 (heard at now), used
+// only while there is no other.
+func (c *sampleClock) provisional(now time.Time, s0 int64) {
+	c.mu.Lock()
+	c.prov = now.Add(-time.Duration(s0) * time.Second / Rate)
 	c.mu.Unlock()
 }
 
@@ -61,6 +74,9 @@ func (c *sampleClock) observe(now time.Time, s0 int64) {
 
 func (c *sampleClock) base() time.Time {
 	if len(c.window) == 0 {
+		if !c.prov.IsZero() {
+			return c.prov.Add(c.lead)
+		}
 		return time.Now().Add(c.lead)
 	}
 	a := c.window[0].v

@@ -29,7 +29,7 @@ type Config struct {
 	// Output is "auto" (the default: the sound device through ALSA, or a
 	// silent real-time sink with a warning when there is none), "oto" (the
 	// device or an error) or "silent".
-	Output   string
+	Output string
 	// BufferMS is the device buffer, default 250. Timing does not depend
 	// on it (the device tells its queue); a longer one rides out longer
 	// stalls of a busy machine without an underrun, and PulseAudio's latency
