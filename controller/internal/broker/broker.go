@@ -75,12 +75,13 @@ const (
 const (
 	// Per-client outbound channel (8 bytes a slot, allocated up front for
 	// every client; mochi's default 8192 costs 64 KB a node).
-	writesPending = 512
+	writesPending = 128
 	// QoS 1 messages held per client, online or offline (mochi's default
 	// is 8192; a chunk is 16 KB). Beyond it new messages for that client
 	// are dropped, as with Mosquitto's max_queued_messages. The controller
 	// is not held to it: what nodes report reaches it in process (Receive).
 	maxInflight = 1024
+	netBuffer   = 1024
 	// Sessions of nodes that stay away longer are dropped (Mosquitto:
 	// persistent_client_expiration 30d).
 	sessionExpiry = 30 * 24 * 3600
@@ -129,6 +130,10 @@ func Start(cfg Config) (*Broker, error) {
 		Logger:                 slog.New(newMochiHandler(cfg.Logger.Handler())).With("part", "mochi"),
 		SysTopicResendInterval: 60,   // nobody may read $SYS; don't rebuild it every second
 		InlineClient:           true, // Receive: the controller's in-process subscriptions
+		// Per connection, allocated up front for every node (mochi's
+		// default is 2 KiB each); bigger packets are read in more calls.
+		ClientNetReadBufferSize:  netBuffer,
+		ClientNetWriteBufferSize: netBuffer,
 	})
 	hook.srv = srv
 	if err := srv.AddHook(hook, nil); err != nil {
