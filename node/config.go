@@ -23,7 +23,7 @@ type Config struct {
 	ControllerKeys []nodeproto.Key `json:"controller_keys"`
 	DataDir        string          `json:"data_dir"`
 	CacheMaxMB     int64           `json:"cache_max_mb,omitempty"`
-	AudioOutput    string          `json:"audio_output,omitempty"` // auto (default), oto, silent
+	AudioOutput    string          `json:"audio_output,omitempty"` // auto (default), oto (the sound device through ALSA: the name is kept from the library it once used), silent
 	AmpPath        string          `json:"amp_path,omitempty"`     // file that switches the amplifier: "1"/"0" (a GPIO value file)
 	CAFile         string          `json:"ca_file,omitempty"`      // PEM CA(s) to verify an ssl:// broker; empty = the system's
 

@@ -7,4 +7,9 @@ echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3-), $(date -u +%Y-
 pkgs=$(go list ./... | grep -v '/e2e$')
 go test -run '^$' -bench . -benchmem $pkgs
 # End-to-end benchmarks run whole processes; one iteration is one experiment.
+# Among them: AlignFile and AlignLive (the nodes' start spread as heard, from
+# one capture of all of them; RADIO_ALIGN_ROUNDS), Fanout (10,000 simulated
+# nodes, the embedded broker and Mosquitto in the same run; RADIO_FANOUT_NODES).
+# The broker package's Connections (above) is the embedded broker's memory per
+# connection (RADIO_BROKER_CONNS).
 go test -run '^$' -bench . -benchtime 1x -timeout 30m ./e2e/

@@ -32,6 +32,8 @@ type Pulse struct {
 	socket string
 	cmd    *exec.Cmd
 	exited chan struct{}
+	// mixChannels is the channel count of MixSink (StartPulseMix), else 0.
+	mixChannels int
 }
 
 // Stop ends the daemon now (it also stops when the test ends): its
@@ -51,6 +53,45 @@ func (p *Pulse) Stop() {
 // The daemon reads no system or user configuration, listens only on its own
 // socket, never exits when idle, and runs as root as well.
 func StartPulse(t testing.TB, sinks ...string) *Pulse {
+	t.Helper()
+	var mods []string
+	for _, s := range sinks {
+		mods = append(mods, fmt.Sprintf("module-null-sink sink_name=%s rate=%d channels=1 format=s16le", s, Rate))
+	}
+	return startPulse(t, sinks, mods)
+}
+
+// MixSink is the multi-channel sink of StartPulseMix.
+const MixSink = "all"
+
+// StartPulseMix is StartPulse with one shared sample clock: a single null
+// sink (MixSink) with one channel per name, and for each name a mono sink
+// remapped onto its channel. Recording MixSink (RecordMix) captures every
+// sink in the same frames, so the offsets between channels are exact to the
+// sample, with no capture start time to estimate.
+func StartPulseMix(t testing.TB, sinks ...string) *Pulse {
+	t.Helper()
+	chans := auxMap(len(sinks))
+	mods := []string{fmt.Sprintf("module-null-sink sink_name=%s rate=%d channels=%d channel_map=%s format=s16le",
+		MixSink, Rate, len(sinks), strings.Join(chans, ","))}
+	for i, s := range sinks {
+		mods = append(mods, fmt.Sprintf("module-remap-sink sink_name=%s master=%s channels=1 master_channel_map=%s channel_map=mono",
+			s, MixSink, chans[i]))
+	}
+	p := startPulse(t, append([]string{MixSink}, sinks...), mods)
+	p.mixChannels = len(sinks)
+	return p
+}
+
+func auxMap(n int) []string {
+	m := make([]string, n)
+	for i := range m {
+		m[i] = fmt.Sprintf("aux%d", i)
+	}
+	return m
+}
+
+func startPulse(t testing.TB, sinks, modules []string) *Pulse {
 	t.Helper()
 	bin, err := exec.LookPath("pulseaudio")
 	if err != nil {
@@ -96,8 +137,8 @@ func StartPulse(t testing.TB, sinks ...string) *Pulse {
 	args := []string{"-n", "--daemonize=no", "--system=false", "--exit-idle-time=-1", "--disallow-exit",
 		"--use-pid-file=no", "--disable-shm=yes", "--log-target=stderr", "--log-level=error",
 		"-L", "module-native-protocol-unix socket=" + p.socket + " auth-anonymous=1"}
-	for _, s := range sinks {
-		args = append(args, "-L", fmt.Sprintf("module-null-sink sink_name=%s rate=%d channels=1 format=s16le", s, Rate))
+	for _, m := range modules {
+		args = append(args, "-L", m)
 	}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_RUNTIME_DIR="+filepath.Join(dir, "run"),
@@ -190,15 +231,37 @@ type Recording struct {
 	data     []byte
 	best     time.Time // min over reads of (read time - samples so far)
 	done     chan error
+	channels int
 }
 
 // Record starts capturing what sink plays (its monitor), as mono s16le at
 // Rate. The returned recording has received its first samples.
 func (p *Pulse) Record(t testing.TB, sink string) *Recording {
 	t.Helper()
-	r := &Recording{done: make(chan error, 1)}
+	return p.record(t, sink, 1)
+}
+
+// RecordMix captures MixSink (see StartPulseMix): every sink of the daemon
+// in one stream of interleaved frames, channel i being the i-th sink. Stop
+// returns the interleaved samples; Channel takes one sink's out of them.
+func (p *Pulse) RecordMix(t testing.TB) *Recording {
+	t.Helper()
+	if p.mixChannels == 0 {
+		t.Fatal("audiotest: RecordMix needs a daemon started by StartPulseMix")
+	}
+	return p.record(t, MixSink, p.mixChannels)
+}
+
+func (p *Pulse) record(t testing.TB, sink string, channels int) *Recording {
+	t.Helper()
+	r := &Recording{done: make(chan error, 1), channels: channels}
 	r.cmd = exec.Command("parec", "-d", sink+".monitor", "--format=s16le", fmt.Sprintf("--rate=%d", Rate),
-		"--channels=1", "--raw", "--latency-msec=10")
+		fmt.Sprintf("--channels=%d", channels), "--raw", "--latency-msec=10")
+	if channels > 1 {
+		// Without the sink's own map, pulse remixes aux channels into a
+		// default map, i.e. into silence.
+		r.cmd.Args = append(r.cmd.Args, "--channel-map="+strings.Join(auxMap(channels), ","))
+	}
 	r.cmd.Env = append(os.Environ(), p.clientEnv()...)
 	r.cmd.Stderr = &r.stderr
 	out, err := r.cmd.StdoutPipe()
@@ -220,7 +283,7 @@ func (p *Pulse) Record(t testing.TB, sink string) *Recording {
 				r.data = append(r.data, buf[:n]...)
 				// Data arrives late, never early: the earliest of these
 				// datings of the first sample is the closest.
-				at := now.Add(-time.Duration(len(r.data)/2) * time.Second / Rate)
+				at := now.Add(-time.Duration(len(r.data)/(2*r.channels)) * time.Second / Rate)
 				if r.best.IsZero() || at.Before(r.best) {
 					r.best = at
 				}
@@ -401,4 +464,47 @@ func Dominant(s []int16, rate int, lo, hi float64) float64 {
 	c = best
 	scan(s, c-0.5, c+0.5, 0.05)
 	return best
+}
+
+// Channel returns channel c of n interleaved channels.
+func Channel(frames []int16, c, n int) []int16 {
+	out := make([]int16, 0, len(frames)/n)
+	for i := c; i < len(frames); i += n {
+		out = append(out, frames[i])
+	}
+	return out
+}
+
+// Lag is how many samples later than ref the same sound starts in s: the
+// lag within ±maxLag that maximises the normalised cross-correlation of
+// ref[from:from+n] with s shifted by it. The sound must not be periodic
+// over less than maxLag (a pure tone is ambiguous by its period; use
+// noise). score is the correlation at the best lag, 1 for identical shapes.
+func Lag(ref, s []int16, from, n, maxLag int) (lag int, score float64) {
+	if from < 0 || from+n > len(ref) {
+		return 0, 0
+	}
+	var rr float64
+	for _, v := range ref[from : from+n] {
+		rr += float64(v) * float64(v)
+	}
+	score = -2
+	for l := -maxLag; l <= maxLag; l++ {
+		if from+l < 0 || from+l+n > len(s) {
+			continue
+		}
+		var rs, ss float64
+		for i := 0; i < n; i++ {
+			a, b := float64(ref[from+i]), float64(s[from+l+i])
+			rs += a * b
+			ss += b * b
+		}
+		if rr == 0 || ss == 0 {
+			continue
+		}
+		if c := rs / math.Sqrt(rr*ss); c > score {
+			lag, score = l, c
+		}
+	}
+	return lag, score
 }

@@ -130,3 +130,50 @@ func TestPulseSinksAreSeparate(t *testing.T) {
 		t.Errorf("tone recorded %v after aplay was launched, which ran %v", d, took)
 	}
 }
+
+// Lag finds a shift of noise to the sample, and not of anything else.
+func TestLagSynthetic(t *testing.T) {
+	noise := make([]int16, 3*Rate/10)
+	x := uint32(1)
+	for i := range noise {
+		x = x*1664525 + 1013904223
+		noise[i] = int16(x >> 17)
+	}
+	s := append(make([]int16, 137), noise...)
+	lag, score := Lag(noise, s, 1000, 4800, 480)
+	if lag != 137 || score < 0.99 {
+		t.Errorf("Lag = %d (score %.3f), want 137", lag, score)
+	}
+	if lag, _ := Lag(s, noise, 1137, 4800, 480); lag != -137 {
+		t.Errorf("reverse Lag = %d, want -137", lag)
+	}
+}
+
+// StartPulseMix: a sink's sound lands in its own channel of the shared
+// recording, and nowhere else.
+func TestPulseMixChannels(t *testing.T) {
+	p := StartPulseMix(t, "a", "b", "c")
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "n.wav")
+	if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+		"-i", "anoisesrc=d=0.5:c=white:seed=7:a=0.5:r=48000", "-ac", "1", "-c:a", "pcm_s16le", wav).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	rec := p.RecordMix(t)
+	cmd := exec.Command("aplay", "-q", wav)
+	cmd.Env = append(os.Environ(), p.Env("b")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("aplay into b: %v %s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	all, err := rec.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, name := range []string{"a", "b", "c"} {
+		got := Analyze(Channel(all, c, 3), Rate)
+		if want := name == "b"; got.Found != want {
+			t.Errorf("channel %d (%s): sound %v, want %v (%+v)", c, name, got.Found, want, got)
+		}
+	}
+}

@@ -74,13 +74,22 @@ const (
 // Tuning for a fleet of mostly idle nodes on flaky links.
 const (
 	// Per-client outbound channel (8 bytes a slot, allocated up front for
-	// every client; mochi's default 8192 costs 64 KB a node).
-	writesPending = 512
+	// every client; mochi's default 8192 costs 64 KB a node). What waits
+	// there for one node is a few commands and acks, at most two files'
+	// outstanding chunks (2 x fleet.MaxOutstandingChunks) and live stream
+	// packets (QoS 0, ten a second): 128 is 12 s of a stream beyond what
+	// the socket buffers, a node too far behind to be live. A message that
+	// finds it full is dropped (mochi rolls back its QoS 1 slot): the node
+	// re-fetches a chunk, a stream reports the gap.
+	writesPending = 128
 	// QoS 1 messages held per client, online or offline (mochi's default
 	// is 8192; a chunk is 16 KB). Beyond it new messages for that client
 	// are dropped, as with Mosquitto's max_queued_messages. The controller
 	// is not held to it: what nodes report reaches it in process (Receive).
 	maxInflight = 1024
+	// Each connection's read and write buffers (mochi's default 2 KiB
+	// each); a bigger packet is read in more calls.
+	netBuffer = 1024
 	// Sessions of nodes that stay away longer are dropped (Mosquitto:
 	// persistent_client_expiration 30d).
 	sessionExpiry = 30 * 24 * 3600
@@ -125,10 +134,12 @@ func Start(cfg Config) (*Broker, error) {
 
 	hook := &aclHook{cfg: cfg, log: cfg.Logger}
 	srv := mqtt.New(&mqtt.Options{
-		Capabilities:           caps,
-		Logger:                 slog.New(newMochiHandler(cfg.Logger.Handler())).With("part", "mochi"),
-		SysTopicResendInterval: 60,   // nobody may read $SYS; don't rebuild it every second
-		InlineClient:           true, // Receive: the controller's in-process subscriptions
+		Capabilities:             caps,
+		Logger:                   slog.New(newMochiHandler(cfg.Logger.Handler())).With("part", "mochi"),
+		SysTopicResendInterval:   60,   // nobody may read $SYS; don't rebuild it every second
+		InlineClient:             true, // Receive: the controller's in-process subscriptions
+		ClientNetReadBufferSize:  netBuffer,
+		ClientNetWriteBufferSize: netBuffer,
 	})
 	hook.srv = srv
 	if err := srv.AddHook(hook, nil); err != nil {

@@ -8,18 +8,24 @@ import (
 
 // sampleClock maps the output's sample index to wall-clock time.
 //
-// The device pulls samples at its rate; each pull for sample s0 at wall time
-// t gives t - s0/Rate, which is never earlier than the true anchor by more
-// than the buffering (a pull can be late, not early). The minimum over the
-// last few seconds is the anchor A; a short window follows drift between
-// the sound card and the system clock and forgets the irregular pulls of
-// the first moments, when the buffers fill. Pulls run ahead of the speaker
-// by the buffering between the mixer and the device (lead, set by the
-// output), so sample s is heard at A + s/Rate + lead.
+// The output tells, for the first sample s0 of each write, when it will be
+// heard: the time it read the device's delay plus that delay (alsa.go), or
+// for the silent sink the real-time schedule itself. Each such dating gives
+// t - s0/Rate, which is never earlier than the true anchor (a reading can be
+// taken late, not early). The minimum over the last few seconds is the
+// anchor A; a short window follows drift between the sound card and the
+// system clock and forgets the irregular first moments, when the buffers
+// fill. Sample s is heard at A + s/Rate + lead, where lead is what the
+// output could not measure (zero for both outputs now; it was oto's
+// guessed buffering).
 type sampleClock struct {
 	mu     sync.Mutex
 	lead   time.Duration
 	window []obs // per-second minimums, newest last
+	// prov is the latest provisional dating (provisional): a device
+	// settling gives datings too rough to keep, but far better than none
+	// while the window is empty.
+	prov time.Time
 }
 
 type obs struct {
@@ -36,10 +42,19 @@ func (c *sampleClock) reset(lead time.Duration) {
 	c.mu.Lock()
 	c.lead = lead
 	c.window = c.window[:0]
+	c.prov = time.Time{}
 	c.mu.Unlock()
 }
 
-// observe records a pull of sample s0 at time now.
+// provisional records a rough dating of sample s0 (heard at now), used
+// only while there is no other.
+func (c *sampleClock) provisional(now time.Time, s0 int64) {
+	c.mu.Lock()
+	c.prov = now.Add(-time.Duration(s0) * time.Second / Rate)
+	c.mu.Unlock()
+}
+
+// observe records that sample s0 is heard at now.
 func (c *sampleClock) observe(now time.Time, s0 int64) {
 	v := now.Add(-time.Duration(s0) * time.Second / Rate)
 	c.mu.Lock()
@@ -59,6 +74,9 @@ func (c *sampleClock) observe(now time.Time, s0 int64) {
 
 func (c *sampleClock) base() time.Time {
 	if len(c.window) == 0 {
+		if !c.prov.IsZero() {
+			return c.prov.Add(c.lead)
+		}
 		return time.Now().Add(c.lead)
 	}
 	a := c.window[0].v
