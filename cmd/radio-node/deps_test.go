@@ -26,7 +26,7 @@ func TestNodeDependencies(t *testing.T) {
 			t.Errorf("radio-node imports %s", d)
 		}
 	}
-	for _, want := range []string{"github.com/communeradio/radio/node", "github.com/ebitengine/oto/v3"} {
+	for _, want := range []string{"github.com/communeradio/radio/node", "github.com/communeradio/radio/node/internal/player"} {
 		found := false
 		for _, d := range deps {
 			found = found || d == want
