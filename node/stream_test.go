@@ -245,9 +245,13 @@ func TestLiveSessionGapsAndAlignment(t *testing.T) {
 	// n2 comes back 1.5 s into the session and joins it when the controller
 	// repeats the command (or from the command its broker session queued).
 	time.Sleep(time.Until(time.UnixMilli(startAt + 1500)))
+	restarted := time.Now()
 	stop2 = runNode(t, cfg2)
 	defer stop2()
-	waitFor(t, w2.states, "n2 online", 20*time.Second, func(s nodeproto.State) bool { return s.Online })
+	// Its first run's "online" may still be queued here: wait for this run's.
+	waitFor(t, w2.states, "n2 online", 20*time.Second, func(s nodeproto.State) bool {
+		return s.Online && s.TS >= restarted.UnixMilli()
+	})
 	c2 := streamCmd("c-live-2", "z1", true, liveSession(session, startAt))
 	f.publish(nodeproto.ZoneCmdTopic("z1"), false, f.sign("k1", f.priv, c2))
 	if r := f.reply("c-live-2"); !r.OK {
