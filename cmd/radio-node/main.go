@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -37,7 +38,17 @@ func main() {
 	cfg.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := node.Run(ctx, cfg); err != nil {
+	err = node.Run(ctx, cfg)
+	var re *node.Restart
+	if errors.As(err, &re) {
+		// An update (or its failed trial) hands the process over: same
+		// PID, same arguments, so systemd keeps supervising it.
+		stop()
+		err = syscall.Exec(re.Binary, append([]string{re.Binary}, os.Args[1:]...), os.Environ())
+		fmt.Fprintln(os.Stderr, "radio-node: exec", re.Binary+":", err)
+		os.Exit(1)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "radio-node:", err)
 		os.Exit(1)
 	}

@@ -112,6 +112,7 @@ type Command struct {
 	Volume  *int    `json:"volume,omitempty"` // 0..100, for type volume
 	Amp     *bool   `json:"amp,omitempty"`    // for type amp
 	Stream  *Stream `json:"stream,omitempty"` // for type stream: opens a live session
+	Update  *Update `json:"update,omitempty"` // for type update: install a signed release (release.go)
 }
 
 // Play asks the node to play a media file at PlayAt.
