@@ -151,6 +151,7 @@ func (u *Updater) resume(audio string) {
 		// This process is the version on trial.
 		m.Starts++
 		u.saveMarker(&m)
+		u.cfg.Binary = m.Binary // not the staged path this process runs from
 		u.trial = &m
 		// Healthy audio: an output as good as the previous version's (a
 		// sound device, unless that one had none either).
@@ -161,6 +162,7 @@ func (u *Updater) resume(audio string) {
 		// was done and the process stopped before it was reported.
 		m.Outcome = "ok"
 		u.pending = &m
+		u.cfg.Binary = m.Binary
 	default:
 		// The installed (previous) version runs while a trial was under
 		// way: the new one stopped before it was healthy (a crash at
