@@ -25,9 +25,10 @@ func (r *Restart) Error() string { return "node: restart into " + r.Binary }
 func (a *agent) newUpdater() {
 	bin := a.cfg.Binary
 	if bin == "" {
-		if exe, err := os.Executable(); err == nil {
-			bin, _ = filepath.EvalSymlinks(exe)
-		}
+		bin, _ = os.Executable()
+	}
+	if real, err := filepath.EvalSymlinks(bin); err == nil {
+		bin = real // the trial compares it with the running executable's path
 	}
 	keys := nodeproto.Keyring{}
 	for _, k := range a.cfg.UpdateKeys {

@@ -53,7 +53,10 @@ func (r *Release) Validate() error {
 	if len(r.Arch) > MaxVersion || !versionRE.MatchString(r.Arch) {
 		return invalid("release arch %q", r.Arch)
 	}
-	return checkMedia(r.SHA256, r.Size)
+	if err := checkMedia(r.SHA256, r.Size); err != nil {
+		return err // not the *Error itself: a nil one would not be a nil error
+	}
+	return nil
 }
 
 // SignRelease signs a manifest with an update key.

@@ -144,6 +144,9 @@ func (u *Updater) resume(audio string) {
 		return
 	}
 	exe, _ := os.Executable()
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
 	switch {
 	case m.Outcome != "":
 		u.pending = &m // decided: report it
