@@ -1,6 +1,7 @@
 package update
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -91,23 +92,13 @@ func CompareVersions(a, b string) int {
 		switch {
 		case ex == nil && ey == nil:
 			if nx != ny {
-				return cmpInt(nx, ny)
+				return cmp.Compare(nx, ny)
 			}
 		case x != y:
 			return strings.Compare(x, y)
 		}
 	}
-	return cmpInt(uint64(len(pa)), uint64(len(pb)))
-}
-
-func cmpInt(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(len(pa), len(pb))
 }
 
 // splitVersion cuts "1.10.0-rc2" into "1" "10" "0" "rc" "2".

@@ -289,17 +289,25 @@ func TestTrialCommits(t *testing.T) {
 	}
 }
 
-// A trial that never becomes healthy hands back to the installed binary,
-// which reports the failure.
-func TestTrialUnhealthyGoesBack(t *testing.T) {
-	f := newFixture(t)
+// startTrial stages version 1.2.0 as version 1.1.0 (whose audio output
+// was audio) does once it fetched it, and returns the staged path.
+func (f *fixture) startTrial(t *testing.T, audio string) string {
+	t.Helper()
 	staged := f.bin + StagedSuffix
 	write(t, staged, "version B")
 	old := f.updater("1.1.0", f.bin)
 	old.fetch = &download{rel: nodeproto.Release{Version: "1.2.0"}}
-	if got := old.Finish(Result{Cmd: "c-upd-1", Restart: staged}, "alsa"); got != staged {
+	if got := old.Finish(Result{Cmd: "c-upd-1", Restart: staged}, audio); got != staged {
 		t.Fatalf("Finish = %q", got)
 	}
+	return staged
+}
+
+// A trial that never becomes healthy hands back to the installed binary,
+// which reports the failure.
+func TestTrialUnhealthyGoesBack(t *testing.T) {
+	f := newFixture(t)
+	staged := f.startTrial(t, "alsa")
 	trial := f.updater("1.2.0", staged) // its audio opened silent where A had a device
 	trial.LinkUp()
 	if read(t, f.bin) != "version A" {
@@ -334,11 +342,7 @@ func TestTrialUnhealthyGoesBack(t *testing.T) {
 // marker.
 func TestTrialCrashReported(t *testing.T) {
 	f := newFixture(t)
-	staged := f.bin + StagedSuffix
-	write(t, staged, "broken")
-	old := f.updater("1.1.0", f.bin)
-	old.fetch = &download{rel: nodeproto.Release{Version: "1.2.0"}}
-	old.Finish(Result{Cmd: "c-upd-1", Restart: staged}, nodeproto.AudioSilent)
+	f.startTrial(t, nodeproto.AudioSilent)
 	// (exec; the new version exits at once; systemd restarts the installed binary)
 	back := f.updater("1.1.0", f.bin)
 	if back.Trial() {

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The administrator sees each cluster's software version, adds a release
+// and starts a rollout from the browser, and follows it to its halt (the
+// release is for another board, so the cluster refuses it and keeps its
+// version). An officer does not see the page.
+func TestWebRolloutPage(t *testing.T) {
+	chromium, dir, ctl := webCommune(t)
+	startNode(t, "ota-web", ctl.enrol(t, "ota-web", "z-center", dir, "silent"), nil)
+	ctl.waitOnline(t, "ota-web")
+	adminPw := ctl.createUser(t, "quan.tri", "Phạm Quản Trị", "admin", "")
+	officerPw := ctl.createUser(t, "can.bo", "Nguyễn Văn An", "officer", "x-an-phu")
+	rel := filepath.Join(dir, "radio-node-arm")
+	if err := os.WriteFile(rel, []byte("a build for a 32-bit board"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t, chromium, ctl.url)
+	b.login("quan.tri", adminPw)
+	b.open("nodes")
+	b.wait(`tr[data-test="node-ota-web"]`, time.Minute)
+	if row := b.text(`tr[data-test="node-ota-web"]`); !strings.Contains(row, "0.1.0-dev") {
+		t.Errorf("cluster row %q does not show its version 0.1.0-dev", row)
+	}
+
+	b.open("updates")
+	b.wait(`[data-test="releases-table-empty"]`, time.Minute)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#release-file"), []string{rel}),
+		chromedp.SendKeys(chromedp.CSS("#release-version"), "2.0.0"),
+		chromedp.SetValue(chromedp.CSS("#release-arch"), "arm"),
+		chromedp.Click(chromedp.CSS("#release-add")))
+	b.wait(`tr[data-test="release-2.0.0-arm"]`, time.Minute)
+	b.shot("desk-release-added")
+
+	b.eval(`window.confirm = () => true; ''`)
+	b.do(chromedp.SetValue(chromedp.CSS("#rollout-zone"), "z-center"),
+		chromedp.Click(chromedp.CSS("#rollout-start")))
+	b.wait(`.rollout`, time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) && !strings.Contains(b.text(".rollout"), "Đã dừng vì lỗi") {
+		time.Sleep(300 * time.Millisecond)
+	}
+	card := b.text(".rollout")
+	for _, want := range []string{"2.0.0 (arm)", "vùng Trung tâm xã", "Đã dừng vì lỗi", "Mục tiêu 1 · đã cập nhật 0 · lỗi 1", "Đã dừng: 1/1 cụm loa lỗi (ngưỡng 1)"} {
+		if !strings.Contains(card, want) {
+			t.Errorf("rollout card %q lacks %q", card, want)
+		}
+	}
+	b.do(chromedp.Click(chromedp.CSS(".rollout summary")))
+	if row := b.text(`tr[data-test="rollout-node-ota-web"]`); !strings.Contains(row, "update_failed") || !strings.Contains(row, "arm") {
+		t.Errorf("node row %q, want the node's refusal (update_failed: for arm)", row)
+	}
+	b.shot("desk-rollout-halted")
+	b.do(chromedp.EmulateViewport(390, 844))
+	b.open("updates")
+	b.wait(`.rollout`, time.Minute)
+	b.shot("phone-updates")
+	b.do(chromedp.Click(chromedp.CSS("#lang-toggle")))
+	b.wait(`[data-test="rollout-halted"]`, time.Minute)
+	if got := b.text(`[data-test="rollout-halted"]`); !strings.Contains(got, "Halted: 1 of 1 clusters failed") {
+		t.Errorf("in English the halt reads %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS("#lang-toggle")))
+	b.do(chromedp.EmulateViewport(1280, 900))
+	b.logout()
+
+	b.login("can.bo", officerPw)
+	if b.has("#nav-updates") {
+		t.Error("an officer sees the software updates page")
+	}
+	b.checkConsole()
+}
