@@ -18,6 +18,8 @@ func TestWebRolloutPage(t *testing.T) {
 	chromium, dir, ctl := webCommune(t)
 	startNode(t, "ota-web", ctl.enrol(t, "ota-web", "z-center", dir, "silent"), nil)
 	ctl.waitOnline(t, "ota-web")
+	ctl.radioctl(t, "zone", "add", "z-2", "st-1", "-name", "Thôn 2")
+	ctl.enrol(t, "ota-off", "z-2", dir, "silent") // never started: offline
 	adminPw := ctl.createUser(t, "quan.tri", "Phạm Quản Trị", "admin", "")
 	officerPw := ctl.createUser(t, "can.bo", "Nguyễn Văn An", "officer", "x-an-phu")
 	rel := filepath.Join(dir, "radio-node-arm")
@@ -72,6 +74,22 @@ func TestWebRolloutPage(t *testing.T) {
 	}
 	b.do(chromedp.Click(chromedp.CSS("#lang-toggle")))
 	b.do(chromedp.EmulateViewport(1280, 900))
+
+	// A rollout whose node is offline waits for it; the administrator stops it.
+	b.open("updates")
+	b.eval(`window.confirm = () => true; ''`)
+	b.do(chromedp.SetValue(chromedp.CSS("#rollout-zone"), "z-2"),
+		chromedp.Click(chromedp.CSS("#rollout-start")))
+	b.wait(`[data-test^="rollout-stop-"]`, time.Minute)
+	if got := b.text(".rollout"); !strings.Contains(got, "Đang chạy") || !strings.Contains(got, "chờ 1") {
+		t.Errorf("the waiting rollout reads %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`[data-test^="rollout-stop-"]`)))
+	b.wait(`.rollout [data-test="rollout-halted"]`, time.Minute)
+	if got := b.text(".rollout"); !strings.Contains(got, "Đã dừng bằng tay (quan.tri)") {
+		t.Errorf("the stopped rollout reads %q", got)
+	}
+	b.shot("desk-rollout-stopped")
 	b.logout()
 
 	b.login("can.bo", officerPw)

@@ -81,6 +81,7 @@ Commands:
                               administrators: update nodes a few at a time; halts at max-failures
   rollout list                rollouts and their progress
   rollout status ID           each node's progress
+  rollout stop ID             halt a running rollout: no further node gets it
   command ID                  a command and the nodes' replies
   plays [-node ID] [-item ID] [-since RFC3339]   proof of play
 

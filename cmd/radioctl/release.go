@@ -31,6 +31,11 @@ func (c *client) releaseCommand(cmd string, rest []string) (done bool, err error
 		return true, tw.Flush()
 	case "rollout start":
 		return true, c.rolloutStart(rest)
+	case "rollout stop":
+		if err := need(rest, 1, "ID"); err != nil {
+			return true, err
+		}
+		return true, c.call("POST", "/api/v1/rollouts/"+url.PathEscape(rest[0])+"/stop", nil, nil)
 	case "rollout list":
 		return true, c.table("/api/v1/rollouts", "id", "version", "arch", "status", "targeted", "updated", "failed", "sent", "pending", "reason")
 	case "rollout status":

@@ -16,6 +16,7 @@ func (a *API) releaseRoutes() {
 	a.route("GET /api/v1/rollouts", a.listRollouts)
 	a.route("POST /api/v1/rollouts", a.startRollout)
 	a.route("GET /api/v1/rollouts/{id}", a.getRollout)
+	a.route("POST /api/v1/rollouts/{id}/stop", a.stopRollout)
 }
 
 func (a *API) releasesReady(r *http.Request) error {
@@ -32,6 +33,8 @@ func releaseErr(err error) error {
 	switch {
 	case errors.Is(err, release.ErrInvalid):
 		return errorf(http.StatusBadRequest, "%s", err.Error())
+	case errors.Is(err, release.ErrNotRunning):
+		return errorf(http.StatusConflict, "%s", err.Error())
 	case errors.Is(err, release.ErrBusy):
 		return &httpError{status: http.StatusConflict, code: "rollout_running", msg: err.Error()}
 	case errors.Is(err, registry.ErrExists):
@@ -110,6 +113,19 @@ func (a *API) getRollout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	writeJSON(w, http.StatusOK, rolloutView(ro))
+	return nil
+}
+
+func (a *API) stopRollout(w http.ResponseWriter, r *http.Request) error {
+	if err := a.releasesReady(r); err != nil {
+		return err
+	}
+	ro, err := a.cfg.Releases.Stop(r.Context(), r.PathValue("id"), actor(r))
+	if err != nil {
+		return releaseErr(err)
+	}
+	a.audit(r, "", "rollout.stop", ro.ID, ro.Version)
 	writeJSON(w, http.StatusOK, rolloutView(ro))
 	return nil
 }

@@ -271,3 +271,23 @@ func (m *Manager) follow(ctx context.Context, rollout string, rel registry.Relea
 	m.log.Info("rollout: node finished", "rollout", rollout, "node", n.NodeID, "status", n.Status, "reason", n.Reason)
 	return m.cfg.Registry.SetRolloutNode(ctx, rollout, *n)
 }
+
+// ErrNotRunning is returned when stopping a rollout that has ended.
+var ErrNotRunning = errors.New("the rollout is not running")
+
+// Stop halts a running rollout by hand: no further node gets the command;
+// nodes updating now finish, and their outcome is still recorded.
+func (m *Manager) Stop(ctx context.Context, id, by string) (registry.Rollout, error) {
+	r, err := m.cfg.Registry.GetRollout(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	if r.Status != registry.RolloutRunning {
+		return r, ErrNotRunning
+	}
+	if err := m.cfg.Registry.EndRollout(ctx, id, registry.RolloutHalted, "stopped by "+by, m.cfg.Now()); err != nil {
+		return r, err
+	}
+	m.log.Info("rollout stopped", "rollout", id, "by", by)
+	return m.cfg.Registry.GetRollout(ctx, id)
+}

@@ -135,6 +135,11 @@ func (u *Updater) saveMarker(m *marker) error {
 func (u *Updater) resume(audio string) {
 	b, err := os.ReadFile(u.markerPath())
 	if errors.Is(err, os.ErrNotExist) {
+		if u.cfg.Binary != "" {
+			// Left by a download or a staging cut short: no trial names them.
+			os.Remove(u.cfg.Binary + PartSuffix)
+			os.Remove(u.cfg.Binary + StagedSuffix)
+		}
 		return
 	}
 	var m marker

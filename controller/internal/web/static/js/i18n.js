@@ -232,6 +232,8 @@ const vi = {
   'upd.by': 'Bắt đầu {0} bởi {1}', 'upd.nodes': 'Từng cụm loa', 'upd.reason': 'Lý do',
   'upd.st.running': 'Đang chạy', 'upd.st.halted': 'Đã dừng vì lỗi', 'upd.st.done': 'Hoàn tất',
   'upd.ns.pending': 'Chờ', 'upd.ns.sent': 'Đang cập nhật', 'upd.ns.updated': 'Đã cập nhật', 'upd.ns.failed': 'Lỗi, vẫn chạy phiên bản cũ',
+  'upd.stop': 'Dừng đợt cập nhật', 'upd.confirmStop': 'Dừng đợt cập nhật phiên bản {0}? Cụm loa đang cập nhật vẫn làm xong; các cụm loa khác không nhận nữa.',
+  'upd.stopped': 'Đã dừng bằng tay ({0}). Các cụm loa chưa nhận sẽ không nhận phiên bản này.',
   'upd.haltedWhy': 'Đã dừng: {0}/{1} cụm loa lỗi (ngưỡng {2}). Các cụm loa còn lại không nhận phiên bản này; cụm loa lỗi tự chạy lại phiên bản cũ.',
   'err.rollout_running': 'Đang có một đợt cập nhật khác chạy. Hãy chờ nó xong hoặc dừng rồi thử lại.',
 };
@@ -464,6 +466,8 @@ const en = {
   'upd.by': 'Started {0} by {1}', 'upd.nodes': 'Each cluster', 'upd.reason': 'Reason',
   'upd.st.running': 'Running', 'upd.st.halted': 'Halted on failures', 'upd.st.done': 'Done',
   'upd.ns.pending': 'Pending', 'upd.ns.sent': 'Updating', 'upd.ns.updated': 'Updated', 'upd.ns.failed': 'Failed, still on its old version',
+  'upd.stop': 'Stop rollout', 'upd.confirmStop': 'Stop the rollout of version {0}? Clusters updating now finish; no other cluster gets it.',
+  'upd.stopped': 'Stopped by hand ({0}). Clusters that had not got this version will not get it.',
   'upd.haltedWhy': 'Halted: {0} of {1} clusters failed (threshold {2}). The others never get this version; the failed ones run their old version again by themselves.',
   'err.rollout_running': 'Another rollout is running. Wait until it ends or halts, then try again.',
 };

@@ -28,7 +28,7 @@ export async function render(box) {
       { label: 'SHA-256', cell: (r) => h('code', { title: r.sha256 }, r.sha256.slice(0, 16) + '…') },
       { label: t('upd.added'), cell: (r) => fmtDateTime(r.created_at) },
     ], releases, { test: 'releases-table', rowTest: (r) => 'release-' + r.version + '-' + r.arch, empty: t('upd.noReleases') }));
-    clear(roBox).append(...(ros.length ? ros.map((r) => rolloutCard(r, zoneName)) : [h('p', { class: 'empty', 'data-test': 'rollouts-empty' }, t('upd.noRollouts'))]));
+    clear(roBox).append(...(ros.length ? ros.map((r) => rolloutCard(r, zoneName, refresh)) : [h('p', { class: 'empty', 'data-test': 'rollouts-empty' }, t('upd.noRollouts'))]));
   }
 
   // Upload: the binary as the request body, version and arch in the query.
@@ -95,14 +95,19 @@ export async function render(box) {
   return () => clearInterval(timer);
 }
 
-function rolloutCard(r, zoneName) {
+function rolloutCard(r, zoneName, refresh) {
   const kind = { running: 'on', halted: 'off', done: 'ok' }[r.status] || 'info';
   const target = r.zone ? t('upd.targetZone', zoneName[r.zone] || r.zone) : t('upd.targetPercent', r.percent);
   return h('div', { class: 'card rollout', 'data-test': 'rollout-' + r.id },
     h('h3', {}, `${r.version} (${r.arch}) · ${target} `, badge(t('upd.st.' + r.status), kind)),
     h('p', { 'data-test': 'rollout-counts' }, t('upd.counts', r.targeted, r.updated, r.failed, r.sent, r.pending)),
-    r.status === 'halted' ? h('p', { class: 'warn-banner', 'data-test': 'rollout-halted' }, t('upd.haltedWhy', r.failed, r.targeted, r.max_failures)) : null,
+    r.status === 'halted' ? h('p', { class: 'warn-banner', 'data-test': 'rollout-halted' }, r.failed >= r.max_failures
+      ? t('upd.haltedWhy', r.failed, r.targeted, r.max_failures) : t('upd.stopped', r.reason.replace(/^stopped by /, ''))) : null,
     h('p', { class: 'muted' }, t('upd.by', fmtDateTime(r.created_at), r.created_by || '—')),
+    r.status === 'running' ? h('button', { type: 'button', 'data-test': 'rollout-stop-' + r.id, onclick: (ev) => busy(ev.currentTarget, async () => {
+      if (!confirm(t('upd.confirmStop', r.version))) return;
+      try { await api('POST', `rollouts/${encodeURIComponent(r.id)}/stop`, {}); await refresh(); } catch (e) { notify(errorView(e), 'error'); }
+    }) }, t('upd.stop')) : null,
     h('details', {}, h('summary', {}, t('upd.nodes')), table([
       { label: t('nodes.id'), cell: (n) => n.node_id },
       { label: t('nodes.status'), cell: (n) => badge(t('upd.ns.' + n.status), { updated: 'ok', failed: 'off', sent: 'on' }[n.status] || 'info') },
