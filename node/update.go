@@ -63,3 +63,21 @@ func checkUpdateKeys(keys []nodeproto.Key) error {
 	}
 	return nil
 }
+
+// RollbackBinary puts the binary an update replaced (binary.previous) back
+// in place of the installed one, for an operator on the box when a version
+// that passed its trial misbehaves later. The service must be restarted.
+func RollbackBinary(cfg Config) error {
+	bin := cfg.Binary
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("node: rollback: %w", err)
+		}
+		bin = exe
+	}
+	if real, err := filepath.EvalSymlinks(bin); err == nil {
+		bin = real
+	}
+	return update.Rollback(bin)
+}

@@ -20,11 +20,20 @@ func main() {
 	path := flag.String("config", "/etc/radio-node/config.json", "node config file (printed by 'radioctl node add')")
 	check := flag.Bool("check", false, "validate the config file and exit")
 	debug := flag.Bool("debug", false, "debug logging")
+	rollback := flag.Bool("rollback", false, "put back the binary the last update replaced (radio-node.previous) and exit; then restart the service")
 	flag.Parse()
 	cfg, err := node.LoadConfig(*path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "radio-node:", err)
 		os.Exit(2)
+	}
+	if *rollback {
+		if err := node.RollbackBinary(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "radio-node:", err)
+			os.Exit(1)
+		}
+		fmt.Println("rolled back to the previous binary; restart the service (systemctl restart radio-node)")
+		return
 	}
 	if *check {
 		fmt.Println("config OK:", *path)
