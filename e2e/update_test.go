@@ -195,8 +195,12 @@ func TestSignedUpdateRollout(t *testing.T) {
 
 	// B to the whole zone, all at once.
 	var ro rolloutView
+	began := time.Now()
 	c.mustCall(t, "POST", "/api/v1/rollouts", map[string]any{"version": "1.1.0", "zone": "z-center", "parallel": 3}, &ro)
 	ro = c.waitRollout(t, ro.ID, 3*time.Minute, func(v rolloutView) bool { return v.Status != "running" })
+	if st, err := os.Stat(binB); err == nil {
+		t.Logf("rollout of B (%d bytes) to 3 nodes at once: %s until all were healthy and installed", st.Size(), time.Since(began).Round(100*time.Millisecond))
+	}
 	if ro.Status != "done" || ro.Updated != 3 || ro.Failed != 0 {
 		t.Fatalf("rollout of B: %+v", ro)
 	}
@@ -210,8 +214,10 @@ func TestSignedUpdateRollout(t *testing.T) {
 
 	// C, two nodes at a time, halting at the first failure: the third
 	// node never gets it.
+	began = time.Now()
 	c.mustCall(t, "POST", "/api/v1/rollouts", map[string]any{"version": "1.2.0", "percent": 100, "parallel": 2, "max_failures": 1}, &ro)
 	ro = c.waitRollout(t, ro.ID, 3*time.Minute, func(v rolloutView) bool { return v.Status == "halted" && v.Sent == 0 })
+	t.Logf("rollout of the broken C: halted, both nodes back on B and reported, after %s", time.Since(began).Round(100*time.Millisecond))
 	if ro.Failed != 2 || ro.Pending != 1 || ro.Updated != 0 {
 		t.Fatalf("rollout of C: want 2 failed, 1 never sent; got %+v", ro)
 	}
