@@ -12,8 +12,9 @@ import (
 
 // The administrator sees each cluster's software version, adds a release
 // and starts a rollout from the browser, and follows it to its halt (the
-// release is for another board, so the cluster refuses it and keeps its
-// version). An officer does not see the page.
+// release is older than what the cluster runs, so it refuses it and keeps
+// its version), then stops a rollout waiting for an offline cluster. An
+// officer does not see the page.
 func TestWebRolloutPage(t *testing.T) {
 	chromium, dir, ctl := webCommune(t)
 	startNode(t, "ota-web", ctl.enrol(t, "ota-web", "z-center", dir, "silent"), nil)
@@ -22,8 +23,8 @@ func TestWebRolloutPage(t *testing.T) {
 	ctl.enrol(t, "ota-off", "z-2", dir, "silent") // never started: offline
 	adminPw := ctl.createUser(t, "quan.tri", "Phạm Quản Trị", "admin", "")
 	officerPw := ctl.createUser(t, "can.bo", "Nguyễn Văn An", "officer", "x-an-phu")
-	rel := filepath.Join(dir, "radio-node-arm")
-	if err := os.WriteFile(rel, []byte("a build for a 32-bit board"), 0o644); err != nil {
+	rel := filepath.Join(dir, "radio-node-old")
+	if err := os.WriteFile(rel, []byte("an old build"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -38,10 +39,10 @@ func TestWebRolloutPage(t *testing.T) {
 	b.open("updates")
 	b.wait(`[data-test="releases-table-empty"]`, time.Minute)
 	b.do(chromedp.SetUploadFiles(chromedp.CSS("#release-file"), []string{rel}),
-		chromedp.SendKeys(chromedp.CSS("#release-version"), "2.0.0"),
-		chromedp.SetValue(chromedp.CSS("#release-arch"), "arm"),
+		chromedp.SendKeys(chromedp.CSS("#release-version"), "0.0.1"),
+		chromedp.SetValue(chromedp.CSS("#release-arch"), "amd64"),
 		chromedp.Click(chromedp.CSS("#release-add")))
-	b.wait(`tr[data-test="release-2.0.0-arm"]`, time.Minute)
+	b.wait(`tr[data-test="release-0.0.1-amd64"]`, time.Minute)
 	b.shot("desk-release-added")
 
 	b.eval(`window.confirm = () => true; ''`)
@@ -53,14 +54,14 @@ func TestWebRolloutPage(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	card := b.text(".rollout")
-	for _, want := range []string{"2.0.0 (arm)", "vùng Trung tâm xã", "Đã dừng vì lỗi", "Mục tiêu 1 · đã cập nhật 0 · lỗi 1", "Đã dừng: 1/1 cụm loa lỗi (ngưỡng 1)"} {
+	for _, want := range []string{"0.0.1 · vùng Trung tâm xã", "Đã dừng vì lỗi", "Mục tiêu 1 · đã cập nhật 0 · lỗi 1", "Đã dừng: 1/1 cụm loa lỗi (ngưỡng 1)"} {
 		if !strings.Contains(card, want) {
 			t.Errorf("rollout card %q lacks %q", card, want)
 		}
 	}
 	b.do(chromedp.Click(chromedp.CSS(".rollout summary")))
-	if row := b.text(`tr[data-test="rollout-node-ota-web"]`); !strings.Contains(row, "update_failed") || !strings.Contains(row, "arm") {
-		t.Errorf("node row %q, want the node's refusal (update_failed: for arm)", row)
+	if row := b.text(`tr[data-test="rollout-node-ota-web"]`); !strings.Contains(row, "update_failed") || !strings.Contains(row, "no downgrade") {
+		t.Errorf("node row %q, want the node's refusal (update_failed: no downgrade)", row)
 	}
 	b.shot("desk-rollout-halted")
 	b.do(chromedp.EmulateViewport(390, 844))

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -965,7 +966,7 @@ func (a *agent) applyAmp(now time.Time) {
 
 func (a *agent) publishState(force bool) {
 	vol := a.volume
-	s := nodeproto.State{Node: a.cfg.ID, Online: true, Version: a.cfg.Version,
+	s := nodeproto.State{Node: a.cfg.ID, Online: true, Version: a.cfg.Version, Arch: runtime.GOARCH,
 		Volume: &vol, Amp: a.amp, Audio: a.play.Backend(), CacheBytes: a.cache.Usage(), Outbox: a.out.Len()}
 	if a.st.Desired != nil {
 		s.DesiredRev = a.st.Desired.Rev

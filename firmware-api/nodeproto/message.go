@@ -75,6 +75,7 @@ type State struct {
 	Online     bool        `json:"online"`
 	TS         int64       `json:"ts,omitempty"` // unix ms of this report
 	Version    string      `json:"version,omitempty"`
+	Arch       string      `json:"arch,omitempty"` // GOARCH of the node software: the release an update must carry
 	UptimeS    int64       `json:"uptime_s,omitempty"`
 	Volume     *int        `json:"volume,omitempty"` // 0-100; a pointer so that 0 (muted) is reported
 	Amp        bool        `json:"amp,omitempty"`

@@ -39,7 +39,7 @@ const (
 type Rollout struct {
 	ID          string        `json:"id"`
 	Version     string        `json:"version"`
-	Arch        string        `json:"arch"`
+	Arch        string        `json:"arch,omitempty"` // "": each node gets its own arch's release
 	Zone        string        `json:"zone,omitempty"`
 	Percent     int           `json:"percent,omitempty"`
 	Parallel    int           `json:"parallel"`
@@ -56,6 +56,7 @@ type Rollout struct {
 type RolloutNode struct {
 	NodeID    string    `json:"node_id"`
 	Position  int       `json:"position"`
+	Arch      string    `json:"arch,omitempty"` // the release it was sent
 	Status    string    `json:"status"`
 	CommandID string    `json:"command_id,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
@@ -189,7 +190,7 @@ func (db *DB) GetRollout(ctx context.Context, id string) (Rollout, error) {
 }
 
 func (db *DB) rolloutNodes(ctx context.Context, id string) ([]RolloutNode, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT node_id, position, status, command_id, reason, sent_at, updated_at FROM rollout_nodes WHERE rollout_id = ? ORDER BY position", id)
+	rows, err := db.r.QueryContext(ctx, "SELECT node_id, position, arch, status, command_id, reason, sent_at, updated_at FROM rollout_nodes WHERE rollout_id = ? ORDER BY position", id)
 	if err != nil {
 		return nil, fmt.Errorf("registry: rollout %s nodes: %w", id, err)
 	}
@@ -198,7 +199,7 @@ func (db *DB) rolloutNodes(ctx context.Context, id string) ([]RolloutNode, error
 	for rows.Next() {
 		var n RolloutNode
 		var sent, at int64
-		if err := rows.Scan(&n.NodeID, &n.Position, &n.Status, &n.CommandID, &n.Reason, &sent, &at); err != nil {
+		if err := rows.Scan(&n.NodeID, &n.Position, &n.Arch, &n.Status, &n.CommandID, &n.Reason, &sent, &at); err != nil {
 			return nil, err
 		}
 		n.SentAt, n.UpdatedAt = fromMS(sent), fromMS(at)
@@ -209,8 +210,8 @@ func (db *DB) rolloutNodes(ctx context.Context, id string) ([]RolloutNode, error
 
 // SetRolloutNode records a node's progress.
 func (db *DB) SetRolloutNode(ctx context.Context, rollout string, n RolloutNode) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE rollout_nodes SET status = ?, command_id = ?, reason = ?, sent_at = ?, updated_at = ? WHERE rollout_id = ? AND node_id = ?`,
-		n.Status, n.CommandID, n.Reason, ms(n.SentAt), ms(n.UpdatedAt), rollout, n.NodeID)
+	res, err := db.w.ExecContext(ctx, `UPDATE rollout_nodes SET status = ?, arch = ?, command_id = ?, reason = ?, sent_at = ?, updated_at = ? WHERE rollout_id = ? AND node_id = ?`,
+		n.Status, n.Arch, n.CommandID, n.Reason, ms(n.SentAt), ms(n.UpdatedAt), rollout, n.NodeID)
 	if err != nil {
 		return writeErr("rollout node "+n.NodeID, err)
 	}

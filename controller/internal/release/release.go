@@ -88,14 +88,15 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 			return nil, err
 		}
 		for _, r := range rs {
-			rel, err := cfg.Registry.GetRelease(ctx, r.Version, r.Arch)
-			if err != nil {
-				return nil, err
-			}
 			for _, n := range r.Nodes {
-				if n.Status == registry.RolloutSent {
-					m.allow(n.NodeID, rel.SHA256, true)
+				if n.Status != registry.RolloutSent {
+					continue
 				}
+				rel, err := cfg.Registry.GetRelease(ctx, r.Version, n.Arch)
+				if err != nil {
+					return nil, err
+				}
+				m.allow(n.NodeID, rel.SHA256, true)
 			}
 		}
 	}

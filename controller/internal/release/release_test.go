@@ -25,6 +25,16 @@ type fixture struct {
 
 func newFixture(t *testing.T, nodes ...string) *fixture {
 	t.Helper()
+	archs := map[string]string{}
+	for _, n := range nodes {
+		archs[n] = ""
+	}
+	return newFixtureArch(t, archs)
+}
+
+// newFixtureArch enrols nodes (id -> the arch its state reports, "" none).
+func newFixtureArch(t *testing.T, nodes map[string]string) *fixture {
+	t.Helper()
 	f := &fixture{ctx: context.Background(), dir: t.TempDir()}
 	now := func() time.Time { return time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC) }
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -43,9 +53,10 @@ func newFixture(t *testing.T, nodes ...string) *fixture {
 	must(f.reg.CreateArea(f.ctx, registry.Area{ID: "p-1", Kind: "province", Name: "P"}))
 	must(f.reg.CreateArea(f.ctx, registry.Area{ID: "x-1", ParentID: "p-1", Kind: "commune", Name: "X"}))
 	must(f.reg.CreateStation(f.ctx, registry.Station{ID: "st-1", AreaID: "x-1", Name: "Đài", Kind: "ip"}))
-	for _, n := range nodes {
+	for n, arch := range nodes {
 		must(f.reg.CreateNode(f.ctx, registry.Node{ID: n, StationID: "st-1", Name: n}, []byte("hash")))
-		must(f.reg.UpsertNodeState(f.ctx, registry.NodeState{NodeID: n, Online: true, State: []byte(`{"node":"` + n + `","online":true,"version":"1.0.0"}`)}))
+		must(f.reg.UpsertNodeState(f.ctx, registry.NodeState{NodeID: n, Online: true,
+			State: []byte(`{"node":"` + n + `","online":true,"version":"1.0.0","arch":"` + arch + `"}`)}))
 	}
 	f.m, err = New(f.ctx, Config{Dir: f.dir, Registry: f.reg, Logger: log, Now: now})
 	must(err)
@@ -115,7 +126,7 @@ func TestStartChoosesTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 25% of 12 is 3 nodes; 10% of 3 rounds up to 1 failure.
-	if len(ro.Nodes) != 3 || ro.MaxFailures != 1 || ro.Parallel != 1 || ro.Arch != "arm64" {
+	if len(ro.Nodes) != 3 || ro.MaxFailures != 1 || ro.Parallel != 1 || ro.Arch != "" {
 		t.Fatalf("rollout %+v", ro)
 	}
 	if _, err := f.m.Start(f.ctx, Request{Version: "1.1.0", Zone: "z-1"}, "admin"); !errors.Is(err, ErrBusy) {
@@ -176,4 +187,58 @@ func mustRelease(t *testing.T, f *fixture) registry.Release {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// One rollout updates a mixed fleet: each node gets the release of the
+// arch it reports; a node whose arch the version lacks is left out.
+func TestEachNodeGetsItsArch(t *testing.T) {
+	f := newFixtureArch(t, map[string]string{"pi64": "arm64", "pi32": "arm", "pc": "amd64", "old": ""})
+	r64, err := f.m.Add(f.ctx, strings.NewReader("arm64 build"), "2.0.0", "arm64", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r32, err := f.m.Add(f.ctx, strings.NewReader("arm build"), "2.0.0", "arm", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := f.m.Start(f.ctx, Request{Version: "2.0.0", Percent: 100, Parallel: 4, MaxFailures: 4}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, n := range ro.Nodes {
+		ids = append(ids, n.NodeID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"pi32", "pi64"}) {
+		t.Fatalf("targets %v, want the two boards the version has a build for", ids)
+	}
+	keys := nodeproto.Keyring{f.m.Key().ID: f.m.Key().Pub}
+	got := map[string]string{}
+	send := func(ctx context.Context, node string, c nodeproto.Command, by string) (nodeproto.Command, error) {
+		rel, err := keys.OpenRelease(c.Update.Release)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[node] = rel.Arch + ":" + rel.SHA256
+		c.ID = "c-" + node
+		return c, nil
+	}
+	if err := f.m.Step(f.ctx, send); err != nil {
+		t.Fatal(err)
+	}
+	if got["pi64"] != "arm64:"+r64.SHA256 || got["pi32"] != "arm:"+r32.SHA256 || len(got) != 2 {
+		t.Errorf("sent %v", got)
+	}
+	if !f.m.MayFetch("pi32", r32.SHA256) || f.m.MayFetch("pi32", r64.SHA256) {
+		t.Error("pi32 may fetch the wrong build, or not its own")
+	}
+	// After a controller restart the same holds (from the registry).
+	again, err := New(f.ctx, Config{Dir: f.dir, Registry: f.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.MayFetch("pi64", r64.SHA256) || again.MayFetch("pi64", r32.SHA256) {
+		t.Error("after a restart pi64's fetch rights are wrong")
+	}
 }

@@ -42,36 +42,24 @@ func (m *Manager) Start(ctx context.Context, req Request, by string) (registry.R
 	if req.Percent < 0 || req.Percent > 100 || req.Parallel < 0 || req.MaxFailures < 0 {
 		return registry.Rollout{}, fmt.Errorf("%w: percent 1..100, parallel and max_failures ≥ 0", ErrInvalid)
 	}
-	if req.Arch == "" {
-		rels, err := reg.ListReleases(ctx)
-		if err != nil {
-			return registry.Rollout{}, err
-		}
-		var archs []string
-		for _, r := range rels {
-			if r.Version == req.Version {
-				archs = append(archs, r.Arch)
-			}
-		}
-		if len(archs) != 1 {
-			return registry.Rollout{}, fmt.Errorf("%w: version %q has releases for %v: name the arch", ErrInvalid, req.Version, archs)
-		}
-		req.Arch = archs[0]
-	}
-	if _, err := reg.GetRelease(ctx, req.Version, req.Arch); err != nil {
+	rels, err := m.releasesOf(ctx, req.Version, req.Arch)
+	if err != nil {
 		return registry.Rollout{}, err
+	}
+	if len(rels) == 0 {
+		return registry.Rollout{}, fmt.Errorf("%w: there is no release %q%s: add it first", ErrInvalid, req.Version, archText(req.Arch))
 	}
 	if running, err := reg.ListRollouts(ctx, registry.RolloutRunning); err != nil {
 		return registry.Rollout{}, err
 	} else if len(running) > 0 {
 		return registry.Rollout{}, ErrBusy
 	}
-	targets, err := m.targets(ctx, req)
+	targets, err := m.targets(ctx, req, rels)
 	if err != nil {
 		return registry.Rollout{}, err
 	}
 	if len(targets) == 0 {
-		return registry.Rollout{}, fmt.Errorf("%w: no enrolled node to update there", ErrInvalid)
+		return registry.Rollout{}, fmt.Errorf("%w: no enrolled node there runs an arch release %s has", ErrInvalid, req.Version)
 	}
 	if req.MaxFailures == 0 {
 		req.MaxFailures = max(1, (len(targets)+9)/10)
@@ -90,22 +78,73 @@ func (m *Manager) Start(ctx context.Context, req Request, by string) (registry.R
 	return reg.GetRollout(ctx, r.ID)
 }
 
-func (m *Manager) targets(ctx context.Context, req Request) ([]string, error) {
-	reg := m.cfg.Registry
-	nodes, err := reg.ListNodes(ctx, "")
+func archText(arch string) string {
+	if arch == "" {
+		return ""
+	}
+	return " for " + arch
+}
+
+// releasesOf returns a version's releases by arch (only arch's, if set).
+func (m *Manager) releasesOf(ctx context.Context, version, arch string) (map[string]registry.Release, error) {
+	all, err := m.cfg.Registry.ListReleases(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for _, n := range nodes {
-		if !n.Revoked && (req.Zone == "" || slices.Contains(n.Zones, req.Zone)) {
-			ids = append(ids, n.ID)
+	out := map[string]registry.Release{}
+	for _, r := range all {
+		if r.Version == version && (arch == "" || r.Arch == arch) {
+			out[r.Arch] = r
 		}
 	}
+	return out, nil
+}
+
+// releaseFor picks the release a node gets: its reported arch's, or the
+// only one when it has not said (nodes older than the arch field).
+func releaseFor(rels map[string]registry.Release, arch string) (registry.Release, bool) {
+	if arch == "" && len(rels) == 1 {
+		for _, r := range rels {
+			return r, true
+		}
+	}
+	r, ok := rels[arch]
+	return r, ok
+}
+
+// targets are the enrolled nodes of the zone, or the first percent of the
+// fleet by a hash of their ids, that run an arch the version has.
+func (m *Manager) targets(ctx context.Context, req Request, rels map[string]registry.Release) ([]string, error) {
+	reg := m.cfg.Registry
 	if req.Zone != "" {
 		if _, err := reg.GetZone(ctx, req.Zone); err != nil {
 			return nil, err
 		}
+	}
+	nodes, err := reg.ListNodes(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	view, err := m.view(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	skipped := 0
+	for _, n := range nodes {
+		if n.Revoked || (req.Zone != "" && !slices.Contains(n.Zones, req.Zone)) {
+			continue
+		}
+		if _, ok := releaseFor(rels, view[n.ID].arch); !ok {
+			skipped++
+			continue
+		}
+		ids = append(ids, n.ID)
+	}
+	if skipped > 0 {
+		m.log.Warn("rollout: nodes with no release of their arch left out", "version", req.Version, "nodes", skipped)
+	}
+	if req.Zone != "" {
 		return ids, nil
 	}
 	slices.SortFunc(ids, func(a, b string) int {
@@ -132,8 +171,23 @@ func (m *Manager) Run(ctx context.Context, send Sender) {
 }
 
 type nodeView struct {
-	online  bool
-	version string
+	online        bool
+	version, arch string
+}
+
+// view is what each node last reported.
+func (m *Manager) view(ctx context.Context) (map[string]nodeView, error) {
+	states, err := m.cfg.Registry.ListNodeStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	view := map[string]nodeView{}
+	for _, s := range states {
+		var st nodeproto.State
+		json.Unmarshal(s.State, &st)
+		view[s.NodeID] = nodeView{online: s.Online, version: st.Version, arch: st.Arch}
+	}
+	return view, nil
 }
 
 // Step records what nodes reported, halts a rollout whose failures reached
@@ -151,15 +205,9 @@ func (m *Manager) Step(ctx context.Context, send Sender) error {
 	if len(rs) == 0 {
 		return nil
 	}
-	states, err := reg.ListNodeStates(ctx)
+	view, err := m.view(ctx)
 	if err != nil {
 		return err
-	}
-	view := map[string]nodeView{}
-	for _, s := range states {
-		var st nodeproto.State
-		json.Unmarshal(s.State, &st)
-		view[s.NodeID] = nodeView{online: s.Online, version: st.Version}
 	}
 	for _, r := range rs {
 		if err := m.step(ctx, r, view, send); err != nil {
@@ -171,7 +219,7 @@ func (m *Manager) Step(ctx context.Context, send Sender) error {
 
 func (m *Manager) step(ctx context.Context, r registry.Rollout, view map[string]nodeView, send Sender) error {
 	reg := m.cfg.Registry
-	rel, err := reg.GetRelease(ctx, r.Version, r.Arch)
+	rels, err := m.releasesOf(ctx, r.Version, r.Arch)
 	if err != nil {
 		return err
 	}
@@ -180,7 +228,7 @@ func (m *Manager) step(ctx context.Context, r registry.Rollout, view map[string]
 	for i := range r.Nodes {
 		n := &r.Nodes[i]
 		if n.Status == registry.RolloutSent {
-			if err := m.follow(ctx, r.ID, rel, n, now); err != nil {
+			if err := m.follow(ctx, r.ID, rels[n.Arch], n, now); err != nil {
 				return err
 			}
 		}
@@ -211,8 +259,16 @@ func (m *Manager) step(ctx context.Context, r registry.Rollout, view map[string]
 			continue // an offline node waits for its turn
 		}
 		pending--
-		if v.version == r.Version {
-			n.Status, n.Reason, n.UpdatedAt = registry.RolloutUpdated, "already running it", now
+		rel, ok := releaseFor(rels, v.arch)
+		switch {
+		case v.version == r.Version:
+			n.Status, n.Reason = registry.RolloutUpdated, "already running it"
+		case !ok:
+			n.Status, n.Reason = registry.RolloutFailed, fmt.Sprintf("no release of %s for its arch %q", r.Version, v.arch)
+			failed++
+		}
+		if n.Status != registry.RolloutPending {
+			n.UpdatedAt = now
 			if err := reg.SetRolloutNode(ctx, r.ID, *n); err != nil {
 				return err
 			}
@@ -227,12 +283,12 @@ func (m *Manager) step(ctx context.Context, r registry.Rollout, view map[string]
 			pending++
 			continue
 		}
-		n.Status, n.CommandID, n.SentAt, n.UpdatedAt = registry.RolloutSent, c.ID, now, now
+		n.Status, n.Arch, n.CommandID, n.SentAt, n.UpdatedAt = registry.RolloutSent, rel.Arch, c.ID, now, now
 		if err := reg.SetRolloutNode(ctx, r.ID, *n); err != nil {
 			return err
 		}
 		inflight++
-		m.log.Info("rollout: update sent", "rollout", r.ID, "node", n.NodeID, "version", r.Version, "cmd", c.ID)
+		m.log.Info("rollout: update sent", "rollout", r.ID, "node", n.NodeID, "version", r.Version, "arch", rel.Arch, "cmd", c.ID)
 	}
 	if pending == 0 && inflight == 0 {
 		m.log.Info("rollout done", "rollout", r.ID, "version", r.Version, "failed", failed, "nodes", len(r.Nodes))

@@ -15,12 +15,13 @@ CREATE TABLE releases (
   PRIMARY KEY (version, arch)
 );
 
--- A rollout sends one release to a set of nodes, a few at a time, and
+-- A rollout sends one version to a set of nodes, a few at a time, each
+-- the release of its own arch (arch '': every arch the version has), and
 -- halts once max_failures of them failed.
 CREATE TABLE rollouts (
   id           TEXT PRIMARY KEY,
   version      TEXT NOT NULL,
-  arch         TEXT NOT NULL,
+  arch         TEXT NOT NULL DEFAULT '',
   zone         TEXT NOT NULL DEFAULT '',
   percent      INTEGER NOT NULL DEFAULT 0,
   parallel     INTEGER NOT NULL,
@@ -29,8 +30,7 @@ CREATE TABLE rollouts (
   reason       TEXT NOT NULL DEFAULT '',
   created_at   INTEGER NOT NULL,
   created_by   TEXT NOT NULL DEFAULT '',
-  ended_at     INTEGER NOT NULL DEFAULT 0,
-  FOREIGN KEY (version, arch) REFERENCES releases(version, arch)
+  ended_at     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX rollouts_status ON rollouts(status);
 
@@ -39,6 +39,7 @@ CREATE TABLE rollout_nodes (
   rollout_id TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
   node_id    TEXT NOT NULL,
   position   INTEGER NOT NULL,
+  arch       TEXT NOT NULL DEFAULT '', -- the release it gets ('' until sent)
   status     TEXT NOT NULL,            -- pending, sent, updated, failed
   command_id TEXT NOT NULL DEFAULT '',
   reason     TEXT NOT NULL DEFAULT '',

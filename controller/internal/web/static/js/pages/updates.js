@@ -99,7 +99,7 @@ function rolloutCard(r, zoneName, refresh) {
   const kind = { running: 'on', halted: 'off', done: 'ok' }[r.status] || 'info';
   const target = r.zone ? t('upd.targetZone', zoneName[r.zone] || r.zone) : t('upd.targetPercent', r.percent);
   return h('div', { class: 'card rollout', 'data-test': 'rollout-' + r.id },
-    h('h3', {}, `${r.version} (${r.arch}) · ${target} `, badge(t('upd.st.' + r.status), kind)),
+    h('h3', {}, `${r.version}${r.arch ? ' (' + r.arch + ')' : ''} · ${target} `, badge(t('upd.st.' + r.status), kind)),
     h('p', { 'data-test': 'rollout-counts' }, t('upd.counts', r.targeted, r.updated, r.failed, r.sent, r.pending)),
     r.status === 'halted' ? h('p', { class: 'warn-banner', 'data-test': 'rollout-halted' }, r.failed >= r.max_failures
       ? t('upd.haltedWhy', r.failed, r.targeted, r.max_failures) : t('upd.stopped', r.reason.replace(/^stopped by /, ''))) : null,
@@ -110,6 +110,7 @@ function rolloutCard(r, zoneName, refresh) {
     }) }, t('upd.stop')) : null,
     h('details', {}, h('summary', {}, t('upd.nodes')), table([
       { label: t('nodes.id'), cell: (n) => n.node_id },
+      { label: t('upd.arch'), cell: (n) => n.arch || '—' },
       { label: t('nodes.status'), cell: (n) => badge(t('upd.ns.' + n.status), { updated: 'ok', failed: 'off', sent: 'on' }[n.status] || 'info') },
       { label: t('upd.reason'), cell: (n) => n.reason || '—' },
     ], r.nodes || [], { rowTest: (n) => 'rollout-node-' + n.node_id })));
