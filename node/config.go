@@ -30,6 +30,10 @@ type Config struct {
 	Logger        *slog.Logger  `json:"-"`
 	Version       string        `json:"-"`
 	StateInterval time.Duration `json:"-"` // periodic state report, default 60 s
+	// Alive, if set, is called by the main loop on its one-second tick:
+	// cmd/radio-node feeds systemd's watchdog from it, so a node
+	// whose loop is stuck is restarted.
+	Alive func() `json:"-"`
 }
 
 // LoadConfig reads a JSON config file.

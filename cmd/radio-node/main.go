@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/communeradio/radio/internal/sdnotify"
 	"github.com/communeradio/radio/node"
 )
 
@@ -37,7 +38,18 @@ func main() {
 	cfg.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := node.Run(ctx, cfg); err != nil {
+	// Under systemd (Type=notify, WatchdogSec=): ready once the main loop
+	// turns, and the watchdog fed only while it keeps turning.
+	notify, err := sdnotify.FromEnv()
+	if err != nil {
+		cfg.Logger.Warn("systemd watchdog off", "err", err)
+	}
+	beat := sdnotify.NewHeartbeat(notify)
+	cfg.Alive = beat.Beat
+	go notify.Feed(ctx, beat.Check)
+	err = node.Run(ctx, cfg)
+	notify.Stopping()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "radio-node:", err)
 		os.Exit(1)
 	}
