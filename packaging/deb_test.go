@@ -135,15 +135,23 @@ const nodeJSON = `{"id": "box-1", "secret": "s3cret", "broker": "tcp://127.0.0.1
  "controller_keys": [{"kid": "k-1", "pub": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}],
  "data_dir": "/var/lib/radio-node"}`
 
-// runController starts the installed controller as its system user on
-// the packaged data folder until it has written its first administrator's
-// password, then stops it; it returns the controller's log.
+// asUnit is a shell command line that runs a package's unit's ExecStart as
+// systemd would (its EnvironmentFile read, $VARS split at blanks, as its
+// User, with its UMask), with extra arguments appended.
+func asUnit(name, extra string) string {
+	unit := "/usr/lib/systemd/system/" + name + ".service"
+	return fmt.Sprintf(`set -a; . "$(sed -n 's/^EnvironmentFile=//p' %[1]s)"; set +a
+umask "$(sed -n 's/^UMask=//p' %[1]s)"
+user=$(sed -n 's/^User=//p' %[1]s)
+eval "exec setpriv --reuid=$user --regid=$user --init-groups $(sed -n 's/^ExecStart=//p' %[1]s) %[2]s"`, unit, extra)
+}
+
+// runController starts the installed controller as its unit would until
+// it serves, then stops it; it returns the controller's log.
 func runController(t *testing.T, r *root) string {
 	t.Helper()
-	return r.sh(t, `cd /var/lib/radio-controller
-umask 027 # the unit's UMask=
-setpriv --reuid=radio-controller --regid=radio-controller --init-groups \
-  /usr/bin/radio-controller -data /var/lib/radio-controller -http 127.0.0.1:0 -mqtt 127.0.0.1:0 > /tmp/ctl.log 2>&1 &
+	return r.sh(t, `cd /
+(`+asUnit(Controller, "")+`) > /tmp/ctl.log 2>&1 &
 pid=$!
 i=0
 until grep -q "controller ready" /tmp/ctl.log; do
@@ -203,8 +211,11 @@ func TestDebianPackages(t *testing.T) {
 		}
 	}
 
-	// Data as the daemons make it, and a box enrolled (node.json as root
-	// writes it), and the administrator's edits of both conffiles.
+	// The administrator's edits of both conffiles (the controller on ports
+	// free here), data as the controller makes it under its unit's
+	// settings, and a box enrolled (node.json as root writes it).
+	r.sh(t, `sed -i 's/^RADIO_NODE_ARGS=.*/RADIO_NODE_ARGS="-debug"/' /etc/radio/node.env
+sed -i 's/^RADIO_CONTROLLER_ARGS=.*/RADIO_CONTROLLER_ARGS="-http 127.0.0.1:0 -mqtt 127.0.0.1:0"/' /etc/radio/controller.env`)
 	firstRun := runController(t, r)
 	if !strings.Contains(firstRun, "first start") {
 		t.Errorf("the controller did not start fresh:\n%s", firstRun)
@@ -216,24 +227,21 @@ func TestDebianPackages(t *testing.T) {
 umask 077
 cat > /etc/radio/node.json <<'END'
 `+nodeJSON+`
-END
-sed -i 's/^RADIO_NODE_ARGS=.*/RADIO_NODE_ARGS="-debug"/' /etc/radio/node.env
-sed -i 's/^RADIO_CONTROLLER_ARGS=.*/RADIO_CONTROLLER_ARGS="-http 0.0.0.0:8080"/' /etc/radio/controller.env`)
+END`)
 
 	// Upgrade.
 	r.sh(t, "rm -f /var/log/radio-test-systemctl.log; dpkg -i "+debs["radio-controller_1.0.1"]+" "+debs["radio-node_1.0.1"])
 	r.want(t, "dpkg-query -W -f '${Package} ${Version} ${Status}\n' radio-controller radio-node",
 		`^radio-controller 1.0.1 install ok installed\nradio-node 1.0.1 install ok installed\n$`)
 	r.want(t, "grep ^RADIO_ /etc/radio/node.env /etc/radio/controller.env",
-		`/etc/radio/node.env:RADIO_NODE_ARGS="-debug"\n/etc/radio/controller.env:RADIO_CONTROLLER_ARGS="-http 0.0.0.0:8080"`)
+		`/etc/radio/node.env:RADIO_NODE_ARGS="-debug"\n/etc/radio/controller.env:RADIO_CONTROLLER_ARGS="-http 127.0.0.1:0 -mqtt 127.0.0.1:0"`)
 	r.want(t, "cat /var/lib/radio-node/cache/marker", `^kept\n$`)
 	if l := systemctlLog(); !strings.Contains(l, "restart radio-controller.service") || !strings.Contains(l, "restart radio-node.service") {
 		t.Errorf("the upgrade did not restart the services; systemctl calls:\n%s", l)
 	}
-	// The node reads its enrolled config as its own user.
+	// The node's unit reads the config enrolment wrote, as its own user.
 	r.want(t, "stat -c '%U:%G %a' /etc/radio/node.json", `^root:radio-node 640\n$`)
-	r.want(t, "setpriv --reuid=radio-node --regid=radio-node --init-groups /usr/bin/radio-node -config /etc/radio/node.json -check",
-		`config OK`)
+	r.want(t, asUnit(Node, "-check"), `config OK: /etc/radio/node.json`)
 	// The controller carries on with its data: no first start again.
 	if again := runController(t, r); strings.Contains(again, "first start") {
 		t.Errorf("after the upgrade the controller started afresh:\n%s", again)
