@@ -26,7 +26,7 @@ for arch in amd64 arm64; do
 done
 
 # The node: amd64 natively, the Pi targets through the Makefile's cross builds.
-scripts/install-deps.sh test
+scripts/install-deps.sh run   # gcc, pkg-config, the ALSA and Opus headers
 CGO_ENABLED=1 $GO build -trimpath -ldflags "$ldflags" -o "$build/amd64/" ./cmd/radio-node
 make --no-print-directory node-arm64 BIN="$build/arm64" VERSION="$version"
 mv "$build/arm64/radio-node-linux-arm64" "$build/arm64/radio-node"
