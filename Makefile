@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build run test test-unit test-e2e bench lint node-arm64 node-armv7 clean
+.PHONY: help deps build run test test-unit test-e2e bench lint node-arm64 node-armv7 deb clean
 
 help: ## list targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,5 +54,8 @@ node-armv7: ## cross-build the node for 32-bit Raspberry Pi OS (ARMv7, Pi 2/3/4)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/radio-node-linux-armv7 ./cmd/radio-node
 	@file $(BIN)/radio-node-linux-armv7 2>/dev/null || true
 
+deb: ## build the Debian packages into dist/: controller (amd64, arm64), node (amd64, arm64, armhf)
+	scripts/deb.sh $(DEB_VERSION)
+
 clean: ## remove build output (not run-data/)
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

@@ -38,6 +38,10 @@ type Config struct {
 	StateInterval time.Duration `json:"-"` // periodic state report, default 60 s
 	// UpdateHealthWait is how soon a new version must be healthy (default 2 min).
 	UpdateHealthWait time.Duration `json:"-"`
+	// Alive, if set, is called by the main loop on its one-second tick:
+	// cmd/radio-node feeds systemd's watchdog from it, so a node
+	// whose loop is stuck is restarted.
+	Alive func() `json:"-"`
 }
 
 // LoadConfig reads a JSON config file.

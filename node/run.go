@@ -209,6 +209,9 @@ func Run(ctx context.Context, cfg Config) error {
 			a.onPlayerEvent(ev)
 		case <-tick.C:
 			a.tick(time.Now())
+			if cfg.Alive != nil {
+				cfg.Alive()
+			}
 		case <-stateTick.C:
 			a.publishState(true)
 		}

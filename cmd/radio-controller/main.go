@@ -3,15 +3,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/communeradio/radio/controller"
+	"github.com/communeradio/radio/internal/sdnotify"
 )
 
 var version = "0.1.0-dev"
@@ -79,8 +83,54 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := controller.Run(ctx, cfg); err != nil {
+	// Under systemd (Type=notify, WatchdogSec=): ready once the API
+	// serves, and the watchdog fed only while it answers.
+	notify, err := sdnotify.FromEnv()
+	if err != nil {
+		cfg.Logger.Warn("systemd watchdog off", "err", err)
+	}
+	cfg.Ready = func(httpAddr, _ string) {
+		notify.Ready()
+		go notify.Feed(ctx, healthCheck(httpAddr, cfg.TLSCert != ""))
+	}
+	err = controller.Run(ctx, cfg)
+	notify.Stopping()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "radio-controller:", err)
 		os.Exit(1)
+	}
+}
+
+// healthCheck asks the controller's own API for /api/v1/health over
+// loopback. The certificate is not checked: it names the public host, and
+// the probe only asks whether this process still answers.
+func healthCheck(listen string, https bool) func(context.Context) error {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || net.ParseIP(host) == nil || net.ParseIP(host).IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if https {
+		scheme = "https"
+	}
+	url := scheme + "://" + net.JoinHostPort(host, port) + "/api/v1/health"
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback liveness probe of this process
+		DisableKeepAlives: true,
+	}}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("health: %w", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("health: %s", resp.Status)
+		}
+		return nil
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/communeradio/radio/internal/sdnotify"
 	"github.com/communeradio/radio/node"
 )
 
@@ -47,16 +48,27 @@ func main() {
 	cfg.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Under systemd (Type=notify, WatchdogSec=): ready once the main loop
+	// turns, and the watchdog fed only while it keeps turning.
+	notify, err := sdnotify.FromEnv()
+	if err != nil {
+		cfg.Logger.Warn("systemd watchdog off", "err", err)
+	}
+	beat := sdnotify.NewHeartbeat(notify)
+	cfg.Alive = beat.Beat
+	go notify.Feed(ctx, beat.Check)
 	err = node.Run(ctx, cfg)
 	var re *node.Restart
 	if errors.As(err, &re) {
 		// An update (or its failed trial) hands the process over: same
-		// PID, same arguments, so systemd keeps supervising it.
+		// PID, same arguments, so systemd keeps supervising it (the new
+		// binary says READY=1 itself once its loop turns).
 		stop()
 		err = syscall.Exec(re.Binary, append([]string{re.Binary}, os.Args[1:]...), os.Environ())
 		fmt.Fprintln(os.Stderr, "radio-node: exec", re.Binary+":", err)
 		os.Exit(1)
 	}
+	notify.Stopping()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "radio-node:", err)
 		os.Exit(1)
