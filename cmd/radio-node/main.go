@@ -45,6 +45,21 @@ func main() {
 		level = slog.LevelDebug
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// Packaged boxes: /usr/bin is read-only to the daemon (ProtectSystem=
+	// strict), so an over-the-air update installs into the data folder,
+	// which the unit names in RADIO_NODE_INSTALLED. The packaged binary
+	// hands over to it when one is there (once: the variable is not passed
+	// on), and it is where updates go.
+	if inst := os.Getenv("RADIO_NODE_INSTALLED"); inst != "" {
+		os.Unsetenv("RADIO_NODE_INSTALLED")
+		if cfg.Binary == "" {
+			cfg.Binary = inst
+		}
+		if handOver(inst) {
+			err := syscall.Exec(inst, append([]string{inst}, os.Args[1:]...), os.Environ())
+			cfg.Logger.Error("cannot start the updated binary; running the packaged one", "binary", inst, "err", err)
+		}
+	}
 	cfg.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -64,7 +79,7 @@ func main() {
 		// PID, same arguments, so systemd keeps supervising it (the new
 		// binary says READY=1 itself once its loop turns).
 		stop()
-		err = syscall.Exec(re.Binary, append([]string{re.Binary}, os.Args[1:]...), os.Environ())
+		err = syscall.Exec(re.Binary, append([]string{re.Binary}, os.Args[1:]...), append(os.Environ(), notify.ExecEnv()...))
 		fmt.Fprintln(os.Stderr, "radio-node: exec", re.Binary+":", err)
 		os.Exit(1)
 	}
@@ -73,4 +88,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "radio-node:", err)
 		os.Exit(1)
 	}
+}
+
+// handOver reports whether inst is an executable file other than the
+// running program.
+func handOver(inst string) bool {
+	st, err := os.Stat(inst)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return false
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return true
+	}
+	if me, err := os.Stat(self); err == nil && os.SameFile(me, st) {
+		return false
+	}
+	return true
 }

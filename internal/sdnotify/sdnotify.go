@@ -53,6 +53,21 @@ func FromEnv() (*Notifier, error) {
 	return n, nil
 }
 
+// ExecEnv is what a process that replaces itself with another program
+// (syscall.Exec: same PID, so systemd still supervises it) must hand on so
+// that the new program can say READY=1 and feed the watchdog: FromEnv took
+// these variables out of the environment.
+func (n *Notifier) ExecEnv() []string {
+	if n == nil || n.socket == "" {
+		return nil
+	}
+	env := []string{"NOTIFY_SOCKET=" + n.socket}
+	if n.interval > 0 {
+		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(n.interval.Microseconds(), 10), "WATCHDOG_PID="+strconv.Itoa(os.Getpid()))
+	}
+	return env
+}
+
 // Enabled reports whether there is a socket to notify.
 func (n *Notifier) Enabled() bool { return n != nil && n.socket != "" }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -213,5 +214,29 @@ func TestHeartbeat(t *testing.T) {
 	b := make([]byte, 64)
 	if k, err := c.Read(b); err == nil {
 		t.Errorf("second datagram %q: READY=1 is sent once", b[:k])
+	}
+}
+
+// A process that execs another program in its place (an update's trial)
+// must hand the systemd variables on, or the new program could not feed
+// the watchdog and systemd would kill it.
+func TestExecEnvHandsTheVariablesOn(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+	t.Setenv("WATCHDOG_USEC", "30000000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	n, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("NOTIFY_SOCKET") != "" {
+		t.Fatal("FromEnv left NOTIFY_SOCKET for children")
+	}
+	got := strings.Join(n.ExecEnv(), " ")
+	want := "NOTIFY_SOCKET=/run/systemd/notify WATCHDOG_USEC=30000000 WATCHDOG_PID=" + strconv.Itoa(os.Getpid())
+	if got != want {
+		t.Fatalf("ExecEnv = %q, want %q", got, want)
+	}
+	if env := (&Notifier{}).ExecEnv(); env != nil {
+		t.Fatalf("no socket: ExecEnv = %q, want nothing", env)
 	}
 }
