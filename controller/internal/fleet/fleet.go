@@ -17,6 +17,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/metrics"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/signer"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
@@ -52,6 +53,8 @@ type Config struct {
 	// the zone's chunk topic (zonepush.go; 0: DefaultZonePushMax, < 0: no
 	// push, every node fetches on its own).
 	ZonePushMax int64
+	// Metrics counts messages by kind and times proof-of-play ingest (nil: none).
+	Metrics *metrics.Metrics
 }
 
 // Fleet talks to every node through the broker.
@@ -80,6 +83,7 @@ type Fleet struct {
 
 type eventBatch struct {
 	node    string
+	at      time.Time // arrival, on the controller's clock
 	evs     []nodeproto.Event
 	dropped []nodeproto.Event // invalid: acknowledged, not stored
 }
@@ -145,7 +149,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 			f.log.Info("connected to broker", "broker", cfg.Broker)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { f.log.Warn("broker connection lost", "err", err) })
-	f.raw = mqtt.NewClient(o)
+	f.raw = counted{Client: mqtt.NewClient(o), m: cfg.Metrics}
 	f.client = &tracked{Client: f.raw}
 	tok := f.client.Connect()
 	select {
@@ -213,6 +217,10 @@ func (f *Fleet) handle(m message) {
 	payload := m.payload
 	var err error
 	switch leaf {
+	case nodeproto.LeafState, nodeproto.LeafEvents, nodeproto.LeafFetch, nodeproto.LeafReply:
+		f.cfg.Metrics.Received(leaf) // a fixed set of labels
+	}
+	switch leaf {
 	case nodeproto.LeafState:
 		err = f.onState(id, payload, m.retained)
 	case nodeproto.LeafEvents:
@@ -276,7 +284,7 @@ func (f *Fleet) onEvents(id string, payload []byte) error {
 	}
 	// Store the valid events; acknowledge the invalid ones too (logged), so
 	// one bad record cannot block a node's outbox forever.
-	b := eventBatch{node: id}
+	b := eventBatch{node: id, at: f.cfg.Now()}
 	for _, ev := range e.Events {
 		if err := f.checkEvent(id, &ev); err != nil {
 			f.log.Warn("bad message dropped: invalid proof-of-play event", "node", id, "seq", ev.Seq, "err", err)
@@ -303,7 +311,11 @@ func (f *Fleet) ingestLoop() {
 		}
 		var rows []registry.PlayEvent
 		now := f.cfg.Now()
+		oldest := now
 		for _, b := range batch {
+			if b.at.Before(oldest) {
+				oldest = b.at
+			}
 			for _, ev := range b.evs {
 				rows = append(rows, toRow(b.node, ev, now))
 			}
@@ -315,6 +327,7 @@ func (f *Fleet) ingestLoop() {
 			batch, n = batch[:0], 0
 			return
 		}
+		f.cfg.Metrics.Ingested(len(rows), f.cfg.Now().Sub(oldest))
 		for _, c := range res.Conflicts {
 			// Stored and flagged, so acknowledging it loses nothing; but two
 			// records under one name mean a forged or reused number.
