@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/node/internal/clock"
 )
 
 // Config of a node daemon. The JSON form is the file enrolment prints.
@@ -26,10 +27,22 @@ type Config struct {
 	AudioOutput    string          `json:"audio_output,omitempty"` // auto (default), oto (the sound device through ALSA: the name is kept from the library it once used), silent
 	AmpPath        string          `json:"amp_path,omitempty"`     // file that switches the amplifier: "1"/"0" (a GPIO value file)
 	CAFile         string          `json:"ca_file,omitempty"`      // PEM CA(s) to verify an ssl:// broker; empty = the system's
+	// ClockSources say how the node knows its clock is right (PROTOCOL.md
+	// §1): "system" (timesyncd or chrony), "controller" (the controller's
+	// time over a round trip), "rtc" (a battery-backed real-time clock:
+	// trusted as set). Default system and controller.
+	ClockSources  []string `json:"clock_sources,omitempty"`
+	ClockSyncFile string   `json:"clock_sync_file,omitempty"` // timesyncd's flag; default /run/systemd/timesync/synchronized
+	ThermalPath   string   `json:"thermal_path,omitempty"`    // CPU temperature; default /sys/class/thermal/thermal_zone0/temp
+	ModemCommand  string   `json:"modem_command,omitempty"`   // ModemManager's CLI; default mmcli (absent: no modem health)
 
 	Logger        *slog.Logger  `json:"-"`
 	Version       string        `json:"-"`
 	StateInterval time.Duration `json:"-"` // periodic state report, default 60 s
+	// ClockOffset simulates a box whose system clock is this far off (an
+	// unset real-time clock) until the system's NTP state says synchronised
+	// (only ClockSyncFile is read then): for tests and demonstrations.
+	ClockOffset time.Duration `json:"-"`
 }
 
 // LoadConfig reads a JSON config file.
@@ -60,6 +73,9 @@ func (c *Config) Check() error {
 		if k.ID == "" || len(k.Pub) != 32 {
 			return fmt.Errorf("node: config: controller key %q is not a 32-byte Ed25519 key", k.ID)
 		}
+	}
+	if _, err := clock.New(clock.Config{Sources: c.ClockSources}); err != nil {
+		return fmt.Errorf("node: config: clock_sources: %w", err)
 	}
 	switch c.AudioOutput {
 	case "", "auto", "oto", "silent":

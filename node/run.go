@@ -21,6 +21,7 @@ import (
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 	"github.com/communeradio/radio/internal/atomicfile"
 	"github.com/communeradio/radio/node/internal/cache"
+	"github.com/communeradio/radio/node/internal/clock"
 	"github.com/communeradio/radio/node/internal/link"
 	"github.com/communeradio/radio/node/internal/outbox"
 	"github.com/communeradio/radio/node/internal/player"
@@ -95,6 +96,12 @@ type agent struct {
 	problems   []string
 	streams    *stream.Set              // live sessions (stream.go)
 	streamSnap atomic.Pointer[[]string] // their topics, for the link's goroutine
+
+	clock         *clock.Clock // the node reads the time only here (clock.go)
+	clockSynced   bool         // as last seen by the loop
+	clockSyncedAt time.Time    // when it became synchronised, on the corrected clock
+	clockWarned   bool
+	modem         atomic.Pointer[nodeproto.Modem] // health.go
 }
 
 // Run runs the node daemon until ctx ends.
@@ -120,13 +127,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	pl, err := player.New(player.Config{Logger: log, Output: cfg.AudioOutput})
+	clk, err := clock.New(clock.Config{Sources: cfg.ClockSources, SyncFile: cfg.ClockSyncFile, Offset: cfg.ClockOffset})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	clk.CheckSystem(ctx)
+	pl, err := player.New(player.Config{Logger: log, Output: cfg.AudioOutput, Now: clk.Now})
 	if err != nil {
 		return fmt.Errorf("node: audio: %w", err)
 	}
 	defer pl.Close()
 
-	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, start: time.Now(), volume: 70, ampMode: "auto",
+	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, clock: clk, start: time.Now(), volume: 70, ampMode: "auto",
 		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, store: stateStore{dir: cfg.DataDir}}
 	var problem string
 	if a.st, problem = a.store.load(log); problem != "" {
@@ -168,6 +180,9 @@ func Run(ctx context.Context, cfg Config) error {
 	linkCtx, stopLink := context.WithCancel(context.Background())
 	linkDone := make(chan struct{})
 	go func() { a.link.Run(linkCtx); close(linkDone) }()
+	go clk.Watch(linkCtx)
+	go a.watchModem(linkCtx)
+	a.clockTick()
 	log.Info("node started", "broker", cfg.Broker, "audio", pl.Backend(), "outbox", ob.Len())
 
 	tick := time.NewTicker(time.Second)
@@ -179,7 +194,7 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-ctx.Done():
 			// Say goodbye while the link is up: a clean disconnect does not
 			// fire the last will.
-			off, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false, TS: time.Now().UnixMilli()})
+			off, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false, TS: a.now().UnixMilli()})
 			a.link.Publish(nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), true, off)
 			stopLink()
 			<-linkDone
@@ -194,7 +209,7 @@ func Run(ctx context.Context, cfg Config) error {
 		case ev := <-pl.Events():
 			a.onPlayerEvent(ev)
 		case <-tick.C:
-			a.tick(time.Now())
+			a.tick(a.now())
 		case <-stateTick.C:
 			a.publishState(true)
 		}
@@ -301,7 +316,7 @@ func (a *agent) handle(m link.Message) {
 }
 
 func (a *agent) reply(cmd string, err error) {
-	r := nodeproto.Reply{Node: a.cfg.ID, Cmd: cmd, OK: err == nil, TS: time.Now().UnixMilli()}
+	r := nodeproto.Reply{Node: a.cfg.ID, Cmd: cmd, OK: err == nil, TS: a.now().UnixMilli()}
 	if err != nil {
 		var pe *nodeproto.Error
 		if errors.As(err, &pe) {
@@ -323,7 +338,11 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 		a.reply(nodeproto.PeekID(payload), err)
 		return
 	}
-	if err := a.checkCommand(&c, node, zone, time.Now()); err != nil {
+	if c.Type == nodeproto.CmdTime && node != "" && c.Node == node && c.Validate() == nil {
+		a.handleTime(&c) // it sets the clock the checks below need
+		return
+	}
+	if err := a.checkCommand(&c, node, zone, a.now()); err != nil {
 		a.reply(c.ID, err)
 		return
 	}
@@ -352,6 +371,10 @@ func (a *agent) checkCommand(c *nodeproto.Command, node, zone string, now time.T
 		return nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("command for zone %q arrived on zone %q's topic", c.Zone, zone))
 	case zone != "" && !slices.Contains(a.zones(), zone):
 		return nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("this node is not in zone %q", zone))
+	case c.Type == nodeproto.CmdTime:
+		return nodeproto.Errf(nodeproto.CodeWrongTarget, "a time answer belongs on the node's own topic")
+	case !a.clock.Synced():
+		return nodeproto.Errf(nodeproto.CodeClock, "the node's clock is not synchronised yet: it cannot judge expiry")
 	case now.Before(link.ClockFloor):
 		return nodeproto.Errf(nodeproto.CodeClock, "the node's clock is not set yet (no NTP?)")
 	case c.Issued > now.Add(maxClockBehind).UnixMilli():
@@ -402,7 +425,7 @@ func (a *agent) execute(c *nodeproto.Command) error {
 		} else {
 			a.ampMode = "off"
 		}
-		a.applyAmp(time.Now())
+		a.applyAmp(a.now())
 	}
 	return nil
 }
@@ -413,7 +436,7 @@ func (a *agent) schedule(it player.Item, size int64) error {
 	if path, ok := a.cache.Path(it.Media); ok {
 		it.Path = path
 		a.amp = a.amp || a.ampMode == "auto"
-		a.applyAmp(time.Now())
+		a.applyAmp(a.now())
 		if err := a.play.Play(it); err != nil {
 			return nodeproto.Errf(nodeproto.CodeAudio, err.Error())
 		}
@@ -421,7 +444,7 @@ func (a *agent) schedule(it player.Item, size int64) error {
 	}
 	start := it.PlayAt
 	if start.IsZero() {
-		start = time.Now()
+		start = a.now()
 	}
 	a.pending[it.ID] = pendingPlay{item: it, deadline: start.Add(contentGrace)}
 	if err := a.want(it.Media, size); err != nil {
@@ -645,7 +668,7 @@ func (a *agent) handleDesired(payload []byte) {
 	if d.Amp != "" {
 		a.ampMode = d.Amp
 	}
-	a.applyAmp(time.Now())
+	a.applyAmp(a.now())
 	a.snapZones()
 	a.link.Resubscribe()
 	a.syncContent()
@@ -724,6 +747,9 @@ func (a *agent) tick(now time.Time) {
 			a.fail(p.item, nodeproto.CodeContent.String())
 		}
 	}
+	if a.clockTick() {
+		now = a.now() // the clock was just set: the time may have jumped
+	}
 	a.runSlots(now)
 	a.checkStreams(now)
 	a.dropUnneededFetches()
@@ -737,7 +763,7 @@ func (a *agent) tick(now time.Time) {
 	if a.stateDirty {
 		a.publishState(false)
 	}
-	if now.Second() == 0 {
+	if now.Second() == 0 && a.clockSynced {
 		a.st.prune(now)
 	}
 }
@@ -746,8 +772,8 @@ func (a *agent) tick(now time.Time) {
 // so bulletins air with the link down.
 func (a *agent) runSlots(now time.Time) {
 	d := a.st.Desired
-	if d == nil {
-		return
+	if d == nil || !a.clockSynced {
+		return // a slot's time means nothing on a clock not yet set
 	}
 	for _, s := range d.Schedule {
 		if _, done := a.st.Slots[s.ID]; done || a.handed[s.ID] {
@@ -766,7 +792,7 @@ func (a *agent) runSlots(now time.Time) {
 			it.Volume = *s.Volume
 		}
 		if now.Sub(at) > slotLateStart {
-			a.fail(it, "missed: the node was not running at play time")
+			a.fail(it, a.missedReason(at))
 			continue
 		}
 		if err := a.schedule(it, s.Size); err != nil {
@@ -797,7 +823,7 @@ func (a *agent) slotDone(id string, playAt int64) {
 }
 
 func (a *agent) fail(it player.Item, reason string) {
-	ev := nodeproto.Event{Type: nodeproto.EventFailed, ID: it.ID, Media: it.Media, At: time.Now().UnixMilli(),
+	ev := nodeproto.Event{Type: nodeproto.EventFailed, ID: it.ID, Media: it.Media, At: a.now().UnixMilli(),
 		Priority: priorityName(it.Priority), Reason: reason}
 	if !it.PlayAt.IsZero() {
 		ev.PlayAt = it.PlayAt.UnixMilli()
@@ -808,7 +834,7 @@ func (a *agent) fail(it player.Item, reason string) {
 
 // stopped reports an item that a stop command dropped before it started.
 func (a *agent) stopped(it player.Item) {
-	ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: it.ID, Media: it.Media, At: time.Now().UnixMilli(),
+	ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: it.ID, Media: it.Media, At: a.now().UnixMilli(),
 		Priority: priorityName(it.Priority), Reason: "stopped"}
 	if !it.PlayAt.IsZero() {
 		ev.PlayAt = it.PlayAt.UnixMilli()
@@ -853,7 +879,7 @@ func (a *agent) onPlayerEvent(ev player.Event) {
 	default:
 		if cur := a.play.Now(); cur == nil {
 			os.Remove(np)
-			a.idleAt = time.Now()
+			a.idleAt = a.now()
 		}
 	}
 	a.record(pe)
@@ -869,7 +895,7 @@ func (a *agent) recoverNowPlaying() {
 	}
 	var n nowPlaying
 	if json.Unmarshal(b, &n) == nil && n.ID != "" {
-		ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: n.ID, Media: n.Media, At: time.Now().UnixMilli(),
+		ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: n.ID, Media: n.Media, At: a.now().UnixMilli(),
 			PlayAt: n.PlayAt, Priority: n.Priority, Reason: "node restarted"}
 		if info, err := os.Stat(np); err == nil {
 			ev.PlayedMS = max(0, info.ModTime().UnixMilli()-n.Since) // at least; the file is written at start
@@ -906,7 +932,7 @@ func (a *agent) flushEvents() {
 		a.log.Debug("events not sent", "err", err)
 		return
 	}
-	a.batchSent = time.Now()
+	a.batchSent = a.now()
 	// Jittered: the nodes of a zone send their reports within the same
 	// millisecond, and must not all re-send them in the same one too.
 	a.resendAt = eventsResend + rand.N(eventsResend)
@@ -955,13 +981,15 @@ func (a *agent) publishState(force bool) {
 	if cur := a.play.Now(); cur != nil {
 		s.Playing = &nodeproto.NowPlaying{ID: cur.ID, Media: cur.Media, Priority: priorityName(cur.Priority), Since: cur.Since.UnixMilli()}
 	}
+	a.clockState(&s)
 	cmp, _ := json.Marshal(s) // without the ever-changing fields, to see if anything changed
 	if !force && string(cmp) == string(a.lastState) {
 		a.stateDirty = false
 		return
 	}
-	s.TS = time.Now().UnixMilli()
+	s.TS = a.now().UnixMilli()
 	s.UptimeS = int64(time.Since(a.start).Seconds())
+	a.healthState(&s)
 	s.DiskFree = a.cache.FreeDisk()
 	b, _ := json.Marshal(s)
 	if err := a.link.Publish(nodeproto.NodeTopic(a.cfg.ID, nodeproto.LeafState), true, b); err != nil {

@@ -75,6 +75,10 @@ func (c *Command) Validate() error {
 		if c.Amp == nil {
 			return invalid("amp command %s without amp", c.ID)
 		}
+	case CmdTime:
+		if c.Time == nil || c.Node == "" {
+			return invalid("time command %s: needs time, to one node", c.ID)
+		}
 	default:
 		return Errf(CodeUnsupported, fmt.Sprintf("command type %q", c.Type))
 	}
@@ -221,7 +225,7 @@ func (s *State) Validate() error {
 	if err := checkVolume(s.Volume); err != nil {
 		return err
 	}
-	return nil
+	return s.validateHealth()
 }
 
 // Validate checks a reply.

@@ -59,21 +59,22 @@ type Config struct {
 
 // Fleet talks to every node through the broker.
 type Fleet struct {
-	cfg     Config
-	log     *slog.Logger
-	client  *tracked    // publishes Close waits for (acks, commands, desired state)
-	raw     mqtt.Client // chunks and refusals: nothing to wait for at Close
-	events  chan eventBatch
-	shards  []chan message // one queue per worker; a node always to the same one
-	wg      sync.WaitGroup // ingest
-	workers sync.WaitGroup
-	mu      sync.RWMutex // enqueue reads closed (many at once); Close writes it
-	closed  bool
-	known   sync.Map // node id -> true, a cache of registry lookups
-	reach   sync.Map // node id -> Reach of its last desired state
-	access  *access
-	limit   *buckets
-	count   *counters
+	cfg          Config
+	log          *slog.Logger
+	client       *tracked    // publishes Close waits for (acks, commands, desired state)
+	raw          mqtt.Client // chunks and refusals: nothing to wait for at Close
+	events       chan eventBatch
+	shards       []chan message // one queue per worker; a node always to the same one
+	wg           sync.WaitGroup // ingest
+	workers      sync.WaitGroup
+	mu           sync.RWMutex // enqueue reads closed (many at once); Close writes it
+	closed       bool
+	known        sync.Map // node id -> true, a cache of registry lookups
+	timeAnswered sync.Map // node id -> when its last time request was answered (clock.go)
+	reach        sync.Map // node id -> Reach of its last desired state
+	access       *access
+	limit        *buckets
+	count        *counters
 
 	pushMu   sync.Mutex
 	pushing  map[pushKey]bool // zone pushes under way
@@ -252,6 +253,7 @@ func (f *Fleet) isNode(id string) bool {
 // it was given and its chunk budget.
 func (f *Fleet) Forget(id string) {
 	f.known.Delete(id)
+	f.timeAnswered.Delete(id)
 	f.access.forget(id)
 	f.limit.forget(id)
 }
@@ -266,6 +268,9 @@ func (f *Fleet) onState(id string, payload []byte, retained bool) error {
 	}
 	if s.Node != id {
 		return fmt.Errorf("state names node %q on node %q's topic", s.Node, id)
+	}
+	if s.ClockReq > 0 && s.Online && !retained {
+		f.answerTime(id, s.ClockReq) // before storing: the node is waiting
 	}
 	at := f.cfg.Now()
 	return f.cfg.Registry.UpsertNodeState(context.Background(), registry.NodeState{NodeID: id, Online: s.Online, State: payload, UpdatedAt: at})

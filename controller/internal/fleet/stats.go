@@ -30,7 +30,7 @@ const (
 
 // RefusalReasons lists every Refused* reason.
 var RefusalReasons = []string{RefusedFetchNotGiven, RefusedFetchUnknown, RefusedChunkDuplicate, RefusedChunkWindow,
-	RefusedChunkRate, RefusedReplyNodeField, RefusedReplyUnknownCmd, RefusedReplyNotTarget, RefusedEventInvalid, RefusedEventFuture}
+	RefusedChunkRate, RefusedReplyNodeField, RefusedReplyUnknownCmd, RefusedReplyNotTarget, RefusedEventInvalid, RefusedEventFuture, RefusedTimeRate}
 
 // Stats are counters since Start.
 type Stats struct {
