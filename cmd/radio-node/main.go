@@ -19,6 +19,7 @@ func main() {
 	path := flag.String("config", "/etc/radio-node/config.json", "node config file (printed by 'radioctl node add')")
 	check := flag.Bool("check", false, "validate the config file and exit")
 	debug := flag.Bool("debug", false, "debug logging")
+	offset := flag.Duration("clock-offset", 0, "tests and demonstrations: run as if the system clock were this far off (e.g. -8760h, an unset real-time clock) until the system says it is synchronised (only clock_sync_file is read then)")
 	flag.Parse()
 	cfg, err := node.LoadConfig(*path)
 	if err != nil {
@@ -35,6 +36,7 @@ func main() {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Version = version
+	cfg.ClockOffset = *offset
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := node.Run(ctx, cfg); err != nil {
