@@ -105,7 +105,9 @@ func parseModem(out string) *nodeproto.Modem {
 // watchModem refreshes the modem's health every minute until ctx ends.
 func (a *agent) watchModem(ctx context.Context) {
 	for {
-		a.modem.Store(readModem(ctx, a.cfg.ModemCommand))
+		if m := readModem(ctx, a.cfg.ModemCommand); !sameModem(m, a.modem.Load()) {
+			a.modem.Store(m)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -114,9 +116,27 @@ func (a *agent) watchModem(ctx context.Context) {
 	}
 }
 
-// healthState fills the State's health fields.
+func sameModem(a, b *nodeproto.Modem) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// healthTick reports a change of the modem's health (at most once a
+// minute, when it is read) without waiting for the periodic state.
+func (a *agent) healthTick() {
+	if a.modem.Load() != a.sentModem {
+		a.stateDirty = true
+	}
+}
+
+// reportedHealth fills the State's health fields whose change is worth a
+// report of its own: the clock, the modem.
+func (a *agent) reportedHealth(s *nodeproto.State) {
+	a.clockState(s)
+	s.Modem = a.modem.Load()
+}
+
+// healthState fills the ever-changing health fields.
 func (a *agent) healthState(s *nodeproto.State) {
 	s.CPUTempC = cpuTemp(a.cfg.ThermalPath)
 	s.SysUptimeS = sysUptime(defaultUptime)
-	s.Modem = a.modem.Load()
 }

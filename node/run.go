@@ -102,6 +102,7 @@ type agent struct {
 	clockSyncedAt time.Time    // when it became synchronised, on the corrected clock
 	clockWarned   bool
 	modem         atomic.Pointer[nodeproto.Modem] // health.go
+	sentModem     *nodeproto.Modem                // the one in the last State sent
 }
 
 // Run runs the node daemon until ctx ends.
@@ -750,6 +751,7 @@ func (a *agent) tick(now time.Time) {
 	if a.clockTick() {
 		now = a.now() // the clock was just set: the time may have jumped
 	}
+	a.healthTick()
 	a.runSlots(now)
 	a.checkStreams(now)
 	a.dropUnneededFetches()
@@ -981,7 +983,7 @@ func (a *agent) publishState(force bool) {
 	if cur := a.play.Now(); cur != nil {
 		s.Playing = &nodeproto.NowPlaying{ID: cur.ID, Media: cur.Media, Priority: priorityName(cur.Priority), Since: cur.Since.UnixMilli()}
 	}
-	a.clockState(&s)
+	a.reportedHealth(&s)
 	cmp, _ := json.Marshal(s) // without the ever-changing fields, to see if anything changed
 	if !force && string(cmp) == string(a.lastState) {
 		a.stateDirty = false
@@ -995,7 +997,7 @@ func (a *agent) publishState(force bool) {
 	if err := a.link.Publish(nodeproto.NodeTopic(a.cfg.ID, nodeproto.LeafState), true, b); err != nil {
 		return // stays dirty; sent on the next tick or Up
 	}
-	a.lastState = cmp
+	a.lastState, a.sentModem = cmp, s.Modem
 	a.stateDirty = false
 }
 

@@ -269,8 +269,11 @@ func (f *Fleet) onState(id string, payload []byte, retained bool) error {
 	if s.Node != id {
 		return fmt.Errorf("state names node %q on node %q's topic", s.Node, id)
 	}
-	if s.ClockReq > 0 && s.Online && !retained {
-		f.answerTime(id, s.ClockReq) // before storing: the node is waiting
+	if s.ClockReq > 0 && s.Online {
+		// Before storing: the node is waiting. A retained state handed over
+		// again (a reconnect) is answered too: the node drops an answer to
+		// a request it no longer has.
+		f.answerTime(id, s.ClockReq)
 	}
 	at := f.cfg.Now()
 	return f.cfg.Registry.UpsertNodeState(context.Background(), registry.NodeState{NodeID: id, Online: s.Online, State: payload, UpdatedAt: at})
