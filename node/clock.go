@@ -70,5 +70,7 @@ func (a *agent) clockState(s *nodeproto.State) {
 	if st.Synced {
 		s.Clock, s.ClockSource, s.ClockErrorMS = nodeproto.ClockSynced, st.Source, st.ErrorMS
 	}
-	s.ClockReq = a.clock.Ask()
+	if a.link.Connected() { // a request is timed from here: not one that cannot go out
+		s.ClockReq = a.clock.Ask()
+	}
 }
