@@ -41,6 +41,7 @@ func (a *agent) clockTick() (changed bool) {
 		a.clockSyncedAt = a.now()
 		a.stateDirty = true
 		a.log.Info("clock synchronised: timed plays and commands go ahead", "source", st.Source, "error_ms", st.ErrorMS, "corrected_by", st.Offset)
+		a.recoverNowPlaying() // an item cut by a power loss is reported now, dated right
 	}
 	if !st.Synced && !a.clockWarned {
 		a.clockWarned = true

@@ -177,7 +177,6 @@ func Run(ctx context.Context, cfg Config) error {
 		WillTopic: nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), WillPayload: will,
 		Subscriptions: a.subscriptions, QoS: streamQoS,
 	})
-	a.recoverNowPlaying()
 	linkCtx, stopLink := context.WithCancel(context.Background())
 	linkDone := make(chan struct{})
 	go func() { a.link.Run(linkCtx); close(linkDone) }()
