@@ -84,6 +84,9 @@ func TestWebNodeHealth(t *testing.T) {
 			t.Errorf("ok's health reads %q, want %q in it", health, want)
 		}
 	}
+	if got := b.text("#map-detail"); strings.Contains(got, "null") {
+		t.Errorf("ok's detail shows a stray null: %q", got)
+	}
 	b.shot("desk-node-health-ok")
 	b.checkConsole()
 }

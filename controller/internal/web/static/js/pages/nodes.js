@@ -13,7 +13,8 @@ export async function render(box) {
 
   function showDetail(n) {
     const st = n.state || {};
-    clear(detail).append(h('h3', {}, n.name || n.id), noSound(n), h('dl', { class: 'kv' },
+    // DOM append writes null as the text "null": only what is there.
+    clear(detail).append(...[h('h3', {}, n.name || n.id), noSound(n), h('dl', { class: 'kv' },
       kv(t('nodes.id'), n.id),
       kv(t('nodes.station'), stationName[n.station_id] || n.station_id),
       kv(t('nodes.zones'), (n.zones || []).map((z) => zoneName[z] || z).join(', ') || '—'),
@@ -26,7 +27,7 @@ export async function render(box) {
       kv(t('nodes.lastReport'), n.state_updated_at ? `${fmtDateTime(n.state_updated_at)} (${fmtAgo(n.state_updated_at)})` : '—'),
       st.error ? kv(t('nodes.error'), st.error) : null,
       kv(t('nodes.scheduleUntil'), st.schedule_until ? fmtDateTime(st.schedule_until) : '—')),
-    scheduleWarning(n), health(n));
+    scheduleWarning(n), health(n)].filter(Boolean));
   }
 
   clear(box).append(
