@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -62,7 +63,7 @@ func New(now func() time.Time) *Metrics {
 		Help:    "HTTP request latency by route pattern, method and status code.",
 		Buckets: prometheus.DefBuckets}, []string{"route", "method", "code"})
 	m.reg.MustRegister(m.msgIn, m.msgOut, m.ingestRows, m.ingestLag, m.schedLag, m.publishLag, m.httpSeconds,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
