@@ -12,6 +12,11 @@ import (
 type Config struct {
 	DataDir  string // registry, media, keys; default ./data
 	HTTPAddr string // default 127.0.0.1:8080
+	// MetricsAddr is where /metrics (Prometheus text format) is served, on
+	// a listener of its own with no login, apart from the API: bind it to
+	// loopback or a private interface that only Prometheus reaches. Empty:
+	// no metrics listener.
+	MetricsAddr string
 	// MQTTAddr is where the embedded broker listens (default 127.0.0.1:1883;
 	// use 0.0.0.0:1883 for real nodes). Ignored when BrokerURL is set.
 	MQTTAddr string

@@ -27,6 +27,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/fleet"
 	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/metrics"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/release"
 	"github.com/communeradio/radio/controller/internal/retention"
@@ -64,11 +65,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("controller: data dir: %w", err)
 	}
-	reg, err := registry.Open(filepath.Join(cfg.DataDir, "registry.db"), registry.Options{Logger: log, Now: cfg.Now})
+	dbPath := filepath.Join(cfg.DataDir, "registry.db")
+	reg, err := registry.Open(dbPath, registry.Options{Logger: log, Now: cfg.Now})
 	if err != nil {
 		return err
 	}
 	defer reg.Close()
+	met := metrics.New(cfg.Now)
 	store, err := media.New(filepath.Join(cfg.DataDir, "media"), media.Options{MaxUpload: cfg.MaxUpload, Logger: log})
 	if err != nil {
 		return err
@@ -157,7 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	fcfg := fleet.Config{Broker: brokerURL, User: controllerUser, Password: secret,
-		Registry: reg, Media: store, Signer: sig, Logger: log, Now: cfg.Now, Releases: releases}
+		Registry: reg, Media: store, Signer: sig, Logger: log, Now: cfg.Now, Releases: releases, Metrics: met}
 	if embedded != nil {
 		fcfg.Receive = embedded.Receive // what nodes report, handed over in process
 	}
@@ -169,6 +172,8 @@ func Run(ctx context.Context, cfg Config) error {
 	go releases.Run(ctx, func(ctx context.Context, node string, c nodeproto.Command, by string) (nodeproto.Command, error) {
 		return fl.Send(ctx, fleet.Target{Node: node}, c, by)
 	})
+	met.Watch(metrics.Sources{Nodes: fleetCounts(reg), Refused: func() map[string]uint64 { return fl.Stats().Refused },
+		DBFiles: []string{dbPath, dbPath + "-wal"}, KnownRefusals: fleet.RefusalReasons})
 
 	// Live sessions: relays of the programme (and relay now) go out once
 	// per zone as signed packets.
@@ -193,6 +198,7 @@ func Run(ctx context.Context, cfg Config) error {
 		mu, _ := desiredLocks.LoadOrStore(node, new(sync.Mutex))
 		mu.(*sync.Mutex).Lock()
 		defer mu.(*sync.Mutex).Unlock()
+		began := cfg.Now()
 		n, err := reg.GetNode(ctx, node)
 		if err != nil {
 			return err
@@ -210,7 +216,11 @@ func Run(ctx context.Context, cfg Config) error {
 		if !until.IsZero() {
 			d.HorizonUntil = until.UnixMilli()
 		}
-		return fl.PublishDesired(ctx, node, d) // cut to fit one message there
+		err = fl.PublishDesired(ctx, node, d) // cut to fit one message there
+		if err == nil {
+			met.DesiredPublished(cfg.Now().Sub(began))
+		}
+		return err
 	}
 	schedDir := cfg.SchedulesDir
 	if schedDir == "" {
@@ -227,7 +237,7 @@ func Run(ctx context.Context, cfg Config) error {
 	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, TTS: speech, Logger: log, Now: cfg.Now}
 	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
 	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Nodes: schedules.Resolve,
-		Media: schedules.MediaInfo, Publish: publishDesired, Relays: lv.PlanRelays,
+		Media: schedules.MediaInfo, Publish: publishDesired, Relays: lv.PlanRelays, Metrics: met,
 		Reach: func(node string) time.Time { r, _ := fl.Reach(node); return r.Until },
 		LastRun: func() time.Time {
 			b, _ := os.ReadFile(lastRunFile)
@@ -298,7 +308,8 @@ func Run(ctx context.Context, cfg Config) error {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", h)
 	mux.Handle("/", web.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf}
+	srv := &http.Server{Handler: met.HTTP(mux), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf}
+	metricsURL := serveMetrics(ctx, cfg.MetricsAddr, met, log)
 	errc := make(chan error, 1)
 	scheme := "http"
 	if tlsConf != nil {
@@ -307,7 +318,7 @@ func Run(ctx context.Context, cfg Config) error {
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	log.Info("controller ready", "http", scheme+"://"+ln.Addr().String(), "web_app", scheme+"://"+ln.Addr().String()+"/", "broker", brokerURL, "nodes", len(nodes), "key", sig.Key().ID)
+	log.Info("controller ready", "http", scheme+"://"+ln.Addr().String(), "web_app", scheme+"://"+ln.Addr().String()+"/", "broker", brokerURL, "metrics", metricsURL, "nodes", len(nodes), "key", sig.Key().ID)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String(), strings.TrimPrefix(brokerURL, "tcp://"))
 	}
@@ -531,4 +542,36 @@ func ttsEngine(cfg Config) (tts.Engine, error) {
 		return tts.Command{Args: strings.Fields(cfg.TTSCommand), Timeout: cfg.TTSTimeout}, nil
 	}
 	return tts.Espeak{Timeout: cfg.TTSTimeout}, nil
+}
+
+// serveMetrics serves /metrics on its own listener until ctx ends and
+// returns its URL. A listener that cannot open is logged, not fatal: the
+// radio matters more than its metrics.
+func serveMetrics(ctx context.Context, addr string, met *metrics.Metrics, log *slog.Logger) string {
+	if addr == "" {
+		return ""
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error("metrics: cannot listen; serving none (set -metrics-listen to a free address, or empty)", "addr", addr, "err", err)
+		return ""
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", met.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	return "http://" + ln.Addr().String() + "/metrics"
+}
+
+// fleetCounts reads the registry's view of the fleet for a scrape.
+func fleetCounts(reg *registry.DB) func(context.Context) (metrics.NodeCounts, error) {
+	return func(ctx context.Context) (metrics.NodeCounts, error) {
+		c, err := reg.CountFleet(ctx)
+		return metrics.NodeCounts{Known: c.Known, Revoked: c.Revoked, Online: c.Online, ClockUnsynced: c.ClockUnsynced,
+			Silent: c.Silent, MaxCPUTempC: c.MaxCPUTempC, MinDiskFree: c.MinDiskFree}, err
+	}
 }

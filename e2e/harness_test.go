@@ -137,15 +137,19 @@ func (p *proc) wait(t testing.TB, re string, timeout time.Duration) string {
 type controller struct {
 	*proc
 	dir, url, mqtt, token string
+	metrics               string // the /metrics URL
 }
 
 func startController(t testing.TB, dir string, extra ...string) *controller {
 	t.Helper()
-	args := append([]string{bin + "/radio-controller", "-data", dir, "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0"}, extra...)
+	args := append([]string{bin + "/radio-controller", "-data", dir, "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0", "-metrics-listen", "127.0.0.1:0"}, extra...)
 	p := start(t, "controller", nil, args...)
 	c := &controller{proc: p, dir: dir}
 	c.url = p.wait(t, `controller ready" http=(http://[0-9.:]+)`, 60*time.Second)
 	c.mqtt = p.wait(t, `controller ready".*broker=tcp://([0-9.:]+)`, time.Second)
+	if m := regexp.MustCompile(`controller ready".*metrics=(http://[0-9.:]+/metrics)`).FindStringSubmatch(p.Log()); m != nil {
+		c.metrics = m[1]
+	}
 	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/node/internal/clock"
 )
 
 // Config of a node daemon. The JSON form is the file enrolment prints.
@@ -32,6 +33,14 @@ type Config struct {
 	// Binary is the installed program the service manager starts, which an
 	// update replaces (default: the running executable).
 	Binary string `json:"binary,omitempty"`
+	// ClockSources say how the node knows its clock is right (PROTOCOL.md
+	// §1): "system" (timesyncd or chrony), "controller" (the controller's
+	// time over a round trip), "rtc" (a battery-backed real-time clock:
+	// trusted as set). Default system and controller.
+	ClockSources  []string `json:"clock_sources,omitempty"`
+	ClockSyncFile string   `json:"clock_sync_file,omitempty"` // timesyncd's flag; default /run/systemd/timesync/synchronized
+	ThermalPath   string   `json:"thermal_path,omitempty"`    // CPU temperature; default /sys/class/thermal/thermal_zone0/temp
+	ModemCommand  string   `json:"modem_command,omitempty"`   // ModemManager's CLI; default mmcli (absent: no modem health)
 
 	Logger        *slog.Logger  `json:"-"`
 	Version       string        `json:"-"`
@@ -42,6 +51,10 @@ type Config struct {
 	// cmd/radio-node feeds systemd's watchdog from it, so a node
 	// whose loop is stuck is restarted.
 	Alive func() `json:"-"`
+	// ClockOffset simulates a box whose system clock is this far off (an
+	// unset real-time clock) until the system's NTP state says synchronised
+	// (only ClockSyncFile is read then): for tests and demonstrations.
+	ClockOffset time.Duration `json:"-"`
 }
 
 // LoadConfig reads a JSON config file.
@@ -75,6 +88,9 @@ func (c *Config) Check() error {
 	}
 	if err := checkUpdateKeys(c.UpdateKeys); err != nil {
 		return err
+	}
+	if _, err := clock.New(clock.Config{Sources: c.ClockSources}); err != nil {
+		return fmt.Errorf("node: config: clock_sources: %w", err)
 	}
 	switch c.AudioOutput {
 	case "", "auto", "oto", "silent":

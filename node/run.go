@@ -22,6 +22,7 @@ import (
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 	"github.com/communeradio/radio/internal/atomicfile"
 	"github.com/communeradio/radio/node/internal/cache"
+	"github.com/communeradio/radio/node/internal/clock"
 	"github.com/communeradio/radio/node/internal/link"
 	"github.com/communeradio/radio/node/internal/outbox"
 	"github.com/communeradio/radio/node/internal/player"
@@ -98,6 +99,13 @@ type agent struct {
 	streams    *stream.Set              // live sessions (stream.go)
 	streamSnap atomic.Pointer[[]string] // their topics, for the link's goroutine
 	upd        *update.Updater          // signed updates of the node itself (update.go)
+
+	clock         *clock.Clock // the node reads the time only here (clock.go)
+	clockSynced   bool         // as last seen by the loop
+	clockSyncedAt time.Time    // when it became synchronised, on the corrected clock
+	clockWarned   bool
+	modem         atomic.Pointer[nodeproto.Modem] // health.go
+	sentModem     *nodeproto.Modem                // the one in the last State sent
 }
 
 // Run runs the node daemon until ctx ends.
@@ -123,13 +131,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	pl, err := player.New(player.Config{Logger: log, Output: cfg.AudioOutput})
+	clk, err := clock.New(clock.Config{Sources: cfg.ClockSources, SyncFile: cfg.ClockSyncFile, Offset: cfg.ClockOffset})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	clk.CheckSystem(ctx)
+	pl, err := player.New(player.Config{Logger: log, Output: cfg.AudioOutput, Now: clk.Now})
 	if err != nil {
 		return fmt.Errorf("node: audio: %w", err)
 	}
 	defer pl.Close()
 
-	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, start: time.Now(), volume: 70, ampMode: "auto",
+	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, clock: clk, start: time.Now(), volume: 70, ampMode: "auto",
 		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, store: stateStore{dir: cfg.DataDir}}
 	var problem string
 	if a.st, problem = a.store.load(log); problem != "" {
@@ -167,12 +180,14 @@ func Run(ctx context.Context, cfg Config) error {
 		WillTopic: nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), WillPayload: will,
 		Subscriptions: a.subscriptions, QoS: streamQoS,
 	})
-	a.recoverNowPlaying()
 	a.newUpdater()
 	defer a.upd.Close()
 	linkCtx, stopLink := context.WithCancel(context.Background())
 	linkDone := make(chan struct{})
 	go func() { a.link.Run(linkCtx); close(linkDone) }()
+	go clk.Watch(linkCtx)
+	go a.watchModem(linkCtx)
+	a.clockTick()
 	log.Info("node started", "broker", cfg.Broker, "audio", pl.Backend(), "outbox", ob.Len())
 
 	tick := time.NewTicker(time.Second)
@@ -182,7 +197,7 @@ func Run(ctx context.Context, cfg Config) error {
 	goodbye := func() {
 		// Say goodbye while the link is up: a clean disconnect does not
 		// fire the last will.
-		off, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false, TS: time.Now().UnixMilli()})
+		off, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false, TS: a.now().UnixMilli()})
 		a.link.Publish(nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), true, off)
 		stopLink()
 		<-linkDone
@@ -208,7 +223,7 @@ func Run(ctx context.Context, cfg Config) error {
 		case ev := <-pl.Events():
 			a.onPlayerEvent(ev)
 		case <-tick.C:
-			a.tick(time.Now())
+			a.tick(a.now())
 			if cfg.Alive != nil {
 				cfg.Alive()
 			}
@@ -320,7 +335,7 @@ func (a *agent) handle(m link.Message) {
 }
 
 func (a *agent) reply(cmd string, err error) {
-	r := nodeproto.Reply{Node: a.cfg.ID, Cmd: cmd, OK: err == nil, TS: time.Now().UnixMilli()}
+	r := nodeproto.Reply{Node: a.cfg.ID, Cmd: cmd, OK: err == nil, TS: a.now().UnixMilli()}
 	if err != nil {
 		var pe *nodeproto.Error
 		if errors.As(err, &pe) {
@@ -342,7 +357,11 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 		a.reply(nodeproto.PeekID(payload), err)
 		return
 	}
-	if err := a.checkCommand(&c, node, zone, time.Now()); err != nil {
+	if c.Type == nodeproto.CmdTime && node != "" && c.Node == node && c.Validate() == nil {
+		a.handleTime(&c) // it sets the clock the checks below need
+		return
+	}
+	if err := a.checkCommand(&c, node, zone, a.now()); err != nil {
 		a.reply(c.ID, err)
 		return
 	}
@@ -375,6 +394,10 @@ func (a *agent) checkCommand(c *nodeproto.Command, node, zone string, now time.T
 		return nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("command for zone %q arrived on zone %q's topic", c.Zone, zone))
 	case zone != "" && !slices.Contains(a.zones(), zone):
 		return nodeproto.Errf(nodeproto.CodeWrongTarget, fmt.Sprintf("this node is not in zone %q", zone))
+	case c.Type == nodeproto.CmdTime:
+		return nodeproto.Errf(nodeproto.CodeWrongTarget, "a time answer belongs on the node's own topic")
+	case !a.clock.Synced():
+		return nodeproto.Errf(nodeproto.CodeClock, "the node's clock is not synchronised yet: it cannot judge expiry")
 	case now.Before(link.ClockFloor):
 		return nodeproto.Errf(nodeproto.CodeClock, "the node's clock is not set yet (no NTP?)")
 	case c.Issued > now.Add(maxClockBehind).UnixMilli():
@@ -425,7 +448,7 @@ func (a *agent) execute(c *nodeproto.Command) error {
 		} else {
 			a.ampMode = "off"
 		}
-		a.applyAmp(time.Now())
+		a.applyAmp(a.now())
 	}
 	return nil
 }
@@ -436,7 +459,7 @@ func (a *agent) schedule(it player.Item, size int64) error {
 	if path, ok := a.cache.Path(it.Media); ok {
 		it.Path = path
 		a.amp = a.amp || a.ampMode == "auto"
-		a.applyAmp(time.Now())
+		a.applyAmp(a.now())
 		if err := a.play.Play(it); err != nil {
 			return nodeproto.Errf(nodeproto.CodeAudio, err.Error())
 		}
@@ -444,7 +467,7 @@ func (a *agent) schedule(it player.Item, size int64) error {
 	}
 	start := it.PlayAt
 	if start.IsZero() {
-		start = time.Now()
+		start = a.now()
 	}
 	a.pending[it.ID] = pendingPlay{item: it, deadline: start.Add(contentGrace)}
 	if err := a.want(it.Media, size); err != nil {
@@ -668,7 +691,7 @@ func (a *agent) handleDesired(payload []byte) {
 	if d.Amp != "" {
 		a.ampMode = d.Amp
 	}
-	a.applyAmp(time.Now())
+	a.applyAmp(a.now())
 	a.snapZones()
 	a.link.Resubscribe()
 	a.syncContent()
@@ -747,6 +770,10 @@ func (a *agent) tick(now time.Time) {
 			a.fail(p.item, nodeproto.CodeContent.String())
 		}
 	}
+	if a.clockTick() {
+		now = a.now() // the clock was just set: the time may have jumped
+	}
+	a.healthTick()
 	a.runSlots(now)
 	a.checkStreams(now)
 	a.dropUnneededFetches()
@@ -761,7 +788,7 @@ func (a *agent) tick(now time.Time) {
 	if a.stateDirty {
 		a.publishState(false)
 	}
-	if now.Second() == 0 {
+	if now.Second() == 0 && a.clockSynced {
 		a.st.prune(now)
 	}
 }
@@ -770,8 +797,8 @@ func (a *agent) tick(now time.Time) {
 // so bulletins air with the link down.
 func (a *agent) runSlots(now time.Time) {
 	d := a.st.Desired
-	if d == nil {
-		return
+	if d == nil || !a.clockSynced {
+		return // a slot's time means nothing on a clock not yet set
 	}
 	for _, s := range d.Schedule {
 		if _, done := a.st.Slots[s.ID]; done || a.handed[s.ID] {
@@ -790,7 +817,7 @@ func (a *agent) runSlots(now time.Time) {
 			it.Volume = *s.Volume
 		}
 		if now.Sub(at) > slotLateStart {
-			a.fail(it, "missed: the node was not running at play time")
+			a.fail(it, a.missedReason(at))
 			continue
 		}
 		if err := a.schedule(it, s.Size); err != nil {
@@ -821,7 +848,7 @@ func (a *agent) slotDone(id string, playAt int64) {
 }
 
 func (a *agent) fail(it player.Item, reason string) {
-	ev := nodeproto.Event{Type: nodeproto.EventFailed, ID: it.ID, Media: it.Media, At: time.Now().UnixMilli(),
+	ev := nodeproto.Event{Type: nodeproto.EventFailed, ID: it.ID, Media: it.Media, At: a.now().UnixMilli(),
 		Priority: priorityName(it.Priority), Reason: reason}
 	if !it.PlayAt.IsZero() {
 		ev.PlayAt = it.PlayAt.UnixMilli()
@@ -832,7 +859,7 @@ func (a *agent) fail(it player.Item, reason string) {
 
 // stopped reports an item that a stop command dropped before it started.
 func (a *agent) stopped(it player.Item) {
-	ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: it.ID, Media: it.Media, At: time.Now().UnixMilli(),
+	ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: it.ID, Media: it.Media, At: a.now().UnixMilli(),
 		Priority: priorityName(it.Priority), Reason: "stopped"}
 	if !it.PlayAt.IsZero() {
 		ev.PlayAt = it.PlayAt.UnixMilli()
@@ -877,7 +904,7 @@ func (a *agent) onPlayerEvent(ev player.Event) {
 	default:
 		if cur := a.play.Now(); cur == nil {
 			os.Remove(np)
-			a.idleAt = time.Now()
+			a.idleAt = a.now()
 		}
 	}
 	a.record(pe)
@@ -893,7 +920,7 @@ func (a *agent) recoverNowPlaying() {
 	}
 	var n nowPlaying
 	if json.Unmarshal(b, &n) == nil && n.ID != "" {
-		ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: n.ID, Media: n.Media, At: time.Now().UnixMilli(),
+		ev := nodeproto.Event{Type: nodeproto.EventInterrupted, ID: n.ID, Media: n.Media, At: a.now().UnixMilli(),
 			PlayAt: n.PlayAt, Priority: n.Priority, Reason: "node restarted"}
 		if info, err := os.Stat(np); err == nil {
 			ev.PlayedMS = max(0, info.ModTime().UnixMilli()-n.Since) // at least; the file is written at start
@@ -930,7 +957,7 @@ func (a *agent) flushEvents() {
 		a.log.Debug("events not sent", "err", err)
 		return
 	}
-	a.batchSent = time.Now()
+	a.batchSent = a.now()
 	// Jittered: the nodes of a zone send their reports within the same
 	// millisecond, and must not all re-send them in the same one too.
 	a.resendAt = eventsResend + rand.N(eventsResend)
@@ -979,19 +1006,21 @@ func (a *agent) publishState(force bool) {
 	if cur := a.play.Now(); cur != nil {
 		s.Playing = &nodeproto.NowPlaying{ID: cur.ID, Media: cur.Media, Priority: priorityName(cur.Priority), Since: cur.Since.UnixMilli()}
 	}
+	a.reportedHealth(&s)
 	cmp, _ := json.Marshal(s) // without the ever-changing fields, to see if anything changed
 	if !force && string(cmp) == string(a.lastState) {
 		a.stateDirty = false
 		return
 	}
-	s.TS = time.Now().UnixMilli()
+	s.TS = a.now().UnixMilli()
 	s.UptimeS = int64(time.Since(a.start).Seconds())
+	a.healthState(&s)
 	s.DiskFree = a.cache.FreeDisk()
 	b, _ := json.Marshal(s)
 	if err := a.link.Publish(nodeproto.NodeTopic(a.cfg.ID, nodeproto.LeafState), true, b); err != nil {
 		return // stays dirty; sent on the next tick or Up
 	}
-	a.lastState = cmp
+	a.lastState, a.sentModem = cmp, s.Modem
 	a.stateDirty = false
 }
 

@@ -120,7 +120,8 @@ func newFixture(t *testing.T) (*fixture, Config) {
 	cfg := Config{ID: "n1", Secret: "s", Broker: "tcp://" + addr, DataDir: t.TempDir(), AudioOutput: "silent",
 		ControllerKeys: []nodeproto.Key{{ID: "k1", Pub: priv.Public().(ed25519.PublicKey)}},
 		Logger:         slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		StateInterval:  time.Hour}
+		StateInterval:  time.Hour,
+		ClockSources:   []string{"rtc"}} // the fixture's box keeps time; clock_test.go tries the other sources
 	return f, cfg
 }
 

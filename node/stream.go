@@ -68,7 +68,7 @@ func (a *agent) snapStreams() {
 // envelope: its key is the one every packet of the session must verify with.
 func (a *agent) openStream(c *nodeproto.Command, payload []byte) error {
 	st := c.Stream
-	now := time.Now()
+	now := a.now()
 	if st.EndsAt != 0 && now.UnixMilli() >= st.EndsAt {
 		a.log.Info("stream command for a session already over: ignored", "session", st.Session)
 		return nil
@@ -103,7 +103,7 @@ func (a *agent) openStream(c *nodeproto.Command, payload []byte) error {
 
 // handleStream gives a packet to its session, or drops it.
 func (a *agent) handleStream(m link.Message) {
-	if _, err := a.streams.Packet(m.Topic, m.Payload, time.Now()); err != nil {
+	if _, err := a.streams.Packet(m.Topic, m.Payload, a.now()); err != nil {
 		a.log.Debug("stream packet dropped", "topic", m.Topic, "err", err)
 	}
 }
@@ -123,7 +123,7 @@ func (a *agent) streamEvent(ev player.Event) {
 	default:
 		return
 	}
-	a.streams.Close(ev.ID, ev.Reason == reasonLost, time.Now())
+	a.streams.Close(ev.ID, ev.Reason == reasonLost, a.now())
 	a.snapStreams()
 	a.log.Info("live session closed", "session", ev.ID, "event", ev.Type, "reason", ev.Reason,
 		"gaps", ev.Gaps, "gap_ms", ev.Gap.Milliseconds(), "frames_dropped", ss.Buffer.Drops(), "packets_refused", a.streams.Refused)

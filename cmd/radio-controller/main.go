@@ -24,6 +24,7 @@ func main() {
 	var cfg controller.Config
 	flag.StringVar(&cfg.DataDir, "data", "data", "data directory: registry, media, keys")
 	flag.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP API listen address")
+	flag.StringVar(&cfg.MetricsAddr, "metrics-listen", "127.0.0.1:9464", "Prometheus /metrics listen address, apart from the API and with no login: loopback or a private interface only Prometheus reaches (empty: none)")
 	flag.StringVar(&cfg.MQTTAddr, "mqtt", "127.0.0.1:1883", "embedded MQTT broker listen address (0.0.0.0:1883 for real nodes)")
 	flag.StringVar(&cfg.BrokerURL, "broker", "", "external MQTT broker URL (e.g. tcp://127.0.0.1:1883) instead of the embedded one")
 	flag.StringVar(&cfg.MosquittoDir, "mosquitto-dir", "", "with -broker: write mosquitto.conf, passwd and acl here")

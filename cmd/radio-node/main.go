@@ -22,6 +22,7 @@ func main() {
 	check := flag.Bool("check", false, "validate the config file and exit")
 	debug := flag.Bool("debug", false, "debug logging")
 	rollback := flag.Bool("rollback", false, "put back the binary the last update replaced (radio-node.previous) and exit; then restart the service")
+	offset := flag.Duration("clock-offset", 0, "tests and demonstrations: run as if the system clock were this far off (e.g. -8760h, an unset real-time clock) until the system says it is synchronised (only clock_sync_file is read then)")
 	flag.Parse()
 	cfg, err := node.LoadConfig(*path)
 	if err != nil {
@@ -61,6 +62,7 @@ func main() {
 		}
 	}
 	cfg.Version = version
+	cfg.ClockOffset = *offset
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Under systemd (Type=notify, WatchdogSec=): ready once the main loop

@@ -89,6 +89,17 @@ type State struct {
 	ScheduleUntil int64  `json:"schedule_until,omitempty"`
 	Outbox        int    `json:"outbox,omitempty"` // proof-of-play events not yet acknowledged
 	Error         string `json:"error,omitempty"`
+	// Health (clock.go): whether the clock is synchronised and by what,
+	// the error bound of a clock set from the controller's time, a
+	// request for that time, the CPU's temperature, the box's uptime,
+	// the mobile link.
+	Clock        string   `json:"clock,omitempty"`
+	ClockSource  string   `json:"clock_source,omitempty"`
+	ClockErrorMS int64    `json:"clock_error_ms,omitempty"`
+	ClockReq     int64    `json:"clock_req,omitempty"`
+	CPUTempC     *float64 `json:"cpu_temp_c,omitempty"`
+	SysUptimeS   int64    `json:"sys_uptime_s,omitempty"`
+	Modem        *Modem   `json:"modem,omitempty"`
 }
 
 // NowPlaying describes the item on air.
@@ -102,18 +113,19 @@ type NowPlaying struct {
 // Command is the signed body of radio/v1/node/{id}/cmd and radio/v1/zone/{zone}/cmd.
 // Exactly one of Node and Zone is set and MUST match the topic it came on.
 type Command struct {
-	ID      string  `json:"id"`
-	Type    string  `json:"type"`
-	Node    string  `json:"node,omitempty"`
-	Zone    string  `json:"zone,omitempty"`
-	Issued  int64   `json:"issued"`  // unix ms
-	Expires int64   `json:"expires"` // unix ms; a node MUST NOT act after this instant
-	Play    *Play   `json:"play,omitempty"`
-	Stop    *Stop   `json:"stop,omitempty"`
-	Volume  *int    `json:"volume,omitempty"` // 0..100, for type volume
-	Amp     *bool   `json:"amp,omitempty"`    // for type amp
-	Stream  *Stream `json:"stream,omitempty"` // for type stream: opens a live session
-	Update  *Update `json:"update,omitempty"` // for type update: install a signed release (release.go)
+	ID      string      `json:"id"`
+	Type    string      `json:"type"`
+	Node    string      `json:"node,omitempty"`
+	Zone    string      `json:"zone,omitempty"`
+	Issued  int64       `json:"issued"`  // unix ms
+	Expires int64       `json:"expires"` // unix ms; a node MUST NOT act after this instant
+	Play    *Play       `json:"play,omitempty"`
+	Stop    *Stop       `json:"stop,omitempty"`
+	Volume  *int        `json:"volume,omitempty"` // 0..100, for type volume
+	Amp     *bool       `json:"amp,omitempty"`    // for type amp
+	Stream  *Stream     `json:"stream,omitempty"` // for type stream: opens a live session
+	Time    *TimeAnswer `json:"time,omitempty"`   // for type time: the controller's clock, answering State.ClockReq
+	Update  *Update     `json:"update,omitempty"` // for type update: install a signed release (release.go)
 }
 
 // Play asks the node to play a media file at PlayAt.

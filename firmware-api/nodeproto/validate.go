@@ -82,6 +82,10 @@ func (c *Command) Validate() error {
 		if err := c.Update.validate(); err != nil {
 			return err
 		}
+	case CmdTime:
+		if c.Time == nil || c.Node == "" {
+			return invalid("time command %s: needs time, to one node", c.ID)
+		}
 	default:
 		return Errf(CodeUnsupported, fmt.Sprintf("command type %q", c.Type))
 	}
@@ -228,7 +232,7 @@ func (s *State) Validate() error {
 	if err := checkVolume(s.Volume); err != nil {
 		return err
 	}
-	return nil
+	return s.validateHealth()
 }
 
 // Validate checks a reply.

@@ -17,6 +17,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/metrics"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/signer"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
@@ -52,6 +53,8 @@ type Config struct {
 	// the zone's chunk topic (zonepush.go; 0: DefaultZonePushMax, < 0: no
 	// push, every node fetches on its own).
 	ZonePushMax int64
+	// Metrics counts messages by kind and times proof-of-play ingest (nil: none).
+	Metrics *metrics.Metrics
 	// Releases serves node binaries to the nodes an update names them
 	// for (nil: none).
 	Releases Releases
@@ -66,21 +69,22 @@ type Releases interface {
 
 // Fleet talks to every node through the broker.
 type Fleet struct {
-	cfg     Config
-	log     *slog.Logger
-	client  *tracked    // publishes Close waits for (acks, commands, desired state)
-	raw     mqtt.Client // chunks and refusals: nothing to wait for at Close
-	events  chan eventBatch
-	shards  []chan message // one queue per worker; a node always to the same one
-	wg      sync.WaitGroup // ingest
-	workers sync.WaitGroup
-	mu      sync.RWMutex // enqueue reads closed (many at once); Close writes it
-	closed  bool
-	known   sync.Map // node id -> true, a cache of registry lookups
-	reach   sync.Map // node id -> Reach of its last desired state
-	access  *access
-	limit   *buckets
-	count   *counters
+	cfg          Config
+	log          *slog.Logger
+	client       *tracked    // publishes Close waits for (acks, commands, desired state)
+	raw          mqtt.Client // chunks and refusals: nothing to wait for at Close
+	events       chan eventBatch
+	shards       []chan message // one queue per worker; a node always to the same one
+	wg           sync.WaitGroup // ingest
+	workers      sync.WaitGroup
+	mu           sync.RWMutex // enqueue reads closed (many at once); Close writes it
+	closed       bool
+	known        sync.Map // node id -> true, a cache of registry lookups
+	timeAnswered sync.Map // node id -> when its last time request was answered (clock.go)
+	reach        sync.Map // node id -> Reach of its last desired state
+	access       *access
+	limit        *buckets
+	count        *counters
 
 	pushMu   sync.Mutex
 	pushing  map[pushKey]bool // zone pushes under way
@@ -90,6 +94,7 @@ type Fleet struct {
 
 type eventBatch struct {
 	node    string
+	at      time.Time // arrival, on the controller's clock
 	evs     []nodeproto.Event
 	dropped []nodeproto.Event // invalid: acknowledged, not stored
 }
@@ -155,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 			f.log.Info("connected to broker", "broker", cfg.Broker)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { f.log.Warn("broker connection lost", "err", err) })
-	f.raw = mqtt.NewClient(o)
+	f.raw = counted{Client: mqtt.NewClient(o), m: cfg.Metrics}
 	f.client = &tracked{Client: f.raw}
 	tok := f.client.Connect()
 	select {
@@ -223,6 +228,10 @@ func (f *Fleet) handle(m message) {
 	payload := m.payload
 	var err error
 	switch leaf {
+	case nodeproto.LeafState, nodeproto.LeafEvents, nodeproto.LeafFetch, nodeproto.LeafReply:
+		f.cfg.Metrics.Received(leaf) // a fixed set of labels
+	}
+	switch leaf {
 	case nodeproto.LeafState:
 		err = f.onState(id, payload, m.retained)
 	case nodeproto.LeafEvents:
@@ -254,6 +263,7 @@ func (f *Fleet) isNode(id string) bool {
 // it was given and its chunk budget.
 func (f *Fleet) Forget(id string) {
 	f.known.Delete(id)
+	f.timeAnswered.Delete(id)
 	f.access.forget(id)
 	f.limit.forget(id)
 }
@@ -268,6 +278,12 @@ func (f *Fleet) onState(id string, payload []byte, retained bool) error {
 	}
 	if s.Node != id {
 		return fmt.Errorf("state names node %q on node %q's topic", s.Node, id)
+	}
+	if s.ClockReq > 0 && s.Online {
+		// Before storing: the node is waiting. A retained state handed over
+		// again (a reconnect) is answered too: the node drops an answer to
+		// a request it no longer has.
+		f.answerTime(id, s.ClockReq)
 	}
 	at := f.cfg.Now()
 	return f.cfg.Registry.UpsertNodeState(context.Background(), registry.NodeState{NodeID: id, Online: s.Online, State: payload, UpdatedAt: at})
@@ -286,7 +302,7 @@ func (f *Fleet) onEvents(id string, payload []byte) error {
 	}
 	// Store the valid events; acknowledge the invalid ones too (logged), so
 	// one bad record cannot block a node's outbox forever.
-	b := eventBatch{node: id}
+	b := eventBatch{node: id, at: f.cfg.Now()}
 	for _, ev := range e.Events {
 		if err := f.checkEvent(id, &ev); err != nil {
 			f.log.Warn("bad message dropped: invalid proof-of-play event", "node", id, "seq", ev.Seq, "err", err)
@@ -313,7 +329,11 @@ func (f *Fleet) ingestLoop() {
 		}
 		var rows []registry.PlayEvent
 		now := f.cfg.Now()
+		oldest := now
 		for _, b := range batch {
+			if b.at.Before(oldest) {
+				oldest = b.at
+			}
 			for _, ev := range b.evs {
 				rows = append(rows, toRow(b.node, ev, now))
 			}
@@ -325,6 +345,7 @@ func (f *Fleet) ingestLoop() {
 			batch, n = batch[:0], 0
 			return
 		}
+		f.cfg.Metrics.Ingested(len(rows), f.cfg.Now().Sub(oldest))
 		for _, c := range res.Conflicts {
 			// Stored and flagged, so acknowledging it loses nothing; but two
 			// records under one name mean a forged or reused number.

@@ -5,6 +5,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/communeradio/radio/controller/internal/metrics"
+	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
 // Refusal reasons, the keys of Stats.Refused. Everything a node sends is
@@ -22,6 +27,10 @@ const (
 	RefusedEventInvalid    = "event_invalid"     // proof-of-play event failing validation (negative played_ms, ...)
 	RefusedEventFuture     = "event_future"      // proof-of-play event dated ahead of the controller's clock
 )
+
+// RefusalReasons lists every Refused* reason.
+var RefusalReasons = []string{RefusedFetchNotGiven, RefusedFetchUnknown, RefusedChunkDuplicate, RefusedChunkWindow,
+	RefusedChunkRate, RefusedReplyNodeField, RefusedReplyUnknownCmd, RefusedReplyNotTarget, RefusedEventInvalid, RefusedEventFuture, RefusedTimeRate}
 
 // Stats are counters since Start.
 type Stats struct {
@@ -89,3 +98,34 @@ func (c *counters) snapshot() Stats {
 
 // Stats returns what was sent and refused since Start.
 func (f *Fleet) Stats() Stats { return f.count.snapshot() }
+
+// counted counts what the controller publishes, by kind (metrics.Sent),
+// under both of the fleet's clients.
+type counted struct {
+	mqtt.Client
+	m *metrics.Metrics
+}
+
+func (c counted) Publish(topic string, qos byte, retained bool, payload interface{}) mqtt.Token {
+	c.m.Sent(topicKind(topic))
+	return c.Client.Publish(topic, qos, retained, payload)
+}
+
+// topicKind is a topic's last level, "zone_" first for a zone's: a fixed
+// set of label values, whatever the node and zone ids.
+func topicKind(topic string) string {
+	if _, leaf, ok := nodeproto.ParseNodeTopic(topic); ok {
+		switch leaf {
+		case nodeproto.LeafDesired, nodeproto.LeafCmd, nodeproto.LeafChunk, nodeproto.LeafAck, nodeproto.LeafStream:
+			return leaf
+		}
+		return "other"
+	}
+	if _, ok := nodeproto.ParseZoneChunkTopic(topic); ok {
+		return "zone_" + nodeproto.LeafChunk
+	}
+	if _, leaf, ok := nodeproto.ParseZoneLeaf(topic); ok {
+		return "zone_" + leaf
+	}
+	return "other"
+}

@@ -13,8 +13,10 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/communeradio/radio/controller/internal/metrics"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
@@ -62,6 +64,10 @@ type Config struct {
 	// (`source relay`) of the planning window that have not ended: the
 	// controller, not the nodes' schedules, airs them as live sessions.
 	Relays func(ctx context.Context, relays []Relay)
+	// Metrics, optional, records the scheduler's lag: from a change
+	// (Kick) or a refresh tick until the replan it asked for has
+	// published every changed desired state.
+	Metrics *metrics.Metrics
 }
 
 // Relay is one occurrence of a `source relay` item: the stream (a URL or a
@@ -89,6 +95,7 @@ type Scheduler struct {
 	planTo    time.Time                       // end of the last plan's window
 	since     map[string]map[string]time.Time // schedule -> item -> airing since (zero: since before the start)
 	wake      chan struct{}
+	kicked    atomic.Pointer[time.Time] // the oldest Kick not yet replanned
 }
 
 // New makes a scheduler.
@@ -187,6 +194,8 @@ func (s *Scheduler) Schedules() map[string]*schedule.Schedule {
 
 // Kick asks for a replan now (a schedule, zone or node changed).
 func (s *Scheduler) Kick() {
+	now := s.cfg.Now()
+	s.kicked.CompareAndSwap(nil, &now)
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -253,13 +262,20 @@ func (s *Scheduler) ReportDowntime(ctx context.Context, now time.Time) {
 func (s *Scheduler) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Refresh)
 	defer t.Stop()
+	asked := s.cfg.Now()
 	for {
 		s.Replan(ctx, s.cfg.Now())
+		s.cfg.Metrics.SchedulerLate(s.cfg.Now().Sub(asked))
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			asked = s.cfg.Now()
 		case <-s.wake:
+			asked = s.cfg.Now()
+			if k := s.kicked.Swap(nil); k != nil {
+				asked = *k
+			}
 		}
 	}
 }

@@ -131,7 +131,7 @@ func startALSA(p *Player, buffer time.Duration) (io.Closer, error) {
 	// The first write shows a device that opens but cannot play.
 	mono := make([]int16, period)
 	frames := make([]int16, 2*period)
-	if err := o.writeOnce(p, dev, mono, frames, time.Now); err != nil {
+	if err := o.writeOnce(p, dev, mono, frames, p.now); err != nil {
 		dev.close()
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func startALSA(p *Player, buffer time.Duration) (io.Closer, error) {
 				return
 			default:
 			}
-			if err := o.writeOnce(p, dev, mono, frames, time.Now); err != nil {
+			if err := o.writeOnce(p, dev, mono, frames, p.now); err != nil {
 				p.deviceFailed(err)
 				return
 			}

@@ -19,6 +19,7 @@ import (
 // output could not measure (zero for both outputs now; it was oto's
 // guessed buffering).
 type sampleClock struct {
+	now    func() time.Time // the node's wall clock, while nothing is dated yet
 	mu     sync.Mutex
 	lead   time.Duration
 	window []obs // per-second minimums, newest last
@@ -35,7 +36,7 @@ type obs struct {
 
 const clockWindow = 3 // seconds
 
-func newSampleClock() *sampleClock { return &sampleClock{} }
+func newSampleClock() *sampleClock { return &sampleClock{now: time.Now} }
 
 // reset forgets the observations (a new output) and sets its lead.
 func (c *sampleClock) reset(lead time.Duration) {
@@ -77,7 +78,7 @@ func (c *sampleClock) base() time.Time {
 		if !c.prov.IsZero() {
 			return c.prov.Add(c.lead)
 		}
-		return time.Now().Add(c.lead)
+		return c.now().Add(c.lead)
 	}
 	a := c.window[0].v
 	for _, o := range c.window[1:] {

@@ -6,11 +6,20 @@ import (
 	"time"
 )
 
-// silentOut pulls the mixer at the real-time rate by the wall clock: the
-// same timing and events as a sound card, with nothing heard.
+// silentOut pulls the mixer at the real-time rate: the same timing and
+// events as a sound card, with nothing heard.
+//
+// How many samples are due follows the monotonic clock (a sink plays at its
+// rate whatever the wall clock does); when they are heard is dated on the
+// node's wall clock read at every pull. A box without a real-time clock
+// starts in 1970 or at its last shutdown and NTP steps its clock later: an
+// anchor taken once at start would date every later sample in the old time
+// (events stamped 1970, items due in the real time never reached).
 type silentOut struct {
 	stop chan struct{}
 	once sync.Once
+	done int64 // samples handed to the mixer
+	buf  []int16
 }
 
 func (s *silentOut) Close() error {
@@ -19,21 +28,13 @@ func (s *silentOut) Close() error {
 }
 
 func startSilent(p *Player) io.Closer {
-	s := &silentOut{stop: make(chan struct{})}
+	s := newSilent()
 	go func() {
-		start := time.Now()
-		var done int64
-		buf := make([]int16, Rate/100)
+		start := time.Now() // monotonic only: elapsed time, never a date
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
-			due := int64(time.Since(start).Seconds()*Rate) + Rate/100 // keep 10 ms ahead
-			for done < due {
-				n := int(min(due-done, int64(len(buf))))
-				// Sample k of this sink is "heard" at start + k/Rate.
-				p.fill(buf[:n], start.Add(time.Duration(done)*time.Second/Rate))
-				done += int64(n)
-			}
+			s.pull(p, p.now(), time.Since(start))
 			select {
 			case <-s.stop:
 				return
@@ -42,4 +43,21 @@ func startSilent(p *Player) io.Closer {
 		}
 	}()
 	return s
+}
+
+func newSilent() *silentOut {
+	return &silentOut{stop: make(chan struct{}), buf: make([]int16, Rate/100)}
+}
+
+// pull hands the mixer what is due after elapsed (keeping 10 ms ahead):
+// the sample at elapsed is heard at wall, those after it later.
+func (s *silentOut) pull(p *Player, wall time.Time, elapsed time.Duration) {
+	wall = wall.Round(0) // a date: compared by wall time, not a monotonic reading an NTP step leaves alone
+	heard := int64(elapsed.Seconds() * Rate)
+	due := heard + Rate/100
+	for s.done < due {
+		n := int(min(due-s.done, int64(len(s.buf))))
+		p.fill(s.buf[:n], wall.Add(time.Duration(s.done-heard)*time.Second/Rate))
+		s.done += int64(n)
+	}
 }

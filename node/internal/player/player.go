@@ -35,6 +35,10 @@ type Config struct {
 	// stalls of a busy machine without an underrun, and PulseAudio's latency
 	// estimate settled within 0.5 ms here with 250 ms, not with 100 ms.
 	BufferMS int
+	// Now is the node's wall clock (nil: time.Now). Samples are dated by
+	// it, and PlayAt is read on it, so that the player and the node agree
+	// on what time it is after a correction or an NTP step.
+	Now func() time.Time
 }
 
 // Item is something to play.
@@ -113,6 +117,7 @@ type entry struct {
 type Player struct {
 	log   *slog.Logger
 	clock *sampleClock
+	now   func() time.Time // the node's wall clock
 
 	outMu   sync.Mutex
 	backend string
@@ -145,6 +150,10 @@ func New(cfg Config) (*Player, error) {
 		cfg.BufferMS = 250
 	}
 	p := newPlayer(cfg.Logger)
+	if cfg.Now != nil {
+		p.now = cfg.Now
+		p.clock.now = cfg.Now
+	}
 	switch cfg.Output {
 	case "silent":
 		p.out, p.backend = startSilent(p), "silent"
@@ -168,7 +177,7 @@ func New(cfg Config) (*Player, error) {
 
 // newPlayer is a player with no output: something must call fill.
 func newPlayer(log *slog.Logger) *Player {
-	return &Player{log: log, volume: defaultVol, level: defaultVol / 100.0, clock: newSampleClock(),
+	return &Player{log: log, now: time.Now, volume: defaultVol, level: defaultVol / 100.0, clock: newSampleClock(),
 		evWake: make(chan struct{}, 1), events: make(chan Event, 256), done: make(chan struct{})}
 }
 
@@ -237,7 +246,7 @@ func (p *Player) Play(it Item) error {
 	p.bindStart(e)
 	// An item handed over after its time (a reboot, content that came late)
 	// queues behind items of equal priority rather than cutting them off.
-	e.waiting = !it.PlayAt.IsZero() && time.Since(it.PlayAt) > lateAfter
+	e.waiting = !it.PlayAt.IsZero() && p.now().Sub(it.PlayAt) > lateAfter
 	var primed <-chan struct{}
 	if it.Live == nil && e.start-p.total < prefetch {
 		e.src = newSource(it)

@@ -2,7 +2,7 @@
 // so it works at a commune office with no internet access.
 import { api } from '../api.js';
 import { t } from '../i18n.js';
-import { h, s, clear, fmtAgo, fmtDateTime, onlineBadge, section, table } from '../ui.js';
+import { h, s, clear, fmtAgo, fmtDateTime, fmtSize, onlineBadge, section, table } from '../ui.js';
 
 export async function render(box) {
   const [nodes, stations, zones] = await Promise.all([api('GET', 'nodes'), api('GET', 'stations'), api('GET', 'zones')]);
@@ -13,7 +13,8 @@ export async function render(box) {
 
   function showDetail(n) {
     const st = n.state || {};
-    clear(detail).append(h('h3', {}, n.name || n.id), noSound(n), h('dl', { class: 'kv' },
+    // DOM append writes null as the text "null": only what is there.
+    clear(detail).append(...[h('h3', {}, n.name || n.id), noSound(n), h('dl', { class: 'kv' },
       kv(t('nodes.id'), n.id),
       kv(t('nodes.station'), stationName[n.station_id] || n.station_id),
       kv(t('nodes.zones'), (n.zones || []).map((z) => zoneName[z] || z).join(', ') || '—'),
@@ -26,7 +27,7 @@ export async function render(box) {
       kv(t('nodes.lastReport'), n.state_updated_at ? `${fmtDateTime(n.state_updated_at)} (${fmtAgo(n.state_updated_at)})` : '—'),
       st.error ? kv(t('nodes.error'), st.error) : null,
       kv(t('nodes.scheduleUntil'), st.schedule_until ? fmtDateTime(st.schedule_until) : '—')),
-    scheduleWarning(n));
+    scheduleWarning(n), health(n)].filter(Boolean));
   }
 
   clear(box).append(
@@ -35,7 +36,7 @@ export async function render(box) {
       { label: t('nodes.name'), cell: (n) => h('button', { type: 'button', class: 'link-btn', onclick: () => { showDetail(n); detail.scrollIntoView({ block: 'nearest' }); } }, n.name || n.id) },
       { label: t('nodes.station'), cell: (n) => stationName[n.station_id] || n.station_id },
       { label: t('nodes.zones'), cell: (n) => (n.zones || []).map((z) => zoneName[z] || z).join(', ') || '—' },
-      { label: t('nodes.status'), cell: (n) => n.revoked ? t('nodes.revoked') : [onlineBadge(n.online), n.no_sound ? [' ', noSoundBadge(n)] : null, scheduleWarning(n)] },
+      { label: t('nodes.status'), cell: (n) => n.revoked ? t('nodes.revoked') : [onlineBadge(n.online), n.no_sound ? [' ', noSoundBadge(n)] : null, unsyncedBadge(n), scheduleWarning(n)] },
       { label: t('nodes.volume'), cell: (n) => n.state?.volume ?? '—', class: 'num' },
       { label: t('nodes.playing'), cell: (n) => playing(n.state || {}, n) },
       { label: t('nodes.version'), cell: (n) => n.state?.version || '—' },
@@ -60,6 +61,35 @@ function noSound(n) {
 }
 function noSoundBadge(n) {
   return h('span', { class: 'badge badge-nosound', 'data-test': 'nosound-' + n.id, title: t('ns.warn') }, t('ns.badge'));
+}
+
+// health shows what the box says of itself (PROTOCOL.md §9): its clock
+// (an unsynchronised one plays nothing timed), CPU temperature, free disk,
+// uptime and the 4G signal where it has a modem.
+function health(n) {
+  const st = n.state || {};
+  if (!n.state) return null;
+  return h('div', { 'data-test': 'node-health' }, h('h4', {}, t('health.title')),
+    st.clock === 'unsynced' && n.online ? h('p', { class: 'warn-banner', id: 'node-unsynced', role: 'alert' }, t('health.unsyncedWarn')) : null,
+    h('dl', { class: 'kv' },
+      kv(t('health.clock'), h('span', { 'data-test': 'health-clock' }, clockText(st))),
+      kv(t('health.cpuTemp'), typeof st.cpu_temp_c === 'number' ? `${st.cpu_temp_c.toFixed(1)} °C` : '—'),
+      kv(t('health.diskFree'), st.disk_free ? fmtSize(st.disk_free) : '—'),
+      kv(t('health.uptime'), st.sys_uptime_s ? fmtUptime(st.sys_uptime_s) : '—'),
+      kv(t('health.signal'), h('span', { 'data-test': 'health-signal' }, st.modem ? t('health.signalValue', st.modem.signal_pct, [st.modem.tech, st.modem.operator].filter(Boolean).join(', ') || '—') : t('health.noModem')))));
+}
+function clockText(st) {
+  if (st.clock === 'unsynced') return t('health.unsynced');
+  if (st.clock !== 'synced') return '—';
+  const src = t('health.src.' + st.clock_source);
+  return st.clock_error_ms ? t('health.syncedErr', src, st.clock_error_ms) : t('health.synced', src);
+}
+function unsyncedBadge(n) {
+  return n.online && n.state?.clock === 'unsynced' ? [' ', h('span', { class: 'badge badge-nosound', 'data-test': 'unsynced-' + n.id, title: t('health.unsyncedWarn') }, t('health.unsynced'))] : null;
+}
+function fmtUptime(sec) {
+  const d = Math.floor(sec / 86400), hh = Math.floor((sec % 86400) / 3600), mm = Math.floor((sec % 3600) / 60);
+  return d ? t('health.uptimeDays', d, hh) : t('health.uptimeHours', hh, mm);
 }
 
 function kv(k, v) { return [h('dt', {}, k), h('dd', {}, v)]; }
