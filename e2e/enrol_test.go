@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -51,12 +49,7 @@ func TestEnrolOnTheBox(t *testing.T) {
 	url := p.wait(t, `controller ready" http=(https://[0-9.:]+)`, 60*time.Second)
 	tok, _ := os.ReadFile(filepath.Join(ctlDir, "admin.token"))
 	ctl := &controller{proc: p, dir: ctlDir, url: url, token: strings.TrimSpace(string(tok))}
-	pool := x509.NewCertPool()
-	pemCA, _ := os.ReadFile(caFile)
-	pool.AppendCertsFromPEM(pemCA)
-	old := http.DefaultTransport
-	http.DefaultTransport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	defer func() { http.DefaultTransport = old }()
+	trustCA(t, caFile)
 	ctl.setupCommuneTLS(t, caFile)
 	ctl.mustCall(t, "POST", "/api/v1/zones", map[string]any{"id": "z-cho", "station_id": "st-1", "name": "Chợ"}, nil)
 	pw := ctl.createUser(t, "can.bo", "Nguyễn Văn An", "officer", "x-an-phu")

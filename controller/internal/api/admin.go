@@ -8,6 +8,7 @@ package api
 // change: programmes, records and the boxes themselves name them.
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -21,73 +22,61 @@ func (a *API) adminRoutes() {
 	a.route("PATCH /api/v1/nodes/{id}", a.patchNode)
 }
 
-type renameRequest struct {
-	Name string `json:"name"`
+// renamed is one rename: who may do it (returning the area, for the audit
+// log), the change, and the record to answer with.
+type renamed struct {
+	kind   string
+	allow  func(r *http.Request, id string) (string, error)
+	rename func(ctx context.Context, id, name string) error
+	get    func(ctx context.Context, id string) (any, error)
+}
+
+func (a *API) rename(w http.ResponseWriter, r *http.Request, op renamed) error {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	area, err := op.allow(r, id)
+	if err != nil {
+		return err
+	}
+	if err := op.rename(r.Context(), id, req.Name); err != nil {
+		return err
+	}
+	a.audit(r, area, op.kind+".rename", id, req.Name)
+	v, err := op.get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 func (a *API) patchArea(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
-	var req renameRequest
-	if err := readJSON(r, &req); err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	if err := a.cfg.Registry.RenameArea(r.Context(), id, req.Name); err != nil {
-		return err
-	}
-	a.audit(r, id, "area.rename", id, req.Name)
-	ar, err := a.cfg.Registry.GetArea(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, ar)
-	return nil
+	reg := a.cfg.Registry
+	return a.rename(w, r, renamed{kind: "area",
+		allow:  func(r *http.Request, id string) (string, error) { return id, requireAdmin(r) },
+		rename: reg.RenameArea,
+		get:    func(ctx context.Context, id string) (any, error) { return reg.GetArea(ctx, id) }})
 }
 
 func (a *API) patchStation(w http.ResponseWriter, r *http.Request) error {
-	var req renameRequest
-	if err := readJSON(r, &req); err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	area, err := a.allowStation(r, id, true)
-	if err != nil {
-		return err
-	}
-	if err := a.cfg.Registry.RenameStation(r.Context(), id, req.Name); err != nil {
-		return err
-	}
-	a.audit(r, area, "station.rename", id, req.Name)
-	st, err := a.cfg.Registry.GetStation(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
+	reg := a.cfg.Registry
+	return a.rename(w, r, renamed{kind: "station",
+		allow:  func(r *http.Request, id string) (string, error) { return a.allowStation(r, id, true) },
+		rename: reg.RenameStation,
+		get:    func(ctx context.Context, id string) (any, error) { return reg.GetStation(ctx, id) }})
 }
 
 func (a *API) patchZone(w http.ResponseWriter, r *http.Request) error {
-	var req renameRequest
-	if err := readJSON(r, &req); err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	area, err := a.allowZone(r, id, true)
-	if err != nil {
-		return err
-	}
-	if err := a.cfg.Registry.RenameZone(r.Context(), id, req.Name); err != nil {
-		return err
-	}
-	a.audit(r, area, "zone.rename", id, req.Name)
-	z, err := a.cfg.Registry.GetZone(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, z)
-	return nil
+	reg := a.cfg.Registry
+	return a.rename(w, r, renamed{kind: "zone",
+		allow:  func(r *http.Request, id string) (string, error) { return a.allowZone(r, id, true) },
+		rename: reg.RenameZone,
+		get:    func(ctx context.Context, id string) (any, error) { return reg.GetZone(ctx, id) }})
 }
 
 // NodePatch changes a cluster: its name, and/or the zones it is in (all

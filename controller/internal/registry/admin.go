@@ -93,8 +93,11 @@ func (db *DB) SetNodeZones(ctx context.Context, nodeID string, zones []string) (
 	return old, nil
 }
 
-func zonesOf(ctx context.Context, tx *sql.Tx, nodeID string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT zone_id FROM zone_nodes WHERE node_id = ? ORDER BY zone_id", nodeID)
+// zonesOf lists a node's zones, from the read pool or inside a transaction.
+func zonesOf(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, nodeID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT zone_id FROM zone_nodes WHERE node_id = ? ORDER BY zone_id", nodeID)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}

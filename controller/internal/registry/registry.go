@@ -736,20 +736,7 @@ func (db *DB) NodeCredentials(ctx context.Context) ([]NodeCredential, error) {
 
 // NodeZones returns the zones a node belongs to.
 func (db *DB) NodeZones(ctx context.Context, nodeID string) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT zone_id FROM zone_nodes WHERE node_id = ? ORDER BY zone_id", nodeID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var z string
-		if err := rows.Scan(&z); err != nil {
-			return nil, err
-		}
-		out = append(out, z)
-	}
-	return out, rows.Err()
+	return zonesOf(ctx, db.r, nodeID)
 }
 
 // Media is an uploaded recording in the delivery format.
