@@ -28,6 +28,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/release"
 	"github.com/communeradio/radio/controller/internal/retention"
 	"github.com/communeradio/radio/controller/internal/scheduler"
 	"github.com/communeradio/radio/controller/internal/signer"
@@ -154,8 +155,13 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
+	// Node releases, signed with the update key (apart from the command key).
+	releases, err := release.New(ctx, release.Config{Dir: cfg.DataDir, Registry: reg, Logger: log, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
 	fcfg := fleet.Config{Broker: brokerURL, User: controllerUser, Password: secret,
-		Registry: reg, Media: store, Signer: sig, Logger: log, Now: cfg.Now}
+		Registry: reg, Media: store, Signer: sig, Logger: log, Now: cfg.Now, Releases: releases}
 	if embedded != nil {
 		fcfg.Receive = embedded.Receive // what nodes report, handed over in process
 	}
@@ -164,6 +170,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer fl.Close()
+	go releases.Run(ctx, func(ctx context.Context, node string, c nodeproto.Command, by string) (nodeproto.Command, error) {
+		return fl.Send(ctx, fleet.Target{Node: node}, c, by)
+	})
 
 	// Live sessions: relays of the programme (and relay now) go out once
 	// per zone as signed packets.
@@ -285,7 +294,8 @@ func Run(ctx context.Context, cfg Config) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
 			return publishDesired(ctx, node)
 		},
-		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup, Warnings: warnings, TLSPin: tlsPin})
+		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup, Warnings: warnings, Releases: releases,
+		TLSPin: tlsPin})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)

@@ -26,10 +26,18 @@ type Config struct {
 	AudioOutput    string          `json:"audio_output,omitempty"` // auto (default), oto (the sound device through ALSA: the name is kept from the library it once used), silent
 	AmpPath        string          `json:"amp_path,omitempty"`     // file that switches the amplifier: "1"/"0" (a GPIO value file)
 	CAFile         string          `json:"ca_file,omitempty"`      // PEM CA(s) to verify an ssl:// broker; empty = the system's
+	// UpdateKeys verify node releases (PROTOCOL.md §5, update): a key apart
+	// from the command keys. Without one the node installs no update.
+	UpdateKeys []nodeproto.Key `json:"update_keys,omitempty"`
+	// Binary is the installed program the service manager starts, which an
+	// update replaces (default: the running executable).
+	Binary string `json:"binary,omitempty"`
 
 	Logger        *slog.Logger  `json:"-"`
 	Version       string        `json:"-"`
 	StateInterval time.Duration `json:"-"` // periodic state report, default 60 s
+	// UpdateHealthWait is how soon a new version must be healthy (default 2 min).
+	UpdateHealthWait time.Duration `json:"-"`
 }
 
 // LoadConfig reads a JSON config file.
@@ -60,6 +68,9 @@ func (c *Config) Check() error {
 		if k.ID == "" || len(k.Pub) != 32 {
 			return fmt.Errorf("node: config: controller key %q is not a 32-byte Ed25519 key", k.ID)
 		}
+	}
+	if err := checkUpdateKeys(c.UpdateKeys); err != nil {
+		return err
 	}
 	switch c.AudioOutput {
 	case "", "auto", "oto", "silent":

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	"github.com/communeradio/radio/node/internal/outbox"
 	"github.com/communeradio/radio/node/internal/player"
 	"github.com/communeradio/radio/node/internal/stream"
+	"github.com/communeradio/radio/node/internal/update"
 )
 
 const (
@@ -95,6 +97,7 @@ type agent struct {
 	problems   []string
 	streams    *stream.Set              // live sessions (stream.go)
 	streamSnap atomic.Pointer[[]string] // their topics, for the link's goroutine
+	upd        *update.Updater          // signed updates of the node itself (update.go)
 }
 
 // Run runs the node daemon until ctx ends.
@@ -165,6 +168,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Subscriptions: a.subscriptions, QoS: streamQoS,
 	})
 	a.recoverNowPlaying()
+	a.newUpdater()
+	defer a.upd.Close()
 	linkCtx, stopLink := context.WithCancel(context.Background())
 	linkDone := make(chan struct{})
 	go func() { a.link.Run(linkCtx); close(linkDone) }()
@@ -174,19 +179,28 @@ func Run(ctx context.Context, cfg Config) error {
 	defer tick.Stop()
 	stateTick := time.NewTicker(cfg.StateInterval)
 	defer stateTick.Stop()
+	goodbye := func() {
+		// Say goodbye while the link is up: a clean disconnect does not
+		// fire the last will.
+		off, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false, TS: time.Now().UnixMilli()})
+		a.link.Publish(nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), true, off)
+		stopLink()
+		<-linkDone
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			// Say goodbye while the link is up: a clean disconnect does not
-			// fire the last will.
-			off, _ := json.Marshal(nodeproto.State{Node: cfg.ID, Online: false, TS: time.Now().UnixMilli()})
-			a.link.Publish(nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), true, off)
-			stopLink()
-			<-linkDone
+			goodbye()
 			return nil
+		case r := <-a.upd.Done():
+			if re := a.onUpdateResult(r); re != nil {
+				goodbye()
+				return re
+			}
 		case <-a.link.Up():
 			a.batchSent = time.Time{}
 			a.publishState(true)
+			a.upd.LinkUp()
 			a.flushEvents()
 			a.pumpFetches()
 		case m := <-a.link.Messages():
@@ -279,7 +293,9 @@ func (a *agent) handle(m link.Message) {
 	case nodeproto.LeafDesired:
 		a.handleDesired(m.Payload)
 	case nodeproto.LeafChunk:
-		a.handleChunk(m.Payload)
+		if !a.upd.Chunk(m.Payload) {
+			a.handleChunk(m.Payload)
+		}
 	case nodeproto.LeafAck:
 		var ack nodeproto.Ack
 		if err := nodeproto.Decode(m.Payload, &ack); err != nil {
@@ -333,6 +349,10 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 	}
 	if c.Type == nodeproto.CmdStream {
 		a.reply(c.ID, a.openStream(&c, payload))
+		return
+	}
+	if c.Type == nodeproto.CmdUpdate {
+		a.onUpdateCommand(&c)
 		return
 	}
 	if zone != "" && c.Type == nodeproto.CmdPlay {
@@ -734,6 +754,7 @@ func (a *agent) tick(now time.Time) {
 	}
 	a.flushEvents()
 	a.applyAmp(now)
+	a.upd.Tick(now)
 	if a.stateDirty {
 		a.publishState(false)
 	}
@@ -945,7 +966,7 @@ func (a *agent) applyAmp(now time.Time) {
 
 func (a *agent) publishState(force bool) {
 	vol := a.volume
-	s := nodeproto.State{Node: a.cfg.ID, Online: true, Version: a.cfg.Version,
+	s := nodeproto.State{Node: a.cfg.ID, Online: true, Version: a.cfg.Version, Arch: runtime.GOARCH,
 		Volume: &vol, Amp: a.amp, Audio: a.play.Backend(), CacheBytes: a.cache.Usage(), Outbox: a.out.Len()}
 	if a.st.Desired != nil {
 		s.DesiredRev = a.st.Desired.Rev

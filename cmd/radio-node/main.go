@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -24,11 +25,20 @@ func main() {
 	path := flag.String("config", "/etc/radio-node/config.json", "node config file (printed by 'radioctl node add')")
 	check := flag.Bool("check", false, "validate the config file and exit")
 	debug := flag.Bool("debug", false, "debug logging")
+	rollback := flag.Bool("rollback", false, "put back the binary the last update replaced (radio-node.previous) and exit; then restart the service")
 	flag.Parse()
 	cfg, err := node.LoadConfig(*path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "radio-node:", err)
 		os.Exit(2)
+	}
+	if *rollback {
+		if err := node.RollbackBinary(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "radio-node:", err)
+			os.Exit(1)
+		}
+		fmt.Println("rolled back to the previous binary; restart the service (systemctl restart radio-node)")
+		return
 	}
 	if *check {
 		fmt.Println("config OK:", *path)
@@ -42,7 +52,17 @@ func main() {
 	cfg.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := node.Run(ctx, cfg); err != nil {
+	err = node.Run(ctx, cfg)
+	var re *node.Restart
+	if errors.As(err, &re) {
+		// An update (or its failed trial) hands the process over: same
+		// PID, same arguments, so systemd keeps supervising it.
+		stop()
+		err = syscall.Exec(re.Binary, append([]string{re.Binary}, os.Args[1:]...), os.Environ())
+		fmt.Fprintln(os.Stderr, "radio-node: exec", re.Binary+":", err)
+		os.Exit(1)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "radio-node:", err)
 		os.Exit(1)
 	}

@@ -75,6 +75,13 @@ Commands:
   cap list                    received CAP alerts and what came of them
   area code ID CODE           administrators: an area's national administrative unit code (CAP geocode)
   area drills ID on|off       administrators: play CAP Exercise/Test alerts there
+  release add FILE -version V -arch A   administrators: store a node binary as a release, signed with the update key
+  release list
+  rollout start -version V (-zone ID | -percent P) [-parallel N] [-max-failures N]
+                              administrators: update nodes a few at a time; halts at max-failures
+  rollout list                rollouts and their progress
+  rollout status ID           each node's progress
+  rollout stop ID             halt a running rollout: no further node gets it
   command ID                  a command and the nodes' replies
   plays [-node ID] [-item ID] [-since RFC3339]   proof of play
 
@@ -157,7 +164,7 @@ func need(pos []string, n int, what string) error {
 
 func (c *client) run(args []string) error {
 	cmd := args[0]
-	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule" || cmd == "key" || cmd == "user" || cmd == "token" || cmd == "warn" || cmd == "cap") {
+	if len(args) > 1 && (cmd == "area" || cmd == "station" || cmd == "node" || cmd == "zone" || cmd == "media" || cmd == "schedule" || cmd == "key" || cmd == "user" || cmd == "token" || cmd == "warn" || cmd == "cap" || cmd == "release" || cmd == "rollout") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
@@ -177,6 +184,9 @@ func (c *client) run(args []string) error {
 		return m
 	}
 	if done, err := c.warnCommand(cmd, rest); done {
+		return err
+	}
+	if done, err := c.releaseCommand(cmd, rest); done {
 		return err
 	}
 	switch cmd {

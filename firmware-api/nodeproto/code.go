@@ -38,6 +38,7 @@ var codeNames = map[Code]string{
 	CodeDiskFull:     "disk_full",
 	CodeInvalid:      "invalid",
 	CodeClock:        "clock",
+	CodeUpdateFailed: "update_failed",
 }
 
 // String returns the code's stable name, e.g. "bad_signature".

@@ -75,6 +75,7 @@ type State struct {
 	Online     bool        `json:"online"`
 	TS         int64       `json:"ts,omitempty"` // unix ms of this report
 	Version    string      `json:"version,omitempty"`
+	Arch       string      `json:"arch,omitempty"` // GOARCH of the node software: the release an update must carry
 	UptimeS    int64       `json:"uptime_s,omitempty"`
 	Volume     *int        `json:"volume,omitempty"` // 0-100; a pointer so that 0 (muted) is reported
 	Amp        bool        `json:"amp,omitempty"`
@@ -112,6 +113,7 @@ type Command struct {
 	Volume  *int    `json:"volume,omitempty"` // 0..100, for type volume
 	Amp     *bool   `json:"amp,omitempty"`    // for type amp
 	Stream  *Stream `json:"stream,omitempty"` // for type stream: opens a live session
+	Update  *Update `json:"update,omitempty"` // for type update: install a signed release (release.go)
 }
 
 // Play asks the node to play a media file at PlayAt.

@@ -75,6 +75,13 @@ func (c *Command) Validate() error {
 		if c.Amp == nil {
 			return invalid("amp command %s without amp", c.ID)
 		}
+	case CmdUpdate:
+		if c.Update == nil {
+			return invalid("update command %s without update", c.ID)
+		}
+		if err := c.Update.validate(); err != nil {
+			return err
+		}
 	default:
 		return Errf(CodeUnsupported, fmt.Sprintf("command type %q", c.Type))
 	}

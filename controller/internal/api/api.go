@@ -27,6 +27,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/release"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/signer"
 	"github.com/communeradio/radio/controller/internal/warning"
@@ -70,6 +71,8 @@ type Config struct {
 	// TLSPin is the pin (CertPin) of the certificate the API serves, given
 	// with enrolment codes made over that listener ("": none).
 	TLSPin string
+	// Releases keeps node releases and runs rollouts (nil: none).
+	Releases *release.Manager
 }
 
 // API serves HTTP.
@@ -195,6 +198,7 @@ func (a *API) routes() {
 	a.warningRoutes()
 	a.enrolRoutes()
 	a.adminRoutes()
+	a.releaseRoutes()
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
@@ -505,8 +509,18 @@ type NodeConfig struct {
 	Secret         string          `json:"secret"`
 	Broker         string          `json:"broker"`
 	ControllerKeys []nodeproto.Key `json:"controller_keys"`
+	UpdateKeys     []nodeproto.Key `json:"update_keys,omitempty"` // verify node releases (update command)
 	DataDir        string          `json:"data_dir"`
 	AudioOutput    string          `json:"audio_output,omitempty"`
+}
+
+// nodeConfig is the config an enrolled node (or one with a new secret) gets.
+func (a *API) nodeConfig(id, secret string) NodeConfig {
+	c := NodeConfig{ID: id, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: a.cfg.Signer.Keys(), DataDir: "/var/lib/radio-node"}
+	if a.cfg.Releases != nil {
+		c.UpdateKeys = []nodeproto.Key{a.cfg.Releases.Key()}
+	}
+	return c
 }
 
 type enrolRequest struct {
@@ -551,10 +565,7 @@ func (a *API) enrolNode(w http.ResponseWriter, r *http.Request) error {
 		a.cfg.Logger.Warn("enrolled node's desired state not published yet", "node", n.ID, "err", err)
 	}
 	a.audit(r, a.areaOfStation(r.Context(), n.StationID), "node.enrol", n.ID, n.Name)
-	writeJSON(w, http.StatusCreated, map[string]any{"node": n, "config": NodeConfig{
-		ID: n.ID, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: a.cfg.Signer.Keys(),
-		DataDir: "/var/lib/radio-node",
-	}})
+	writeJSON(w, http.StatusCreated, map[string]any{"node": n, "config": a.nodeConfig(n.ID, secret)})
 	return nil
 }
 
@@ -652,9 +663,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		a.cfg.Logger.Warn("desired state after credential rotation not published yet", "node", id, "err", err)
 	}
 	a.audit(r, a.areaOfStation(r.Context(), n.StationID), "node.secret", id, "")
-	writeJSON(w, http.StatusOK, map[string]any{"node": n, "config": NodeConfig{
-		ID: id, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: a.cfg.Signer.Keys(), DataDir: "/var/lib/radio-node",
-	}})
+	writeJSON(w, http.StatusOK, map[string]any{"node": n, "config": a.nodeConfig(id, secret)})
 	return nil
 }
 

@@ -31,14 +31,17 @@ func (f *Fleet) onFetch(id string, payload []byte) error {
 		return err
 	}
 	now := f.cfg.Now()
-	// One answer for unknown and for not given, so a node cannot probe
-	// which recordings exist.
-	if !f.access.mayFetch(id, req.Media, now) {
+	var src chunkSource = f.cfg.Media
+	if rel := f.cfg.Releases; rel != nil && rel.MayFetch(id, req.Media) {
+		src = rel // a release binary an update sent this node
+	} else if !f.access.mayFetch(id, req.Media, now) {
+		// One answer for unknown and for not given, so a node cannot probe
+		// which recordings (or releases) exist.
 		f.count.refuse(RefusedFetchNotGiven, id, 1, req.Media)
 		f.refuseFetch(id, req.Media)
 		return nil
 	}
-	if !f.cfg.Media.Has(req.Media) {
+	if !src.Has(req.Media) {
 		f.count.refuse(RefusedFetchUnknown, id, 1, req.Media)
 		f.refuseFetch(id, req.Media)
 		return nil
@@ -56,7 +59,7 @@ func (f *Fleet) onFetch(id string, payload []byte) error {
 			f.count.refuse(RefusedChunkRate, id, len(ask)-n, req.Media)
 			return nil
 		}
-		ch, err := f.cfg.Media.ReadChunk(req.Media, i)
+		ch, err := src.ReadChunk(req.Media, i)
 		if err != nil {
 			return fmt.Errorf("chunk %d of %s: %w", i, req.Media, err)
 		}
@@ -68,6 +71,12 @@ func (f *Fleet) onFetch(id string, payload []byte) error {
 		f.count.chunksSent.Add(1)
 	}
 	return nil
+}
+
+// chunkSource is where fetched chunks come from: recordings or releases.
+type chunkSource interface {
+	Has(sha string) bool
+	ReadChunk(sha string, index int) (nodeproto.Chunk, error)
 }
 
 // refuseFetch tells the node it will not get media (PROTOCOL.md §6).

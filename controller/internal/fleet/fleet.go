@@ -52,6 +52,16 @@ type Config struct {
 	// the zone's chunk topic (zonepush.go; 0: DefaultZonePushMax, < 0: no
 	// push, every node fetches on its own).
 	ZonePushMax int64
+	// Releases serves node binaries to the nodes an update names them
+	// for (nil: none).
+	Releases Releases
+}
+
+// Releases is the release store as the chunk path sees it.
+type Releases interface {
+	MayFetch(node, sha string) bool
+	Has(sha string) bool
+	ReadChunk(sha string, index int) (nodeproto.Chunk, error)
 }
 
 // Fleet talks to every node through the broker.

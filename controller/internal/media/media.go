@@ -438,6 +438,12 @@ func (s *Store) ReadChunk(sha string, index int) (nodeproto.Chunk, error) {
 	if err != nil {
 		return nodeproto.Chunk{}, err
 	}
+	return ReadChunkFile(p, sha, index)
+}
+
+// ReadChunkFile reads chunk index of the file at p, named sha on the wire
+// (the release store serves node binaries the same way).
+func ReadChunkFile(p, sha string, index int) (nodeproto.Chunk, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nodeproto.Chunk{}, fmt.Errorf("media: %w", err)

@@ -183,3 +183,17 @@ func (s *Signer) SignStream(p nodeproto.StreamPacket) (packet []byte, kid string
 	}
 	return b, keyOf(priv).ID, nil
 }
+
+// LoadOrCreateKey reads a 32-byte Ed25519 seed from path, or makes one
+// readable by the owner only: a key apart from the command keys (the
+// update key that signs node releases), with no rotation of its own.
+func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
+	k, err := readSeed(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return newSeed(path)
+	}
+	return k, err
+}
+
+// KeyOf is the public key of priv as nodes pin it, with its id.
+func KeyOf(priv ed25519.PrivateKey) nodeproto.Key { return keyOf(priv) }

@@ -238,6 +238,26 @@ const vi = {
   'err.out_of_area': 'Vùng đã chọn có cụm loa ngoài địa bàn của bạn. Hãy chọn lại, hoặc nhờ cán bộ tỉnh / quản trị hệ thống phát.',
   'err.no_audio': 'Chưa tạo được âm thanh cho cảnh báo (máy đọc hoặc bản ghi lỗi). Hãy thử lại hoặc dùng bản ghi có sẵn.',
   'err.ended': 'Cảnh báo này đã kết thúc.',
+
+  'nav.updates': 'Cập nhật phần mềm',
+  'upd.releases': 'Các bản phát hành (đã ký bằng khoá cập nhật)', 'upd.rollouts': 'Đợt cập nhật cụm loa',
+  'upd.version': 'Phiên bản', 'upd.arch': 'Kiến trúc', 'upd.size': 'Dung lượng', 'upd.added': 'Ngày thêm', 'upd.file': 'Tệp chương trình radio-node',
+  'upd.archHint': 'arm64: Raspberry Pi OS 64-bit; arm: 32-bit; amd64: máy tính thường.',
+  'upd.add': 'Thêm bản phát hành', 'upd.added1': 'Đã thêm bản {0} ({1}) và ký bằng khoá cập nhật.', 'upd.missing': 'Hãy chọn tệp và ghi phiên bản.',
+  'upd.noReleases': 'Chưa có bản phát hành nào.', 'upd.noRollouts': 'Chưa có đợt cập nhật nào.',
+  'upd.zone': 'Vùng phát', 'upd.byPercent': '— Theo tỉ lệ toàn hệ thống —', 'upd.percent': 'Tỉ lệ cụm loa (%)', 'upd.auto': 'tự động',
+  'upd.parallel': 'Số cụm loa cập nhật cùng lúc', 'upd.parallelHint': 'Mặc định bằng ngưỡng dừng: không đặt nhiều cụm loa vào rủi ro hơn mức cho phép hỏng.',
+  'upd.maxFailures': 'Ngưỡng dừng (số cụm loa lỗi)', 'upd.maxFailuresHint': 'Mặc định: 10% số cụm loa (ít nhất 1). Đạt ngưỡng thì dừng, cụm loa còn lại không nhận bản này.',
+  'upd.start': 'Bắt đầu cập nhật', 'upd.confirm': 'Cập nhật cụm loa lên phiên bản {0}? Cụm loa nào lỗi sẽ tự quay về phiên bản cũ.',
+  'upd.targetZone': 'vùng {0}', 'upd.targetPercent': '{0}% hệ thống',
+  'upd.counts': 'Mục tiêu {0} · đã cập nhật {1} · lỗi {2} · đang cập nhật {3} · chờ {4}',
+  'upd.by': 'Bắt đầu {0} bởi {1}', 'upd.nodes': 'Từng cụm loa', 'upd.reason': 'Lý do',
+  'upd.st.running': 'Đang chạy', 'upd.st.halted': 'Đã dừng vì lỗi', 'upd.st.done': 'Hoàn tất',
+  'upd.ns.pending': 'Chờ', 'upd.ns.sent': 'Đang cập nhật', 'upd.ns.updated': 'Đã cập nhật', 'upd.ns.failed': 'Lỗi, vẫn chạy phiên bản cũ',
+  'upd.stop': 'Dừng đợt cập nhật', 'upd.confirmStop': 'Dừng đợt cập nhật phiên bản {0}? Cụm loa đang cập nhật vẫn làm xong; các cụm loa khác không nhận nữa.',
+  'upd.stopped': 'Đã dừng bằng tay ({0}). Các cụm loa chưa nhận sẽ không nhận phiên bản này.',
+  'upd.haltedWhy': 'Đã dừng: {0}/{1} cụm loa lỗi (ngưỡng {2}). Các cụm loa còn lại không nhận phiên bản này; cụm loa lỗi tự chạy lại phiên bản cũ.',
+  'err.rollout_running': 'Đang có một đợt cập nhật khác chạy. Hãy chờ nó xong hoặc dừng rồi thử lại.',
 };
 
 const en = {
@@ -474,6 +494,26 @@ const en = {
   'err.out_of_area': 'The chosen area has clusters outside your area. Choose again, or ask provincial staff or the administrator.',
   'err.no_audio': 'The warning\'s audio could not be made (text to speech or the recording failed). Try again or use a recording.',
   'err.ended': 'This warning has already ended.',
+
+  'nav.updates': 'Software updates',
+  'upd.releases': 'Releases (signed with the update key)', 'upd.rollouts': 'Cluster rollouts',
+  'upd.version': 'Version', 'upd.arch': 'Architecture', 'upd.size': 'Size', 'upd.added': 'Added', 'upd.file': 'radio-node program file',
+  'upd.archHint': 'arm64: 64-bit Raspberry Pi OS; arm: 32-bit; amd64: a PC.',
+  'upd.add': 'Add release', 'upd.added1': 'Release {0} ({1}) added and signed with the update key.', 'upd.missing': 'Choose a file and give its version.',
+  'upd.noReleases': 'No releases yet.', 'upd.noRollouts': 'No rollouts yet.',
+  'upd.zone': 'Zone', 'upd.byPercent': '— A share of the whole fleet —', 'upd.percent': 'Share of clusters (%)', 'upd.auto': 'automatic',
+  'upd.parallel': 'Clusters updating at once', 'upd.parallelHint': 'Defaults to the halt threshold: no more clusters at risk than the rollout may lose.',
+  'upd.maxFailures': 'Halt threshold (failed clusters)', 'upd.maxFailuresHint': 'Default: 10% of the clusters (at least 1). At the threshold the rollout halts and the rest never get this version.',
+  'upd.start': 'Start rollout', 'upd.confirm': 'Update clusters to version {0}? A cluster where it fails goes back to its old version by itself.',
+  'upd.targetZone': 'zone {0}', 'upd.targetPercent': '{0}% of the fleet',
+  'upd.counts': 'Targeted {0} · updated {1} · failed {2} · updating {3} · pending {4}',
+  'upd.by': 'Started {0} by {1}', 'upd.nodes': 'Each cluster', 'upd.reason': 'Reason',
+  'upd.st.running': 'Running', 'upd.st.halted': 'Halted on failures', 'upd.st.done': 'Done',
+  'upd.ns.pending': 'Pending', 'upd.ns.sent': 'Updating', 'upd.ns.updated': 'Updated', 'upd.ns.failed': 'Failed, still on its old version',
+  'upd.stop': 'Stop rollout', 'upd.confirmStop': 'Stop the rollout of version {0}? Clusters updating now finish; no other cluster gets it.',
+  'upd.stopped': 'Stopped by hand ({0}). Clusters that had not got this version will not get it.',
+  'upd.haltedWhy': 'Halted: {0} of {1} clusters failed (threshold {2}). The others never get this version; the failed ones run their old version again by themselves.',
+  'err.rollout_running': 'Another rollout is running. Wait until it ends or halts, then try again.',
 };
 
 const tables = { vi, en };
