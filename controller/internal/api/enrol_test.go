@@ -300,3 +300,36 @@ func decodeQR(t *testing.T, dataURL string) string {
 	}
 	return strings.TrimRight(string(out), "\n")
 }
+
+// Boxes racing with one code: exactly one gets the config.
+func TestEnrolCodeRaceOneWinner(t *testing.T) {
+	e := enrolEnv(t)
+	_, ans := e.newCode(e.login("officer-a"), map[string]any{"id": "n-race", "station_id": "st-a", "zones": []string{"z-a"}})
+	const boxes = 6
+	statuses := make(chan int, boxes)
+	for range boxes {
+		go func() {
+			b, _ := json.Marshal(nodeproto.EnrolRequest{Code: ans.Code})
+			resp, err := http.Post(e.srv.URL+nodeproto.EnrolPath, "application/json", bytes.NewReader(b))
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	won := 0
+	for range boxes {
+		switch s := <-statuses; s {
+		case http.StatusOK:
+			won++
+		case http.StatusGone:
+		default:
+			t.Errorf("a racing box got HTTP %d", s)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d boxes enrolled with one code, want 1", won)
+	}
+}
