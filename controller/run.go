@@ -90,12 +90,16 @@ func Run(ctx context.Context, cfg Config) error {
 		onCreds    func(context.Context)
 	)
 	var tlsConf *tls.Config
+	var tlsPin string // given with enrolment codes
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
 			return fmt.Errorf("controller: TLS certificate: %w", err)
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if tlsPin, err = api.CertPin(cert); err != nil {
+			return fmt.Errorf("controller: TLS certificate: %w", err)
+		}
 	}
 	// The broker asks for a node's zones on every zone command it delivers
 	// (thousands at once for an emergency): answer from memory, reloaded
@@ -300,7 +304,8 @@ func Run(ctx context.Context, cfg Config) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
 			return publishDesired(ctx, node)
 		},
-		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup, Warnings: warnings, Releases: releases})
+		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup, Warnings: warnings, Releases: releases,
+		TLSPin: tlsPin})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("controller: http: %w", err)

@@ -67,12 +67,7 @@ func TestTLS(t *testing.T) {
 	if resp, err := http.Get(strings.Replace(url, "https://", "http://", 1) + "/api/v1/health"); err == nil && resp.StatusCode < 400 {
 		t.Errorf("plain HTTP accepted: %v", resp.Status)
 	}
-	pool := x509.NewCertPool()
-	pem, _ := os.ReadFile(caFile)
-	pool.AppendCertsFromPEM(pem)
-	old := http.DefaultTransport
-	http.DefaultTransport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	defer func() { http.DefaultTransport = old }()
+	trustCA(t, caFile)
 
 	ctl.setupCommuneTLS(t, caFile)
 	cfgPath := filepath.Join(dir, "t1.json")
@@ -107,6 +102,17 @@ func TestTLS(t *testing.T) {
 			t.Errorf("%s client connected to the TLS listener", name)
 		}
 	}
+}
+
+// trustCA makes the test's HTTP clients trust the CA in caFile until the
+// test ends.
+func trustCA(t *testing.T, caFile string) {
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(caFile)
+	pool.AppendCertsFromPEM(pem)
+	old := http.DefaultTransport
+	http.DefaultTransport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(func() { http.DefaultTransport = old })
 }
 
 func (c *controller) radioctlTLS(t *testing.T, ca string, args ...string) string {

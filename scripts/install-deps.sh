@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 base=(pkg-config gcc libasound2-dev libopus-dev ffmpeg)
 case "$what" in
   run)  pkgs=("${base[@]}" libasound2-plugins espeak-ng) ;;
-  test) pkgs=("${base[@]}" espeak-ng mosquitto mosquitto-clients icecast2 pulseaudio pulseaudio-utils libasound2-plugins alsa-utils chromium fonts-noto-core systemd adduser) ;;
+  test) pkgs=("${base[@]}" espeak-ng mosquitto mosquitto-clients icecast2 pulseaudio pulseaudio-utils libasound2-plugins alsa-utils chromium fonts-noto-core systemd adduser zbar-tools) ;;
   cross-arm64) pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64 libopus-dev:arm64 pkg-config) ;;
   cross-armhf) pkgs=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross libasound2-dev:armhf libopus-dev:armhf pkg-config) ;;
   *) echo "usage: $0 [test|run|cross-arm64|cross-armhf]" >&2; exit 2 ;;

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/communeradio/radio/internal/sdnotify"
 	"github.com/communeradio/radio/node"
@@ -18,7 +20,10 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
-	path := flag.String("config", "/etc/radio-node/config.json", "node config file (printed by 'radioctl node add')")
+	if len(os.Args) > 1 && os.Args[1] == "enrol" {
+		os.Exit(enrol(os.Args[2:]))
+	}
+	path := flag.String("config", "/etc/radio/node.json", "node config file (printed by 'radioctl node add')")
 	check := flag.Bool("check", false, "validate the config file and exit")
 	debug := flag.Bool("debug", false, "debug logging")
 	rollback := flag.Bool("rollback", false, "put back the binary the last update replaced (radio-node.previous) and exit; then restart the service")
@@ -107,4 +112,49 @@ func handOver(inst string) bool {
 		return false
 	}
 	return true
+}
+
+// enrol runs `radio-node enrol CODE [flags]`: the code may be typed with
+// blanks (several words) before or after the flags.
+func enrol(args []string) int {
+	fs := flag.NewFlagSet("radio-node enrol", flag.ContinueOnError)
+	var c node.EnrolConfig
+	fs.StringVar(&c.Controller, "controller", "", "https://host:port of the controller (shown with the code)")
+	fs.StringVar(&c.ConfigPath, "config", "/etc/radio/node.json", "node config file to write (its hardware settings, if any, are kept)")
+	fs.StringVar(&c.CAFile, "ca", "", "PEM file of the CA that signed the controller's certificate (default: the system's CAs)")
+	fs.StringVar(&c.Pin, "pin", "", "sha256//... pin of the controller's certificate, shown with the code (for a self-signed certificate)")
+	fs.StringVar(&c.DataDir, "data", "", "data folder of the node (default: the config's, else /var/lib/radio-node)")
+	fs.BoolVar(&c.Force, "force", false, "replace a config that already holds a node's credentials")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: radio-node enrol CODE -controller https://host:port [-pin sha256//...] [-ca ca.pem] [-config FILE]\n\n"+
+			"Redeems a one-time enrolment code made in the web app (Quản lý > Mã đăng ký) and writes the node's config.\n\n")
+		fs.PrintDefaults()
+	}
+	var words []string
+	for len(args) > 0 {
+		for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			words, args = append(words, args[0]), args[1:]
+		}
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		args = fs.Args()
+	}
+	c.Code = strings.Join(words, "")
+	if c.Code == "" || c.Controller == "" {
+		fs.Usage()
+		return 2
+	}
+	c.Version = version
+	c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	c.Now = time.Now
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := node.Enrol(ctx, c)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "radio-node:", err)
+		return 1
+	}
+	fmt.Printf("enrolled as %s; config written to %s\nstart the node: systemctl restart radio-node (or radio-node -config %s)\n", cfg.ID, c.ConfigPath, c.ConfigPath)
+	return 0
 }

@@ -682,6 +682,6 @@ func (c *client) writeConfig(id string, cfg json.RawMessage, out, what string) e
 	if err := os.WriteFile(out, pretty.Bytes(), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "node %s %s; config written to %s (it holds the node's secret: copy it to the box as /etc/radio-node/config.json)\n", id, what, out)
+	fmt.Fprintf(c.out, "node %s %s; config written to %s (it holds the node's secret: copy it to the box as /etc/radio/node.json)\n", id, what, out)
 	return nil
 }

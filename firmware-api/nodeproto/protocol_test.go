@@ -93,7 +93,8 @@ func TestProtocolExamples(t *testing.T) {
 				"State": func() validator { return new(State) }, "Desired": func() validator { return new(Desired) },
 				"Command": func() validator { return new(Command) }, "Reply": func() validator { return new(Reply) },
 				"Fetch": func() validator { return new(Fetch) }, "Events": func() validator { return new(Events) },
-				"Ack": func() validator { return new(Ack) },
+				"Ack":          func() validator { return new(Ack) },
+				"EnrolRequest": func() validator { return new(EnrolRequest) }, "Enrolment": func() validator { return new(Enrolment) },
 			}[ex.kind]
 			if v == nil {
 				t.Fatalf("line %d: unknown example kind %q", ex.line, ex.kind)
@@ -116,7 +117,7 @@ func TestProtocolExamples(t *testing.T) {
 			}
 		})
 	}
-	for _, k := range []string{"State", "Desired", "Command", "Reply", "Fetch", "Events", "Ack", "Chunk", "ChunkRefusal", "Envelope/Command", "Envelope/Desired"} {
+	for _, k := range []string{"State", "Desired", "Command", "Reply", "Fetch", "Events", "Ack", "Chunk", "ChunkRefusal", "Envelope/Command", "Envelope/Desired", "EnrolRequest", "Enrolment"} {
 		if seen[k] == 0 {
 			t.Errorf("PROTOCOL.md has no example of %s", k)
 		}

@@ -296,10 +296,12 @@ func TestOfficerSeesAndTouchesOnlyTheirCommune(t *testing.T) {
 		{"GET", "/api/v1/plays?station=st-b", nil},
 		{"GET", "/api/v1/plays.csv?station=st-b", nil},
 		{"GET", "/api/v1/reports/occurrences?station=st-b", nil},
+		// B's zones and clusters (A's own are the officer's to manage: TestManageWithinArea)
+		{"POST", "/api/v1/nodes/n-b/revoke", nil},
+		{"POST", "/api/v1/zones", map[string]any{"id": "z-x", "station_id": "st-b"}},
+		{"PUT", "/api/v1/zones/z-b/nodes", map[string]any{"nodes": []string{}}},
 		// and what only an administrator does
 		{"POST", "/api/v1/nodes", map[string]any{"id": "n-x", "station_id": "st-a"}},
-		{"POST", "/api/v1/nodes/n-a/revoke", nil},
-		{"POST", "/api/v1/zones", map[string]any{"id": "z-x", "station_id": "st-a"}},
 		{"POST", "/api/v1/users", map[string]any{"username": "x", "role": "leader", "area_id": "a"}},
 		{"GET", "/api/v1/users", nil},
 		{"POST", "/api/v1/keys/rotate", map[string]any{"step": "prepare"}},

@@ -426,17 +426,8 @@ type Node struct {
 
 // CreateNode enrols a node with the hash of its broker secret.
 func (db *DB) CreateNode(ctx context.Context, n Node, secretHash []byte) error {
-	if err := checkID("node", n.ID); err != nil {
+	if err := CheckNode(n); err != nil {
 		return err
-	}
-	if n.ID == "controller" || strings.HasPrefix(n.ID, "controller-") {
-		// The controller's own broker accounts: a node of that name could
-		// never log in, and with Mosquitto it would stop every later
-		// password file from being written.
-		return invalidf("node id %q is reserved for the controller's broker accounts: choose another", n.ID)
-	}
-	if n.Lat < -90 || n.Lat > 90 || n.Lon < -180 || n.Lon > 180 {
-		return invalidf("node %s: lat/lon %v,%v out of range", n.ID, n.Lat, n.Lon)
 	}
 	if len(secretHash) == 0 {
 		return invalidf("node %s: no credentials", n.ID)
@@ -453,6 +444,25 @@ func (db *DB) CreateNode(ctx context.Context, n Node, secretHash []byte) error {
 		db.liveEnrolled(n.ID, n.StationID, true)
 	}
 	return writeErr("node "+n.ID, err)
+}
+
+// CheckNode checks what a node record says about itself (its id, its
+// position), without the registry: an enrolment code is checked the same
+// way before it is handed out.
+func CheckNode(n Node) error {
+	if err := checkID("node", n.ID); err != nil {
+		return err
+	}
+	if n.ID == "controller" || strings.HasPrefix(n.ID, "controller-") {
+		// The controller's own broker accounts: a node of that name could
+		// never log in, and with Mosquitto it would stop every later
+		// password file from being written.
+		return invalidf("node id %q is reserved for the controller's broker accounts: choose another", n.ID)
+	}
+	if n.Lat < -90 || n.Lat > 90 || n.Lon < -180 || n.Lon > 180 {
+		return invalidf("node %s: lat/lon %v,%v out of range", n.ID, n.Lat, n.Lon)
+	}
+	return nil
 }
 
 const nodeCols = "id, station_id, name, lat, lon, created_at, revoked, COALESCE((SELECT group_concat(zone_id) FROM (SELECT zone_id FROM zone_nodes WHERE node_id = nodes.id ORDER BY zone_id)), '')"
@@ -487,14 +497,27 @@ func (db *DB) ListNodes(ctx context.Context, stationID string) ([]Node, error) {
 	return db.NodesOf(ctx, []string{stationID})
 }
 
-// RevokeNode marks a node's credentials revoked.
+// RevokeNode marks a node's credentials revoked and takes it out of its
+// zones, in one transaction: a revoked box is no longer part of any zone's
+// audience (zone commands, reports, the broker's zone ACL).
 func (db *DB) RevokeNode(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, "UPDATE nodes SET revoked = 1 WHERE id = ?", id)
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "UPDATE nodes SET revoked = 1 WHERE id = ?", id)
 	if err != nil {
 		return writeErr("node "+id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("node %q %w", id, ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM zone_nodes WHERE node_id = ?", id); err != nil {
+		return writeErr("node "+id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("registry: node %s: %w", id, err)
 	}
 	db.liveEnrolled(id, "", false)
 	return nil
@@ -639,8 +662,12 @@ func (db *DB) changeZone(ctx context.Context, zoneID string, change func(tx *sql
 	}
 	add := func(id string) error {
 		var ns string
-		if err := tx.QueryRowContext(ctx, "SELECT station_id FROM nodes WHERE id = ?", id).Scan(&ns); err != nil {
+		var revoked bool
+		if err := tx.QueryRowContext(ctx, "SELECT station_id, revoked FROM nodes WHERE id = ?", id).Scan(&ns, &revoked); err != nil {
 			return notFound("node", id, err)
+		}
+		if revoked {
+			return invalidf("node %s is revoked: a revoked cluster belongs to no zone (give it new credentials first)", id)
 		}
 		if ns != station {
 			return invalidf("node %s belongs to station %s, zone %s to station %s", id, ns, zoneID, station)
@@ -709,20 +736,7 @@ func (db *DB) NodeCredentials(ctx context.Context) ([]NodeCredential, error) {
 
 // NodeZones returns the zones a node belongs to.
 func (db *DB) NodeZones(ctx context.Context, nodeID string) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT zone_id FROM zone_nodes WHERE node_id = ? ORDER BY zone_id", nodeID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var z string
-		if err := rows.Scan(&z); err != nil {
-			return nil, err
-		}
-		out = append(out, z)
-	}
-	return out, rows.Err()
+	return zonesOf(ctx, db.r, nodeID)
 }
 
 // Media is an uploaded recording in the delivery format.

@@ -16,6 +16,7 @@ import * as plays from './pages/plays.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
 import * as updates from './pages/updates.js';
+import * as manage from './pages/manage.js';
 import * as account from './pages/account.js';
 
 // The pages in menu order; show() says who sees the page.
@@ -33,6 +34,7 @@ const pages = [
   { path: 'audit', key: 'nav.audit', mod: audit },
   { path: 'users', key: 'nav.users', mod: users, show: can.admin },
   { path: 'updates', key: 'nav.updates', mod: updates, show: can.admin },
+  { path: 'manage', key: 'nav.manage', mod: manage, show: can.change },
   // reached from the name in the top bar (and, on a phone, from the menu)
   { path: 'account', key: 'nav.account', mod: account, menu: false },
 ];
