@@ -203,3 +203,11 @@ func signedSize(d nodeproto.Desired, kid string) (int, error) {
 	return len(`{"kid":`) + len(k) + len(`,"msg":""`) + base64.StdEncoding.EncodedLen(len(msg)) +
 		len(`,"sig":""}`) + base64.StdEncoding.EncodedLen(sigLen), nil
 }
+
+// Held records that node already holds d, published before the
+// controller restarted and not sent again: the node may fetch the content
+// d names, as if it had just been published.
+func (f *Fleet) Held(node string, d nodeproto.Desired) {
+	d.Node = node
+	f.access.setDesired(d)
+}

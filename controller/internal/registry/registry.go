@@ -450,7 +450,7 @@ func (db *DB) CreateNode(ctx context.Context, n Node, secretHash []byte) error {
 	_, err := db.w.ExecContext(ctx, "INSERT INTO nodes(id, station_id, name, lat, lon, secret_hash, created_at) VALUES (?,?,?,?,?,?,?)",
 		n.ID, n.StationID, n.Name, n.Lat, n.Lon, string(secretHash), ms(n.CreatedAt))
 	if err == nil {
-		db.liveEnrolled(n.ID, n.StationID, true)
+		db.liveEnrolled(n.ID, n.StationID, fromMS(ms(n.CreatedAt)), true)
 	}
 	return writeErr("node "+n.ID, err)
 }
@@ -496,7 +496,7 @@ func (db *DB) RevokeNode(ctx context.Context, id string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("node %q %w", id, ErrNotFound)
 	}
-	db.liveEnrolled(id, "", false)
+	db.liveEnrolled(id, "", time.Time{}, false)
 	return nil
 }
 
@@ -513,7 +513,7 @@ func (db *DB) SetNodeSecret(ctx context.Context, id string, secretHash []byte) e
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("node %q %w", id, ErrNotFound)
 	}
-	db.liveEnrolled(id, "", true)
+	db.liveEnrolled(id, "", time.Time{}, true)
 	return nil
 }
 
@@ -911,4 +911,39 @@ func (db *DB) DesiredRevs(ctx context.Context) (map[string]int64, error) {
 		out[id] = rev
 	}
 	return out, rows.Err()
+}
+
+// DesiredSync is what the controller last published to a node and what the
+// node last said it applied.
+type DesiredSync struct {
+	Rev     int64  // the revision last published
+	Hash    string // the hash of what it held (SetDesiredHash)
+	Applied int64  // the revision the node's last state reported (0: none)
+}
+
+// DesiredSyncs returns, for every node that is not revoked, its DesiredSync.
+func (db *DB) DesiredSyncs(ctx context.Context) (map[string]DesiredSync, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT n.id, n.desired_rev, n.desired_hash, coalesce(json_extract(s.state, '$.desired_rev'), 0)
+		FROM nodes n LEFT JOIN node_state s ON s.node_id = n.id WHERE n.revoked = 0`)
+	if err != nil {
+		return nil, fmt.Errorf("registry: desired state: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]DesiredSync{}
+	for rows.Next() {
+		var id string
+		var d DesiredSync
+		if err := rows.Scan(&id, &d.Rev, &d.Hash, &d.Applied); err != nil {
+			return nil, fmt.Errorf("registry: desired state: %w", err)
+		}
+		out[id] = d
+	}
+	return out, rows.Err()
+}
+
+// SetDesiredHash records the hash of the desired state just published to
+// a node.
+func (db *DB) SetDesiredHash(ctx context.Context, id, hash string) error {
+	_, err := db.w.ExecContext(ctx, "UPDATE nodes SET desired_hash = ? WHERE id = ?", hash, id)
+	return writeErr("node "+id, err)
 }

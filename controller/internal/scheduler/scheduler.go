@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/communeradio/radio/controller/internal/desired"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
@@ -37,14 +38,15 @@ type Config struct {
 	Grace time.Duration
 	// Refresh is how often plans are recomputed (default 1 h).
 	Refresh time.Duration
-	// Nodes resolves an item's target within a station to node ids with
-	// their start offset (zone offsets).
-	Nodes func(ctx context.Context, station string, t schedule.Target) (map[string]time.Duration, error)
+	// Targets reads, once per plan, what resolving targets needs
+	// (programme.Load): the plan then resolves every occurrence against
+	// that one snapshot instead of asking the registry each time.
+	Targets func(ctx context.Context) (Resolver, error)
 	// Media looks up a media file; ok is false if it is not in the store.
 	Media func(ctx context.Context, sha string) (Media, bool)
-	// Publish sends a node its desired state; the scheduler calls it when
-	// the node's slots change.
-	Publish func(ctx context.Context, node string) error
+	// Hand gives the desired-state publisher the plans of the nodes whose
+	// slots changed (or whose schedule runs out: Plan.Force) at each plan.
+	Hand func(plans map[string]desired.Plan)
 	// LastRun and SetLastRun persist when the scheduler last planned, so a
 	// restarted controller can say which occurrences fell into its downtime
 	// beyond the grace window. Both optional.
@@ -63,6 +65,11 @@ type Config struct {
 	// controller, not the nodes' schedules, airs them as live sessions.
 	Relays func(ctx context.Context, relays []Relay)
 }
+
+// Resolver resolves an item's target within a station, for an
+// occurrence at a time, to node ids with their start offset (zone
+// offsets): programme.Resolve over one snapshot of the registry.
+type Resolver func(station string, t schedule.Target, at time.Time) (map[string]time.Duration, error)
 
 // Relay is one occurrence of a `source relay` item: the stream (a URL or a
 // channel name) to air on Target from At to End, as session ID.
@@ -288,20 +295,20 @@ func (s *Scheduler) Replan(ctx context.Context, now time.Time) {
 		}
 	}
 	s.slots, s.until, s.planTo = plan, until, now.Add(s.cfg.Horizon)
-	s.mu.Unlock()
-	sort.Strings(changed)
+	handed := make(map[string]desired.Plan, len(changed))
 	for _, n := range changed {
-		if err := s.cfg.Publish(ctx, n); err != nil {
-			s.cfg.Logger.Warn("scheduler: publishing desired state", "node", n, "err", err)
-			continue
-		}
-		s.mu.Lock()
-		b, _ := json.Marshal(s.slots[n])
+		b, _ := json.Marshal(plan[n])
 		s.sent[n] = sha256.Sum256(b)
-		s.mu.Unlock()
+		to, ok := until[n]
+		if !ok {
+			to = s.planTo
+		}
+		handed[n] = desired.Plan{Slots: plan[n], Until: to, Force: s.runsOut(n, now, until)}
 	}
+	s.mu.Unlock()
+	s.cfg.Hand(handed) // even empty: the publisher waits for the first plan
 	if len(changed) > 0 {
-		s.cfg.Logger.Info("scheduler: schedules sent", "nodes", len(changed))
+		s.cfg.Logger.Info("scheduler: changed schedules handed to the publisher", "nodes", len(changed))
 	}
 }
 
@@ -346,11 +353,35 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) (plan map[string][]
 		}
 	}
 	s.mu.Unlock()
+	resolve, err := s.cfg.Targets(ctx)
+	if err != nil {
+		// Keep the last plan: nodes keep their schedules until the
+		// registry answers again.
+		s.cfg.Logger.Error("scheduler: reading nodes and zones; plan kept", "err", err)
+		s.mu.Lock()
+		plan, until = s.slots, s.until
+		s.mu.Unlock()
+		return plan, until
+	}
+	// Media asked once per file and plan, not once per occurrence.
+	type info struct {
+		m  Media
+		ok bool
+	}
+	media := map[string]info{}
+	lookup := func(sha string) (Media, bool) {
+		i, seen := media[sha]
+		if !seen {
+			i.m, i.ok = s.cfg.Media(ctx, sha)
+			media[sha] = i
+		}
+		return i.m, i.ok
+	}
 	var relays []Relay
 	for name, sc := range s.Schedules() {
 		durations := func(it schedule.Item) time.Duration {
 			if sha := mediaOf(it); sha != "" {
-				if m, ok := s.cfg.Media(ctx, sha); ok {
+				if m, ok := lookup(sha); ok {
 					return m.Duration
 				}
 			}
@@ -372,7 +403,7 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) (plan map[string][]
 			if sha == "" {
 				continue // tts and live come with their own issue
 			}
-			m, ok := s.cfg.Media(ctx, sha)
+			m, ok := lookup(sha)
 			if !ok {
 				s.cfg.Logger.Warn("scheduler: media not in the store; occurrence skipped", "schedule", name, "item", it.ID, "media", sha)
 				continue
@@ -382,7 +413,7 @@ func (s *Scheduler) plan(ctx context.Context, now time.Time) (plan map[string][]
 				s.cfg.Logger.Warn("scheduler: occurrence was due while the controller was down; sent within the grace window",
 					"occurrence", o.ID(), "due", o.At, "grace", s.cfg.Grace)
 			}
-			targets, err := s.cfg.Nodes(ctx, sc.Station, it.Target)
+			targets, err := resolve(sc.Station, it.Target, o.At)
 			if err != nil {
 				s.cfg.Logger.Warn("scheduler: target", "schedule", name, "item", it.ID, "err", err)
 				continue
