@@ -183,6 +183,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	go pub.Run(ctx)
+	if cfg.desiredDone != nil {
+		go func() { pub.Wait(); cfg.desiredDone() }()
+	}
 	schedDir := cfg.SchedulesDir
 	if schedDir == "" {
 		schedDir = filepath.Join(cfg.DataDir, "schedules")

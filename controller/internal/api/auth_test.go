@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/communeradio/radio/controller/internal/desired"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
@@ -95,7 +96,7 @@ func newEnv(t testing.TB) *env {
 	sch := &Schedules{Dir: filepath.Join(dir, "schedules"), Media: store, Registry: reg, Logger: log}
 	sch.Now = clock.Now
 	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Targets: sch.Targets, Media: sch.MediaInfo, Now: clock.Now,
-		Publish: func(context.Context, string) error { return nil }})
+		Hand: func(map[string]desired.Plan) {}})
 	a := New(Config{Registry: reg, Media: store, Logger: log, Schedules: sch, Now: clock.Now,
 		PublishDesired: func(context.Context, string) error { return nil },
 		Warnings:       warning.New(warning.Config{Registry: reg, Media: store, Logger: log, Now: clock.Now})})

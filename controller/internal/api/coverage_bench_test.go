@@ -115,3 +115,17 @@ func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) 
 func userProvince(area string) registry.User {
 	return registry.User{ID: "u-" + area, Username: "staff-" + area, Role: registry.RoleProvince, AreaID: area}
 }
+
+// BenchmarkReplan is one full plan of the national dataset (seedCountry:
+// 10,000 stations, 100,000 nodes, two daily bulletins each, a week ahead):
+// every node's slots computed and handed to the publisher (here a no-op).
+// The scheduler reads nodes and zones once per plan and each file once.
+func BenchmarkReplan(b *testing.B) {
+	e := newEnv(b)
+	seedCountry(b, e, 10_000, 10)
+	ctx := context.Background()
+	for b.Loop() {
+		e.sch.Scheduler.Replan(ctx, e.clock.Now())
+	}
+	b.ReportMetric(float64(len(e.sch.Scheduler.Slots("dai-00001-01"))), "slots/node")
+}

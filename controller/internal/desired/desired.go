@@ -41,7 +41,7 @@ type Config struct {
 	// (default 4): each waits for the broker's acknowledgement.
 	Workers int
 	// Pace is the least time between two background publishes (default
-	// 2 ms: at most 500 a second), so that a start or a national
+	// 1 ms: at most 1,000 a second), so that a start or a national
 	// programme change does not flood the broker ahead of live traffic.
 	Pace time.Duration
 	// Retained says the broker kept retained messages across the
@@ -91,7 +91,7 @@ func New(cfg Config) *Publisher {
 		cfg.Workers = 4
 	}
 	if cfg.Pace <= 0 {
-		cfg.Pace = 2 * time.Millisecond
+		cfg.Pace = time.Millisecond
 	}
 	if cfg.Keys == nil {
 		cfg.Keys = func() []nodeproto.Key { return nil }

@@ -825,7 +825,14 @@ func (db *DB) UpsertNodeState(ctx context.Context, s NodeState) error {
 
 // ListNodeStates returns every node's latest state.
 func (db *DB) ListNodeStates(ctx context.Context) ([]NodeState, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, state, updated_at FROM node_state ORDER BY node_id")
+	return db.NodeStatesOf(ctx, nil)
+}
+
+// NodeStatesOf returns the latest state of the given nodes (nil: all): a
+// node's page reads its own, not a country's.
+func (db *DB) NodeStatesOf(ctx context.Context, nodes []string) ([]NodeState, error) {
+	where, args := inNodes("node_id", nodes)
+	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, state, updated_at FROM node_state WHERE "+where+" ORDER BY node_id", args...)
 	if err != nil {
 		return nil, err
 	}
