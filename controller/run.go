@@ -178,7 +178,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer lv.Close()
 
 	// Desired state: one publisher, in the background, only where it changed.
-	pub := desired.New(desired.Config{Registry: reg, Fleet: fl, Keys: sig.Keys, Logger: log, Retained: embedded == nil})
+	pub := desired.New(desired.Config{Registry: reg, Fleet: fl, Keys: sig.Keys, Logger: log, Now: cfg.Now, Retained: embedded == nil})
 	if err := pub.Start(ctx); err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func Run(ctx context.Context, cfg Config) error {
 	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
 	sched := scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Targets: schedules.Targets,
 		Media: schedules.MediaInfo, Hand: pub.Hand, Relays: lv.PlanRelays,
-		Reach: func(node string) time.Time { r, _ := fl.Reach(node); return r.Until },
+		Reach: func(node string) time.Time { r, _ := pub.Reach(node); return r.Until },
 		LastRun: func() time.Time {
 			b, _ := os.ReadFile(lastRunFile)
 			t, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
@@ -250,10 +250,11 @@ func Run(ctx context.Context, cfg Config) error {
 	go warnings.Run(ctx)
 	h := api.New(api.Config{Registry: reg, Media: store, Fleet: fl, Signer: sig, Logger: log,
 		Live: lv, NodeBroker: nodeBroker, OnCredentialsChanged: onCreds, Disconnect: disconnect, DefaultLead: cfg.PlayLead,
-		PublishDesired: func(ctx context.Context, node string) error {
+		PublishDesired: func(ctx context.Context, nodes ...string) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
-			return pub.Publish(ctx, node)
+			return pub.PublishNodes(ctx, nodes...)
 		},
+		Reach:     pub.Reach,
 		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup, Warnings: warnings})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

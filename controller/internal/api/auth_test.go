@@ -98,7 +98,7 @@ func newEnv(t testing.TB) *env {
 	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Targets: sch.Targets, Media: sch.MediaInfo, Now: clock.Now,
 		Hand: func(map[string]desired.Plan) {}})
 	a := New(Config{Registry: reg, Media: store, Logger: log, Schedules: sch, Now: clock.Now,
-		PublishDesired: func(context.Context, string) error { return nil },
+		PublishDesired: func(context.Context, ...string) error { return nil },
 		Warnings:       warning.New(warning.Config{Registry: reg, Media: store, Logger: log, Now: clock.Now})})
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)

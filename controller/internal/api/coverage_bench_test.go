@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -123,6 +125,14 @@ func userProvince(area string) registry.User {
 func BenchmarkReplan(b *testing.B) {
 	e := newEnv(b)
 	seedCountry(b, e, 10_000, 10)
+	// The recording itself, which the scheduler looks for in the store.
+	file := filepath.Join(filepath.Dir(e.db), "media", shaA[:2], shaA+".opus")
+	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(file, make([]byte, 1000), 0o640); err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	for b.Loop() {
 		e.sch.Scheduler.Replan(ctx, e.clock.Now())

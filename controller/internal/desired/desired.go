@@ -23,9 +23,11 @@ import (
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
-// Sender fits, signs and sends one desired state (fleet.Fleet).
+// Sender signs and sends one desired state (fleet.Fleet).
 type Sender interface {
-	PublishDesired(ctx context.Context, node string, d nodeproto.Desired) error
+	SendDesired(ctx context.Context, d nodeproto.Desired) error
+	// KeyID is the signing key's id, for the signed message's size.
+	KeyID() string
 	// Held tells the fleet that the node already holds d (published before
 	// a restart), so that it may fetch the content d names.
 	Held(node string, d nodeproto.Desired)
@@ -37,6 +39,8 @@ type Config struct {
 	Fleet    Sender
 	Keys     func() []nodeproto.Key
 	Logger   *slog.Logger
+	// Now is the controller's clock (nil: time.Now).
+	Now func() time.Time
 	// Workers is how many nodes are published at once in the background
 	// (default 4): each waits for the broker's acknowledgement.
 	Workers int
@@ -66,6 +70,7 @@ type Publisher struct {
 	cfg   Config
 	log   *slog.Logger
 	locks sync.Map // node -> *sync.Mutex: assemble, number and publish one at a time
+	reach sync.Map // node -> Reach of its last desired state
 
 	mu     sync.Mutex
 	plans  map[string]Plan
@@ -92,6 +97,9 @@ func New(cfg Config) *Publisher {
 	}
 	if cfg.Pace <= 0 {
 		cfg.Pace = time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Keys == nil {
 		cfg.Keys = func() []nodeproto.Key { return nil }
@@ -240,6 +248,36 @@ func (p *Publisher) Publish(ctx context.Context, node string) error {
 	return p.publish(ctx, node, false)
 }
 
+// PublishNodes publishes the nodes' desired state now, Workers at a time,
+// and returns the first error (the others are still published).
+func (p *Publisher) PublishNodes(ctx context.Context, nodes ...string) error {
+	if len(nodes) == 1 {
+		return p.Publish(ctx, nodes[0])
+	}
+	sem := make(chan struct{}, p.cfg.Workers)
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	for _, n := range nodes {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := p.Publish(ctx, n); err != nil {
+				errMu.Lock()
+				if first == nil {
+					first = err
+				}
+				errMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
 func (p *Publisher) publish(ctx context.Context, node string, force bool) error {
 	select {
 	case <-ctx.Done():
@@ -262,7 +300,7 @@ func (p *Publisher) publish(ctx context.Context, node string, force bool) error 
 		p.cfg.Fleet.Held(node, d)
 		return nil
 	}
-	if err := p.cfg.Fleet.PublishDesired(ctx, node, d); err != nil {
+	if err := p.send(ctx, node, d); err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -272,6 +310,52 @@ func (p *Publisher) publish(ctx context.Context, node string, force bool) error 
 		return fmt.Errorf("desired: recording what %s was sent: %w", node, err)
 	}
 	return nil
+}
+
+// send numbers d with a new revision, cuts a schedule too large for one
+// message to fit (Fit), never below a day ahead: beyond that it is refused
+// with ErrScheduleTooLarge and the node keeps its last desired state.
+// Reach tells how far the result reaches.
+func (p *Publisher) send(ctx context.Context, node string, d nodeproto.Desired) error {
+	rev, err := p.cfg.Registry.NextDesiredRev(ctx, node)
+	if err != nil {
+		return err
+	}
+	now := p.cfg.Now()
+	d.Node, d.Rev, d.Issued = node, rev, now.UnixMilli()
+	if d.Amp == "" {
+		d.Amp = "auto"
+	}
+	d, planned, err := fitDesired(d, p.cfg.Fleet.KeyID(), now, nodeproto.MaxJSONPayload)
+	r := Reach{Until: time.UnixMilli(d.HorizonUntil), Planned: planned, Slots: len(d.Schedule), At: now}
+	if d.HorizonUntil == 0 {
+		r.Until = time.Time{}
+	}
+	if err != nil {
+		r.Error = err.Error()
+		if old, ok := p.Reach(node); ok { // what the node still holds
+			r.Until, r.Slots = old.Until, old.Slots
+		}
+		p.reach.Store(node, r)
+		return fmt.Errorf("desired state of %s: %w", node, err)
+	}
+	if !planned.IsZero() {
+		p.log.Warn("desired state cut to fit one message", "node", node, "until", r.Until, "planned", planned, "slots", r.Slots)
+	}
+	if err := p.cfg.Fleet.SendDesired(ctx, d); err != nil {
+		return err
+	}
+	p.reach.Store(node, r)
+	return nil
+}
+
+// Reach returns what the last desired state built for node reached.
+func (p *Publisher) Reach(node string) (Reach, bool) {
+	v, ok := p.reach.Load(node)
+	if !ok {
+		return Reach{}, false
+	}
+	return v.(Reach), true
 }
 
 // assemble builds node's desired state; ok is false for a revoked node.

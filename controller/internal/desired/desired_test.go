@@ -17,26 +17,26 @@ import (
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
-// sender stands in for the fleet: it numbers revisions in the registry as
-// the fleet does and records what it was asked.
+// sender stands in for the fleet: it records what it was asked to send.
 type sender struct {
-	reg  *registry.DB
 	mu   sync.Mutex
 	sent map[string]int
 	held map[string]int
 	last map[string]nodeproto.Desired
 }
 
-func (s *sender) PublishDesired(ctx context.Context, node string, d nodeproto.Desired) error {
-	if _, err := s.reg.NextDesiredRev(ctx, node); err != nil {
+func (s *sender) SendDesired(ctx context.Context, d nodeproto.Desired) error {
+	if err := d.Validate(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sent[node]++
-	s.last[node] = d
+	s.sent[d.Node]++
+	s.last[d.Node] = d
 	return nil
 }
+
+func (s *sender) KeyID() string { return "k1" }
 
 func (s *sender) Held(node string, d nodeproto.Desired) {
 	s.mu.Lock()
@@ -98,7 +98,7 @@ func TestPublishOnlyWhereChanged(t *testing.T) {
 	}
 	must(reg.RevokeNode(ctx, "n3"))
 	slot := nodeproto.Slot{ID: "tin-20261207-090000", Media: fmt.Sprintf("%064x", 1), Size: 1000, PlayAt: now.Add(time.Hour).UnixMilli()}
-	s := &sender{reg: reg, sent: map[string]int{}, held: map[string]int{}, last: map[string]nodeproto.Desired{}}
+	s := &sender{sent: map[string]int{}, held: map[string]int{}, last: map[string]nodeproto.Desired{}}
 
 	p := start(t, reg, s)
 	p.Hand(map[string]Plan{"n1": {Slots: []nodeproto.Slot{slot}, Until: now.Add(7 * 24 * time.Hour)}})
