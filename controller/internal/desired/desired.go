@@ -300,24 +300,23 @@ func (p *Publisher) publish(ctx context.Context, node string, force bool) error 
 		p.cfg.Fleet.Held(node, d)
 		return nil
 	}
-	if err := p.send(ctx, node, d); err != nil {
+	if err := p.send(ctx, node, d, h); err != nil {
 		return err
 	}
 	p.mu.Lock()
 	p.sent[node] = h
 	p.mu.Unlock()
-	if err := p.cfg.Registry.SetDesiredHash(ctx, node, h); err != nil {
-		return fmt.Errorf("desired: recording what %s was sent: %w", node, err)
-	}
 	return nil
 }
 
-// send numbers d with a new revision, cuts a schedule too large for one
+// send numbers d with a new revision (recording its hash h with it: if
+// sending then fails, the retry in 30 s finds h not yet sent, and after a
+// restart the node has not applied the revision), cuts a schedule too large for one
 // message to fit (Fit), never below a day ahead: beyond that it is refused
 // with ErrScheduleTooLarge and the node keeps its last desired state.
 // Reach tells how far the result reaches.
-func (p *Publisher) send(ctx context.Context, node string, d nodeproto.Desired) error {
-	rev, err := p.cfg.Registry.NextDesiredRev(ctx, node)
+func (p *Publisher) send(ctx context.Context, node string, d nodeproto.Desired, h string) error {
+	rev, err := p.cfg.Registry.NumberDesired(ctx, node, h)
 	if err != nil {
 		return err
 	}

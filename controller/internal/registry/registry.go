@@ -528,16 +528,6 @@ func (db *DB) NodeSecret(ctx context.Context, id string) ([]byte, bool, error) {
 	return []byte(h), revoked, nil
 }
 
-// NextDesiredRev returns the next desired-state revision of a node; it only grows.
-func (db *DB) NextDesiredRev(ctx context.Context, id string) (int64, error) {
-	var rev int64
-	err := db.w.QueryRowContext(ctx, "UPDATE nodes SET desired_rev = desired_rev + 1 WHERE id = ? RETURNING desired_rev", id).Scan(&rev)
-	if err != nil {
-		return 0, notFound("node", id, err)
-	}
-	return rev, nil
-}
-
 // Zone is a group of nodes that start together.
 type Zone struct {
 	ID        string   `json:"id"`
@@ -924,7 +914,7 @@ func (db *DB) DesiredRevs(ctx context.Context) (map[string]int64, error) {
 // node last said it applied.
 type DesiredSync struct {
 	Rev     int64  // the revision last published
-	Hash    string // the hash of what it held (SetDesiredHash)
+	Hash    string // the hash of what it held (NumberDesired)
 	Applied int64  // the revision the node's last state reported (0: none)
 }
 
@@ -948,9 +938,15 @@ func (db *DB) DesiredSyncs(ctx context.Context) (map[string]DesiredSync, error) 
 	return out, rows.Err()
 }
 
-// SetDesiredHash records the hash of the desired state just published to
-// a node.
-func (db *DB) SetDesiredHash(ctx context.Context, id, hash string) error {
-	_, err := db.w.ExecContext(ctx, "UPDATE nodes SET desired_hash = ? WHERE id = ?", hash, id)
-	return writeErr("node "+id, err)
+// NumberDesired returns the next revision of a node's desired state (it
+// only grows) and
+// records the hash of what it holds, in one write: publishing a country's
+// nodes is bound by SQLite's writes.
+func (db *DB) NumberDesired(ctx context.Context, id, hash string) (int64, error) {
+	var rev int64
+	err := db.w.QueryRowContext(ctx, "UPDATE nodes SET desired_rev = desired_rev + 1, desired_hash = ? WHERE id = ? RETURNING desired_rev", hash, id).Scan(&rev)
+	if err != nil {
+		return 0, notFound("node", id, err)
+	}
+	return rev, nil
 }

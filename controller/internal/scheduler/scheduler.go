@@ -8,7 +8,7 @@ package scheduler
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
+	"encoding/binary"
 	"log/slog"
 	"reflect"
 	"sort"
@@ -287,29 +287,57 @@ func (s *Scheduler) Replan(ctx context.Context, now time.Time) {
 	for n := range s.slots {
 		nodes[n] = true
 	}
-	for n := range nodes {
-		b, _ := json.Marshal(plan[n])
-		h := sha256.Sum256(b)
-		if h != s.sent[n] || s.runsOut(n, now, until) {
-			changed = append(changed, n)
-		}
-	}
 	s.slots, s.until, s.planTo = plan, until, now.Add(s.cfg.Horizon)
-	handed := make(map[string]desired.Plan, len(changed))
-	for _, n := range changed {
-		b, _ := json.Marshal(plan[n])
-		s.sent[n] = sha256.Sum256(b)
+	handed := map[string]desired.Plan{}
+	for n := range nodes {
+		h := slotsHash(plan[n])
+		short := s.runsOut(n, now, until)
+		if h == s.sent[n] && !short {
+			continue
+		}
+		changed = append(changed, n)
+		s.sent[n] = h
 		to, ok := until[n]
 		if !ok {
 			to = s.planTo
 		}
-		handed[n] = desired.Plan{Slots: plan[n], Until: to, Force: s.runsOut(n, now, until)}
+		handed[n] = desired.Plan{Slots: plan[n], Until: to, Force: short}
 	}
 	s.mu.Unlock()
 	s.cfg.Hand(handed) // even empty: the publisher waits for the first plan
 	if len(changed) > 0 {
 		s.cfg.Logger.Info("scheduler: changed schedules handed to the publisher", "nodes", len(changed))
 	}
+}
+
+// slotsHash identifies a node's slots, to tell a changed plan (hashed
+// field by field: JSON took a third of a national plan's time).
+func slotsHash(slots []nodeproto.Slot) [32]byte {
+	h := sha256.New()
+	var b []byte
+	for _, sl := range slots {
+		vol := int64(-1)
+		if sl.Volume != nil {
+			vol = int64(*sl.Volume)
+		}
+		b = b[:0]
+		for _, str := range []string{sl.ID, sl.Media, sl.Priority, sl.Title} {
+			b = binary.AppendUvarint(b, uint64(len(str)))
+			b = append(b, str...)
+		}
+		for _, v := range []int64{sl.Size, int64(sl.Content), sl.PlayAt, int64(sl.Repeat), sl.GapMS, vol} {
+			b = binary.AppendVarint(b, v)
+		}
+		if sl.Resume {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		h.Write(b)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // runsOut reports whether node's last desired state, cut short of its
