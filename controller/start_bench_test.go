@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,13 +157,23 @@ func startOnce(b *testing.B, dir string, n int) {
 		b.Fatal(err)
 	}
 	node := wait("/api/v1/nodes/dai-00001-01", strings.TrimSpace(string(tok)))
+	cpu0 := cpuTime()
 	b.ReportMetric(health.Seconds(), "s-to-health")
 	b.ReportMetric(node.Seconds(), "s-to-node-page")
 	select {
 	case d := <-published:
 		b.ReportMetric(d.Seconds(), "s-all-desired")
-	case <-time.After(10 * time.Minute):
-		b.Fatal("desired state not all published after 10 min")
+		b.ReportMetric((cpuTime() - cpu0).Seconds(), "cpu-s-publishing")
+	case <-time.After(30 * time.Minute):
+		b.Fatal("desired state not all published after 30 min")
 	}
 	b.ReportMetric(float64(n), "nodes")
+}
+
+// cpuTime is the process's user and system CPU time so far: on a shared
+// machine the wall clock says more about the neighbours.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -79,6 +79,10 @@ func (s *Schedules) prepare(ctx context.Context, path string, src []byte) (*sche
 	if err != nil {
 		return nil, schedule.ErrorList{{Pos: schedule.Pos{File: path, Line: 1}, Msg: fmt.Sprintf("station %q is not registered: add it first (radioctl station add)", sc.Station)}}
 	}
+	dir, err := programme.Load(ctx, s.Registry, []string{sc.Station}) // once, not per item
+	if err != nil {
+		return nil, err
+	}
 	for i := range sc.Items {
 		it := &sc.Items[i]
 		switch it.Source.Kind {
@@ -105,7 +109,7 @@ func (s *Schedules) prepare(ctx context.Context, path string, src []byte) (*sche
 				bad(it, "%s", msg)
 			}
 		}
-		if _, err := s.Resolve(ctx, sc.Station, it.Target); err != nil {
+		if _, err := dir.Resolve(sc.Station, it.Target, time.Time{}); err != nil {
 			bad(it, "target %s: %v", it.Target, err)
 		}
 	}
@@ -202,17 +206,6 @@ func (s *Schedules) MediaInfo(ctx context.Context, sha string) (scheduler.Media,
 		return scheduler.Media{}, false
 	}
 	return scheduler.Media{Size: m.Size, Duration: time.Duration(m.DurationMS) * time.Millisecond}, true
-}
-
-// Resolve lists the nodes a target covers within a station, with each
-// node's start offset (its zone's): programme.Resolve over the station's
-// nodes, for checking a programme.
-func (s *Schedules) Resolve(ctx context.Context, station string, t schedule.Target) (map[string]time.Duration, error) {
-	d, err := programme.Load(ctx, s.Registry, []string{station})
-	if err != nil {
-		return nil, err
-	}
-	return d.Resolve(station, t, time.Time{})
 }
 
 // Targets reads every node and zone once, for one plan of the scheduler.
