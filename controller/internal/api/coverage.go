@@ -133,9 +133,11 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 		}
 		cov.Stations = append(cov.Stations, StationCoverage{ID: st.ID, Name: st.Name, Kind: st.Kind, AreaID: st.AreaID, AreaName: areas[st.AreaID].Name})
 	}
-	failed, err := reg.RelayFailuresSince(ctx, day)
-	if err != nil {
-		return err
+	failed := map[string]string{}
+	if relays(a.cfg.Schedules.Scheduler.Schedules()) { // the audit log is long: read it only for relays
+		if failed, err = reg.RelayFailuresSince(ctx, day); err != nil {
+			return err
+		}
 	}
 	lengths := map[string]time.Duration{}
 	for _, m := range mediaList {
@@ -260,4 +262,16 @@ func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule
 			}
 		}
 	}
+}
+
+// relays reports whether any programme relays a stream.
+func relays(all map[string]*schedule.Schedule) bool {
+	for _, sc := range all {
+		for i := range sc.Items {
+			if sc.Items[i].Source.Kind == schedule.SourceRelay {
+				return true
+			}
+		}
+	}
+	return false
 }
