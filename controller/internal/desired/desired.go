@@ -1,8 +1,8 @@
 // Package desired is the one publisher of nodes' desired state (PROTOCOL.md
 // §4). It assembles a node's document (settings and zones from the
-// registry, the slots the scheduler handed it, the trusted keys), hands it
-// to the fleet to be cut to one message, signed and sent, and records a
-// hash of what it sent. The scheduler hands it changed slot sets, the API
+// registry, the slots the scheduler handed it, the trusted keys), numbers
+// it, cuts it to one message (fit.go, the byte budget), hands it to the
+// fleet to be signed and sent, and records a hash of what it sent. The scheduler hands it changed slot sets, the API
 // asks it to publish nodes whose settings or zones changed; at start it
 // publishes in the background, a few nodes at a time, only the nodes whose
 // desired state changed or that never applied it: a country's 100,000

@@ -19,7 +19,7 @@ import (
 // database query for each would be the bottleneck.
 //
 // It is complete by construction: every desired state and every command
-// goes out through this Fleet (PublishDesired, Send), and Start seeds the
+// goes out through this Fleet (SendDesired, Held, Send), and Start seeds the
 // commands still valid from the registry (sent before a restart). The
 // controller republishes every node's desired state at start; until then a
 // node's fetch of its desired content is refused and asked again later.
