@@ -93,4 +93,7 @@ type Config struct {
 	Now func() time.Time
 	// Ready, if set, receives the HTTP and MQTT addresses once serving.
 	Ready func(httpAddr, mqttAddr string)
+	// desiredDone, for the start benchmark, is called once the desired
+	// state queued at start is all published.
+	desiredDone func()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/api"
 	"github.com/communeradio/radio/controller/internal/backup"
 	"github.com/communeradio/radio/controller/internal/broker"
+	"github.com/communeradio/radio/controller/internal/desired"
 	"github.com/communeradio/radio/controller/internal/fleet"
 	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
@@ -195,36 +196,15 @@ func Run(ctx context.Context, cfg Config) error {
 		}})
 	defer lv.Close()
 
-	// Desired state: settings and zones from the registry, slots from the scheduler.
-	var sched *scheduler.Scheduler
-	var desiredLocks sync.Map // node -> *sync.Mutex: build, number and publish one at a time
-	publishDesired := func(ctx context.Context, node string) error {
-		mu, _ := desiredLocks.LoadOrStore(node, new(sync.Mutex))
-		mu.(*sync.Mutex).Lock()
-		defer mu.(*sync.Mutex).Unlock()
-		began := cfg.Now()
-		n, err := reg.GetNode(ctx, node)
-		if err != nil {
-			return err
-		}
-		if n.Revoked {
-			return nil
-		}
-		set, err := reg.GetNodeSettings(ctx, node)
-		if err != nil {
-			return err
-		}
-		slots, until := sched.Planned(node)
-		d := nodeproto.Desired{Volume: set.Volume, Amp: set.Amp, Zones: n.Zones,
-			Schedule: slots, Content: scheduler.Content(slots), Keys: sig.Keys()}
-		if !until.IsZero() {
-			d.HorizonUntil = until.UnixMilli()
-		}
-		err = fl.PublishDesired(ctx, node, d) // cut to fit one message there
-		if err == nil {
-			met.DesiredPublished(cfg.Now().Sub(began))
-		}
+	// Desired state: one publisher, in the background, only where it changed.
+	pub := desired.New(desired.Config{Registry: reg, Fleet: fl, Keys: sig.Keys, Logger: log, Now: cfg.Now, Retained: embedded == nil,
+		Published: met.DesiredPublished})
+	if err := pub.Start(ctx); err != nil {
 		return err
+	}
+	go pub.Run(ctx)
+	if cfg.desiredDone != nil {
+		go func() { pub.Wait(); cfg.desiredDone() }()
 	}
 	schedDir := cfg.SchedulesDir
 	if schedDir == "" {
@@ -240,9 +220,9 @@ func Run(ctx context.Context, cfg Config) error {
 	speech := &tts.Service{Engine: engine, Media: store, CacheDir: filepath.Join(cfg.DataDir, "tts-cache"), Logger: log}
 	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, TTS: speech, Logger: log, Now: cfg.Now}
 	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
-	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Nodes: schedules.Resolve,
-		Media: schedules.MediaInfo, Publish: publishDesired, Relays: lv.PlanRelays, Metrics: met,
-		Reach: func(node string) time.Time { r, _ := fl.Reach(node); return r.Until },
+	sched := scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Targets: schedules.Targets,
+		Media: schedules.MediaInfo, Hand: pub.Hand, Relays: lv.PlanRelays, Metrics: met,
+		Reach: func(node string) time.Time { r, _ := pub.Reach(node); return r.Until },
 		LastRun: func() time.Time {
 			b, _ := os.ReadFile(lastRunFile)
 			t, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
@@ -253,19 +233,9 @@ func Run(ctx context.Context, cfg Config) error {
 	schedules.Scheduler = sched
 	schedules.LoadAll(ctx)
 	sched.ReportDowntime(ctx, cfg.Now())
-	sched.Replan(ctx, cfg.Now())
-
-	// Retained desired state does not survive an embedded broker restart:
-	// publish every node's again (a new revision; nodes converge to it).
-	nodes, err := reg.ListNodes(ctx, "")
-	if err != nil {
-		return err
-	}
-	for _, n := range nodes {
-		if err := publishDesired(ctx, n.ID); err != nil {
-			log.Warn("publishing desired state", "node", n.ID, "err", err)
-		}
-	}
+	// The first plan, like every later one, is made in the background
+	// (Run plans at once), and hands the publisher what changed: the API
+	// answers meanwhile.
 	go sched.Run(ctx)
 
 	// Retention and backups take turns: no recording goes while a backup
@@ -300,10 +270,11 @@ func Run(ctx context.Context, cfg Config) error {
 	go warnings.Run(ctx)
 	h := api.New(api.Config{Registry: reg, Media: store, Fleet: fl, Signer: sig, Logger: log,
 		Live: lv, NodeBroker: nodeBroker, OnCredentialsChanged: onCreds, Disconnect: disconnect, DefaultLead: cfg.PlayLead,
-		PublishDesired: func(ctx context.Context, node string) error {
+		PublishDesired: func(ctx context.Context, nodes ...string) error {
 			sched.Kick() // zones or nodes may have changed what a schedule covers
-			return publishDesired(ctx, node)
+			return pub.PublishNodes(ctx, nodes...)
 		},
+		Reach:     pub.Reach,
 		Schedules: schedules, TrustProxy: cfg.TrustProxy, Now: cfg.Now, Backup: makeBackup, Warnings: warnings, Releases: releases,
 		TLSPin: tlsPin})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -323,7 +294,7 @@ func Run(ctx context.Context, cfg Config) error {
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	log.Info("controller ready", "http", scheme+"://"+ln.Addr().String(), "web_app", scheme+"://"+ln.Addr().String()+"/", "broker", brokerURL, "metrics", metricsURL, "nodes", len(nodes), "key", sig.Key().ID)
+	log.Info("controller ready", "http", scheme+"://"+ln.Addr().String(), "web_app", scheme+"://"+ln.Addr().String()+"/", "broker", brokerURL, "metrics", metricsURL, "key", sig.Key().ID)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String(), strings.TrimPrefix(brokerURL, "tcp://"))
 	}

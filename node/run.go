@@ -23,6 +23,7 @@ import (
 	"github.com/communeradio/radio/internal/atomicfile"
 	"github.com/communeradio/radio/node/internal/cache"
 	"github.com/communeradio/radio/node/internal/clock"
+	"github.com/communeradio/radio/node/internal/fetch"
 	"github.com/communeradio/radio/node/internal/link"
 	"github.com/communeradio/radio/node/internal/outbox"
 	"github.com/communeradio/radio/node/internal/player"
@@ -31,8 +32,6 @@ import (
 )
 
 const (
-	fetchWindow    = 8                // chunks outstanding per file
-	fetchTimeout   = 10 * time.Second // re-ask a chunk after this
 	contentGrace   = 10 * time.Second // a play may start this late while content arrives
 	slotLead       = 5 * time.Second  // hand a slot to the player this long before play_at
 	slotLateStart  = 60 * time.Second // start a slot this late after a reboot rather than skip it
@@ -41,31 +40,12 @@ const (
 	defaultStateIv = 60 * time.Second
 	maxClockBehind = 5 * time.Minute // a command issued further in the node's future means its clock is wrong
 	maxStateError  = 1024            // bytes of State.Error
-	pushWait       = 2 * time.Second // a zone play's file: fetch only after this long without pushed chunks
 )
 
 type pendingPlay struct {
 	item     player.Item
 	deadline time.Time
 }
-
-type fetching struct {
-	size     int64
-	inflight map[int]time.Time
-	failures int       // whole-file hash mismatches
-	refused  time.Time // the controller refused the file: ask again only after fetchRefusedWait
-	// pushUntil holds the node's own fetch back while the controller pushes
-	// the file to a zone (PROTOCOL.md §6, zone push): pushWait after a zone
-	// play arrived, and after each pushed chunk.
-	pushUntil time.Time
-}
-
-// fetchRefusedWait is how long a node waits after the controller refused a
-// file (PROTOCOL.md §6): just after a controller restart its desired state
-// may not be republished yet.
-const fetchRefusedWait = 15 * time.Second
-
-const maxHashFailures = 3
 
 type agent struct {
 	cfg     Config
@@ -85,9 +65,9 @@ type agent struct {
 	pending    map[string]pendingPlay // command/slot id -> waiting for content
 	handed     map[string]bool        // slots given to the player (or fetch) in this run
 	zoneSnap   atomic.Pointer[[]string]
-	fetches    map[string]*fetching // media -> transfer state
-	batchSent  time.Time            // when the unacknowledged events batch went out
-	resendAt   time.Duration        // how long after batchSent to send it again
+	fetch      *fetch.Fetcher
+	batchSent  time.Time     // when the unacknowledged events batch went out
+	resendAt   time.Duration // how long after batchSent to send it again
 	lastState  []byte
 	stateDirty bool
 
@@ -143,7 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer pl.Close()
 
 	a := &agent{cfg: cfg, log: log, cache: c, out: ob, play: pl, clock: clk, start: time.Now(), volume: 70, ampMode: "auto",
-		pending: map[string]pendingPlay{}, handed: map[string]bool{}, fetches: map[string]*fetching{}, store: stateStore{dir: cfg.DataDir}}
+		pending: map[string]pendingPlay{}, handed: map[string]bool{}, store: stateStore{dir: cfg.DataDir}}
 	var problem string
 	if a.st, problem = a.store.load(log); problem != "" {
 		a.problems = append(a.problems, problem)
@@ -180,6 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 		WillTopic: nodeproto.NodeTopic(cfg.ID, nodeproto.LeafState), WillPayload: will,
 		Subscriptions: a.subscriptions, QoS: streamQoS,
 	})
+	a.fetch = fetch.New(fetch.Config{Cache: c, Logger: log, Connected: a.link.Connected, Send: a.sendFetch})
 	a.newUpdater()
 	defer a.upd.Close()
 	linkCtx, stopLink := context.WithCancel(context.Background())
@@ -217,7 +198,7 @@ func Run(ctx context.Context, cfg Config) error {
 			a.publishState(true)
 			a.upd.LinkUp()
 			a.flushEvents()
-			a.pumpFetches()
+			a.fetch.Pump(time.Now())
 		case m := <-a.link.Messages():
 			a.handle(m)
 		case ev := <-pl.Events():
@@ -378,7 +359,7 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 		return
 	}
 	if zone != "" && c.Type == nodeproto.CmdPlay {
-		a.awaitPush(c.Play)
+		a.fetch.AwaitPush(c.Play.Media, c.Play.Size, time.Now())
 	}
 	a.reply(c.ID, a.execute(&c))
 }
@@ -470,7 +451,7 @@ func (a *agent) schedule(it player.Item, size int64) error {
 		start = a.now()
 	}
 	a.pending[it.ID] = pendingPlay{item: it, deadline: start.Add(contentGrace)}
-	if err := a.want(it.Media, size); err != nil {
+	if err := a.fetch.Want(it.Media, size, time.Now()); err != nil {
 		delete(a.pending, it.ID)
 		if errors.Is(err, cache.ErrDiskFull) {
 			return nodeproto.Errf(nodeproto.CodeDiskFull, err.Error())
@@ -480,177 +461,54 @@ func (a *agent) schedule(it player.Item, size int64) error {
 	return nil
 }
 
-// want starts fetching media if it is neither cached nor being fetched.
-func (a *agent) want(media string, size int64) error {
-	if a.cache.Has(media) {
-		return nil
-	}
-	if _, ok := a.fetches[media]; ok {
-		return nil
-	}
-	if _, err := a.cache.Missing(media, size); err != nil {
-		return err
-	}
-	a.fetches[media] = &fetching{size: size, inflight: map[int]time.Time{}}
-	a.pumpFetches()
-	return nil
-}
-
-// pumpFetches keeps up to fetchWindow chunk requests outstanding per file,
-// re-asking those unanswered for fetchTimeout.
-func (a *agent) pumpFetches() {
-	if !a.link.Connected() {
-		return
-	}
-	now := time.Now()
-	for media, f := range a.fetches {
-		if now.Sub(f.refused) < fetchRefusedWait || now.Before(f.pushUntil) {
-			continue
-		}
-		missing, err := a.cache.Missing(media, f.size)
-		if err != nil {
-			a.log.Warn("fetch", "media", media, "err", err)
-			continue
-		}
-		var ask []int
-		outstanding := 0
-		for _, i := range missing {
-			if t, ok := f.inflight[i]; ok && now.Sub(t) < fetchTimeout {
-				outstanding++
-			}
-		}
-		for _, i := range missing {
-			if outstanding+len(ask) >= fetchWindow {
-				break
-			}
-			if t, ok := f.inflight[i]; ok && now.Sub(t) < fetchTimeout {
-				continue
-			}
-			ask = append(ask, i)
-		}
-		if len(ask) == 0 {
-			continue
-		}
-		b, _ := json.Marshal(nodeproto.Fetch{Media: media, Chunks: ask})
-		if err := a.link.Publish(nodeproto.NodeTopic(a.cfg.ID, nodeproto.LeafFetch), false, b); err != nil {
-			return
-		}
-		for _, i := range ask {
-			f.inflight[i] = now
-		}
-	}
+// sendFetch asks the controller for chunks of a file.
+func (a *agent) sendFetch(f nodeproto.Fetch) error {
+	b, _ := json.Marshal(f)
+	return a.link.Publish(nodeproto.NodeTopic(a.cfg.ID, nodeproto.LeafFetch), false, b)
 }
 
 func (a *agent) handleChunk(payload []byte) {
-	if r, ok := nodeproto.UnmarshalChunkRefusal(payload); ok {
-		if f, ok := a.fetches[r.Media]; ok {
-			a.log.Warn("the controller refused a file; asking again later", "media", r.Media, "code", r.Code.String(), "wait", fetchRefusedWait)
-			f.refused = time.Now()
-			clear(f.inflight)
-		}
-		return
+	if r, ok := a.fetch.Chunk(payload, time.Now()); ok {
+		a.fetched(r)
 	}
-	ch, err := nodeproto.UnmarshalChunk(payload)
-	if err != nil {
-		a.log.Warn("chunk dropped", "err", err)
-		if media, i, ok := nodeproto.PeekChunk(payload); ok {
-			if f, ok := a.fetches[media]; ok {
-				delete(f.inflight, i) // ask again now, not after the timeout
-				a.pumpFetches()
-			}
-		}
-		return
-	}
-	f, ok := a.fetches[ch.Media]
-	if !ok {
-		return // not asked for (a duplicate after completion)
-	}
-	a.storeChunk(f, ch)
 }
 
-// awaitPush holds back the node's own fetch of a zone play's file: the
-// controller pushes it to the zone right after the command (PROTOCOL.md
-// §6), and 10,000 nodes fetching it at once would race that one push.
-func (a *agent) awaitPush(p *nodeproto.Play) {
-	if a.cache.Has(p.Media) {
-		return
-	}
-	f, ok := a.fetches[p.Media]
-	if !ok {
-		if _, err := a.cache.Missing(p.Media, p.Size); err != nil {
-			return // schedule reports it
-		}
-		f = &fetching{size: p.Size, inflight: map[int]time.Time{}}
-		a.fetches[p.Media] = f
-	}
-	f.pushUntil = time.Now().Add(pushWait)
-}
-
-// handlePushedChunk stores a chunk pushed to one of the node's zones if the
-// node is fetching its file; others are dropped unstored, as they would
-// only take cache room (PROTOCOL.md §6). A bad one is dropped: if it stays
-// missing, the node fetches it once the push is over.
+// handlePushedChunk takes a chunk pushed to one of the node's zones
+// (PROTOCOL.md §6); the fetcher keeps it only if it is fetching its file.
 func (a *agent) handlePushedChunk(zone string, payload []byte) {
 	if !slices.Contains(a.zones(), zone) {
 		a.log.Warn("pushed chunk of a zone this node is not in dropped", "zone", zone)
 		return
 	}
-	ch, err := nodeproto.UnmarshalChunk(payload)
-	if err != nil {
-		a.log.Warn("pushed chunk dropped", "zone", zone, "err", err)
-		return
+	if r, ok := a.fetch.Pushed(zone, payload, time.Now()); ok {
+		a.fetched(r)
 	}
-	f, ok := a.fetches[ch.Media]
-	if !ok {
-		return // not wanted, or already held
-	}
-	f.pushUntil = time.Now().Add(pushWait)
-	a.storeChunk(f, ch)
 }
 
-// storeChunk stores a verified chunk of a file being fetched, fetched or
-// pushed alike, and plays what waited for the file once it is complete.
-func (a *agent) storeChunk(f *fetching, ch nodeproto.Chunk) {
-	delete(f.inflight, ch.Index)
-	if ch.Size != f.size {
-		a.log.Warn("chunk dropped: size differs from the command's", "media", ch.Media, "size", ch.Size, "want", f.size)
-		return
-	}
-	done, err := a.cache.Put(ch)
+// fetched plays what waited for a file once it is complete, and fails it
+// when the file was given up.
+func (a *agent) fetched(r fetch.Result) {
 	switch {
-	case errors.Is(err, cache.ErrHashMismatch):
-		f.inflight = map[int]time.Time{}
-		f.failures++
-		if f.failures < maxHashFailures {
-			a.log.Error("assembled media does not match its hash; fetching again", "media", ch.Media, "attempt", f.failures)
-			break
-		}
-		a.log.Error("media keeps failing its hash check; giving up", "media", ch.Media)
-		delete(a.fetches, ch.Media)
-		a.cache.Abandon(ch.Media)
+	case r.StoreFailed:
+		a.stateDirty = true
+	case r.GaveUp:
 		for id, p := range a.pending {
-			if p.item.Media == ch.Media {
+			if p.item.Media == r.Media {
 				delete(a.pending, id)
 				a.fail(p.item, nodeproto.CodeHashMismatch.String())
 			}
 		}
-	case err != nil:
-		a.log.Error("storing chunk", "media", ch.Media, "err", err)
-		a.stateDirty = true
-	case done:
-		delete(a.fetches, ch.Media)
-		a.log.Info("media complete", "media", ch.Media, "bytes", ch.Size)
+	case r.Complete:
 		a.stateDirty = true
 		for id, p := range a.pending {
-			if p.item.Media == ch.Media {
+			if p.item.Media == r.Media {
 				delete(a.pending, id)
-				if err := a.schedule(p.item, ch.Size); err != nil {
+				if err := a.schedule(p.item, r.Size); err != nil {
 					a.fail(p.item, err.Error())
 				}
 			}
 		}
 	}
-	a.pumpFetches()
 }
 
 func (a *agent) handleDesired(payload []byte) {
@@ -706,11 +564,12 @@ func (a *agent) syncContent() {
 	if d == nil {
 		return
 	}
+	now := time.Now()
 	for _, c := range d.Content {
-		a.want(c.Media, c.Size)
+		a.fetch.Want(c.Media, c.Size, now)
 	}
 	for _, s := range d.Schedule {
-		a.want(s.Media, s.Size)
+		a.fetch.Want(s.Media, s.Size, now)
 	}
 	a.refreshKeep()
 }
@@ -730,9 +589,7 @@ func (a *agent) refreshKeep() {
 	for _, p := range a.pending {
 		keep = append(keep, p.item.Media)
 	}
-	for m := range a.fetches {
-		keep = append(keep, m)
-	}
+	keep = append(keep, a.fetch.Media()...)
 	if cur := a.play.Now(); cur != nil {
 		keep = append(keep, cur.Media)
 	}
@@ -754,12 +611,7 @@ func (a *agent) dropUnneededFetches() {
 			need[s.Media] = true
 		}
 	}
-	for m := range a.fetches {
-		if !need[m] {
-			delete(a.fetches, m)
-			a.cache.Abandon(m) // a partial file nothing waits for only takes room
-		}
-	}
+	a.fetch.Retain(need)
 }
 
 // tick runs once a second: schedule slots, content deadlines, retries.
@@ -778,7 +630,7 @@ func (a *agent) tick(now time.Time) {
 	a.checkStreams(now)
 	a.dropUnneededFetches()
 	a.refreshKeep()
-	a.pumpFetches()
+	a.fetch.Pump(now)
 	if !a.batchSent.IsZero() && now.Sub(a.batchSent) > a.resendAt {
 		a.batchSent = time.Time{}
 	}

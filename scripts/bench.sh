@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3-), $(date -u +%Y-%m-%dT%H:%MZ)"
 pkgs=$(go list ./... | grep -v '/e2e$')
+# Among them: the controller's Start (Run to the API's first answer with
+# 100,000 nodes enrolled, then the background publishing of their desired
+# state; RADIO_START_NODES), and the api package's Replan (one full plan of
+# the national dataset, 10,000 stations / 100,000 nodes) and Coverage.
 go test -run '^$' -bench . -benchmem $pkgs
 # End-to-end benchmarks run whole processes; one iteration is one experiment.
 # Among them: AlignFile and AlignLive (the nodes' start spread as heard, from

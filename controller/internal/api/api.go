@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/broker"
+	"github.com/communeradio/radio/controller/internal/desired"
 	"github.com/communeradio/radio/controller/internal/fleet"
 	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
@@ -51,9 +52,12 @@ type Config struct {
 	// DefaultLead is how far ahead "play now" sets play_at so that every
 	// node of a zone can start together (default 4 s).
 	DefaultLead time.Duration
-	// PublishDesired sends a node its desired state (settings, zones and
-	// schedule) as the registry and scheduler have it now.
-	PublishDesired func(ctx context.Context, node string) error
+	// PublishDesired sends nodes their desired state (settings, zones and
+	// schedule) as the registry and scheduler have it now (desired.Publisher).
+	PublishDesired func(ctx context.Context, nodes ...string) error
+	// Reach tells how far ahead a node's last desired state reaches
+	// (desired.Publisher.Reach; nil: not shown).
+	Reach func(node string) (desired.Reach, bool)
 	// Schedules manages the programme files.
 	Schedules *Schedules
 	// Now is the clock of sessions and login limits (nil: time.Now).
@@ -418,15 +422,22 @@ type NodeView struct {
 	PlayingTitle string `json:"playing_title,omitempty"`
 	// Schedule is how far ahead the controller's last desired state for
 	// the node reaches: cut short of the plan to fit one message, or
-	// refused (fleet.Reach). Absent before the first one since start.
-	Schedule *fleet.Reach `json:"schedule,omitempty"`
+	// refused (desired.Reach). Absent before the first one since start.
+	Schedule *desired.Reach `json:"schedule,omitempty"`
 	// NoSound: online, but its state says it plays into its silent sink (no
 	// sound device, or it failed): nobody hears it, a warning for staff.
 	NoSound bool `json:"no_sound,omitempty"`
 }
 
 func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView, error) {
-	states, err := a.cfg.Registry.ListNodeStates(ctx)
+	var ids []string // all: one scan beats a list of 100,000 ids
+	if len(nodes) <= 1000 {
+		ids = make([]string, len(nodes))
+		for i, n := range nodes {
+			ids[i] = n.ID
+		}
+	}
+	states, err := a.cfg.Registry.NodeStatesOf(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -454,8 +465,8 @@ func (a *API) nodeViews(ctx context.Context, nodes []registry.Node) ([]NodeView,
 			t := s.UpdatedAt
 			v.UpdatedAt = &t
 		}
-		if a.cfg.Fleet != nil {
-			if r, ok := a.cfg.Fleet.Reach(n.ID); ok {
+		if a.cfg.Reach != nil {
+			if r, ok := a.cfg.Reach(n.ID); ok {
 				v.Schedule = &r
 			}
 		}
@@ -597,16 +608,11 @@ func (a *API) settle(ctx context.Context, t fleet.Target, set func([]string) err
 	if err := set(nodes); err != nil {
 		return err
 	}
-	for _, n := range nodes {
-		if err := a.publishDesired(ctx, n); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.publishDesired(ctx, nodes...)
 }
 
-func (a *API) publishDesired(ctx context.Context, node string) error {
-	return a.cfg.PublishDesired(ctx, node)
+func (a *API) publishDesired(ctx context.Context, nodes ...string) error {
+	return a.cfg.PublishDesired(ctx, nodes...)
 }
 
 func (a *API) revokeNode(w http.ResponseWriter, r *http.Request) error {
@@ -743,15 +749,14 @@ func (a *API) applyZoneNodes(ctx context.Context, zone string, nodes []string) e
 	}
 	a.credentialsChanged(ctx)
 	touched := map[string]bool{}
+	var all []string
 	for _, n := range append(old.Nodes, nodes...) {
 		if !touched[n] {
 			touched[n] = true
-			if err := a.publishDesired(ctx, n); err != nil {
-				return err
-			}
+			all = append(all, n)
 		}
 	}
-	return nil
+	return a.publishDesired(ctx, all...)
 }
 
 func (a *API) listMedia(w http.ResponseWriter, r *http.Request) error {
@@ -879,18 +884,14 @@ func (a *API) mediaAudio(w http.ResponseWriter, r *http.Request) error {
 // maxPlayAhead is how far ahead an officer's "play now" may be set.
 const maxPlayAhead = 10 * time.Minute
 
-// PlayRequest asks a node or zone to play a media file.
+// PlayRequest asks a node or zone to play a media file: the protocol's
+// Play (its size is the library's, not the caller's), with the start as
+// people write it.
 type PlayRequest struct {
 	fleet.Target
-	Media    string `json:"media"`
-	PlayAt   string `json:"play_at,omitempty"`  // RFC 3339; empty = now + lead
-	DelayMS  int64  `json:"delay_ms,omitempty"` // alternative to play_at
-	Priority string `json:"priority,omitempty"`
-	Title    string `json:"title,omitempty"`
-	Repeat   int    `json:"repeat,omitempty"`
-	GapMS    int64  `json:"gap_ms,omitempty"`
-	Volume   *int   `json:"volume,omitempty"`
-	Resume   bool   `json:"resume,omitempty"`
+	nodeproto.Play
+	PlayAt  string `json:"play_at,omitempty"`  // RFC 3339; empty = now + lead (shadows Play's unix ms)
+	DelayMS int64  `json:"delay_ms,omitempty"` // alternative to play_at
 }
 
 func (a *API) play(w http.ResponseWriter, r *http.Request) error {
@@ -933,13 +934,12 @@ func (a *API) play(w http.ResponseWriter, r *http.Request) error {
 		}
 		at = at.Add(time.Duration(z.OffsetMS) * time.Millisecond)
 	}
-	if req.Priority == "" {
-		req.Priority = nodeproto.PriorityNormal
+	p := req.Play
+	p.Media, p.Size, p.PlayAt = m.SHA256, m.Size, at.UnixMilli()
+	if p.Priority == "" {
+		p.Priority = nodeproto.PriorityNormal
 	}
-	c, err := a.cfg.Fleet.Send(r.Context(), req.Target, nodeproto.Command{Type: nodeproto.CmdPlay, Play: &nodeproto.Play{
-		Media: m.SHA256, Size: m.Size, PlayAt: at.UnixMilli(), Priority: req.Priority, Title: req.Title,
-		Repeat: req.Repeat, GapMS: req.GapMS, Volume: req.Volume, Resume: req.Resume,
-	}}, actor(r))
+	c, err := a.cfg.Fleet.Send(r.Context(), req.Target, nodeproto.Command{Type: nodeproto.CmdPlay, Play: &p}, actor(r))
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/communeradio/radio/controller/internal/desired"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
@@ -94,10 +95,10 @@ func newEnv(t testing.TB) *env {
 	}
 	sch := &Schedules{Dir: filepath.Join(dir, "schedules"), Media: store, Registry: reg, Logger: log}
 	sch.Now = clock.Now
-	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Nodes: sch.Resolve, Media: sch.MediaInfo, Now: clock.Now,
-		Publish: func(context.Context, string) error { return nil }})
+	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Targets: sch.Targets, Media: sch.MediaInfo, Now: clock.Now,
+		Hand: func(map[string]desired.Plan) {}})
 	a := New(Config{Registry: reg, Media: store, Logger: log, Schedules: sch, Now: clock.Now,
-		PublishDesired: func(context.Context, string) error { return nil },
+		PublishDesired: func(context.Context, ...string) error { return nil },
 		Warnings:       warning.New(warning.Config{Registry: reg, Media: store, Logger: log, Now: clock.Now})})
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
@@ -118,7 +119,8 @@ func newEnv(t testing.TB) *env {
 	}
 	for _, x := range []string{"a", "b", "c"} {
 		must(reg.CreateStation(ctx, registry.Station{ID: "st-" + x, AreaID: x, Name: "Đài " + x}))
-		must(reg.CreateNode(ctx, registry.Node{ID: "n-" + x, StationID: "st-" + x, Lat: 21, Lon: 105}, []byte("hash")))
+		must(reg.CreateNode(ctx, registry.Node{ID: "n-" + x, StationID: "st-" + x, Lat: 21, Lon: 105,
+			CreatedAt: clock.Now().AddDate(0, -1, 0)}, []byte("hash"))) // enrolled before the programme's bulletins
 		must(reg.CreateZone(ctx, registry.Zone{ID: "z-" + x, StationID: "st-" + x}))
 		must(reg.SetZoneNodes(ctx, "z-"+x, []string{"n-" + x}))
 	}

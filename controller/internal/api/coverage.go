@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/communeradio/radio/controller/internal/programme"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
 )
@@ -82,10 +83,6 @@ type StationCoverage struct {
 	AirCounts
 }
 
-// missedAfter is how long after its end an occurrence with no report
-// counts as missed (as in the occurrence report).
-const missedAfter = 10 * time.Minute
-
 // coverage answers from the registry's memory (areas, stations, and the
 // live mirror of every node): a province is thousands of stations, the country ~10,000 with
 // ~100,000 clusters, and the answer must stay well under a second.
@@ -136,9 +133,11 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 		}
 		cov.Stations = append(cov.Stations, StationCoverage{ID: st.ID, Name: st.Name, Kind: st.Kind, AreaID: st.AreaID, AreaName: areas[st.AreaID].Name})
 	}
-	zoneNodes := map[string][]string{}
-	for _, z := range zones {
-		zoneNodes[z.ID] = z.Nodes
+	failed := map[string]string{}
+	if relays(a.cfg.Schedules.Scheduler.Schedules()) { // the audit log is long: read it only for relays
+		if failed, err = reg.RelayFailuresSince(ctx, day); err != nil {
+			return err
+		}
 	}
 	lengths := map[string]time.Duration{}
 	for _, m := range mediaList {
@@ -157,6 +156,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	// Clusters and plays, station by station, from the registry's
 	// in-memory mirror: each node is looked up once, then read in place.
 	read := reg.ReadLive(day, func(lr registry.LiveReader) {
+		roster := programme.LiveRoster(lr, zones)
 		var views []registry.NodeView
 		for i := range cov.Stations {
 			s := &cov.Stations[i]
@@ -181,7 +181,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 				}
 			}
 			for _, p := range programmes[s.ID] {
-				a.tallyPlays(s, p.name, p.sch, views, lr, zoneNodes, durations, day, now)
+				a.tallyPlays(s, p.name, p.sch, roster, lr, failed, durations, day, now)
 			}
 		}
 	})
@@ -232,51 +232,46 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // tallyPlays counts today's node-occurrences of one programme of station s
-// due by now, and what became of them. views are the station's enrolled
-// nodes; lr finds the nodes a zone or node list names.
-func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule, views []registry.NodeView, lr registry.LiveReader,
-	zoneNodes map[string][]string, durations func(schedule.Item) time.Duration, day, now time.Time) {
-	var named []registry.NodeView
+// due by now, and what became of them: the nodes and outcomes of the
+// occurrence report (programme.Resolve, programme.Outcome), read from the
+// registry's live mirror. failed holds the relay occurrences the
+// controller could not air.
+func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule, roster programme.Roster, lr registry.LiveReader,
+	failed map[string]string, durations func(schedule.Item) time.Duration, day, now time.Time) {
 	for _, o := range sch.Occurrences(day, now.Add(time.Nanosecond), durations) {
 		if !o.Item.Airs() || o.At.Before(a.cfg.Schedules.Scheduler.AiringSince(name, o.Item.ID)) {
 			continue // approved (or changed) after that time: it was never due
 		}
-		targets := views
-		if o.Item.Target.Kind != schedule.TargetCommune {
-			ids := o.Item.Target.IDs
-			if o.Item.Target.Kind == schedule.TargetZone {
-				ids = nil
-				for _, z := range o.Item.Target.IDs {
-					ids = append(ids, zoneNodes[z]...)
-				}
-			}
-			named = named[:0]
-			for _, id := range ids {
-				if v, ok := lr.View(id); ok && v.Enrolled() && v.Station() == sch.Station {
-					named = append(named, v) // not revoked, unknown or another station's
-				}
-			}
-			targets = named
+		targets, err := programme.Resolve(roster, sch.Station, o.Item.Target, o.At)
+		if err != nil {
+			continue // as in the report: a target that no longer resolves
 		}
-		end := o.End
-		if end.IsZero() {
-			end = o.At
-		}
-		late := now.After(end.Add(missedAfter))
 		id := o.ID()
-		for _, v := range targets {
+		for node := range targets {
+			v, _ := lr.View(node)
 			s.Due++
-			oc := v.Outcome(id)
-			switch {
-			case oc.Silent: // played, but into a silent sink: nobody heard it
+			switch programme.Outcome(programme.Record{PlayOutcome: v.Outcome(id)}, o, failed[id], now).Status {
+			case programme.Unheard:
 				s.Unheard++
-			case oc.Finished:
+			case programme.Played:
 				s.Aired++
-			case oc.Interrupted, oc.Started && late:
+			case programme.Partly:
 				s.Partly++
-			case oc.Failed, !oc.Started && late:
+			case programme.Missed:
 				s.Missed++
 			}
 		}
 	}
+}
+
+// relays reports whether any programme relays a stream.
+func relays(all map[string]*schedule.Schedule) bool {
+	for _, sc := range all {
+		for i := range sc.Items {
+			if sc.Items[i].Source.Kind == schedule.SourceRelay {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,4 +117,37 @@ func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) 
 
 func userProvince(area string) registry.User {
 	return registry.User{ID: "u-" + area, Username: "staff-" + area, Role: registry.RoleProvince, AreaID: area}
+}
+
+// BenchmarkReplan is one full plan of the national dataset (seedCountry:
+// 10,000 stations, 100,000 nodes, two daily bulletins each, a week ahead):
+// every node's slots computed and handed to the publisher (here a no-op).
+// The scheduler reads nodes and zones once per plan and each file once.
+func BenchmarkReplan(b *testing.B) {
+	e := newEnv(b)
+	seedCountry(b, e, 10_000, 10)
+	// The recording itself, which the scheduler looks for in the store.
+	file := filepath.Join(filepath.Dir(e.db), "media", shaA[:2], shaA+".opus")
+	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(file, make([]byte, 1000), 0o640); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		e.sch.Scheduler.Replan(ctx, e.clock.Now())
+	}
+	// CPU time too: on a shared machine the wall clock says more about
+	// the neighbours than about the plan.
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric(float64(len(e.sch.Scheduler.Slots("dai-00001-01"))), "slots/node")
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -193,8 +193,8 @@ func TestCoverageTargets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(e.reg.CreateNode(ctx, registry.Node{ID: "n-a2", StationID: "st-a", Lat: 21, Lon: 105}, []byte("hash")))
-	must(e.reg.CreateNode(ctx, registry.Node{ID: "n-a3", StationID: "st-a", Lat: 21, Lon: 105}, []byte("hash")))
+	must(e.reg.CreateNode(ctx, registry.Node{ID: "n-a2", StationID: "st-a", Lat: 21, Lon: 105, CreatedAt: e.clock.Now().AddDate(0, -1, 0)}, []byte("hash")))
+	must(e.reg.CreateNode(ctx, registry.Node{ID: "n-a3", StationID: "st-a", Lat: 21, Lon: 105, CreatedAt: e.clock.Now().AddDate(0, -1, 0)}, []byte("hash")))
 	must(e.reg.SetZoneNodes(ctx, "z-a", []string{"n-a", "n-a2", "n-a3"}))
 	admin := e.tokenClient()
 	put := func(id, time string, target map[string]any) {

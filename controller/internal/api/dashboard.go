@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/communeradio/radio/controller/internal/programme"
 	"github.com/communeradio/radio/controller/internal/registry"
 )
 
@@ -64,7 +65,7 @@ const (
 
 // noSoundReason is what alerts and the occurrence report say of a cluster
 // that plays into its silent sink (PROTOCOL.md §9 audio "silent").
-const noSoundReason = "no sound device: played into the silent sink; check the sound card and the amplifier"
+const noSoundReason = programme.NoSoundReason
 
 func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()

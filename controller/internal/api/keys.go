@@ -102,12 +102,14 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var ids []string
 	for _, n := range nodes {
 		if !n.Revoked {
-			if err := a.publishDesired(ctx, n.ID); err != nil {
-				return err
-			}
+			ids = append(ids, n.ID)
 		}
+	}
+	if err := a.publishDesired(ctx, ids...); err != nil {
+		return err
 	}
 	st, err := a.keyStatus(ctx)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/programme"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/scheduler"
@@ -78,6 +79,10 @@ func (s *Schedules) prepare(ctx context.Context, path string, src []byte) (*sche
 	if err != nil {
 		return nil, schedule.ErrorList{{Pos: schedule.Pos{File: path, Line: 1}, Msg: fmt.Sprintf("station %q is not registered: add it first (radioctl station add)", sc.Station)}}
 	}
+	dir, err := programme.Load(ctx, s.Registry, []string{sc.Station}) // once, not per item
+	if err != nil {
+		return nil, err
+	}
 	for i := range sc.Items {
 		it := &sc.Items[i]
 		switch it.Source.Kind {
@@ -104,7 +109,7 @@ func (s *Schedules) prepare(ctx context.Context, path string, src []byte) (*sche
 				bad(it, "%s", msg)
 			}
 		}
-		if _, err := s.Resolve(ctx, sc.Station, it.Target); err != nil {
+		if _, err := dir.Resolve(sc.Station, it.Target, time.Time{}); err != nil {
 			bad(it, "target %s: %v", it.Target, err)
 		}
 	}
@@ -203,49 +208,13 @@ func (s *Schedules) MediaInfo(ctx context.Context, sha string) (scheduler.Media,
 	return scheduler.Media{Size: m.Size, Duration: time.Duration(m.DurationMS) * time.Millisecond}, true
 }
 
-// Resolve lists the nodes a target covers within a station, with each
-// node's start offset (its zone's).
-func (s *Schedules) Resolve(ctx context.Context, station string, t schedule.Target) (map[string]time.Duration, error) {
-	out := map[string]time.Duration{}
-	switch t.Kind {
-	case schedule.TargetCommune:
-		nodes, err := s.Registry.ListNodes(ctx, station)
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range nodes {
-			if !n.Revoked {
-				out[n.ID] = 0
-			}
-		}
-	case schedule.TargetZone:
-		for _, id := range t.IDs {
-			z, err := s.Registry.GetZone(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if z.StationID != station {
-				return nil, fmt.Errorf("zone %s belongs to station %s", id, z.StationID)
-			}
-			for _, n := range z.Nodes {
-				out[n] = time.Duration(z.OffsetMS) * time.Millisecond
-			}
-		}
-	case schedule.TargetNodes:
-		for _, id := range t.IDs {
-			n, err := s.Registry.GetNode(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if n.StationID != station {
-				return nil, fmt.Errorf("node %s belongs to station %s", id, n.StationID)
-			}
-			out[id] = 0
-		}
-	default:
-		return nil, fmt.Errorf("unknown target kind %q", t.Kind)
+// Targets reads every node and zone once, for one plan of the scheduler.
+func (s *Schedules) Targets(ctx context.Context) (scheduler.Resolver, error) {
+	d, err := programme.Load(ctx, s.Registry, nil)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return d.Resolve, nil
 }
 
 func (a *API) listSchedules(w http.ResponseWriter, r *http.Request) error {
@@ -494,6 +463,17 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 		}
 	}
 	sch := a.cfg.Schedules
+	ids := make([]string, 0, len(stations))
+	for id := range stations {
+		ids = append(ids, id)
+	}
+	if st := q.Get("station"); st != "" {
+		ids = []string{st}
+	}
+	dir, err := programme.Load(ctx, a.cfg.Registry, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := []OccurrenceRow{}
 	for name, sc := range sch.Scheduler.Schedules() {
 		if st := q.Get("station"); st != "" && st != sc.Station {
@@ -506,7 +486,7 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 			if !o.Item.Airs() || o.At.Before(sch.Scheduler.AiringSince(name, o.Item.ID)) {
 				continue // not on air yet at that time: nobody's to have played
 			}
-			nodes, err := sch.Resolve(ctx, sc.Station, o.Item.Target)
+			nodes, err := dir.Resolve(sc.Station, o.Item.Target, o.At)
 			if err != nil {
 				continue
 			}
@@ -521,10 +501,8 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 				if err != nil {
 					return nil, err
 				}
-				row.Status, row.Reason, row.PlayedMS = outcome(evs, o, a.now())
-				if failed, ok := relayFailed[o.ID()]; ok {
-					row.Status, row.Reason, row.PlayedMS = "missed", failed, 0 // nodes heard only silence
-				}
+				res := programme.Outcome(programme.Fold(evs), o, relayFailed[o.ID()], a.now())
+				row.Status, row.Reason, row.PlayedMS = res.Status, res.Reason, res.PlayedMS
 				out = append(out, row)
 			}
 		}
@@ -536,50 +514,6 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 		return out[i].Node < out[j].Node
 	})
 	return out, nil
-}
-
-// outcome classifies what a node reported for one occurrence. One played
-// into the node's silent sink is "unheard" whatever else it reported: the
-// box kept time but nobody heard it, so it was not aired (the coverage
-// view counts it the same way).
-func outcome(evs []registry.PlayEvent, o schedule.Occurrence, now time.Time) (status, reason string, played int64) {
-	var finished, interrupted, failed, started, silent bool
-	for _, e := range evs {
-		played = max(played, e.PlayedMS)
-		silent = silent || e.Silent && e.Type != "failed"
-		switch e.Type {
-		case "finished":
-			finished = true
-		case "interrupted":
-			interrupted = true
-			reason = e.Reason
-		case "failed":
-			failed = true
-			reason = e.Reason
-		case "started", "resumed":
-			started = true
-		}
-	}
-	switch {
-	case silent:
-		return "unheard", noSoundReason, played
-	case finished:
-		return "played", "", played
-	case interrupted:
-		return "partly played", reason, played
-	case failed:
-		return "missed", reason, 0
-	case started:
-		return "playing", "", played
-	}
-	end := o.End
-	if end.IsZero() {
-		end = o.At
-	}
-	if now.After(end.Add(10 * time.Minute)) {
-		return "missed", "no report from the node", 0
-	}
-	return "upcoming", "", 0
 }
 
 func (s *Schedules) now() time.Time {

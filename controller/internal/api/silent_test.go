@@ -11,39 +11,6 @@ import (
 	"github.com/communeradio/radio/controller/internal/schedule"
 )
 
-// A play into a node's silent sink was not heard: the occurrence report
-// says "unheard", whatever else the node reported of it.
-func TestOutcomeUnheard(t *testing.T) {
-	at := time.Date(2026, 12, 1, 6, 30, 0, 0, schedule.Zone)
-	o := schedule.Occurrence{At: at, End: at.Add(time.Minute)}
-	now := at.Add(time.Hour)
-	ev := func(typ string, silent bool) registry.PlayEvent {
-		return registry.PlayEvent{Type: typ, At: at, PlayedMS: 60000, Silent: silent}
-	}
-	for _, tc := range []struct {
-		name string
-		evs  []registry.PlayEvent
-		want string
-	}{
-		{"through a sound device", []registry.PlayEvent{ev("started", false), ev("finished", false)}, "played"},
-		{"into the silent sink", []registry.PlayEvent{ev("started", true), ev("finished", true)}, "unheard"},
-		{"device failed while playing", []registry.PlayEvent{ev("started", false), ev("finished", true)}, "unheard"},
-		{"cut short, silent", []registry.PlayEvent{ev("started", true), ev("interrupted", true)}, "unheard"},
-		{"on air, silent", []registry.PlayEvent{ev("started", true)}, "unheard"},
-		{"failed, however marked", []registry.PlayEvent{ev("failed", true)}, "missed"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, reason, _ := outcome(tc.evs, o, now)
-			if got != tc.want {
-				t.Errorf("outcome = %q (%s), want %q", got, reason, tc.want)
-			}
-			if got == "unheard" && reason != noSoundReason {
-				t.Errorf("reason = %q, want %q", reason, noSoundReason)
-			}
-		})
-	}
-}
-
 // A cluster with no sound device: its state says audio silent and its
 // proof of play says so too. The dashboard, the node list and coverage
 // warn of it, and neither coverage nor the report counts its play as aired.

@@ -19,10 +19,12 @@ import (
 // database query for each would be the bottleneck.
 //
 // It is complete by construction: every desired state and every command
-// goes out through this Fleet (PublishDesired, Send), and Start seeds the
+// goes out through this Fleet (SendDesired, Held, Send), and Start seeds the
 // commands still valid from the registry (sent before a restart). The
-// controller republishes every node's desired state at start; until then a
-// node's fetch of its desired content is refused and asked again later.
+// controller's desired-state publisher goes through every node in the
+// background at start, sending it again where it changed and recording it
+// as held otherwise (Held); until it reaches a node, that node's fetch of
+// its desired content is refused and asked again later.
 type access struct {
 	mu      sync.RWMutex
 	desired map[string]given       // node -> its current desired state's media and zones

@@ -81,7 +81,6 @@ type Fleet struct {
 	closed       bool
 	known        sync.Map // node id -> true, a cache of registry lookups
 	timeAnswered sync.Map // node id -> when its last time request was answered (clock.go)
-	reach        sync.Map // node id -> Reach of its last desired state
 	access       *access
 	limit        *buckets
 	count        *counters
@@ -481,38 +480,10 @@ func (f *Fleet) Send(ctx context.Context, t Target, c nodeproto.Command, by stri
 	return c, nil
 }
 
-// PublishDesired signs a node's desired state with a new revision and
-// publishes it retained. d.HorizonUntil is how far ahead d.Schedule was
-// planned; a schedule too large for one message is cut to fit first
-// (fitDesired), never below a day ahead: beyond that it is refused with
-// ErrScheduleTooLarge and the node keeps its last desired state. Reach
-// tells how far the result reaches.
-func (f *Fleet) PublishDesired(ctx context.Context, node string, d nodeproto.Desired) error {
-	rev, err := f.cfg.Registry.NextDesiredRev(ctx, node)
-	if err != nil {
-		return err
-	}
-	now := f.cfg.Now()
-	d.Node, d.Rev, d.Issued = node, rev, now.UnixMilli()
-	if d.Amp == "" {
-		d.Amp = "auto"
-	}
-	d, planned, err := fitDesired(d, f.cfg.Signer.Key().ID, now, nodeproto.MaxJSONPayload)
-	r := Reach{Until: time.UnixMilli(d.HorizonUntil), Planned: planned, Slots: len(d.Schedule), At: now}
-	if d.HorizonUntil == 0 {
-		r.Until = time.Time{}
-	}
-	if err != nil {
-		r.Error = err.Error()
-		if old, ok := f.Reach(node); ok { // what the node still holds
-			r.Until, r.Slots = old.Until, old.Slots
-		}
-		f.reach.Store(node, r)
-		return fmt.Errorf("desired state of %s: %w", node, err)
-	}
-	if !planned.IsZero() {
-		f.log.Warn("desired state cut to fit one message", "node", node, "until", r.Until, "planned", planned, "slots", r.Slots)
-	}
+// SendDesired signs a node's desired state, numbered and cut to one
+// message by its publisher (controller/internal/desired), and publishes it
+// retained. The node may fetch the content it names from then on.
+func (f *Fleet) SendDesired(ctx context.Context, d nodeproto.Desired) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
@@ -522,12 +493,14 @@ func (f *Fleet) PublishDesired(ctx context.Context, node string, d nodeproto.Des
 	}
 	// Before publishing: the node fetches its content as soon as it has it.
 	f.access.setDesired(d)
-	if err := f.publishWait(nodeproto.NodeTopic(node, nodeproto.LeafDesired), true, env); err != nil {
-		return fmt.Errorf("publishing desired state of %s: %w", node, err)
+	if err := f.publishWait(nodeproto.NodeTopic(d.Node, nodeproto.LeafDesired), true, env); err != nil {
+		return fmt.Errorf("publishing desired state of %s: %w", d.Node, err)
 	}
-	f.reach.Store(node, r)
 	return nil
 }
+
+// KeyID is the key desired state is signed with, for its size.
+func (f *Fleet) KeyID() string { return f.cfg.Signer.Key().ID }
 
 // publish sends a message at QoS 1 once checkSize lets it through: a
 // message the broker would refuse would cut the controller's connection,

@@ -274,7 +274,7 @@ func TestFetchOnlyWhatTheNodeWasGiven(t *testing.T) {
 	zoneB := e.addMedia(40000)         // commune 2's, played to zone zb
 	nodeB := e.addMedia(40000)         // commune 2's, played to node b1 only
 	unknown := fmt.Sprintf("%064x", 1) // a sha nobody holds
-	if err := e.fl.PublishDesired(e.ctx, "a1", nodeproto.Desired{Content: []nodeproto.ContentRef{{Media: mineA, Size: 40000}}}); err != nil {
+	if err := e.fl.SendDesired(e.ctx, nodeproto.Desired{Node: "a1", Rev: 1, Amp: "auto", Content: []nodeproto.ContentRef{{Media: mineA, Size: 40000}}}); err != nil {
 		t.Fatal(err)
 	}
 	e.play(Target{Zone: "zb"}, zoneB)

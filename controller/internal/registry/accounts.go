@@ -376,6 +376,31 @@ type PlayOutcome struct {
 	// not everybody) heard it: not aired, whatever else was reported.
 	Silent   bool
 	PlayedMS int64
+	// GapMS is how much of a live session was played as silence because
+	// its audio did not arrive (PROTOCOL.md §10): a relay that never got
+	// audio reports "finished" with GapMS close to PlayedMS.
+	GapMS int64
+}
+
+// Add folds one proof-of-play record of the item into o. The occurrence
+// report and the live mirror both sum records up with it, so they read
+// the same records the same way.
+func (o *PlayOutcome) Add(e PlayEvent) {
+	switch e.Type {
+	case "started", "resumed":
+		o.Started = true
+	case "finished":
+		o.Finished = true
+	case "interrupted":
+		o.Interrupted = true
+	case "failed":
+		o.Failed = true
+	}
+	if e.Silent && e.Type != "failed" {
+		o.Silent = true
+	}
+	o.PlayedMS = max(o.PlayedMS, e.PlayedMS)
+	o.GapMS = max(o.GapMS, e.GapMS)
 }
 
 // ValidUsername reports whether s can be a username.

@@ -97,16 +97,25 @@ func (db *DB) DeleteRelayChannel(ctx context.Context, id string) error {
 // relays that aired nothing (the live manager records them in the audit
 // log as action "relay.failed", target the occurrence id), with the reason.
 func (db *DB) RelayFailures(ctx context.Context, occurrences []string) (map[string]string, error) {
-	out := map[string]string{}
 	if len(occurrences) == 0 {
-		return out, nil
+		return map[string]string{}, nil
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT target, detail FROM audit WHERE action = ? AND target IN (SELECT value FROM json_each(?))`,
-		ActionRelayFailed, jsonList(occurrences))
+	return db.relayFailures(ctx, `target IN (SELECT value FROM json_each(?))`, jsonList(occurrences))
+}
+
+// RelayFailuresSince returns the relay failures (as RelayFailures)
+// recorded since a time, by occurrence id: coverage asks for a whole day's.
+func (db *DB) RelayFailuresSince(ctx context.Context, since time.Time) (map[string]string, error) {
+	return db.relayFailures(ctx, `at >= ?`, ms(since))
+}
+
+func (db *DB) relayFailures(ctx context.Context, where string, arg any) (map[string]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT target, detail FROM audit WHERE action = ? AND `+where, ActionRelayFailed, arg)
 	if err != nil {
 		return nil, fmt.Errorf("registry: relay failures: %w", err)
 	}
 	defer rows.Close()
+	out := map[string]string{}
 	for rows.Next() {
 		var id, reason string
 		if err := rows.Scan(&id, &reason); err != nil {

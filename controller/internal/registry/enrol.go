@@ -207,7 +207,7 @@ func (db *DB) RedeemEnrolCode(ctx context.Context, hash []byte, now time.Time, f
 	if err := tx.Commit(); err != nil {
 		return c, fmt.Errorf("registry: enrolment %s: %w", n.ID, err)
 	}
-	db.liveEnrolled(n.ID, n.StationID, true)
+	db.liveEnrolled(n.ID, n.StationID, now, true)
 	c.UsedAt, c.UsedFrom = now, from
 	c.Node.CreatedAt, c.Node.Zones = now, joined
 	if c.Node.Zones == nil {

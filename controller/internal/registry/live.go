@@ -26,7 +26,8 @@ const LiveWindow = 48 * time.Hour
 
 type liveNode struct {
 	station  string
-	enrolled bool // a node row that is not revoked
+	enrolled bool      // a node row that is not revoked
+	since    time.Time // when it was enrolled (nodes.created_at)
 	Liveness
 	reported bool
 	lastPlay time.Time
@@ -79,20 +80,7 @@ func (n *liveNode) add(e PlayEvent, now time.Time) {
 		it = &liveItem{}
 		n.items[e.ItemID] = it
 	}
-	switch e.Type {
-	case "started", "resumed":
-		it.Started = true
-	case "finished":
-		it.Finished = true
-	case "interrupted":
-		it.Interrupted = true
-	case "failed":
-		it.Failed = true
-	}
-	if e.Silent && e.Type != "failed" {
-		it.Silent = true
-	}
-	it.PlayedMS = max(it.PlayedMS, e.PlayedMS)
+	it.Add(e)
 	if e.At.After(it.last) {
 		it.last = e.At
 	}
@@ -110,20 +98,21 @@ func (n *liveNode) prune(now time.Time) {
 // loadLive fills the mirror from the database.
 func (db *DB) loadLive(ctx context.Context) error {
 	l := &live{nodes: map[string]*liveNode{}, byStation: map[string]map[string]*liveNode{}}
-	rows, err := db.w.QueryContext(ctx, "SELECT id, station_id, revoked FROM nodes")
+	rows, err := db.w.QueryContext(ctx, "SELECT id, station_id, revoked, created_at FROM nodes")
 	if err != nil {
 		return fmt.Errorf("registry: loading nodes: %w", err)
 	}
 	for rows.Next() {
 		var id, st string
 		var revoked bool
-		if err := rows.Scan(&id, &st, &revoked); err != nil {
+		var created int64
+		if err := rows.Scan(&id, &st, &revoked, &created); err != nil {
 			rows.Close()
 			return err
 		}
 		n := l.node(id)
 		l.setStation(id, n, st)
-		n.enrolled = !revoked
+		n.enrolled, n.since = !revoked, fromMS(created)
 	}
 	rows.Close()
 	rows, err = db.w.QueryContext(ctx, "SELECT node_id, online, updated_at, "+noSoundSQL+" FROM node_state")
@@ -151,7 +140,7 @@ func (db *DB) loadLive(ctx context.Context) error {
 	}
 	since := db.now().Add(-LiveWindow)
 	rows, err = db.w.QueryContext(ctx, `SELECT node_id, item_id,
-		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms), max(at)
+		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms), max(gap_ms), max(at)
 		FROM play_events WHERE at >= ? GROUP BY node_id, item_id`, ms(since))
 	if err != nil {
 		return fmt.Errorf("registry: loading play outcomes: %w", err)
@@ -161,7 +150,7 @@ func (db *DB) loadLive(ctx context.Context) error {
 		var node, item string
 		var it liveItem
 		var at int64
-		if err := rows.Scan(&node, &item, &it.Started, &it.Finished, &it.Interrupted, &it.Failed, &it.Silent, &it.PlayedMS, &at); err != nil {
+		if err := rows.Scan(&node, &item, &it.Started, &it.Finished, &it.Interrupted, &it.Failed, &it.Silent, &it.PlayedMS, &it.GapMS, &at); err != nil {
 			return err
 		}
 		it.last = fromMS(at)
@@ -197,13 +186,14 @@ func (db *DB) liveState(id string, online, noSound bool, at time.Time) {
 	db.live.mu.Unlock()
 }
 
-// liveEnrolled records a node enrolled (station given) or revoked, or
-// re-enabled (station "": unchanged).
-func (db *DB) liveEnrolled(id, station string, enrolled bool) {
+// liveEnrolled records a node enrolled (station and time given) or
+// revoked, or re-enabled (station "": unchanged).
+func (db *DB) liveEnrolled(id, station string, since time.Time, enrolled bool) {
 	db.live.mu.Lock()
 	n := db.live.node(id)
 	if station != "" {
 		db.live.setStation(id, n, station)
+		n.since = since
 	}
 	n.enrolled = enrolled
 	db.live.mu.Unlock()
@@ -275,6 +265,9 @@ type NodeView struct {
 // Station is the node's station; Enrolled is false once it is revoked.
 func (v NodeView) Station() string { return v.n.station }
 func (v NodeView) Enrolled() bool  { return v.n.enrolled && v.n.station != "" }
+
+// EnrolledAt is when the node was enrolled.
+func (v NodeView) EnrolledAt() time.Time { return v.n.since }
 
 // Liveness is the node's last reported state (reported is false if it
 // never sent one) and when it last reported proof of play.

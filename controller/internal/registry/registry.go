@@ -441,7 +441,7 @@ func (db *DB) CreateNode(ctx context.Context, n Node, secretHash []byte) error {
 	_, err := db.w.ExecContext(ctx, "INSERT INTO nodes(id, station_id, name, lat, lon, secret_hash, created_at) VALUES (?,?,?,?,?,?,?)",
 		n.ID, n.StationID, n.Name, n.Lat, n.Lon, string(secretHash), ms(n.CreatedAt))
 	if err == nil {
-		db.liveEnrolled(n.ID, n.StationID, true)
+		db.liveEnrolled(n.ID, n.StationID, fromMS(ms(n.CreatedAt)), true)
 	}
 	return writeErr("node "+n.ID, err)
 }
@@ -519,7 +519,7 @@ func (db *DB) RevokeNode(ctx context.Context, id string) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("registry: node %s: %w", id, err)
 	}
-	db.liveEnrolled(id, "", false)
+	db.liveEnrolled(id, "", time.Time{}, false)
 	return nil
 }
 
@@ -536,7 +536,7 @@ func (db *DB) SetNodeSecret(ctx context.Context, id string, secretHash []byte) e
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("node %q %w", id, ErrNotFound)
 	}
-	db.liveEnrolled(id, "", true)
+	db.liveEnrolled(id, "", time.Time{}, true)
 	return nil
 }
 
@@ -549,16 +549,6 @@ func (db *DB) NodeSecret(ctx context.Context, id string) ([]byte, bool, error) {
 		return nil, false, notFound("node", id, err)
 	}
 	return []byte(h), revoked, nil
-}
-
-// NextDesiredRev returns the next desired-state revision of a node; it only grows.
-func (db *DB) NextDesiredRev(ctx context.Context, id string) (int64, error) {
-	var rev int64
-	err := db.w.QueryRowContext(ctx, "UPDATE nodes SET desired_rev = desired_rev + 1 WHERE id = ? RETURNING desired_rev", id).Scan(&rev)
-	if err != nil {
-		return 0, notFound("node", id, err)
-	}
-	return rev, nil
 }
 
 // Zone is a group of nodes that start together.
@@ -839,7 +829,14 @@ func (db *DB) UpsertNodeState(ctx context.Context, s NodeState) error {
 
 // ListNodeStates returns every node's latest state.
 func (db *DB) ListNodeStates(ctx context.Context) ([]NodeState, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, state, updated_at FROM node_state ORDER BY node_id")
+	return db.NodeStatesOf(ctx, nil)
+}
+
+// NodeStatesOf returns the latest state of the given nodes (nil: all): a
+// node's page reads its own, not a country's.
+func (db *DB) NodeStatesOf(ctx context.Context, nodes []string) ([]NodeState, error) {
+	where, args := inNodes("node_id", nodes)
+	rows, err := db.r.QueryContext(ctx, "SELECT node_id, online, state, updated_at FROM node_state WHERE "+where+" ORDER BY node_id", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -925,4 +922,45 @@ func (db *DB) DesiredRevs(ctx context.Context) (map[string]int64, error) {
 		out[id] = rev
 	}
 	return out, rows.Err()
+}
+
+// DesiredSync is what the controller last published to a node and what the
+// node last said it applied.
+type DesiredSync struct {
+	Rev     int64  // the revision last published
+	Hash    string // the hash of what it held (NumberDesired)
+	Applied int64  // the revision the node's last state reported (0: none)
+}
+
+// DesiredSyncs returns, for every node that is not revoked, its DesiredSync.
+func (db *DB) DesiredSyncs(ctx context.Context) (map[string]DesiredSync, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT n.id, n.desired_rev, n.desired_hash, coalesce(json_extract(s.state, '$.desired_rev'), 0)
+		FROM nodes n LEFT JOIN node_state s ON s.node_id = n.id WHERE n.revoked = 0`)
+	if err != nil {
+		return nil, fmt.Errorf("registry: desired state: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]DesiredSync{}
+	for rows.Next() {
+		var id string
+		var d DesiredSync
+		if err := rows.Scan(&id, &d.Rev, &d.Hash, &d.Applied); err != nil {
+			return nil, fmt.Errorf("registry: desired state: %w", err)
+		}
+		out[id] = d
+	}
+	return out, rows.Err()
+}
+
+// NumberDesired returns the next revision of a node's desired state (it
+// only grows) and
+// records the hash of what it holds, in one write: publishing a country's
+// nodes is bound by SQLite's writes.
+func (db *DB) NumberDesired(ctx context.Context, id, hash string) (int64, error) {
+	var rev int64
+	err := db.w.QueryRowContext(ctx, "UPDATE nodes SET desired_rev = desired_rev + 1, desired_hash = ? WHERE id = ? RETURNING desired_rev", hash, id).Scan(&rev)
+	if err != nil {
+		return 0, notFound("node", id, err)
+	}
+	return rev, nil
 }

@@ -71,7 +71,7 @@ func TestRegistryRoundTripAndReopen(t *testing.T) {
 	if zs, _ := db.NodeZones(ctx, "n1"); !cmp.Equal(zs, []string{"z1"}) {
 		t.Errorf("NodeZones(n1) = %v", zs)
 	}
-	if r1, _ := db.NextDesiredRev(ctx, "n1"); r1 != 1 {
+	if r1, _ := db.NumberDesired(ctx, "n1", ""); r1 != 1 {
 		t.Errorf("first rev = %d", r1)
 	}
 	db.Close()
@@ -81,7 +81,7 @@ func TestRegistryRoundTripAndReopen(t *testing.T) {
 	if err != nil || n.Name != "Cụm n2" || !cmp.Equal(n.Zones, []string{"z1"}) {
 		t.Fatalf("GetNode after reopen = %+v, %v", n, err)
 	}
-	if r2, _ := db.NextDesiredRev(ctx, "n1"); r2 != 2 {
+	if r2, _ := db.NumberDesired(ctx, "n1", ""); r2 != 2 {
 		t.Errorf("rev after reopen = %d, want 2", r2)
 	}
 	h, revoked, err := db.NodeSecret(ctx, "n3")
@@ -375,8 +375,8 @@ func TestNodesAndZones(t *testing.T) {
 	if zs, _ := db.NodeZones(ctx, "n2"); len(zs) != 0 {
 		t.Errorf("NodeZones(n2) = %v after emptying z1", zs)
 	}
-	if _, err := db.NextDesiredRev(ctx, "ghost"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("NextDesiredRev(ghost): %v", err)
+	if _, err := db.NumberDesired(ctx, "ghost", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("NumberDesired(ghost): %v", err)
 	}
 	if err := db.RevokeNode(ctx, "ghost"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RevokeNode(ghost): %v", err)
@@ -643,7 +643,7 @@ func TestConcurrentCounters(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				rev, err := db.NextDesiredRev(ctx, "n1")
+				rev, err := db.NumberDesired(ctx, "n1", "")
 				if err != nil {
 					t.Error(err)
 					return
@@ -662,7 +662,7 @@ func TestConcurrentCounters(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if rev, _ := db.NextDesiredRev(ctx, "n1"); rev != workers*each+1 {
+	if rev, _ := db.NumberDesired(ctx, "n1", ""); rev != workers*each+1 {
 		t.Errorf("next revision = %d, want %d", rev, workers*each+1)
 	}
 }

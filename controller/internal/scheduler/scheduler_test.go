@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/communeradio/radio/controller/internal/desired"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
@@ -41,10 +42,19 @@ type publishLog struct {
 	calls map[string]int
 }
 
+// fixed resolves every plan's targets with f.
+func fixed(f func(station string, t schedule.Target) (map[string]time.Duration, error)) func(context.Context) (Resolver, error) {
+	return func(context.Context) (Resolver, error) {
+		return func(station string, t schedule.Target, _ time.Time) (map[string]time.Duration, error) {
+			return f(station, t)
+		}, nil
+	}
+}
+
 func newTestScheduler(t *testing.T, pl *publishLog) *Scheduler {
 	s := New(Config{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Nodes: func(_ context.Context, station string, tg schedule.Target) (map[string]time.Duration, error) {
+		Targets: fixed(func(station string, tg schedule.Target) (map[string]time.Duration, error) {
 			switch tg.Kind {
 			case schedule.TargetZone:
 				return map[string]time.Duration{"n1": 0, "n2": 150 * time.Millisecond}, nil
@@ -56,15 +66,16 @@ func newTestScheduler(t *testing.T, pl *publishLog) *Scheduler {
 				return out, nil
 			}
 			return map[string]time.Duration{"n1": 0, "n2": 0, "n3": 0}, nil
-		},
+		}),
 		Media: func(context.Context, string) (Media, bool) {
 			return Media{Size: 1000, Duration: 30 * time.Second}, true
 		},
-		Publish: func(_ context.Context, node string) error {
+		Hand: func(plans map[string]desired.Plan) {
 			pl.mu.Lock()
-			pl.calls[node]++
+			for node := range plans {
+				pl.calls[node]++
+			}
 			pl.mu.Unlock()
-			return nil
 		},
 	})
 	sc, err := schedule.Parse("test.radio", []byte(programme))
@@ -157,9 +168,9 @@ func TestReportDowntime(t *testing.T) {
 		var last time.Time
 		s := New(Config{
 			Logger:     slog.New(slog.NewTextHandler(&logbuf, nil)),
-			Nodes:      func(context.Context, string, schedule.Target) (map[string]time.Duration, error) { return nil, nil },
+			Targets:    fixed(func(string, schedule.Target) (map[string]time.Duration, error) { return nil, nil }),
 			Media:      func(context.Context, string) (Media, bool) { return Media{Size: 1}, true },
-			Publish:    func(context.Context, string) error { return nil },
+			Hand:       func(map[string]desired.Plan) {},
 			LastRun:    func() time.Time { return last },
 			SetLastRun: func(t time.Time) { last = t },
 		})
@@ -292,12 +303,12 @@ func TestRelayOccurrences(t *testing.T) {
 	now := time.Date(2026, 12, 7, 6, 35, 0, 0, schedule.Zone)
 	s := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now },
 		Horizon: 36 * time.Hour,
-		Nodes: func(context.Context, string, schedule.Target) (map[string]time.Duration, error) {
+		Targets: fixed(func(string, schedule.Target) (map[string]time.Duration, error) {
 			return map[string]time.Duration{"n1": 0}, nil
-		},
-		Media:   func(context.Context, string) (Media, bool) { return Media{}, false },
-		Publish: func(context.Context, string) error { return nil },
-		Relays:  func(_ context.Context, r []Relay) { got = r },
+		}),
+		Media:  func(context.Context, string) (Media, bool) { return Media{}, false },
+		Hand:   func(map[string]desired.Plan) {},
+		Relays: func(_ context.Context, r []Relay) { got = r },
 	})
 	sc, err := schedule.Parse("relay.radio", []byte(`station st-1
 bulletin vov
