@@ -27,6 +27,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/fleet"
 	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/programme"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/retention"
 	"github.com/communeradio/radio/controller/internal/scheduler"
@@ -215,7 +216,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	speech := &tts.Service{Engine: engine, Media: store, CacheDir: filepath.Join(cfg.DataDir, "tts-cache"), Logger: log}
-	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, TTS: speech, Logger: log, Now: cfg.Now}
+	schedules := &programme.Store{Dir: schedDir, Media: store, Registry: reg, TTS: speech, Logger: log, Now: cfg.Now}
 	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
 	sched = scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Nodes: schedules.Resolve,
 		Media: schedules.MediaInfo, Publish: publishDesired, Relays: lv.PlanRelays,

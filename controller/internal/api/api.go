@@ -26,6 +26,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/fleet"
 	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/programme"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/signer"
@@ -54,7 +55,7 @@ type Config struct {
 	// schedule) as the registry and scheduler have it now.
 	PublishDesired func(ctx context.Context, node string) error
 	// Schedules manages the programme files.
-	Schedules *Schedules
+	Schedules *programme.Store
 	// Now is the clock of sessions and login limits (nil: time.Now).
 	Now func() time.Time
 	// TrustProxy reads the client's address and scheme from a reverse
@@ -171,6 +172,7 @@ func (a *API) routes() {
 	a.route("PUT /api/v1/schedules/{name}/bulletins/{id}", a.putBulletin)
 	a.route("DELETE /api/v1/schedules/{name}/bulletins/{id}", a.deleteBulletin)
 	a.route("POST /api/v1/schedules/{name}/bulletins/{id}/approve", a.approveBulletin)
+	a.route("POST /api/v1/schedules/{name}/bulletins/{id}/return", a.sendBackBulletin)
 	a.route("GET /api/v1/schedules/{name}/occurrences", a.scheduleOccurrences)
 	a.route("GET /api/v1/approvals", a.listApprovals)
 	a.route("GET /api/v1/reports/occurrences", a.occurrenceReport)
@@ -245,8 +247,14 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, h func(http.Response
 	var pe *nodeproto.Error
 	var mbe *http.MaxBytesError
 	var se *scheduleErrors
+	var stale staleError
 	body := map[string]any{}
 	switch {
+	case errors.As(err, &stale):
+		status, code, msg = http.StatusConflict, "stale", stale.Error()
+		for k, v := range staleBody(stale) {
+			body[k] = v
+		}
 	case errors.As(err, &se):
 		status, code = http.StatusBadRequest, "schedule"
 		msg = "the programme has mistakes; nothing was changed"

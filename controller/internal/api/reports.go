@@ -1,0 +1,297 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/schedule"
+)
+
+// The reports resource: scheduled against aired, and the week calendar of
+// a programme with what became of its past occurrences.
+
+// OccurrenceRow is one scheduled occurrence on one node: scheduled vs aired.
+type OccurrenceRow struct {
+	Occurrence string    `json:"occurrence"`
+	Item       string    `json:"item"`
+	Title      string    `json:"title"`
+	Station    string    `json:"station"`
+	Node       string    `json:"node"`
+	At         time.Time `json:"at"`
+	Priority   string    `json:"priority"`
+	Status     string    `json:"status"` // played, partly played, unheard, missed, playing, upcoming
+	Reason     string    `json:"reason,omitempty"`
+	PlayedMS   int64     `json:"played_ms"`
+}
+
+// occurrenceReport lists, for each occurrence of [from, to) (default: today
+// in Vietnam time) and each node, what actually aired.
+func (a *API) occurrenceReport(w http.ResponseWriter, r *http.Request) error {
+	out, err := a.occurrenceRows(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// occurrenceReportCSV is the scheduled-vs-aired report as a spreadsheet,
+// the form a commune files with the province.
+func (a *API) occurrenceReportCSV(w http.ResponseWriter, r *http.Request) error {
+	out, err := a.occurrenceRows(r)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	nodeName := func(id string) string {
+		if n, ok := names[id]; ok {
+			return n
+		}
+		n, _ := a.cfg.Registry.GetNode(r.Context(), id)
+		names[id] = n.Name
+		return n.Name
+	}
+	cw := csvStart(w, "doi-chieu-lich-phat.csv", "Giờ phát theo lịch (giờ Việt Nam)", "Bản tin", "Đài", "Cụm loa", "Mã cụm loa",
+		"Mức ưu tiên", "Kết quả", "Đã phát (giây)", "Lý do", "Mã lần phát")
+	for _, o := range out {
+		cw.Write([]string{vnTime(o.At), cell(o.Title), o.Station, cell(nodeName(o.Node)), o.Node, word(priorityWords, o.Priority),
+			word(statusWords, o.Status), strconv.FormatFloat(float64(o.PlayedMS)/1000, 'f', 1, 64), cell(o.Reason), o.Occurrence})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// occurrenceRows lists, for each occurrence of the request's period and
+// each node, what actually aired.
+func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
+	from, to, err := period(r, a.now())
+	if err != nil {
+		return nil, err
+	}
+	return a.reportRows(r, r.URL.Query().Get("station"), from, to)
+}
+
+// reportRows lists, for each occurrence of [from, to) and each node, what
+// actually aired, in the stations the caller may see (only station's, if
+// given).
+func (a *API) reportRows(r *http.Request, station string, from, to time.Time) ([]OccurrenceRow, error) {
+	ctx := r.Context()
+	stations, err := a.stationsInScope(r)
+	if err != nil {
+		return nil, err
+	}
+	if station != "" {
+		if _, ok := stations[station]; !ok {
+			return nil, forbidden("station " + station)
+		}
+	}
+	sch := a.cfg.Schedules
+	out := []OccurrenceRow{}
+	for name, sc := range sch.Scheduler.Schedules() {
+		if station != "" && station != sc.Station {
+			continue
+		}
+		if _, ok := stations[sc.Station]; !ok {
+			continue
+		}
+		for _, o := range sc.Occurrences(from, to, sch.Durations(ctx)) {
+			if !o.Item.Airs() || o.At.Before(sch.Scheduler.AiringSince(name, o.Item.ID)) {
+				continue // not on air yet at that time: nobody's to have played
+			}
+			nodes, err := sch.Resolve(ctx, sc.Station, o.Item.Target)
+			if err != nil {
+				continue
+			}
+			relayFailed, err := a.relayFailures(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			for node := range nodes {
+				row := OccurrenceRow{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, Station: sc.Station, Node: node,
+					At: o.At, Priority: o.Item.Priority}
+				evs, err := a.cfg.Registry.ListPlayEvents(ctx, registry.PlayFilter{NodeID: node, ItemID: o.ID(), Limit: 50})
+				if err != nil {
+					return nil, err
+				}
+				row.Status, row.Reason, row.PlayedMS = outcome(evs, o, a.now())
+				if failed, ok := relayFailed[o.ID()]; ok {
+					row.Status, row.Reason, row.PlayedMS = "missed", failed, 0 // nodes heard only silence
+				}
+				out = append(out, row)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].At.Equal(out[j].At) {
+			return out[i].At.Before(out[j].At)
+		}
+		return out[i].Node < out[j].Node
+	})
+	return out, nil
+}
+
+// outcome classifies what a node reported for one occurrence. One played
+// into the node's silent sink is "unheard" whatever else it reported: the
+// box kept time but nobody heard it, so it was not aired (the coverage
+// view counts it the same way).
+func outcome(evs []registry.PlayEvent, o schedule.Occurrence, now time.Time) (status, reason string, played int64) {
+	var finished, interrupted, failed, started, silent bool
+	for _, e := range evs {
+		played = max(played, e.PlayedMS)
+		silent = silent || e.Silent && e.Type != "failed"
+		switch e.Type {
+		case "finished":
+			finished = true
+		case "interrupted":
+			interrupted = true
+			reason = e.Reason
+		case "failed":
+			failed = true
+			reason = e.Reason
+		case "started", "resumed":
+			started = true
+		}
+	}
+	switch {
+	case silent:
+		return "unheard", noSoundReason, played
+	case finished:
+		return "played", "", played
+	case interrupted:
+		return "partly played", reason, played
+	case failed:
+		return "missed", reason, 0
+	case started:
+		return "playing", "", played
+	}
+	end := o.End
+	if end.IsZero() {
+		end = o.At
+	}
+	if now.After(end.Add(10 * time.Minute)) {
+		return "missed", "no report from the node", 0
+	}
+	return "upcoming", "", 0
+}
+
+// CalendarEntry is one occurrence of a bulletin, for the week calendar.
+type CalendarEntry struct {
+	Occurrence string    `json:"occurrence"`
+	Item       string    `json:"item"`
+	Title      string    `json:"title"`
+	At         time.Time `json:"at"`
+	End        time.Time `json:"end,omitzero"`
+	Priority   string    `json:"priority"`
+	Status     string    `json:"status"`
+	Airs       bool      `json:"airs"`
+}
+
+func (a *API) scheduleOccurrences(w http.ResponseWriter, r *http.Request) error {
+	f, _, err := a.programmeFile(r, false, "")
+	if err != nil {
+		return err
+	}
+	sc, err := a.cfg.Schedules.Schedule(f.Name)
+	if err != nil {
+		return a.programmeErr(f.Name, err)
+	}
+	from, to, err := period(r, a.now())
+	if err != nil {
+		return err
+	}
+	out := []CalendarEntry{}
+	if sc == nil {
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	now := a.now()
+	var aired map[string]string // occurrence -> aired, partly, missed
+	if from.Before(now) {
+		end := to
+		if now.Before(end) {
+			end = now
+		}
+		if aired, err = a.airedOutcomes(r, sc.Station, from, end); err != nil {
+			return err
+		}
+	}
+	for _, o := range sc.Occurrences(from, to, a.cfg.Schedules.Durations(r.Context())) {
+		e := CalendarEntry{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, At: o.At, End: o.End,
+			Priority: o.Item.Priority, Status: map[bool]string{true: "approved", false: "draft"}[o.Item.Approved], Airs: o.Item.Airs()}
+		if st, ok := aired[e.Occurrence]; ok {
+			e.Status = st
+		}
+		out = append(out, e)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// airedOutcomes says, for each occurrence of a station due in [from, to),
+// what became of it across its nodes, from the occurrence report's rows:
+// aired (every node played it to the end), partly (some did, or some only
+// in part), missed (none did). Occurrences still playing or to come are
+// left out.
+func (a *API) airedOutcomes(r *http.Request, station string, from, to time.Time) (map[string]string, error) {
+	rows, err := a.reportRows(r, station, from, to)
+	if err != nil {
+		return nil, err
+	}
+	type tally struct{ n, played, some, open int }
+	by := map[string]*tally{}
+	for _, row := range rows {
+		t := by[row.Occurrence]
+		if t == nil {
+			t = &tally{}
+			by[row.Occurrence] = t
+		}
+		t.n++
+		switch row.Status {
+		case "played":
+			t.played++
+		case "partly played", "unheard":
+			t.some++
+		case "playing", "upcoming":
+			t.open++
+		}
+	}
+	out := map[string]string{}
+	for id, t := range by {
+		switch {
+		case t.open > 0:
+		case t.played == t.n:
+			out[id] = "aired"
+		case t.played+t.some > 0:
+			out[id] = "partly"
+		default:
+			out[id] = "missed"
+		}
+	}
+	return out, nil
+}
+
+// period reads ?from=&to= (default: today in Vietnam), at most 32 days.
+func period(r *http.Request, today time.Time) (from, to time.Time, err error) {
+	q := r.URL.Query()
+	now := today.In(schedule.Zone)
+	from = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, schedule.Zone)
+	to = from.Add(24 * time.Hour)
+	if v := q.Get("from"); v != "" {
+		if from, err = parseTime(v, "from"); err != nil {
+			return
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if to, err = parseTime(v, "to"); err != nil {
+			return
+		}
+	}
+	if to.Sub(from) > 32*24*time.Hour || !to.After(from) {
+		err = errorf(http.StatusBadRequest, "choose a period of at most 32 days, from before to")
+	}
+	return
+}
+
