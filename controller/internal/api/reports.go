@@ -294,4 +294,3 @@ func period(r *http.Request, today time.Time) (from, to time.Time, err error) {
 	}
 	return
 }
-

@@ -17,22 +17,22 @@ import (
 // file stays the source of truth: a bulletin is written into it as text
 // (Format) and read back by the parser, which checks it.
 type Bulletin struct {
-	ID          string      `json:"id"`
-	Title       string      `json:"title"`
+	ID          string     `json:"id"`
+	Title       string     `json:"title"`
 	Source      Source     `json:"source"`
 	Target      Target     `json:"target"`
-	Priority    string      `json:"priority,omitempty"`
-	Status      string      `json:"status,omitempty"` // draft, approved; ignored on PUT
-	OnInterrupt string      `json:"on_interrupt,omitempty"`
-	OnHoliday   string      `json:"on_holiday,omitempty"`
+	Priority    string     `json:"priority,omitempty"`
+	Status      string     `json:"status,omitempty"` // draft, approved; ignored on PUT
+	OnInterrupt string     `json:"on_interrupt,omitempty"`
+	OnHoliday   string     `json:"on_holiday,omitempty"`
 	Recurrence  Recurrence `json:"recurrence"`
-	From        string      `json:"from,omitempty"`
-	Until       string      `json:"until,omitempty"`
-	Except      []string    `json:"except,omitempty"`
-	Repeat      int         `json:"repeat,omitempty"`
-	Gap         string      `json:"gap,omitempty"`
-	Duration    string      `json:"duration,omitempty"`
-	Line        int         `json:"line,omitempty"` // in the file, read only
+	From        string     `json:"from,omitempty"`
+	Until       string     `json:"until,omitempty"`
+	Except      []string   `json:"except,omitempty"`
+	Repeat      int        `json:"repeat,omitempty"`
+	Gap         string     `json:"gap,omitempty"`
+	Duration    string     `json:"duration,omitempty"`
+	Line        int        `json:"line,omitempty"` // in the file, read only
 	// Version names the bulletin's content: an approval approves that
 	// content, not a later change; an edit that sends it back changes that
 	// content, and is refused (Stale) when it is not the current one.
@@ -238,4 +238,3 @@ func (b Bulletin) Text() (string, error) {
 	}
 	return sb.String(), nil
 }
-

@@ -368,8 +368,8 @@ func (s *Store) checkDraft(ctx context.Context, sc *schedule.Schedule, id string
 	cp.Items = slices.Clone(sc.Items)
 	findItem(&cp, id).Approved = true // as if the leader approved it (other drafts do not air: no clash)
 	var msgs []string
-	var others schedule.ErrorList   // clashes among the rest, as the full check words them
-	seen := map[string]bool{} // the first clash with each other bulletin says enough
+	var others schedule.ErrorList // clashes among the rest, as the full check words them
+	seen := map[string]bool{}     // the first clash with each other bulletin says enough
 	for _, c := range cp.Conflicts(now, now.Add(ConflictHorizon), s.Durations(ctx)) {
 		other := c.B
 		if c.B.Item.ID == id {
