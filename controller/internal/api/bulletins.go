@@ -51,18 +51,12 @@ func (a *API) putBulletin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	b.Version = ifMatch(r, b.Version)
-	existed := false
-	if bs, err := a.cfg.Schedules.Bulletins(f.Name); err == nil {
-		for _, x := range bs {
-			existed = existed || x.ID == id
-		}
-	}
 	res, err := a.cfg.Schedules.PutBulletin(r.Context(), a.mediaEditor(r), f.Name, b)
 	if err != nil {
 		return a.programmeErr(f.Name, err)
 	}
 	action := "bulletin.create"
-	if existed {
+	if res.Existed {
 		action = "bulletin.change"
 	}
 	a.audit(r, area, action, f.Name+"/"+id, res.Detail)

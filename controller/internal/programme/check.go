@@ -30,7 +30,8 @@ const ConflictHorizon = 35 * 24 * time.Hour
 //
 // sc is the parse of the new text, which prepare completes in place;
 // skipConflicts: the caller has looked for clashes already (checkDraft).
-func (s *Store) prepare(ctx context.Context, sc *schedule.Schedule, old *snapshot, skipConflicts bool) (*schedule.Schedule, error) {
+func (s *Store) prepare(ctx context.Context, p *parsed, old *snapshot, skipConflicts bool) (*parsed, error) {
+	sc := p.sc
 	path := sc.File
 	var list schedule.ErrorList
 	bad := func(it *schedule.Item, format string, a ...any) {
@@ -40,12 +41,9 @@ func (s *Store) prepare(ctx context.Context, sc *schedule.Schedule, old *snapsho
 	if err != nil {
 		return nil, schedule.ErrorList{{Pos: schedule.Pos{File: path, Line: 1}, Msg: fmt.Sprintf("station %q is not registered: add it first (radioctl station add)", sc.Station)}}
 	}
-	var oldItems map[string]*schedule.Item
+	var was *parsed
 	if old != nil && old.sc != nil && old.sc.Station == sc.Station {
-		oldItems = make(map[string]*schedule.Item, len(old.sc.Items))
-		for i := range old.sc.Items {
-			oldItems[old.sc.Items[i].ID] = &old.sc.Items[i]
-		}
+		was = old.parsed
 	}
 	targets := map[string]error{} // target -> what resolving it said, once per save
 	for i := range sc.Items {
@@ -53,12 +51,9 @@ func (s *Store) prepare(ctx context.Context, sc *schedule.Schedule, old *snapsho
 		if n := len([]rune(it.Title)); n > MaxTitle {
 			bad(it, "title: at most %d characters (this one has %d): shorten it", MaxTitle, n)
 		}
-		same := false
-		if o := oldItems[it.ID]; o != nil && old.prints[it.ID] == FromItem(it).Version {
-			same = true
-			if it.Source.Kind == schedule.SourceTTS {
-				it.Source.Media = o.Source.Media // rendered when it was saved
-			}
+		same := was.same(it, p.prints[it.ID])
+		if same && it.Source.Kind == schedule.SourceTTS {
+			it.Source.Media = was.item(it.ID).Source.Media // rendered when it was saved
 		}
 		switch it.Source.Kind {
 		case schedule.SourceMedia:
@@ -105,7 +100,7 @@ func (s *Store) prepare(ctx context.Context, sc *schedule.Schedule, old *snapsho
 		return nil, list
 	}
 	if skipConflicts {
-		return sc, nil
+		return p, nil
 	}
 	now := s.now()
 	for _, c := range sc.Conflicts(now, now.Add(ConflictHorizon), s.Durations(ctx)) {
@@ -115,16 +110,16 @@ func (s *Store) prepare(ctx context.Context, sc *schedule.Schedule, old *snapsho
 	if len(list) > 0 {
 		return nil, list
 	}
-	return sc, nil
+	return p, nil
 }
 
 // prepareSrc parses src and prepares it.
-func (s *Store) prepareSrc(ctx context.Context, path string, src []byte, old *snapshot) (*schedule.Schedule, error) {
+func (s *Store) prepareSrc(ctx context.Context, path string, src []byte, old *snapshot) (*parsed, error) {
 	sc, err := schedule.Parse(path, src)
 	if err != nil {
 		return nil, err
 	}
-	return s.prepare(ctx, sc, old, false)
+	return s.prepare(ctx, index(sc), old, false)
 }
 
 // ingest puts a `source file` recording in the media library. ffmpeg runs

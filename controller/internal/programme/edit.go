@@ -35,6 +35,7 @@ type Saved struct {
 	Drafts   []string // new bulletins of an officer's file, saved as drafts
 	Waiting  []string // changes to approved bulletins waiting beside them
 	Bulletin *Bulletin
+	Existed  bool   // the bulletin was there before (PutBulletin)
 	Detail   string // for the audit log
 }
 
@@ -76,23 +77,23 @@ func (s *Store) PutFile(ctx context.Context, who Actor, name string, src []byte,
 			return Saved{}, err
 		}
 	}
-	sc, err := s.prepareSrc(ctx, f.Path, src, f.snap)
+	p, err := s.prepareSrc(ctx, f.Path, src, f.snap)
 	if err != nil {
 		return Saved{}, err
 	}
-	if err := s.checkMedia(ctx, who, f, sc); err != nil {
+	if err := s.checkMedia(ctx, who, f, p); err != nil {
 		return Saved{}, err
 	}
 	for id := range rv {
-		if findItem(sc, id) == nil {
+		if p.item(id) == nil {
 			delete(rv, id) // its bulletin is gone: so is what waited for it
 		}
 	}
-	if err := s.write(f, src, sc, rv, who.ID); err != nil {
+	if err := s.write(f, src, p, rv, who.ID); err != nil {
 		return Saved{}, err
 	}
-	out := Saved{Name: name, Station: sc.Station, Items: len(sc.Items), Version: version(src, rv), Drafts: drafts, Waiting: waiting}
-	out.Detail = fmt.Sprintf("%d items", len(sc.Items))
+	out := Saved{Name: name, Station: p.sc.Station, Items: len(p.sc.Items), Version: version(src, rv), Drafts: drafts, Waiting: waiting}
+	out.Detail = fmt.Sprintf("%d items", len(p.sc.Items))
 	if len(drafts) > 0 {
 		out.Detail += "; waiting for approval: " + strings.Join(drafts, ", ")
 	}
@@ -122,14 +123,11 @@ func (s *Store) review(f *file, src []byte, rv reviews, who Actor) (out []byte, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	old := f.snap.sc
+	p := index(sc)
 	for i := range sc.Items {
 		it := &sc.Items[i]
-		var was *schedule.Item
-		if old != nil {
-			was = findItem(old, it.ID)
-		}
-		if was != nil && was.Approved && f.snap.prints[it.ID] == FromItem(it).Version {
+		was := f.snap.item(it.ID)
+		if was != nil && was.Approved && f.snap.same(it, p.prints[it.ID]) {
 			continue // the same approved bulletin, or taken off air (allowed)
 		}
 		if was != nil && was.Approved {
@@ -148,14 +146,14 @@ func (s *Store) review(f *file, src []byte, rv reviews, who Actor) (out []byte, 
 			src, _ = schedule.SetStatus(src, it.ID, false)
 			drafts = append(drafts, it.ID)
 		}
-		if was == nil || f.snap.prints[it.ID] != FromItem(it).Version {
+		if !f.snap.same(it, p.prints[it.ID]) {
 			rv.get(it.ID).submit(who, s.now())
 		}
 	}
 	if sc, err = schedule.Parse(f.Path, src); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := s.checkApprovals(f, sc); err != nil {
+	if err := s.checkApprovals(f, index(sc)); err != nil {
 		return nil, nil, nil, err
 	}
 	slices.Sort(drafts)
@@ -185,17 +183,15 @@ func rawBlock(src []byte, id string) ([]byte, bool) {
 // must not put anything on air that a leader has not approved as it is.
 // Whatever the text editing did, this reads the result as the scheduler
 // will, and compares each approved bulletin with the one approved before.
-func (s *Store) checkApprovals(f *file, sc *schedule.Schedule) error {
+func (s *Store) checkApprovals(f *file, p *parsed) error {
 	var ids []string
-	for i := range sc.Items {
-		it := &sc.Items[i]
+	for i := range p.sc.Items {
+		it := &p.sc.Items[i]
 		if !it.Approved {
 			continue
 		}
-		if old := f.snap.sc; old != nil {
-			if was := findItem(old, it.ID); was != nil && was.Approved && f.snap.prints[it.ID] == FromItem(it).Version {
-				continue
-			}
+		if was := f.snap.item(it.ID); was != nil && was.Approved && f.snap.same(it, p.prints[it.ID]) {
+			continue
 		}
 		ids = append(ids, it.ID)
 	}
@@ -210,14 +206,14 @@ func (s *Store) checkApprovals(f *file, sc *schedule.Schedule) error {
 // checkMedia: what the actor adds or changes plays only recordings of
 // their commune's library (an administrator's bulletin with a recording of
 // no commune stays as it is).
-func (s *Store) checkMedia(ctx context.Context, who Actor, f *file, sc *schedule.Schedule) error {
+func (s *Store) checkMedia(ctx context.Context, who Actor, f *file, p *parsed) error {
 	if who.MayUseMedia == nil {
 		return nil
 	}
 	var foreign []string
-	for i := range sc.Items {
-		it := &sc.Items[i]
-		if it.Source.Kind != schedule.SourceMedia || (f.snap.prints != nil && f.snap.prints[it.ID] == FromItem(it).Version) {
+	for i := range p.sc.Items {
+		it := &p.sc.Items[i]
+		if it.Source.Kind != schedule.SourceMedia || f.snap.same(it, p.prints[it.ID]) {
 			continue
 		}
 		if err := who.MayUseMedia(ctx, it.Source.Media); err != nil {
@@ -290,19 +286,17 @@ func (s *Store) PutBulletin(ctx context.Context, who Actor, name string, b Bulle
 		src = []byte(fmt.Sprintf("# Programme of station %s, made in the web UI.\nstation %s\n", f.Station, f.Station))
 	}
 	newSrc := schedule.ReplaceBlock(src, b.ID, text)
-	cand, err := schedule.Parse(f.Path, newSrc) // the one parse of the new text
+	sc, err := schedule.Parse(f.Path, newSrc) // the one parse of the new text
 	if err != nil {
 		return Saved{}, err
 	}
-	it := findItem(cand, b.ID)
-	var was *schedule.Item
-	if f.snap.sc != nil {
-		was = findItem(f.snap.sc, b.ID)
-	}
-	out := Saved{Name: name}
-	sc := f.snap.sc
+	cand := index(sc)
+	it := cand.item(b.ID)
+	was := f.snap.item(b.ID)
+	out := Saved{Name: name, Existed: was != nil}
+	p := f.snap.parsed
 	switch {
-	case was != nil && FromItem(it).Version == f.snap.prints[b.ID]:
+	case f.snap.same(it, cand.prints[b.ID]):
 		// What the file says already (maybe only the layout differs, maybe
 		// a waiting change was undone): keep the file and its approval.
 		if r := rv[b.ID]; r != nil {
@@ -315,7 +309,7 @@ func (s *Store) PutBulletin(ctx context.Context, who Actor, name string, b Bulle
 				return Saved{}, errs("recording %s is not in your media library: upload it first", it.Source.Media)
 			}
 		}
-		if err := s.checkDraft(ctx, cand, b.ID); err != nil {
+		if err := s.checkDraft(ctx, sc, b.ID); err != nil {
 			return Saved{}, err
 		}
 		if was != nil && was.Approved {
@@ -333,17 +327,17 @@ func (s *Store) PutBulletin(ctx context.Context, who Actor, name string, b Bulle
 					return Saved{}, err
 				}
 			}
-			if sc, err = s.prepare(ctx, cand, f.snap, true); err != nil {
+			if p, err = s.prepare(ctx, cand, f.snap, true); err != nil {
 				return Saved{}, err
 			}
 		}
 		rv.get(b.ID).submit(who, s.now())
 	}
-	if err := s.write(f, newSrc, sc, rv, who.ID); err != nil {
+	if err := s.write(f, newSrc, p, rv, who.ID); err != nil {
 		return Saved{}, err
 	}
-	v := s.bulletin(sc, rv, b.ID)
-	out.Station, out.Items, out.Version, out.Bulletin = sc.Station, len(sc.Items), version(newSrc, rv), &v
+	v := s.bulletin(p.sc, rv, b.ID)
+	out.Station, out.Items, out.Version, out.Bulletin = p.sc.Station, len(p.sc.Items), version(newSrc, rv), &v
 	out.Detail = "status " + v.Status
 	if out.Waiting != nil {
 		out.Detail += "; the change waits for approval, the approved version airs meanwhile"
@@ -428,20 +422,20 @@ func (s *Store) DeleteBulletin(ctx context.Context, who Actor, name, id, ifVersi
 		if err != nil {
 			return Saved{}, err
 		}
-		if err := s.checkApprovals(f, sc); err != nil {
+		if err := s.checkApprovals(f, index(sc)); err != nil {
 			return Saved{}, err
 		}
 	}
-	sc, err := s.prepareSrc(ctx, f.Path, src, f.snap)
+	p, err := s.prepareSrc(ctx, f.Path, src, f.snap)
 	if err != nil {
 		return Saved{}, err
 	}
 	rv := f.reviews.clone()
 	delete(rv, id)
-	if err := s.write(f, src, sc, rv, who.ID); err != nil {
+	if err := s.write(f, src, p, rv, who.ID); err != nil {
 		return Saved{}, err
 	}
-	return Saved{Name: name, Station: sc.Station, Items: len(sc.Items), Version: version(src, rv)}, nil
+	return Saved{Name: name, Station: p.sc.Station, Items: len(p.sc.Items), Version: version(src, rv)}, nil
 }
 
 // Approve is a leader's approval of a bulletin, or of the change waiting
@@ -456,7 +450,7 @@ func (s *Store) Approve(ctx context.Context, who Actor, name, id, ver string) (S
 	if err != nil {
 		return Saved{}, err
 	}
-	if !f.Exists || f.snap.sc == nil || findItem(f.snap.sc, id) == nil {
+	if !f.Exists || f.snap.item(id) == nil {
 		return Saved{}, fmt.Errorf("%w: no bulletin %s in schedule %s", ErrNotFound, id, name)
 	}
 	if ver != "" && ver != current(f, id) {
@@ -475,16 +469,16 @@ func (s *Store) Approve(ctx context.Context, who Actor, name, id, ver string) (S
 	if msg := Passed(findItem(cand, id), s.now()); msg != "" {
 		return Saved{}, errs("%s: the officer must choose a new time before it can be approved", msg)
 	}
-	sc, err := s.prepare(ctx, cand, f.snap, false)
+	p, err := s.prepare(ctx, index(cand), f.snap, false)
 	if err != nil {
 		return Saved{}, err
 	}
 	delete(rv, id) // approved: nothing waits, nobody's comment stands
-	if err := s.write(f, src, sc, rv, who.ID); err != nil {
+	if err := s.write(f, src, p, rv, who.ID); err != nil {
 		return Saved{}, err
 	}
-	v := s.bulletin(sc, rv, id)
-	return Saved{Name: name, Station: sc.Station, Items: len(sc.Items), Version: version(src, rv), Bulletin: &v}, nil
+	v := s.bulletin(p.sc, rv, id)
+	return Saved{Name: name, Station: p.sc.Station, Items: len(p.sc.Items), Version: version(src, rv), Bulletin: &v}, nil
 }
 
 // SendBack is a leader's "Trả lại": the bulletin (or its waiting change)
@@ -507,10 +501,10 @@ func (s *Store) SendBack(ctx context.Context, who Actor, name, id, ver, comment 
 	if err != nil {
 		return Saved{}, err
 	}
-	if !f.Exists || f.snap.sc == nil || findItem(f.snap.sc, id) == nil {
+	if !f.Exists || f.snap.item(id) == nil {
 		return Saved{}, fmt.Errorf("%w: no bulletin %s in schedule %s", ErrNotFound, id, name)
 	}
-	it := findItem(f.snap.sc, id)
+	it := f.snap.item(id)
 	if it.Approved && (f.reviews[id] == nil || f.reviews[id].Pending == "") {
 		return Saved{}, errs("bulletin %s is approved and nothing of it waits for approval: there is nothing to send back", id)
 	}

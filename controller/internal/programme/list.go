@@ -15,6 +15,11 @@ func (s *Store) bulletin(sc *schedule.Schedule, rv reviews, id string) Bulletin 
 	if it == nil {
 		return Bulletin{ID: id}
 	}
+	return s.view(sc, rv, it)
+}
+
+func (s *Store) view(sc *schedule.Schedule, rv reviews, it *schedule.Item) Bulletin {
+	id := it.ID
 	b := FromItem(it)
 	if it.Source.Kind == schedule.SourceTTS {
 		b.Source.Audio = it.Source.Media
@@ -47,7 +52,7 @@ func (s *Store) Bulletins(name string) ([]Bulletin, error) {
 	}
 	out := make([]Bulletin, 0, len(f.snap.sc.Items))
 	for i := range f.snap.sc.Items {
-		out = append(out, s.bulletin(f.snap.sc, f.reviews, f.snap.sc.Items[i].ID))
+		out = append(out, s.view(f.snap.sc, f.reviews, &f.snap.sc.Items[i]))
 	}
 	return out, nil
 }
@@ -235,10 +240,11 @@ func (s *Store) wouldChange(f *file, src []byte) []Change {
 	if err != nil || old == nil {
 		return nil
 	}
-	newPrints := prints(sc)
+	p := index(sc)
+	newPrints := p.prints
 	for i := range sc.Items {
 		it := &sc.Items[i]
-		was := findItem(old, it.ID)
+		was := f.snap.item(it.ID)
 		switch {
 		case was == nil:
 			out = append(out, Change{Bulletin: it.ID, Title: it.Title, What: "added"})
@@ -249,13 +255,13 @@ func (s *Store) wouldChange(f *file, src []byte) []Change {
 		}
 	}
 	for i := range old.Items {
-		if findItem(sc, old.Items[i].ID) == nil {
+		if p.item(old.Items[i].ID) == nil {
 			out = append(out, Change{Bulletin: old.Items[i].ID, Title: old.Items[i].Title, What: "removed"})
 		}
 	}
 	for id, r := range f.reviews {
-		if r.Pending != "" && findItem(sc, id) != nil {
-			out = append(out, Change{Bulletin: id, Title: findItem(sc, id).Title, What: "pending", By: r.SubmittedName, At: r.SubmittedAt})
+		if r.Pending != "" && p.item(id) != nil {
+			out = append(out, Change{Bulletin: id, Title: p.item(id).Title, What: "pending", By: r.SubmittedName, At: r.SubmittedAt})
 		}
 	}
 	return out

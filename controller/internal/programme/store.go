@@ -56,10 +56,39 @@ type Store struct {
 // fingerprint of each bulletin, so that a save compares bulletins without
 // parsing the old text again.
 type snapshot struct {
-	src     []byte
-	sc      *schedule.Schedule // nil when src does not parse
-	prints  map[string]string  // bulletin id -> Bulletin.Version
-	history []saved            // the last versions saved, oldest first
+	src []byte
+	*parsed
+	history []saved // the last versions saved, oldest first
+}
+
+// parsed is a programme's parse with each bulletin's fingerprint
+// (Bulletin.Version) and place, each worked out once.
+type parsed struct {
+	sc     *schedule.Schedule // nil when the text does not parse
+	prints map[string]string  // bulletin id -> Bulletin.Version
+	byID   map[string]*schedule.Item
+}
+
+func index(sc *schedule.Schedule) *parsed {
+	p := &parsed{sc: sc, prints: make(map[string]string, len(sc.Items)), byID: make(map[string]*schedule.Item, len(sc.Items))}
+	for i := range sc.Items {
+		it := &sc.Items[i]
+		p.prints[it.ID], p.byID[it.ID] = FromItem(it).Version, it
+	}
+	return p
+}
+
+// item is bulletin id of the parse, nil if none.
+func (p *parsed) item(id string) *schedule.Item {
+	if p == nil {
+		return nil
+	}
+	return p.byID[id]
+}
+
+// same reports whether it means what bulletin it.ID of p means.
+func (p *parsed) same(it *schedule.Item, print string) bool {
+	return p != nil && p.byID[it.ID] != nil && p.prints[it.ID] == print
 }
 
 // saved is one version of a programme, for telling a stale edit what
@@ -155,10 +184,10 @@ func (s *Store) read(name string) (*file, error) {
 	s.mu.Unlock()
 	if snap == nil || !bytes.Equal(snap.src, src) {
 		// Changed behind the controller's back, or never read: parse it.
-		snap = &snapshot{src: src}
+		snap = &snapshot{src: src, parsed: &parsed{}}
 		if f.Exists {
 			if sc, err := schedule.Parse(f.Path, src); err == nil {
-				snap.sc, snap.prints = sc, prints(sc)
+				snap.parsed = index(sc)
 			}
 		}
 		if old := s.snapshot(name); old != nil {
@@ -203,15 +232,6 @@ func version(src []byte, rv reviews) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-func prints(sc *schedule.Schedule) map[string]string {
-	out := make(map[string]string, len(sc.Items))
-	for i := range sc.Items {
-		b := FromItem(&sc.Items[i])
-		out[b.ID] = b.Version
-	}
-	return out
-}
-
 // StationOf reads the station line of a programme without parsing it all
 // (a broken file still belongs to its station).
 func StationOf(src []byte) string {
@@ -236,11 +256,12 @@ func (s *Store) LoadAll(ctx context.Context) {
 			if err != nil {
 				return err
 			}
-			sc, err := s.prepareSrc(ctx, f.Path, f.Src, nil)
+			p, err := s.prepareSrc(ctx, f.Path, f.Src, nil)
 			if err != nil {
 				return err
 			}
-			s.install(name, f.Src, sc, f.reviews, "", time.Time{})
+			s.install(name, f.Src, p, f.reviews, "", time.Time{})
+			sc := p.sc
 			s.logger().Info("schedule loaded", "file", p, "items", len(sc.Items))
 			return nil
 		}()
@@ -253,8 +274,9 @@ func (s *Store) LoadAll(ctx context.Context) {
 
 // install makes a checked programme the current one: the scheduler airs
 // it, and its parse is kept for the next save.
-func (s *Store) install(name string, src []byte, sc *schedule.Schedule, rv reviews, by string, at time.Time) {
-	snap := &snapshot{src: src, sc: sc, prints: prints(sc)}
+func (s *Store) install(name string, src []byte, p *parsed, rv reviews, by string, at time.Time) {
+	sc := p.sc
+	snap := &snapshot{src: src, parsed: p}
 	if old := s.snapshot(name); old != nil {
 		snap.history = old.history
 	}
@@ -281,7 +303,7 @@ func (s *Store) install(name string, src []byte, sc *schedule.Schedule, rv revie
 }
 
 // write saves a programme's text and review state, then installs it.
-func (s *Store) write(f *file, src []byte, sc *schedule.Schedule, rv reviews, by string) error {
+func (s *Store) write(f *file, src []byte, p *parsed, rv reviews, by string) error {
 	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
 		return fmt.Errorf("programme: %w", err)
 	}
@@ -293,7 +315,7 @@ func (s *Store) write(f *file, src []byte, sc *schedule.Schedule, rv reviews, by
 	if err := writeReviews(f.Path, rv); err != nil {
 		return err
 	}
-	s.install(f.Name, src, sc, rv, by, s.now())
+	s.install(f.Name, src, p, rv, by, s.now())
 	return nil
 }
 
