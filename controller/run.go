@@ -230,6 +230,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	schedules.Scheduler = sched
 	schedules.LoadAll(ctx)
+	go schedules.Run(ctx) // what is due, recorded ahead: reports read history from there
 	sched.ReportDowntime(ctx, cfg.Now())
 	sched.Replan(ctx, cfg.Now())
 

@@ -88,40 +88,39 @@ func (a *API) reportRows(r *http.Request, station string, from, to time.Time) ([
 			return nil, forbidden("station " + station)
 		}
 	}
-	sch := a.cfg.Schedules
+	var want []string
+	for st := range stations {
+		if station == "" || st == station {
+			want = append(want, st)
+		}
+	}
+	// What was due comes from the history recorded when it was planned,
+	// never from today's programme: a later change or deletion does not
+	// rewrite it.
+	due, err := a.cfg.Registry.ListOccurrences(ctx, want, from, to)
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
 	out := []OccurrenceRow{}
-	for name, sc := range sch.Scheduler.Schedules() {
-		if station != "" && station != sc.Station {
-			continue
+	for _, h := range due {
+		o := schedule.Occurrence{Item: &schedule.Item{ID: h.Item, Title: h.Title, Priority: h.Priority, Source: schedule.Source{Kind: h.Source}},
+			At: h.At.In(schedule.Zone), End: h.End}
+		relayFailed, err := a.relayFailures(ctx, o)
+		if err != nil {
+			return nil, err
 		}
-		if _, ok := stations[sc.Station]; !ok {
-			continue
-		}
-		for _, o := range sc.Occurrences(from, to, sch.Durations(ctx)) {
-			if !o.Item.Airs() || o.At.Before(sch.Scheduler.AiringSince(name, o.Item.ID)) {
-				continue // not on air yet at that time: nobody's to have played
-			}
-			nodes, err := sch.Resolve(ctx, sc.Station, o.Item.Target)
-			if err != nil {
-				continue
-			}
-			relayFailed, err := a.relayFailures(ctx, o)
+		for _, node := range h.Nodes {
+			row := OccurrenceRow{Occurrence: h.ID, Item: h.Item, Title: h.Title, Station: h.Station, Node: node, At: o.At, Priority: h.Priority}
+			evs, err := a.cfg.Registry.ListPlayEvents(ctx, registry.PlayFilter{NodeID: node, ItemID: h.ID, Limit: 50})
 			if err != nil {
 				return nil, err
 			}
-			for node := range nodes {
-				row := OccurrenceRow{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, Station: sc.Station, Node: node,
-					At: o.At, Priority: o.Item.Priority}
-				evs, err := a.cfg.Registry.ListPlayEvents(ctx, registry.PlayFilter{NodeID: node, ItemID: o.ID(), Limit: 50})
-				if err != nil {
-					return nil, err
-				}
-				row.Status, row.Reason, row.PlayedMS = outcome(evs, o, a.now())
-				if failed, ok := relayFailed[o.ID()]; ok {
-					row.Status, row.Reason, row.PlayedMS = "missed", failed, 0 // nodes heard only silence
-				}
-				out = append(out, row)
+			row.Status, row.Reason, row.PlayedMS = occurrenceOutcome(evs, o, now)
+			if failed, ok := relayFailed[h.ID]; ok {
+				row.Status, row.Reason, row.PlayedMS = "missed", failed, 0 // nodes heard only silence
 			}
+			out = append(out, row)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -132,6 +131,11 @@ func (a *API) reportRows(r *http.Request, station string, from, to time.Time) ([
 	})
 	return out, nil
 }
+
+// occurrenceOutcome is the one place the report and the calendar ask what
+// became of an occurrence on a node (the shared outcome function takes its
+// place at the merge).
+var occurrenceOutcome = outcome
 
 // outcome classifies what a node reported for one occurrence. One played
 // into the node's silent sink is "unheard" whatever else it reported: the
@@ -208,34 +212,35 @@ func (a *API) scheduleOccurrences(w http.ResponseWriter, r *http.Request) error 
 		return nil
 	}
 	now := a.now()
-	var aired map[string]string // occurrence -> aired, partly, missed
 	if from.Before(now) {
+		// What was due is history: as it was planned, with what became of it.
 		end := to
 		if now.Before(end) {
 			end = now
 		}
-		if aired, err = a.airedOutcomes(r, sc.Station, from, end); err != nil {
+		past, err := a.pastEntries(r, f.Name, sc.Station, from, end)
+		if err != nil {
 			return err
 		}
+		out = append(out, past...)
+		from = end
 	}
-	for _, o := range sc.Occurrences(from, to, a.cfg.Schedules.Durations(r.Context())) {
-		e := CalendarEntry{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, At: o.At, End: o.End,
-			Priority: o.Item.Priority, Status: map[bool]string{true: "approved", false: "draft"}[o.Item.Approved], Airs: o.Item.Airs()}
-		if st, ok := aired[e.Occurrence]; ok {
-			e.Status = st
+	if from.Before(to) {
+		for _, o := range sc.Occurrences(from, to, a.cfg.Schedules.Durations(r.Context())) {
+			out = append(out, CalendarEntry{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, At: o.At, End: o.End,
+				Priority: o.Item.Priority, Status: map[bool]string{true: "approved", false: "draft"}[o.Item.Approved], Airs: o.Item.Airs()})
 		}
-		out = append(out, e)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// airedOutcomes says, for each occurrence of a station due in [from, to),
-// what became of it across its nodes, from the occurrence report's rows:
-// aired (every node played it to the end), partly (some did, or some only
-// in part), missed (none did). Occurrences still playing or to come are
-// left out.
-func (a *API) airedOutcomes(r *http.Request, station string, from, to time.Time) (map[string]string, error) {
+// pastEntries are the calendar's entries of programme name due in
+// [from, to): its recorded occurrences with what became of each across its
+// nodes, from the occurrence report's rows: aired (every node played it to
+// the end), partly (some did, or some only in part), missed (none did);
+// one still playing, or whose nodes have not reported yet, stays approved.
+func (a *API) pastEntries(r *http.Request, name, station string, from, to time.Time) ([]CalendarEntry, error) {
 	rows, err := a.reportRows(r, station, from, to)
 	if err != nil {
 		return nil, err
@@ -258,17 +263,27 @@ func (a *API) airedOutcomes(r *http.Request, station string, from, to time.Time)
 			t.open++
 		}
 	}
-	out := map[string]string{}
-	for id, t := range by {
-		switch {
-		case t.open > 0:
-		case t.played == t.n:
-			out[id] = "aired"
-		case t.played+t.some > 0:
-			out[id] = "partly"
-		default:
-			out[id] = "missed"
+	due, err := a.cfg.Registry.ListOccurrences(r.Context(), []string{station}, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var out []CalendarEntry
+	for _, h := range due {
+		if h.Schedule != name {
+			continue
 		}
+		e := CalendarEntry{Occurrence: h.ID, Item: h.Item, Title: h.Title, At: h.At.In(schedule.Zone), End: h.End, Priority: h.Priority,
+			Status: "approved", Airs: true}
+		switch t := by[h.ID]; {
+		case t == nil || t.open > 0:
+		case t.played == t.n:
+			e.Status = "aired"
+		case t.played+t.some > 0:
+			e.Status = "partly"
+		default:
+			e.Status = "missed"
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }

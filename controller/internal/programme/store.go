@@ -316,6 +316,7 @@ func (s *Store) write(f *file, src []byte, p *parsed, rv reviews, by string) err
 		return err
 	}
 	s.install(f.Name, src, p, rv, by, s.now())
+	s.recordHistory(context.Background(), f.Name, p.sc)
 	return nil
 }
 
@@ -337,5 +338,6 @@ func (s *Store) Delete(name string) error {
 	if s.Scheduler != nil {
 		s.Scheduler.Set(name, nil)
 	}
+	s.recordHistory(context.Background(), name, nil)
 	return nil
 }
