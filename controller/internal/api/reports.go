@@ -238,8 +238,9 @@ func (a *API) scheduleOccurrences(w http.ResponseWriter, r *http.Request) error 
 // pastEntries are the calendar's entries of programme name due in
 // [from, to): its recorded occurrences with what became of each across its
 // nodes, from the occurrence report's rows: aired (every node played it to
-// the end), partly (some did, or some only in part), missed (none did);
-// one still playing, or whose nodes have not reported yet, stays approved.
+// the end), partly (some did, or some only in part), missed (none did; a
+// play into a silent sink was heard by nobody and counts as none); one
+// still playing, or whose nodes have not reported yet, stays approved.
 func (a *API) pastEntries(r *http.Request, name, station string, from, to time.Time) ([]CalendarEntry, error) {
 	rows, err := a.reportRows(r, station, from, to)
 	if err != nil {
@@ -257,7 +258,7 @@ func (a *API) pastEntries(r *http.Request, name, station string, from, to time.T
 		switch row.Status {
 		case "played":
 			t.played++
-		case "partly played", "unheard":
+		case "partly played":
 			t.some++
 		case "playing", "upcoming":
 			t.open++
