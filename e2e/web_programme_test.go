@@ -129,6 +129,7 @@ func TestWebReviewStaleEditAndApprovedAiring(t *testing.T) {
 	lead.checkConsole()
 
 	// An sees it sent back, with the comment and who sent it.
+	an.open("dashboard") // the programme page is open: go away and back to read it again
 	an.open("programme")
 	an.wait(`[data-test="returned-note-tin-sang"]`, time.Minute)
 	if got := an.text(`[data-test="returned-note-tin-sang"]`); !strings.Contains(got, comment) || !strings.Contains(got, "Trần Thị Bình") {
@@ -151,6 +152,7 @@ func TestWebReviewStaleEditAndApprovedAiring(t *testing.T) {
 		w, h int64
 	}{{"desk", 1280, 900}, {"phone", 390, 844}} {
 		an.do(chromedp.EmulateViewport(size.w, size.h))
+		an.open("dashboard")
 		an.open("programme")
 		an.waitText(`[data-test="occ-tin-sang"]`, "Đã phát", time.Minute)
 		an.shot(fmt.Sprintf("%s-calendar-aired", size.name))
