@@ -72,12 +72,15 @@ func (s *Store) PutFile(ctx context.Context, who Actor, name string, src []byte,
 		}
 	}
 	var drafts, waiting []string
+	var p *parsed
 	if !who.CanApprove {
-		if src, drafts, waiting, err = s.review(f, src, rv, who); err != nil {
+		if src, p, drafts, waiting, err = s.review(f, src, rv, who); err != nil {
 			return Saved{}, err
 		}
+		p, err = s.prepare(ctx, p, f.snap, false)
+	} else {
+		p, err = s.prepareSrc(ctx, f.Path, src, f.snap)
 	}
-	p, err := s.prepareSrc(ctx, f.Path, src, f.snap)
 	if err != nil {
 		return Saved{}, err
 	}
@@ -118,10 +121,10 @@ func (s *Store) PutFile(ctx context.Context, who Actor, name string, src []byte,
 // change to an approved bulletin waits beside it (the approved text stays
 // in the file) until a leader approves it. It refuses a text in which it
 // could not do so.
-func (s *Store) review(f *file, src []byte, rv reviews, who Actor) (out []byte, drafts, waiting []string, err error) {
+func (s *Store) review(f *file, src []byte, rv reviews, who Actor) (out []byte, final *parsed, drafts, waiting []string, err error) {
 	sc, err := schedule.Parse(f.Path, src)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	p := index(sc)
 	for i := range sc.Items {
@@ -150,15 +153,19 @@ func (s *Store) review(f *file, src []byte, rv reviews, who Actor) (out []byte, 
 			rv.get(it.ID).submit(who, s.now())
 		}
 	}
-	if sc, err = schedule.Parse(f.Path, src); err != nil {
-		return nil, nil, nil, err
+	if len(drafts) > 0 || len(waiting) > 0 {
+		// The text changed: read it again as the scheduler will.
+		if sc, err = schedule.Parse(f.Path, src); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		p = index(sc)
 	}
-	if err := s.checkApprovals(f, index(sc)); err != nil {
-		return nil, nil, nil, err
+	if err := s.checkApprovals(f, p); err != nil {
+		return nil, nil, nil, nil, err
 	}
 	slices.Sort(drafts)
 	slices.Sort(waiting)
-	return src, drafts, waiting, nil
+	return src, p, drafts, waiting, nil
 }
 
 // submit records who submitted a bulletin (or its change): it is the

@@ -73,29 +73,11 @@ type Approval struct {
 func (s *Store) Approvals(want func(station string) bool) ([]Approval, error) {
 	out := []Approval{}
 	for _, name := range s.names() {
-		bs, err := s.Bulletins(name)
-		if err != nil || bs == nil {
+		a, err := s.waiting(name, want)
+		if err != nil {
 			continue // a broken file: its own page says so
 		}
-		st := s.snapshot(name)
-		if st == nil || st.sc == nil || !want(st.sc.Station) {
-			continue
-		}
-		for _, b := range bs {
-			if b.Review.Returned() {
-				continue
-			}
-			switch {
-			case b.Pending != nil:
-				p := *b.Pending
-				p.Review = b.Review
-				airing := b
-				airing.Pending, airing.Review = nil, nil
-				out = append(out, Approval{Schedule: name, Station: st.sc.Station, Bulletin: p, Airing: &airing})
-			case b.Status != "approved":
-				out = append(out, Approval{Schedule: name, Station: st.sc.Station, Bulletin: b})
-			}
-		}
+		out = append(out, a...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Schedule != out[j].Schedule {
@@ -103,6 +85,37 @@ func (s *Store) Approvals(want func(station string) bool) ([]Approval, error) {
 		}
 		return out[i].Bulletin.Line < out[j].Bulletin.Line
 	})
+	return out, nil
+}
+
+// waiting lists what of programme name waits for a leader; only those
+// bulletins are looked at in full.
+func (s *Store) waiting(name string, want func(string) bool) ([]Approval, error) {
+	unlock := s.lock(name)
+	defer unlock()
+	f, err := s.read(name)
+	if err != nil || !f.Exists || f.snap.sc == nil || !want(f.snap.sc.Station) {
+		return nil, err
+	}
+	sc := f.snap.sc
+	var out []Approval
+	for i := range sc.Items {
+		it := &sc.Items[i]
+		r := f.reviews[it.ID]
+		if r.Returned() || (it.Approved && (r == nil || r.Pending == "")) {
+			continue
+		}
+		b := s.view(sc, f.reviews, it)
+		if b.Pending != nil {
+			p := *b.Pending
+			p.Review = b.Review
+			airing := b
+			airing.Pending, airing.Review = nil, nil
+			out = append(out, Approval{Schedule: name, Station: sc.Station, Bulletin: p, Airing: &airing})
+		} else {
+			out = append(out, Approval{Schedule: name, Station: sc.Station, Bulletin: b})
+		}
+	}
 	return out, nil
 }
 
