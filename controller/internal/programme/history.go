@@ -2,6 +2,7 @@ package programme
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -48,7 +49,48 @@ func (s *Store) recordHistory(ctx context.Context, name string, sc *schedule.Sch
 				Priority: it.Priority, Source: it.Source.Kind, Target: key, At: o.At, End: o.End, Nodes: nodes, PlannedAt: now})
 		}
 	}
-	if err := s.Registry.PlanOccurrences(ctx, name, now, occ); err != nil {
+	// Only what differs from the last record is written: a save of one
+	// bulletin in a programme of hundreds touches its own rows.
+	prints := make(map[[2]string]string, len(occ))
+	for _, o := range occ {
+		prints[[2]string{o.Station, o.ID}] = fmt.Sprint(o.Item, o.Title, o.Priority, o.Source, o.Target, o.At.UnixMilli(), o.End.UnixMilli(), o.Nodes)
+	}
+	s.mu.Lock()
+	last, known := s.recorded[name]
+	s.mu.Unlock()
+	var err error
+	if !known {
+		err = s.Registry.PlanOccurrences(ctx, name, now, occ)
+	} else {
+		var changed []registry.Occurrence
+		var gone [][2]string
+		for _, o := range occ {
+			k := [2]string{o.Station, o.ID}
+			if last[k] != prints[k] {
+				changed = append(changed, o)
+			}
+		}
+		for k := range last {
+			if _, ok := prints[k]; !ok {
+				gone = append(gone, k)
+			}
+		}
+		if len(changed) == 0 && len(gone) == 0 {
+			return
+		}
+		err = s.Registry.ReplanOccurrences(ctx, name, now, changed, gone)
+	}
+	s.mu.Lock()
+	if s.recorded == nil {
+		s.recorded = map[string]map[[2]string]string{}
+	}
+	if err != nil {
+		delete(s.recorded, name) // write all of it next time
+	} else {
+		s.recorded[name] = prints
+	}
+	s.mu.Unlock()
+	if err != nil {
 		s.logger().Error("programme: recording what is due", "schedule", name, "err", err)
 	}
 }

@@ -49,6 +49,8 @@ type Store struct {
 	cache map[string]*snapshot // by programme name: the last file read or saved, parsed once
 
 	ingested sync.Map // identity of a `source file` recording -> its media sha256
+
+	recorded map[string]map[[2]string]string // programme -> (station, occurrence) -> what was last recorded of it (under mu)
 }
 
 // snapshot is a programme as last read or saved: its text, its parse

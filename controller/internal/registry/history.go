@@ -30,13 +30,31 @@ type Occurrence struct {
 // ones recorded before from stay as they were (history); those from on
 // are replaced by occ (the programme as it is now), in one transaction.
 func (db *DB) PlanOccurrences(ctx context.Context, schedule string, from time.Time, occ []Occurrence) error {
+	return db.planOccurrences(ctx, schedule, from, occ, nil, true)
+}
+
+// ReplanOccurrences changes a programme's records from `from` on: occ are
+// written (new or changed), gone (station, id pairs) removed; the rest
+// stay. What is due before from is never touched.
+func (db *DB) ReplanOccurrences(ctx context.Context, schedule string, from time.Time, occ []Occurrence, gone [][2]string) error {
+	return db.planOccurrences(ctx, schedule, from, occ, gone, false)
+}
+
+func (db *DB) planOccurrences(ctx context.Context, schedule string, from time.Time, occ []Occurrence, gone [][2]string, all bool) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("registry: planning occurrences: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "DELETE FROM occurrences WHERE schedule = ? AND at >= ?", schedule, from.UnixMilli()); err != nil {
-		return fmt.Errorf("registry: planning occurrences: %w", err)
+	if all {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM occurrences WHERE schedule = ? AND at >= ?", schedule, from.UnixMilli()); err != nil {
+			return fmt.Errorf("registry: planning occurrences: %w", err)
+		}
+	}
+	for _, g := range gone {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM occurrences WHERE station_id = ? AND id = ? AND schedule = ? AND at >= ?", g[0], g[1], schedule, from.UnixMilli()); err != nil {
+			return fmt.Errorf("registry: planning occurrences: %w", err)
+		}
 	}
 	st, err := tx.PrepareContext(ctx, `INSERT INTO occurrences(station_id, id, schedule, item_id, title, priority, source, target, at, end_at, nodes, planned_at)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(station_id, id) DO UPDATE SET schedule = excluded.schedule, item_id = excluded.item_id,
