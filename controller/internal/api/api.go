@@ -1135,7 +1135,8 @@ func (a *API) titler(ctx context.Context) func(station, item, media string) stri
 			titles[[2]string{sc.Station, it.ID}] = it.Title
 		}
 	}
-	commands := map[string]string{} // command id -> title
+	commands := map[string]string{}   // command id -> title
+	planned := map[[2]string]string{} // (station, occurrence id) -> title when planned
 	mediaNames := map[string]string{}
 	return func(station, item, media string) string {
 		var t string
@@ -1151,7 +1152,16 @@ func (a *API) titler(ctx context.Context) func(station, item, media string) stri
 				commands[item] = t
 			}
 		} else if n := len(item) - len("-20061102-150405"); n > 0 {
-			t = titles[[2]string{station, item[:n]}]
+			// The title it had when it was due (history), else today's.
+			k := [2]string{station, item}
+			var ok bool
+			if t, ok = planned[k]; !ok {
+				t, _ = a.cfg.Registry.OccurrenceTitle(ctx, station, item)
+				planned[k] = t
+			}
+			if t == "" {
+				t = titles[[2]string{station, item[:n]}]
+			}
 		}
 		if t == "" && media != "" {
 			name, ok := mediaNames[media]

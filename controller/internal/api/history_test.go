@@ -58,6 +58,14 @@ func TestHistoryOutlivesProgramme(t *testing.T) {
 		t.Errorf("report after the programme was replaced: %v, want %v", got, want)
 	}
 
+	var plays []PlayRow
+	get(t, e.do(admin, "GET", "/api/v1/plays?node=n-a", nil), &plays)
+	for _, p := range plays {
+		if p.ItemID == occ && p.Title != "Bản tin sang" {
+			t.Errorf("proof of play names %s %q after the programme was replaced, want Bản tin sang", occ, p.Title)
+		}
+	}
+
 	var cal []CalendarEntry
 	get(t, e.do(admin, "GET", y("/api/v1/schedules/st-a/occurrences?from=2026-12-01T00:00:00%2B07:00&to=2026-12-02T00:00:00%2B07:00"), nil), &cal)
 	status := map[string]string{}

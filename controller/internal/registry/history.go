@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -122,4 +124,18 @@ func (db *DB) ListOccurrences(ctx context.Context, stations []string, from, to t
 		out = append(out, o)
 	}
 	return out, rows.Err()
+}
+
+// OccurrenceTitle is the title occurrence id of a station had when it was
+// planned ("" if none was recorded).
+func (db *DB) OccurrenceTitle(ctx context.Context, station, id string) (string, error) {
+	var title string
+	err := db.r.QueryRowContext(ctx, "SELECT title FROM occurrences WHERE station_id = ? AND id = ?", station, id).Scan(&title)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("registry: occurrence %s: %w", id, err)
+	}
+	return title, nil
 }
