@@ -43,4 +43,13 @@ func TestOccurrenceHistoryKeepsThePast(t *testing.T) {
 	if got, _ := db.ListOccurrences(ctx, []string{"st-b"}, t0.Add(-time.Hour), t0.Add(24*time.Hour)); len(got) != 0 {
 		t.Errorf("another station's: %+v", got)
 	}
+	// Kept as long as proof of play: retention removes it with the rest.
+	st, err := db.Prune(ctx, t0.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = db.ListOccurrences(ctx, nil, t0.Add(-time.Hour), t0.Add(24*time.Hour))
+	if st.Occurrences != 1 || len(got) != 1 || got[0].ID != "khac" {
+		t.Errorf("after pruning before 07:30: removed %d, left %+v; want sang removed, khac kept", st.Occurrences, got)
+	}
 }
