@@ -280,7 +280,7 @@ func (s *Store) install(name string, src []byte, p *parsed, rv reviews, by strin
 	sc := p.sc
 	snap := &snapshot{src: src, parsed: p}
 	if old := s.snapshot(name); old != nil {
-		snap.history = old.history
+		snap.history = slices.Clone(old.history)
 	}
 	sv := saved{version: version(src, rv), prints: map[string]string{}, titles: map[string]string{}, by: by, at: at}
 	for i := range sc.Items {
