@@ -21,7 +21,7 @@ func TestTimeOnlyThroughTheClock(t *testing.T) {
 	allowed := map[string]string{
 		"run.go:waitReloaded":                 "a 30 s deadline while Mosquitto reloads",
 		"internal/api/auth.go:now":            "the default clock, when Config.Now is nil",
-		"internal/api/schedules.go:now":       "the default clock, when Schedules.Now is nil",
+		"internal/programme/store.go:now":     "the default clock, when Store.Now is nil",
 		"internal/media/media.go:removeStale": "the age (file system time) of a temporary file left by a crash",
 		"internal/schedule/check.go:Check":    "radio-controller -check: the command line's own today",
 	}

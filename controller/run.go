@@ -29,6 +29,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/metrics"
+	"github.com/communeradio/radio/controller/internal/programme"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/release"
 	"github.com/communeradio/radio/controller/internal/retention"
@@ -218,7 +219,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	speech := &tts.Service{Engine: engine, Media: store, CacheDir: filepath.Join(cfg.DataDir, "tts-cache"), Logger: log}
-	schedules := &api.Schedules{Dir: schedDir, Media: store, Registry: reg, TTS: speech, Logger: log, Now: cfg.Now}
+	schedules := &programme.Store{Dir: schedDir, Media: store, Registry: reg, TTS: speech, Logger: log, Now: cfg.Now}
 	lastRunFile := filepath.Join(cfg.DataDir, "scheduler.lastrun")
 	sched := scheduler.New(scheduler.Config{Logger: log, Grace: cfg.ScheduleGrace, Now: cfg.Now, Targets: schedules.Targets,
 		Media: schedules.MediaInfo, Hand: pub.Hand, Relays: lv.PlanRelays, Metrics: met,
@@ -232,6 +233,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	schedules.Scheduler = sched
 	schedules.LoadAll(ctx)
+	go schedules.Run(ctx) // what is due, recorded ahead: reports read history from there
 	sched.ReportDowntime(ctx, cfg.Now())
 	// The first plan, like every later one, is made in the background
 	// (Run plans at once), and hands the publisher what changed: the API

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"path/filepath"
@@ -24,11 +25,30 @@ var vn = func() *time.Location {
 // at formats a time as a schedule file's "<date> <time>" in Vietnam time.
 func at(t time.Time) string { return t.In(vn).Format("2006-01-02 15:04:05") }
 
+// putSchedule saves a programme as one who read its current version
+// (PUT replaces an existing programme only with If-Match).
 func (c *controller) putSchedule(t *testing.T, name, src string) {
 	t.Helper()
-	var resp map[string]any
-	if code := c.call(t, "PUT", "/api/v1/schedules/"+name, []byte(src), &resp); code != http.StatusOK {
-		t.Fatalf("saving schedule: HTTP %d %v", code, resp)
+	get, _ := http.NewRequest("GET", c.url+"/api/v1/schedules/"+name, nil)
+	get.Header.Set("Authorization", "Bearer "+c.token)
+	cur, err := http.DefaultClient.Do(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Body.Close()
+	req, _ := http.NewRequest("PUT", c.url+"/api/v1/schedules/"+name, strings.NewReader(src))
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if v := cur.Header.Get("ETag"); cur.StatusCode == http.StatusOK && v != "" {
+		req.Header.Set("If-Match", v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("saving schedule: HTTP %d %s", resp.StatusCode, b)
 	}
 }
 

@@ -171,10 +171,14 @@ func TestWebOfficerEditsApprovedBulletinDeletesOne(t *testing.T) {
 	b.do(chromedp.SetValue(chromedp.CSS("#f-times"), "06:45"))
 	b.shot("desk-programme-edit")
 	b.do(chromedp.Click(chromedp.CSS("#f-save")))
-	b.waitText(`tr[data-test="bulletin-tin-sang"]`, "Chờ duyệt", time.Minute)
-	b.waitText(`[data-test="occ-tin-sang"]`, "06:45", time.Minute)
-	if got := b.text(`[data-test="occ-tin-sang"]`); !strings.Contains(got, "Chờ duyệt") {
-		t.Errorf("the week calendar shows the changed bulletin as %q, want Chờ duyệt", got)
+	// The change waits for the leader; the approved 06:30 version airs meanwhile.
+	b.wait(`[data-test="pending-tin-sang"]`, time.Minute)
+	if got := b.text(`tr[data-test="bulletin-tin-sang"]`); !strings.Contains(got, "Đã duyệt") || !strings.Contains(got, "Có thay đổi chờ duyệt") {
+		t.Errorf("the changed approved bulletin reads %q, want Đã duyệt with a change waiting", got)
+	}
+	b.waitText(`[data-test="occ-tin-sang"]`, "06:30", time.Minute)
+	if got := b.text(`[data-test="occ-tin-sang"]`); !strings.Contains(got, "Đã duyệt") {
+		t.Errorf("the week calendar shows the bulletin on air as %q, want 06:30 Đã duyệt", got)
 	}
 	if got := b.text(`tr[data-test="bulletin-tin-chieu"]`); !strings.Contains(got, "Đã duyệt") {
 		t.Errorf("the bulletin nobody changed reads %q, want it still Đã duyệt", got)
@@ -185,11 +189,17 @@ func TestWebOfficerEditsApprovedBulletinDeletesOne(t *testing.T) {
 		Recurrence struct {
 			Times []string `json:"times"`
 		} `json:"recurrence"`
+		Pending *struct {
+			Recurrence struct {
+				Times []string `json:"times"`
+			} `json:"recurrence"`
+		} `json:"pending"`
 	}
 	ctl.mustCall(t, "GET", "/api/v1/schedules/st-1/bulletins", nil, &bulletins)
 	for _, bl := range bulletins {
-		if bl.ID == "tin-sang" && (bl.Status != "draft" || !slices.Equal(bl.Recurrence.Times, []string{"06:45"})) {
-			t.Errorf("after the edit the server has tin-sang %+v, want a draft at 06:45", bl)
+		if bl.ID == "tin-sang" && (bl.Status != "approved" || !slices.Equal(bl.Recurrence.Times, []string{"06:30"}) ||
+			bl.Pending == nil || !slices.Equal(bl.Pending.Recurrence.Times, []string{"06:45"})) {
+			t.Errorf("after the edit the server has tin-sang %+v, want approved at 06:30 with a change to 06:45 waiting", bl)
 		}
 	}
 	b.shot("desk-programme-edited")

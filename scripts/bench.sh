@@ -9,6 +9,8 @@ pkgs=$(go list ./... | grep -v '/e2e$')
 # 100,000 nodes enrolled, then the background publishing of their desired
 # state; RADIO_START_NODES), and the api package's Replan (one full plan of
 # the national dataset, 10,000 stations / 100,000 nodes) and Coverage.
+# Among them: SaveBulletin (api: one officer's save of one bulletin in a
+# 1,400-bulletin programme, wall and CPU time per save; goal <= 100 ms).
 go test -run '^$' -bench . -benchmem $pkgs
 # End-to-end benchmarks run whole processes; one iteration is one experiment.
 # Among them: AlignFile and AlignLive (the nodes' start spread as heard, from

@@ -47,8 +47,10 @@ Commands:
   stop (-node ID | -zone ID)
   volume LEVEL (-node ID | -zone ID)
   amp on|off (-node ID | -zone ID)
-  schedule put NAME FILE      save a programme file (.radio); mistakes come back as file:line
-  schedule get NAME
+  schedule put NAME FILE [-version V] [-force]
+                              save a programme file (.radio); mistakes come back as file:line;
+                              an existing one is replaced only with -version (of schedule get)
+  schedule get NAME           print a programme; its version goes to stderr
   schedule list
   schedule delete NAME
   report [-from DATE] [-to DATE]   scheduled vs aired, per occurrence and node (default today)
@@ -419,31 +421,63 @@ func (c *client) run(args []string) error {
 		}
 		return c.call("POST", "/api/v1/"+cmd, targetBody(map[string]any{"value": v}), nil)
 	case "schedule put":
-		if err := need(rest, 2, "NAME FILE"); err != nil {
-			return err
-		}
-		b, err := os.ReadFile(rest[1])
+		var version string
+		var force bool
+		_, pos, err := flags(cmd, rest, func(fs *flag.FlagSet) {
+			fs.StringVar(&version, "version", "", "the version the file was made from (printed by schedule get); needed to replace an existing programme")
+			fs.BoolVar(&force, "force", false, "replace the programme whatever its version (the audit log says so)")
+		})
 		if err != nil {
 			return err
 		}
-		req, err := http.NewRequest("PUT", c.server+"/api/v1/schedules/"+url.PathEscape(rest[0]), bytes.NewReader(b))
+		if err := need(pos, 2, "NAME FILE"); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(pos[1])
 		if err != nil {
 			return err
+		}
+		u := c.server + "/api/v1/schedules/" + url.PathEscape(pos[0])
+		if force {
+			u += "?force=true"
+		}
+		req, err := http.NewRequest("PUT", u, bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		if version != "" {
+			req.Header.Set("If-Match", `"`+version+`"`)
 		}
 		var resp struct {
-			Errors []string `json:"errors"`
+			Version string   `json:"version"`
+			Drafts  []string `json:"drafts"`
+			Waiting []string `json:"waiting"`
 		}
-		err = c.do(req, &resp)
-		if err != nil {
+		if err := c.do(req, &resp); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.out, "schedule %s saved; nodes get their new programme now\n", rest[0])
+		fmt.Fprintf(c.out, "schedule %s saved (version %s); nodes get their new programme now\n", pos[0], resp.Version)
+		if len(resp.Drafts) > 0 {
+			fmt.Fprintf(c.out, "drafts until the commune's leader approves them: %s\n", strings.Join(resp.Drafts, ", "))
+		}
+		if len(resp.Waiting) > 0 {
+			fmt.Fprintf(c.out, "changes waiting for the leader (the approved versions air meanwhile): %s\n", strings.Join(resp.Waiting, ", "))
+		}
 		return nil
 	case "schedule get":
 		if err := need(rest, 1, "NAME"); err != nil {
 			return err
 		}
-		return c.call("GET", "/api/v1/schedules/"+url.PathEscape(rest[0]), nil, nil)
+		req, err := http.NewRequest("GET", c.server+"/api/v1/schedules/"+url.PathEscape(rest[0]), nil)
+		if err != nil {
+			return err
+		}
+		v, err := c.doVersion(req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "version %s: after editing, save with radioctl schedule put %s FILE -version %s\n", v, rest[0], v)
+		return nil
 	case "key status":
 		return c.call("GET", "/api/v1/keys", nil, nil)
 	case "key rotate":
@@ -532,11 +566,37 @@ func (c *client) do(req *http.Request, out any) error {
 	return err
 }
 
+// doVersion is do for a GET whose answer names a version (ETag).
+func (c *client) doVersion(req *http.Request) (string, error) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("cannot reach the controller at %s (is it running?): %w", c.server, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode >= 300 {
+		return "", httpError(resp.StatusCode, b)
+	}
+	_, err = c.out.Write(b)
+	return strings.Trim(resp.Header.Get("ETag"), `"`), err
+}
+
 // httpError is the controller's error answer as the user reads it.
 func httpError(status int, b []byte) error {
 	var e struct {
-		Error  string   `json:"error"`
-		Errors []string `json:"errors"`
+		Error   string   `json:"error"`
+		Errors  []string `json:"errors"`
+		Code    string   `json:"code"`
+		Version string   `json:"version"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Code == "stale" {
+		return fmt.Errorf("%s (HTTP %d).\nThe programme is now at version %s: radioctl schedule get NAME shows it; -force replaces it anyway", e.Error, status, e.Version)
 	}
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
 		if len(e.Errors) > 0 {

@@ -27,6 +27,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/fleet"
 	"github.com/communeradio/radio/controller/internal/live"
 	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/programme"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/release"
 	"github.com/communeradio/radio/controller/internal/schedule"
@@ -59,7 +60,7 @@ type Config struct {
 	// (desired.Publisher.Reach; nil: not shown).
 	Reach func(node string) (desired.Reach, bool)
 	// Schedules manages the programme files.
-	Schedules *Schedules
+	Schedules *programme.Store
 	// Now is the clock of sessions and login limits (nil: time.Now).
 	Now func() time.Time
 	// TrustProxy reads the client's address and scheme from a reverse
@@ -181,6 +182,7 @@ func (a *API) routes() {
 	a.route("PUT /api/v1/schedules/{name}/bulletins/{id}", a.putBulletin)
 	a.route("DELETE /api/v1/schedules/{name}/bulletins/{id}", a.deleteBulletin)
 	a.route("POST /api/v1/schedules/{name}/bulletins/{id}/approve", a.approveBulletin)
+	a.route("POST /api/v1/schedules/{name}/bulletins/{id}/return", a.sendBackBulletin)
 	a.route("GET /api/v1/schedules/{name}/occurrences", a.scheduleOccurrences)
 	a.route("GET /api/v1/approvals", a.listApprovals)
 	a.route("GET /api/v1/reports/occurrences", a.occurrenceReport)
@@ -258,8 +260,14 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, h func(http.Response
 	var pe *nodeproto.Error
 	var mbe *http.MaxBytesError
 	var se *scheduleErrors
+	var stale staleError
 	body := map[string]any{}
 	switch {
+	case errors.As(err, &stale):
+		status, code, msg = http.StatusConflict, "stale", stale.Error()
+		for k, v := range staleBody(stale) {
+			body[k] = v
+		}
 	case errors.As(err, &se):
 		status, code = http.StatusBadRequest, "schedule"
 		msg = "the programme has mistakes; nothing was changed"
@@ -1137,7 +1145,8 @@ func (a *API) titler(ctx context.Context) func(station, item, media string) stri
 			titles[[2]string{sc.Station, it.ID}] = it.Title
 		}
 	}
-	commands := map[string]string{} // command id -> title
+	commands := map[string]string{}   // command id -> title
+	planned := map[[2]string]string{} // (station, occurrence id) -> title when planned
 	mediaNames := map[string]string{}
 	return func(station, item, media string) string {
 		var t string
@@ -1153,7 +1162,16 @@ func (a *API) titler(ctx context.Context) func(station, item, media string) stri
 				commands[item] = t
 			}
 		} else if n := len(item) - len("-20061102-150405"); n > 0 {
-			t = titles[[2]string{station, item[:n]}]
+			// The title it had when it was due (history), else today's.
+			k := [2]string{station, item}
+			var ok bool
+			if t, ok = planned[k]; !ok {
+				t, _ = a.cfg.Registry.OccurrenceTitle(ctx, station, item)
+				planned[k] = t
+			}
+			if t == "" {
+				t = titles[[2]string{station, item[:n]}]
+			}
 		}
 		if t == "" && media != "" {
 			name, ok := mediaNames[media]

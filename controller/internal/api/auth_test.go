@@ -20,6 +20,7 @@ import (
 
 	"github.com/communeradio/radio/controller/internal/desired"
 	"github.com/communeradio/radio/controller/internal/media"
+	"github.com/communeradio/radio/controller/internal/programme"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/scheduler"
@@ -64,7 +65,7 @@ type env struct {
 	reg   *registry.DB
 	clock *testClock
 	admin string // API token
-	sch   *Schedules
+	sch   *programme.Store
 	db    string // the registry's file
 	api   *API
 }
@@ -93,7 +94,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sch := &Schedules{Dir: filepath.Join(dir, "schedules"), Media: store, Registry: reg, Logger: log}
+	sch := &programme.Store{Dir: filepath.Join(dir, "schedules"), Media: store, Registry: reg, Logger: log}
 	sch.Now = clock.Now
 	sch.Scheduler = scheduler.New(scheduler.Config{Logger: log, Targets: sch.Targets, Media: sch.MediaInfo, Now: clock.Now,
 		Hand: func(map[string]desired.Plan) {}})
@@ -153,6 +154,51 @@ func newEnv(t testing.TB) *env {
 		t.Fatalf("admin's bulletin for commune B: %d %s", resp.status, resp.body)
 	}
 	return e
+}
+
+// edit is b as an edit of the bulletin's current version (what the
+// caller sees now): the version field names it.
+func (e *env) edit(c *client, schedule string, b map[string]any) map[string]any {
+	e.t.Helper()
+	var bs []Bulletin
+	json.Unmarshal([]byte(e.do(c, "GET", "/api/v1/schedules/"+schedule+"/bulletins", nil).body), &bs)
+	for _, x := range bs {
+		if x.ID == b["id"] {
+			b["version"] = x.Version
+			if x.Pending != nil {
+				b["version"] = x.Pending.Version
+			}
+		}
+	}
+	return b
+}
+
+// putFile saves a whole programme as its current version's successor.
+func (e *env) putFile(c *client, name, src string) result {
+	e.t.Helper()
+	cur := e.do(c, "GET", "/api/v1/schedules/"+name, nil)
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/schedules/"+name, strings.NewReader(src))
+	if v := cur.header.Get("ETag"); cur.status == 200 && v != "" {
+		req.Header.Set("If-Match", v)
+	}
+	return e.send(c, req)
+}
+
+func (e *env) send(c *client, req *http.Request) result {
+	e.t.Helper()
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.csrf != "" {
+		req.Header.Set(csrfHeader, c.csrf)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return result{resp.StatusCode, string(b), resp.Header}
 }
 
 func bulletinJSON(id, sha, zone string) map[string]any {
@@ -406,26 +452,36 @@ func TestApprovalWorkflow(t *testing.T) {
 	if s := status(oa); s != "approved" {
 		t.Errorf("after the leader's approval: %s", s)
 	}
-	// Saving it unchanged keeps the approval; a change sends it back to draft.
-	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", bulletinJSON("tin-a", shaA, "z-a"))
+	// Saving it unchanged keeps the approval; a change waits for approval.
+	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", e.edit(oa, "st-a", bulletinJSON("tin-a", shaA, "z-a")))
 	if s := status(oa); s != "approved" {
 		t.Errorf("saved unchanged: %s, want approved", s)
 	}
+	// A change waits beside the approved version, which goes on airing.
+	pending := func() *Bulletin {
+		t.Helper()
+		var bs []Bulletin
+		json.Unmarshal([]byte(e.do(oa, "GET", "/api/v1/schedules/st-a/bulletins", nil).body), &bs)
+		return bs[0].Pending
+	}
 	b = bulletinJSON("tin-a", shaA, "z-a")
 	b["title"] = "Bản tin đã sửa"
-	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", b)
-	if s := status(oa); s != "draft" {
-		t.Errorf("changed after approval: %s, want draft", s)
+	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", e.edit(oa, "st-a", b))
+	if s, p := status(oa), pending(); s != "approved" || p == nil || p.Title != "Bản tin đã sửa" {
+		t.Errorf("changed after approval: %s, pending %+v; want approved with the change waiting", s, p)
 	}
 	// The whole file, as an officer: "status approved" on a changed bulletin
-	// does not stick.
+	// does not stick; the change waits too.
 	src := e.do(oa, "GET", "/api/v1/schedules/st-a", nil).body
-	src = strings.Replace(strings.Replace(src, "draft", "approved", 1), "đã sửa", "sửa lần hai", 1)
-	if r := e.do(oa, "PUT", "/api/v1/schedules/st-a", src); r.status != 200 || !strings.Contains(r.body, `"tin-a"`) {
-		t.Errorf("officer's whole-file save: %d %s (want tin-a listed as a draft)", r.status, r.body)
+	src = strings.Replace(strings.Replace(src, "draft", "approved", 1), "Bản tin tin-a", "Bản tin sửa lần hai", 1)
+	if r := e.putFile(oa, "st-a", src); r.status != 200 || !strings.Contains(r.body, `"tin-a"`) {
+		t.Errorf("officer's whole-file save: %d %s (want tin-a listed as waiting)", r.status, r.body)
 	}
-	if s := status(oa); s != "draft" {
-		t.Errorf("officer's file saying approved: %s, want draft", s)
+	if s, p := status(oa), pending(); s != "approved" || p == nil || p.Title != "Bản tin sửa lần hai" || p.Status != "draft" {
+		t.Errorf("officer's file saying approved: %s, pending %+v; want the approved version airing, the change a draft", s, p)
+	}
+	if sc := e.sch.Scheduler.Schedules()["st-a"]; sc == nil || sc.Items[0].Title != "Bản tin tin-a" || !sc.Items[0].Approved {
+		t.Errorf("the scheduler airs %+v, want the approved version", sc)
 	}
 	var actions []string
 	for _, a := range decodeAudit(t, e.do(la, "GET", "/api/v1/audit", nil)) {
@@ -773,7 +829,7 @@ func TestPasswordReset(t *testing.T) {
 func TestApprovalCannotBeTricked(t *testing.T) {
 	e := newEnv(t)
 	oa, la := e.login("officer-a"), e.login("leader-a")
-	put := func(src string) result { return e.do(oa, "PUT", "/api/v1/schedules/st-a", src) }
+	put := func(src string) result { return e.putFile(oa, "st-a", src) }
 	approved := func() map[string]bool {
 		out := map[string]bool{}
 		var bs []Bulletin
@@ -891,7 +947,7 @@ func TestApprovalIsOfWhatTheLeaderSaw(t *testing.T) {
 	seen := queue[0].Bulletin.Version
 	b := bulletinJSON("tin", shaA, "z-a")
 	b["title"] = "Đã đổi sau khi lãnh đạo mở"
-	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin", b)
+	e.do(oa, "PUT", "/api/v1/schedules/st-a/bulletins/tin", e.edit(oa, "st-a", b))
 	if r := e.do(la, "POST", "/api/v1/schedules/st-a/bulletins/tin/approve", map[string]string{"version": seen}); r.status != http.StatusConflict {
 		t.Errorf("approving what changed since: %d %s, want 409", r.status, r.body)
 	}

@@ -86,9 +86,11 @@ func TestCoverage(t *testing.T) {
 func TestPlaysNamedAndSpreadsheets(t *testing.T) {
 	e := newEnv(t)
 	admin := e.tokenClient()
+	e.clock.Add(-2 * time.Hour) // approved at 06:00, before its 06:30 occurrence: that one is due
 	if r := e.do(admin, "POST", "/api/v1/schedules/st-b/bulletins/tin-b/approve", nil); r.status != 200 {
 		t.Fatalf("approve: %d %s", r.status, r.body)
 	}
+	e.clock.Add(2 * time.Hour)
 	at := time.Date(fixtureYear, 12, 1, 6, 30, 0, 0, time.FixedZone("ICT", 7*3600))
 	if _, err := e.reg.InsertPlayEvents(context.Background(), []registry.PlayEvent{
 		{NodeID: "n-b", Seq: 5, Type: "finished", ItemID: y("tin-b-20261201-063000"), Media: shaB, At: at, PlayedMS: 300000, Priority: "normal"},

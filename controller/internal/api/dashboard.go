@@ -147,7 +147,7 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 		if _, ok := stations[sc.Station]; !ok {
 			continue
 		}
-		for _, o := range sc.Occurrences(now, now.Add(nextWindow), a.cfg.Schedules.durations(ctx)) {
+		for _, o := range sc.Occurrences(now, now.Add(nextWindow), a.cfg.Schedules.Durations(ctx)) {
 			d.Next = append(d.Next, NextOnAir{Occurrence: o.ID(), Item: o.Item.ID, Title: o.Item.Title, Station: sc.Station, StationName: stationName(sc.Station),
 				At: o.At, Priority: o.Item.Priority, Status: map[bool]string{true: "approved", false: "draft"}[o.Item.Approved]})
 		}

@@ -88,7 +88,7 @@ func (a *API) liveSlots(r *http.Request) ([]LiveSlot, error) {
 		if !mine[s.Station] {
 			continue
 		}
-		for _, o := range s.Occurrences(now.Add(-12*time.Hour), now.Add(12*time.Hour), a.cfg.Schedules.durations(r.Context())) {
+		for _, o := range s.Occurrences(now.Add(-12*time.Hour), now.Add(12*time.Hour), a.cfg.Schedules.Durations(r.Context())) {
 			end := o.End
 			if end.IsZero() {
 				end = o.At.Add(o.Item.Duration)

@@ -3,9 +3,7 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/fleet"
@@ -153,26 +151,6 @@ func (a *API) deleteChannel(w http.ResponseWriter, r *http.Request) error {
 	a.audit(r, "", "channel.delete", id, "")
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": id})
 	return nil
-}
-
-// checkRelaySource says what is wrong with a programme's `source relay`
-// ("" if nothing): a channel name must be on the administrator's list, an
-// address must be one ffmpeg relays. Whether the upstream answers is only
-// known when it airs (a dead one is recorded as failed then).
-func (s *Schedules) checkRelaySource(ctx context.Context, src string) string {
-	if strings.Contains(src, "://") {
-		if err := registry.CheckRelayURL(src); err != nil {
-			return err.Error()
-		}
-		return ""
-	}
-	if _, err := s.Registry.GetRelayChannel(ctx, src); err != nil {
-		if errors.Is(err, registry.ErrNotFound) {
-			return fmt.Sprintf("relay channel %q is not on the channel list (Kênh tiếp sóng): pick one of GET /api/v1/channels, ask the administrator to add it, or give the stream's address", src)
-		}
-		return err.Error()
-	}
-	return ""
 }
 
 // relayFailures returns the failure of a relay occurrence that aired

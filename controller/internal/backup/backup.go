@@ -89,7 +89,9 @@ func Write(ctx context.Context, w io.Writer, src Source) (Manifest, error) {
 	}
 	// 1. Programmes.
 	progs, _ := filepath.Glob(filepath.Join(src.SchedulesDir, "*.radio"))
-	for _, p := range progs {
+	// With each, the changes waiting for a leader and their comments.
+	reviews, _ := filepath.Glob(filepath.Join(src.SchedulesDir, "*.radio.review"))
+	for _, p := range append(progs, reviews...) {
 		if err := add(SchedulesDir+"/"+filepath.Base(p), p); err != nil {
 			return m, err
 		}

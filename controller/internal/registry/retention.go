@@ -16,10 +16,14 @@ type PruneStats struct {
 	Audit      int `json:"audit"`
 	Commands   int `json:"commands"`
 	Replies    int `json:"replies"`
+	// Occurrences: what was due, recorded when planned (history).
+	Occurrences int `json:"occurrences,omitempty"`
 }
 
 // Total is the number of rows removed.
-func (s PruneStats) Total() int { return s.PlayEvents + s.Audit + s.Commands + s.Replies }
+func (s PruneStats) Total() int {
+	return s.PlayEvents + s.Audit + s.Commands + s.Replies + s.Occurrences
+}
 
 // DefaultPruneBatch is how many rows one pruning transaction touches at
 // most: small enough that proof-of-play ingest, which shares the one
@@ -47,7 +51,10 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time, batch int) (PruneStat
 	if st.Commands, err = db.pruneRowids(ctx, "commands", "expires_at < ? AND issued_at < ?", batch, cut, cut); err != nil {
 		return st, err
 	}
-	st.Replies, err = db.pruneRowids(ctx, "command_replies", "at < ? AND command_id NOT IN (SELECT id FROM commands)", batch, cut)
+	if st.Replies, err = db.pruneRowids(ctx, "command_replies", "at < ? AND command_id NOT IN (SELECT id FROM commands)", batch, cut); err != nil {
+		return st, err
+	}
+	st.Occurrences, err = db.pruneRowids(ctx, "occurrences", "at < ?", batch, cut)
 	return st, err
 }
 

@@ -147,21 +147,20 @@ func (s *Scheduler) Set(name string, sc *schedule.Schedule) {
 func (s *Scheduler) airing(old, sc *schedule.Schedule, prev map[string]time.Time) map[string]time.Time {
 	now := s.cfg.Now()
 	out := map[string]time.Time{}
+	was := map[string]*schedule.Item{}
+	if old != nil {
+		for j := range old.Items {
+			was[old.Items[j].ID] = &old.Items[j]
+		}
+	}
 	for i := range sc.Items {
 		it := &sc.Items[i]
 		if !it.Airs() {
 			continue
 		}
-		if old != nil {
-			for j := range old.Items {
-				if o := &old.Items[j]; o.ID == it.ID && o.Airs() && sameItem(o, it) {
-					out[it.ID] = prev[it.ID]
-					break
-				}
-			}
-			if _, kept := out[it.ID]; kept {
-				continue
-			}
+		if o := was[it.ID]; o != nil && o.Airs() && sameItem(o, it) {
+			out[it.ID] = prev[it.ID]
+			continue
 		}
 		if s.planned {
 			out[it.ID] = now

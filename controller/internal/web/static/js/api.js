@@ -22,6 +22,7 @@ export class ApiError extends Error {
     this.code = code;
     this.detail = body?.error || '';
     this.errors = Array.isArray(body?.errors) ? body.errors : [];
+    this.body = body || {};
     this.retryAfter = Number(body?.retry_after ?? retryAfter) || 0;
   }
   // known: the app has a sentence of its own for this code.

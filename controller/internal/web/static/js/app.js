@@ -62,6 +62,17 @@ function buildNav() {
     h('a', { href: '#/account', id: 'nav-account', 'aria-current': here === 'account' ? 'page' : undefined }, t('acct.link')));
   clear(nav).append(h('ul', {}, me, pages.filter((p) => p.menu !== false && (!p.show || p.show())).map((p) =>
     h('li', {}, h('a', { href: '#/' + p.path, id: 'nav-' + p.path, 'aria-current': p.path === here ? 'page' : undefined }, t(p.key))))));
+  refreshWaiting();
+}
+
+// refreshWaiting shows in the menu how many bulletins wait for a leader.
+async function refreshWaiting() {
+  let n = 0;
+  try { n = (await api('GET', 'approvals')).length; } catch { return; }
+  const link = document.getElementById('nav-approvals');
+  if (!link) return;
+  link.querySelector('.nav-count')?.remove();
+  if (n) link.append(h('span', { class: 'nav-count', id: 'nav-approvals-count', title: t('nav.waiting', n), 'aria-label': t('nav.waiting', n) }, String(n)));
 }
 
 function setNavOpen(open) {
@@ -180,6 +191,7 @@ async function start() {
   navToggle.addEventListener('click', () => setNavOpen(!nav.classList.contains('open')));
   passwordDialog();
   window.addEventListener('hashchange', route);
+  window.addEventListener('radio-waiting', () => { if (session.user) refreshWaiting(); });
   try {
     await loadSession();
   } catch (e) {

@@ -265,6 +265,22 @@ const vi = {
   'upd.stopped': 'Đã dừng bằng tay ({0}). Các cụm loa chưa nhận sẽ không nhận phiên bản này.',
   'upd.haltedWhy': 'Đã dừng: {0}/{1} cụm loa lỗi (ngưỡng {2}). Các cụm loa còn lại không nhận phiên bản này; cụm loa lỗi tự chạy lại phiên bản cũ.',
   'err.rollout_running': 'Đang có một đợt cập nhật khác chạy. Hãy chờ nó xong hoặc dừng rồi thử lại.',
+  // The programme as one owner (issue 12): stale edits, changes waiting beside what airs, sending back.
+  'err.stale': 'Người khác vừa thay đổi lịch phát nên thay đổi của bạn chưa được lưu. Hãy xem những gì đã đổi, rồi làm lại.',
+  'stale.added': '“{0}” vừa được thêm', 'stale.changed': '“{0}” vừa được sửa', 'stale.removed': '“{0}” vừa bị xoá',
+  'stale.approved': '“{0}” vừa được duyệt', 'stale.unapproved': '“{0}” vừa bị thôi phát', 'stale.pending': '“{0}” có thay đổi đang chờ duyệt',
+  'stale.by': ' (bởi {0}', 'stale.at': ', lúc {0}', 'stale.reload': 'Mở lại bản tin mới nhất',
+  'status.aired': 'Đã phát', 'status.partly': 'Phát một phần',
+  'prog.pending': 'Có thay đổi chờ duyệt', 'prog.returned': 'Bị trả lại',
+  'prog.returnedBy': '{0} trả lại lúc {1}: “{2}”', 'prog.submittedBy': 'Gửi bởi {0} lúc {1}',
+  'prog.savedPending': 'Đã lưu thay đổi của “{0}”. Bản đã duyệt vẫn phát cho đến khi lãnh đạo duyệt thay đổi.',
+  'f.pendingNote': 'Bản tin này đã được duyệt và đang phát. Thay đổi của bạn sẽ chờ lãnh đạo duyệt; trong lúc đó bản đã duyệt vẫn phát như cũ.',
+  'f.titleCount': '{0}/200 ký tự', 'v.titleLong': 'Tiêu đề dài {0} ký tự, tối đa 200 ký tự. Hãy rút gọn.',
+  'appr.return': 'Trả lại', 'appr.returnComment': 'Góp ý cho cán bộ (bắt buộc)', 'appr.returnSend': 'Gửi trả lại',
+  'appr.returned': 'Đã trả lại “{0}” kèm góp ý.', 'appr.needComment': 'Hãy ghi góp ý để cán bộ biết cần sửa gì.',
+  'appr.submitted': 'Người gửi', 'appr.recording': 'Bản ghi', 'appr.change': 'Thay đổi của bản tin đang phát',
+  'appr.airing': 'Đang phát (đến khi duyệt thay đổi)', 'nav.waiting': '{0} bản tin chờ duyệt',
+  'act.bulletin.return': 'Trả lại bản tin',
 };
 
 const en = {
@@ -528,6 +544,22 @@ const en = {
   'upd.stopped': 'Stopped by hand ({0}). Clusters that had not got this version will not get it.',
   'upd.haltedWhy': 'Halted: {0} of {1} clusters failed (threshold {2}). The others never get this version; the failed ones run their old version again by themselves.',
   'err.rollout_running': 'Another rollout is running. Wait until it ends or halts, then try again.',
+  // The programme as one owner (issue 12): stale edits, changes waiting beside what airs, sending back.
+  'err.stale': 'Someone else has just changed the programme, so your change was not saved. Look at what changed, then redo it.',
+  'stale.added': '“{0}” was added', 'stale.changed': '“{0}” was changed', 'stale.removed': '“{0}” was removed',
+  'stale.approved': '“{0}” was approved', 'stale.unapproved': '“{0}” was taken off air', 'stale.pending': '“{0}” has a change waiting for approval',
+  'stale.by': ' (by {0}', 'stale.at': ', at {0}', 'stale.reload': 'Open the latest version',
+  'status.aired': 'Aired', 'status.partly': 'Partly aired',
+  'prog.pending': 'Change waiting for approval', 'prog.returned': 'Sent back',
+  'prog.returnedBy': '{0} sent it back at {1}: “{2}”', 'prog.submittedBy': 'Submitted by {0} at {1}',
+  'prog.savedPending': 'Saved your change to “{0}”. The approved version airs until a leader approves the change.',
+  'f.pendingNote': 'This bulletin is approved and on air. Your change waits for a leader\'s approval; the approved version airs meanwhile.',
+  'f.titleCount': '{0}/200 characters', 'v.titleLong': 'The title has {0} characters; at most 200. Shorten it.',
+  'appr.return': 'Send back', 'appr.returnComment': 'Comment for the officer (required)', 'appr.returnSend': 'Send back',
+  'appr.returned': 'Sent “{0}” back with your comment.', 'appr.needComment': 'Write a comment so the officer knows what to change.',
+  'appr.submitted': 'Submitted by', 'appr.recording': 'Recording', 'appr.change': 'A change to a bulletin on air',
+  'appr.airing': 'On air (until the change is approved)', 'nav.waiting': '{0} bulletins waiting for approval',
+  'act.bulletin.return': 'Send back bulletin',
 };
 
 const tables = { vi, en };

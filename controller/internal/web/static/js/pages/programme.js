@@ -1,10 +1,13 @@
-// Programme (lịch phát): a station's week on a calendar, its bulletins, and
-// the form that creates or changes one. A change always makes the bulletin a
-// draft again, until a leader approves it.
+// Programme (lịch phát): a station's week on a calendar (past occurrences
+// with what became of them: aired, partly, missed), its bulletins, and the
+// form that creates or changes one. A new bulletin is a draft until a
+// leader approves it; a change to an approved one waits beside it while the
+// approved version airs. Every edit names the version it was made on: one
+// made on an old version is refused, saying what changed.
 import { api, can, session, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, clear, busy, notify, field, select, section, table, priorityBadge, statusBadge, fmtDayMonth, fmtTime,
-  vnWeekStart, vnDateString, fmtDate, errorView } from '../ui.js';
+  vnWeekStart, vnDateString, fmtDate, fmtDateTime, errorView } from '../ui.js';
 import { WEEKDAYS, describeRecurrence, describeTarget, slug, friendlyErrors, normTime } from '../bulletin.js';
 
 const DAY = 86400000;
@@ -72,7 +75,7 @@ export async function render(box) {
       { label: t('b.target'), cell: (b) => describeTarget(b.target, names) },
       { label: t('b.source'), cell: (b) => b.source?.kind === 'media' ? (mediaName[b.source.media] || b.source.media?.slice(0, 12)) : t('src.' + (b.source?.kind || 'media')) },
       { label: t('b.priority'), cell: (b) => priorityBadge(b.priority) },
-      { label: t('b.status'), cell: (b) => statusBadge(b.status) },
+      { label: t('b.status'), cell: (b) => statusCell(b) },
     ];
     if (can.change()) cols.push({ label: t('common.actions'), cell: (b) => h('div', { class: 'row-actions' },
       h('button', { type: 'button', 'data-test': 'edit-' + b.id, onclick: () => openForm(b) }, t('common.edit')),
@@ -84,7 +87,8 @@ export async function render(box) {
     if (!confirm(t('prog.confirmDelete', b.title))) return;
     await busy(btn, async () => {
       try {
-        await api('DELETE', `schedules/${encodeURIComponent(state.cur.name)}/bulletins/${encodeURIComponent(b.id)}`);
+        await api('DELETE', `schedules/${encodeURIComponent(state.cur.name)}/bulletins/${encodeURIComponent(b.id)}`, undefined,
+          { query: { version: b.pending?.version || b.version } });
         notify(t('prog.deleted', b.title), 'ok');
         await Promise.all([loadBulletins(), loadWeek()]);
       } catch (e) { notify(errorView(e), 'error'); }
@@ -99,8 +103,13 @@ export async function render(box) {
       schedule: state.cur.name,
       onSaved: async (saved) => {
         clear(formBox);
-        notify(t('prog.saved', saved.title), 'ok');
+        notify(saved.pending ? t('prog.savedPending', saved.pending.title) : t('prog.saved', saved.title), 'ok');
         await Promise.all([loadBulletins(), loadWeek()]);
+      },
+      onReload: async (id) => {
+        await loadBulletins();
+        const fresh = state.bulletins.find((x) => x.id === id);
+        if (fresh) openForm(fresh); else clear(formBox);
       },
       onCancel: () => clear(formBox) }));
     formBox.scrollIntoView({ block: 'start' });
@@ -129,15 +138,44 @@ export async function render(box) {
   await Promise.all([loadBulletins(), loadWeek()]);
 }
 
+// statusCell says where a bulletin stands: approved or draft, a change
+// waiting beside it, sent back by the leader (with their comment).
+function statusCell(b) {
+  const rv = b.review || {};
+  return h('div', {},
+    statusBadge(b.status),
+    b.pending ? [' ', h('span', { class: 'badge badge-st-pending', 'data-test': 'pending-' + b.id }, t('prog.pending'))] : null,
+    rv.returned_at ? [' ', h('span', { class: 'badge badge-st-returned', 'data-test': 'returned-' + b.id }, t('prog.returned')),
+      h('p', { class: 'review-note', 'data-test': 'returned-note-' + b.id }, t('prog.returnedBy', rv.returned_name || rv.returned_by, fmtDateTime(rv.returned_at), rv.comment))] : null);
+}
+
+// staleView says, in words, what someone else changed meanwhile.
+function staleView(e) {
+  const list = e.body?.changes || [];
+  return list.map((c) => t('stale.' + c.what, c.title || c.bulletin) + (c.by ? t('stale.by', c.by) + (c.at ? t('stale.at', fmtDateTime(c.at)) : '') + ')' : ''));
+}
+
 // bulletinForm is the create/edit form. Mistakes found here or by the
-// server are shown next to the part of the form they are about.
-function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onCancel }) {
-  const orig = b || {};
+// server are shown next to the part of the form they are about. A bulletin
+// with a change waiting is edited from that change.
+function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onCancel, onReload }) {
+  const orig = (b && b.pending) ? { ...b.pending, id: b.id } : (b || {});
+  const onAir = b?.status === 'approved';
   const rec = orig.recurrence || { kind: 'once' };
   const errs = {};
   const errBox = (k) => (errs[k] = h('p', { class: 'field-error', id: 'err-' + k, 'aria-live': 'polite' }));
 
-  const title = h('input', { value: orig.title || '', required: true, maxlength: 200 });
+  // No maxlength: a pasted title over 200 characters would be cut without
+  // a word. The counter says how long it is; saving refuses it with why.
+  const title = h('input', { value: orig.title || '', required: true, 'aria-describedby': 'f-title-count' });
+  const titleCount = h('span', { class: 'title-count', id: 'f-title-count', 'aria-live': 'polite' });
+  const countTitle = () => {
+    const n = [...title.value.trim()].length;
+    titleCount.textContent = t('f.titleCount', n);
+    titleCount.classList.toggle('over', n > 200);
+  };
+  title.addEventListener('input', countTitle);
+  countTitle();
   const idIn = h('input', { value: orig.id || '', pattern: '[a-z0-9][a-z0-9._-]*', maxlength: 48, disabled: !!b, autocapitalize: 'none' });
   let idTouched = !!b;
   idIn.addEventListener('input', () => { idTouched = true; });
@@ -227,10 +265,10 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
   const save = h('button', { type: 'submit', id: 'f-save', class: 'primary' }, b ? t('f.saveChange') : t('f.saveNew'));
   const form = h('form', { class: 'card bulletin-form', id: 'bulletin-form', novalidate: true },
     h('h2', {}, b ? t('f.editTitle', orig.title) : t('f.newTitle')),
-    h('p', { class: 'muted small' }, t('f.draftNote')),
+    h('p', { class: 'muted small' }, t(onAir ? 'f.pendingNote' : 'f.draftNote')),
     summary,
     h('div', { class: 'form-grid' },
-      h('div', {}, field('f-title', t('b.title'), title), errBox('title')),
+      h('div', {}, field('f-title', t('b.title'), title), titleCount, errBox('title')),
       field('f-id', t('f.id'), idIn, t('f.idHint')),
       h('div', {}, field('f-media', t('f.media'), mediaSel), ttsBox, errBox('source')),
       h('div', {}, field('f-priority', t('b.priority'), prio), errBox('priority'))),
@@ -271,6 +309,7 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     const days = [...weekdays.querySelectorAll('input:checked')].map((i) => i.value);
     const id = idIn.value.trim() || uniqueId(slug(title.value), existing);
     if (!title.value.trim()) problems.push({ field: 'title', text: t('v.title') });
+    if ([...title.value.trim()].length > 200) problems.push({ field: 'title', text: t('v.titleLong', [...title.value.trim()].length) });
     if (!/^[a-z0-9][a-z0-9._-]{0,47}$/.test(id)) problems.push({ field: 'title', text: t('v.id') });
     if (!b && existing.some((x) => x.id === id)) problems.push({ field: 'title', text: t('v.idTaken', id) });
     if (!mediaSel.value) problems.push({ field: 'source', text: t('v.media') });
@@ -302,14 +341,26 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
       priority: prio.value, recurrence: r, from: kind.value === 'once' ? '' : from.value, until: kind.value === 'once' ? '' : until.value,
       repeat: Number(repeat.value) || 0, gap: gap.value.trim(), duration: duration.value.trim(),
       on_interrupt: onInt.value, on_holiday: onHol.value };
-    delete out.status;
+    delete out.status; delete out.pending; delete out.review; delete out.line;
+    out.version = orig.version || ''; // the version this edit was made on
     busy(save, async () => {
       try {
         const saved = await api('PUT', `schedules/${encodeURIComponent(schedule)}/bulletins/${encodeURIComponent(id)}`, out);
         await onSaved(saved || out);
       } catch (e) {
         if (e.code === 'schedule' && e.errors.length) showErrors(friendlyErrors(e.errors));
-        else showErrors([], e);
+        else if (e.code === 'stale') {
+          // Someone else saved first: say what they changed; nothing of
+          // this edit was saved, and the form keeps it to redo.
+          showErrors([]);
+          summary.hidden = false;
+          summary.dataset.stale = 'true';
+          summary.append(h('p', { 'data-test': 'stale-advice' }, e.advice),
+            h('ul', { class: 'stale-list', 'data-test': 'stale-changes' }, staleView(e).map((x) => h('li', {}, x))),
+            h('div', { class: 'row-actions' }, h('button', { type: 'button', id: 'f-stale-reload', 'data-test': 'stale-reload',
+              onclick: () => onReload(id) }, t('stale.reload'))));
+          summary.scrollIntoView({ block: 'nearest' });
+        } else showErrors([], e);
       }
     });
   });

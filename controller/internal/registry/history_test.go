@@ -1,0 +1,55 @@
+package registry
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// What is due before the plan's start stays as it was planned; from the
+// start on, the new plan replaces the old one, row by row or all of it.
+func TestOccurrenceHistoryKeepsThePast(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "r.db"))
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 6, 30, 0, 0, time.UTC)
+	occ := func(id, title string, at time.Time) Occurrence {
+		return Occurrence{Station: "st-a", ID: id, Schedule: "st-a", Item: id, Title: title, Priority: "normal", Source: "media",
+			Target: "commune", At: at, Nodes: []string{"n-1", "n-2"}, PlannedAt: t0}
+	}
+	if err := db.PlanOccurrences(ctx, "st-a", t0, []Occurrence{occ("sang", "Bản tin sáng", t0), occ("chieu", "Bản tin chiều", t0.Add(10*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	// At 08:00 the programme is replaced by one without either.
+	if err := db.PlanOccurrences(ctx, "st-a", t0.Add(90*time.Minute), []Occurrence{occ("khac", "Khác", t0.Add(12*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ListOccurrences(ctx, nil, t0.Add(-time.Hour), t0.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "sang" || got[0].Title != "Bản tin sáng" || len(got[0].Nodes) != 2 || got[1].ID != "khac" {
+		t.Fatalf("after the replacement: %+v, want the aired sang kept and khac planned", got)
+	}
+	// Row by row: khac's title changes, and a new one comes; sang (past) cannot be removed.
+	if err := db.ReplanOccurrences(ctx, "st-a", t0.Add(2*time.Hour), []Occurrence{occ("khac", "Khác (sửa)", t0.Add(12*time.Hour))},
+		[][2]string{{"st-a", "sang"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = db.ListOccurrences(ctx, []string{"st-a"}, t0.Add(-time.Hour), t0.Add(24*time.Hour))
+	if len(got) != 2 || got[0].ID != "sang" || got[1].Title != "Khác (sửa)" {
+		t.Errorf("after replanning: %+v", got)
+	}
+	if got, _ := db.ListOccurrences(ctx, []string{"st-b"}, t0.Add(-time.Hour), t0.Add(24*time.Hour)); len(got) != 0 {
+		t.Errorf("another station's: %+v", got)
+	}
+	// Kept as long as proof of play: retention removes it with the rest.
+	st, err := db.Prune(ctx, t0.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = db.ListOccurrences(ctx, nil, t0.Add(-time.Hour), t0.Add(24*time.Hour))
+	if st.Occurrences != 1 || len(got) != 1 || got[0].ID != "khac" {
+		t.Errorf("after pruning before 07:30: removed %d, left %+v; want sang removed, khac kept", st.Occurrences, got)
+	}
+}
