@@ -26,6 +26,11 @@ type Config struct {
 	AudioOutput    string          `json:"audio_output,omitempty"` // auto (default), oto (the sound device through ALSA: the name is kept from the library it once used), silent
 	AmpPath        string          `json:"amp_path,omitempty"`     // file that switches the amplifier: "1"/"0" (a GPIO value file)
 	CAFile         string          `json:"ca_file,omitempty"`      // PEM CA(s) to verify an ssl:// broker; empty = the system's
+	// CaptureDevice is the ALSA capture device of a microphone or a line-in
+	// tapped after the amplifier ("default", "hw:1,0", ...): the node listens
+	// while it plays and says in proof of play whether it was heard
+	// (PROTOCOL.md §7). Empty: no capture, nothing said about heard.
+	CaptureDevice string `json:"capture_device,omitempty"`
 
 	Logger        *slog.Logger  `json:"-"`
 	Version       string        `json:"-"`

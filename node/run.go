@@ -21,6 +21,7 @@ import (
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 	"github.com/communeradio/radio/internal/atomicfile"
 	"github.com/communeradio/radio/node/internal/cache"
+	"github.com/communeradio/radio/node/internal/heard"
 	"github.com/communeradio/radio/node/internal/link"
 	"github.com/communeradio/radio/node/internal/outbox"
 	"github.com/communeradio/radio/node/internal/player"
@@ -120,7 +121,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	pl, err := player.New(player.Config{Logger: log, Output: cfg.AudioOutput})
+	meter := startHeard(ctx, cfg, log)
+	pcfg := player.Config{Logger: log, Output: cfg.AudioOutput}
+	if meter != nil {
+		pcfg.Tap = meter.Played
+	}
+	pl, err := player.New(pcfg)
 	if err != nil {
 		return fmt.Errorf("node: audio: %w", err)
 	}
@@ -170,6 +176,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { a.link.Run(linkCtx); close(linkDone) }()
 	log.Info("node started", "broker", cfg.Broker, "audio", pl.Backend(), "outbox", ob.Len())
 
+	events := measured(ctx, meter, pl.Events())
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	stateTick := time.NewTicker(cfg.StateInterval)
@@ -191,8 +198,8 @@ func Run(ctx context.Context, cfg Config) error {
 			a.pumpFetches()
 		case m := <-a.link.Messages():
 			a.handle(m)
-		case ev := <-pl.Events():
-			a.onPlayerEvent(ev)
+		case ev := <-events:
+			a.onPlayerEvent(ev.Event, ev.Heard)
 		case <-tick.C:
 			a.tick(time.Now())
 		case <-stateTick.C:
@@ -826,10 +833,11 @@ func priorityName(rank int) string {
 	return nodeproto.PriorityNormal
 }
 
-func (a *agent) onPlayerEvent(ev player.Event) {
+func (a *agent) onPlayerEvent(ev player.Event, h *heard.Result) {
 	pe := nodeproto.Event{Type: ev.Type, ID: ev.ID, Media: ev.Media, At: ev.At.UnixMilli(),
 		PlayedMS: ev.Played.Milliseconds(), Priority: priorityName(ev.Priority), Reason: ev.Reason,
 		Gaps: ev.Gaps, GapMS: ev.Gap.Milliseconds()}
+	setHeard(&pe, h)
 	if ev.Type != nodeproto.EventFailed && a.play.Backend() == nodeproto.AudioSilent {
 		pe.Audio = nodeproto.AudioSilent // played, but nobody heard it
 	}

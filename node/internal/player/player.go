@@ -35,6 +35,12 @@ type Config struct {
 	// stalls of a busy machine without an underrun, and PulseAudio's latency
 	// estimate settled within 0.5 ms here with 250 ms, not with 100 ms.
 	BufferMS int
+	// Tap, when set, is given each block the mixer hands to the output
+	// (mono, at Rate, after the gain) with the time its first sample is
+	// heard, as proof of play dates it: what a capture is compared with
+	// (node/internal/heard). It runs on the audio path: it must be quick
+	// and must not keep the slice.
+	Tap func(mono []int16, at time.Time)
 }
 
 // Item is something to play.
@@ -113,6 +119,7 @@ type entry struct {
 type Player struct {
 	log   *slog.Logger
 	clock *sampleClock
+	tap   func([]int16, time.Time)
 
 	outMu   sync.Mutex
 	backend string
@@ -145,6 +152,7 @@ func New(cfg Config) (*Player, error) {
 		cfg.BufferMS = 250
 	}
 	p := newPlayer(cfg.Logger)
+	p.tap = cfg.Tap
 	switch cfg.Output {
 	case "silent":
 		p.out, p.backend = startSilent(p), "silent"
@@ -454,6 +462,9 @@ func (p *Player) fill(out []int16, now time.Time) {
 			p.underruns += len(seg) - n
 			pos = int(end) // decoder behind: a moment of silence rather than a stall
 		}
+	}
+	if p.tap != nil {
+		p.tap(out, p.clock.timeOf(p.total))
 	}
 	p.total += int64(len(out))
 }

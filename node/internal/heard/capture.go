@@ -1,0 +1,156 @@
+package heard
+
+/*
+#cgo pkg-config: alsa
+#include <alsa/asoundlib.h>
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+)
+
+// The capture reads the configured ALSA device as the player writes its
+// own: directly, mono 48 kHz S16, so the same dating applies. After each
+// read snd_pcm_delay tells how many frames were captured after the last one
+// read (queued, plus the converter's latency), so the first frame of the
+// read was captured at now - (delay+n)/rate. A reading taken late (the
+// reader was descheduled) dates the frames late, never early: the dating
+// of a frame index is the minimum over the readings of the last few
+// seconds (a window, so the device's clock may drift against the system's).
+
+type alsaCapture struct{ h *C.snd_pcm_t }
+
+func openCapture(device string) (*alsaCapture, int, error) {
+	var errs []error
+	for _, name := range []string{device, "plug:" + device} {
+		cname := C.CString(name)
+		var h *C.snd_pcm_t
+		rc := C.snd_pcm_open(&h, cname, C.SND_PCM_STREAM_CAPTURE, 0)
+		C.free(unsafe.Pointer(cname))
+		if rc < 0 {
+			errs = append(errs, fmt.Errorf("%q: %s", name, C.GoString(C.snd_strerror(rc))))
+			continue
+		}
+		if rc := C.snd_pcm_set_params(h, C.SND_PCM_FORMAT_S16_LE, C.SND_PCM_ACCESS_RW_INTERLEAVED, 1, InRate, 1,
+			C.uint((200 * time.Millisecond).Microseconds())); rc < 0 {
+			C.snd_pcm_close(h)
+			errs = append(errs, fmt.Errorf("%q: set 48 kHz mono S16: %s", name, C.GoString(C.snd_strerror(rc))))
+			continue
+		}
+		var bufSize, period C.snd_pcm_uframes_t
+		if rc := C.snd_pcm_get_params(h, &bufSize, &period); rc < 0 || period == 0 {
+			C.snd_pcm_close(h)
+			errs = append(errs, fmt.Errorf("%q: get params: %s", name, C.GoString(C.snd_strerror(rc))))
+			continue
+		}
+		if rc := C.snd_pcm_start(h); rc < 0 {
+			C.snd_pcm_close(h)
+			errs = append(errs, fmt.Errorf("%q: start: %s", name, C.GoString(C.snd_strerror(rc))))
+			continue
+		}
+		return &alsaCapture{h: h}, int(period), nil
+	}
+	return nil, 0, fmt.Errorf("heard: ALSA capture %q: %w", device, errors.Join(errs...))
+}
+
+// read fills buf (mono frames), recovering from an overrun; it returns how
+// many frames it read and how many were queued after them.
+func (a *alsaCapture) read(buf []int16) (n, queued int, err error) {
+	r := C.snd_pcm_readi(a.h, unsafe.Pointer(&buf[0]), C.snd_pcm_uframes_t(len(buf)))
+	if r < 0 {
+		if rc := C.snd_pcm_recover(a.h, C.int(r), 1); rc < 0 {
+			return 0, 0, fmt.Errorf("heard: ALSA read: %s", C.GoString(C.snd_strerror(rc)))
+		}
+		return 0, 0, errOverrun
+	}
+	var d C.snd_pcm_sframes_t
+	if C.snd_pcm_delay(a.h, &d) < 0 {
+		d = 0
+	}
+	return int(r), int(d), nil
+}
+
+func (a *alsaCapture) close() { C.snd_pcm_close(a.h) }
+
+var errOverrun = errors.New("heard: capture overrun")
+
+// Capture opens the ALSA capture device and feeds the meter from it until
+// ctx ends. It returns the first error opening the device; later errors
+// (the device vanished) are logged and the device reopened every 5 s.
+func (m *Meter) Capture(ctx context.Context, device string) error {
+	dev, period, err := openCapture(device)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for {
+			if dev != nil {
+				err := m.captureFrom(ctx, dev, period)
+				dev.close()
+				if ctx.Err() != nil {
+					return
+				}
+				m.log.Error("heard: capture stopped; reopening", "device", device, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+			if dev, period, err = openCapture(device); err != nil {
+				m.log.Error("heard: capture", "err", err)
+				dev = nil
+			}
+		}
+	}()
+	return nil
+}
+
+// datingWindow: readings older than this do not date new frames.
+const datingWindow = 5 * time.Second
+
+type reading struct {
+	taken time.Time
+	base  time.Time // when frame 0 was captured, by this reading
+}
+
+func (m *Meter) captureFrom(ctx context.Context, dev *alsaCapture, period int) error {
+	buf := make([]int16, period)
+	var idx int64
+	var readings []reading
+	for ctx.Err() == nil {
+		n, queued, err := dev.read(buf)
+		if errors.Is(err, errOverrun) {
+			// Frames were lost: the count no longer dates them. Start over.
+			idx, readings = 0, nil
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		now := m.now()
+		base := now.Add(-time.Duration(idx+int64(n)+int64(queued)) * time.Second / InRate)
+		readings = append(readings, reading{taken: now, base: base})
+		for len(readings) > 1 && now.Sub(readings[0].taken) > datingWindow {
+			readings = readings[1:]
+		}
+		for _, r := range readings {
+			base = minTime(base, r.base)
+		}
+		m.Captured(buf[:n], base.Add(time.Duration(idx)*time.Second/InRate))
+		idx += int64(n)
+	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
