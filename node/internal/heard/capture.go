@@ -114,6 +114,12 @@ func (m *Meter) Capture(ctx context.Context, device string) error {
 // datingWindow: readings older than this do not date new frames.
 const datingWindow = 5 * time.Second
 
+// settle: for this long after the capture starts its readings only date
+// themselves. PulseAudio's plugin reports a queue hundreds of ms too long
+// at first (measured here: 544 ms falling to 0 within 0.9 s), and a
+// minimum over readings would keep that error for the whole window.
+const settle = 1500 * time.Millisecond
+
 type reading struct {
 	taken time.Time
 	base  time.Time // when frame 0 was captured, by this reading
@@ -123,6 +129,7 @@ func (m *Meter) captureFrom(ctx context.Context, dev *alsaCapture, period int) e
 	buf := make([]int16, period)
 	var idx int64
 	var readings []reading
+	var started time.Time
 	for ctx.Err() == nil {
 		n, queued, err := dev.read(buf)
 		if errors.Is(err, errOverrun) {
@@ -134,13 +141,18 @@ func (m *Meter) captureFrom(ctx context.Context, dev *alsaCapture, period int) e
 			return err
 		}
 		now := m.now()
-		base := now.Add(-time.Duration(idx+int64(n)+int64(queued)) * time.Second / InRate)
-		readings = append(readings, reading{taken: now, base: base})
-		for len(readings) > 1 && now.Sub(readings[0].taken) > datingWindow {
-			readings = readings[1:]
+		if idx == 0 {
+			started = now
 		}
-		for _, r := range readings {
-			base = minTime(base, r.base)
+		base := now.Add(-time.Duration(idx+int64(n)+int64(queued)) * time.Second / InRate)
+		if now.Sub(started) >= settle {
+			readings = append(readings, reading{taken: now, base: base})
+			for len(readings) > 1 && now.Sub(readings[0].taken) > datingWindow {
+				readings = readings[1:]
+			}
+			for _, r := range readings {
+				base = minTime(base, r.base)
+			}
 		}
 		m.Captured(buf[:n], base.Add(time.Duration(idx)*time.Second/InRate))
 		idx += int64(n)

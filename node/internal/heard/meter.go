@@ -100,19 +100,21 @@ func (m *Meter) Measure(start, end time.Time) *Result {
 	if got < (n+2*lag)*9/10 {
 		return nil
 	}
-	r := &Result{BgDB: Floor}
-	if bg, got := m.captured.Span(start.Add(-Background), Rate*int(Background/time.Second)); got > len(bg)/2 {
+	r := &Result{}
+	if DBFS(ref) >= SilentRef { // else silence was played: nothing to hear
+		match := Correlate(ref, capt, lag)
+		r.Corr = match.Corr
+		r.Lag = time.Duration(match.Lag) * time.Second / Rate
+		r.Heard = math.Abs(match.Corr) >= CorrMin
+	}
+	k := lag + int(r.Lag/(time.Second/Rate))
+	r.DB = DBFS(capt[k : k+n])
+	// The background is the second before the item as the capture heard
+	// it: shifted by the lag, so that none of the item is in it.
+	r.BgDB = Floor
+	if bg, got := m.captured.Span(start.Add(r.Lag-Background), Rate*int(Background/time.Second)); got > len(bg)/2 {
 		r.BgDB = DBFS(bg)
 	}
-	if DBFS(ref) < SilentRef {
-		r.DB = DBFS(capt[lag : lag+n])
-		return r // silence was played: nothing to hear
-	}
-	match := Correlate(ref, capt, lag)
-	r.Corr = match.Corr
-	r.Lag = time.Duration(match.Lag) * time.Second / Rate
-	r.DB = DBFS(capt[lag+match.Lag : lag+match.Lag+n])
-	r.Heard = math.Abs(match.Corr) >= CorrMin
 	return r
 }
 
