@@ -30,7 +30,6 @@ func noiseFile(t *testing.T, seconds int) string {
 	return out
 }
 
-
 // The node's real path: the player writes to ALSA (PulseAudio's plugin) into
 // a null sink, the capture reads the sink's monitor through ALSA as well.
 // Played through: heard, at a small lag. The monitor muted (a cut speaker
