@@ -27,12 +27,21 @@ type Coverage struct {
 // (played into a node's silent sink: no sound device, so nobody heard it;
 // the occurrence report's "unheard"). The rest of Due is on air or not yet
 // reported.
+//
+// Heard, NotHeard and NotMeasured split the node-occurrences that played
+// (started) by what the node's capture made of them (PROTOCOL.md §7
+// "heard"): heard, played but not heard (a broken amplifier, a cut cable),
+// or not measured (a node with no microphone or line-in, never counted as
+// not heard).
 type AirCounts struct {
-	Due     int `json:"due"`
-	Aired   int `json:"aired"`
-	Partly  int `json:"partly"`
-	Missed  int `json:"missed"`
-	Unheard int `json:"unheard"`
+	Due         int `json:"due"`
+	Aired       int `json:"aired"`
+	Partly      int `json:"partly"`
+	Missed      int `json:"missed"`
+	Unheard     int `json:"unheard"`
+	Heard       int `json:"heard"`
+	NotHeard    int `json:"not_heard"`
+	NotMeasured int `json:"not_measured"`
 }
 
 func (c *AirCounts) add(o AirCounts) {
@@ -41,6 +50,9 @@ func (c *AirCounts) add(o AirCounts) {
 	c.Partly += o.Partly
 	c.Missed += o.Missed
 	c.Unheard += o.Unheard
+	c.Heard += o.Heard
+	c.NotHeard += o.NotHeard
+	c.NotMeasured += o.NotMeasured
 }
 
 // CoverageTotals sums up the area.
@@ -276,6 +288,14 @@ func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule
 				s.Partly++
 			case oc.Failed, !oc.Started && late:
 				s.Missed++
+			}
+			switch oc.HeardVerdict() {
+			case registry.HeardYes:
+				s.Heard++
+			case registry.HeardNo:
+				s.NotHeard++
+			case registry.HeardNotMeasured:
+				s.NotMeasured++
 			}
 		}
 	}

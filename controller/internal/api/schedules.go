@@ -436,6 +436,12 @@ type OccurrenceRow struct {
 	Status     string    `json:"status"` // played, partly played, unheard, missed, playing, upcoming
 	Reason     string    `json:"reason,omitempty"`
 	PlayedMS   int64     `json:"played_ms"`
+	// Heard is what the node's capture made of it (PROTOCOL.md §7):
+	// "heard", "not heard", "not measured" (no capture), "" if it did not
+	// play; with the correlation and level (dBFS) that decided it.
+	Heard     string   `json:"heard,omitempty"`
+	HeardCorr *float64 `json:"heard_corr,omitempty"`
+	HeardDB   *float64 `json:"heard_db,omitempty"`
 }
 
 // occurrenceReport lists, for each occurrence of [from, to) (default: today
@@ -522,6 +528,7 @@ func (a *API) occurrenceRows(r *http.Request) ([]OccurrenceRow, error) {
 					return nil, err
 				}
 				row.Status, row.Reason, row.PlayedMS = outcome(evs, o, a.now())
+				row.Heard, row.HeardCorr, row.HeardDB = registry.HeardOf(evs)
 				if failed, ok := relayFailed[o.ID()]; ok {
 					row.Status, row.Reason, row.PlayedMS = "missed", failed, 0 // nodes heard only silence
 				}

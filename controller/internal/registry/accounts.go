@@ -376,6 +376,10 @@ type PlayOutcome struct {
 	// not everybody) heard it: not aired, whatever else was reported.
 	Silent   bool
 	PlayedMS int64
+	// Heard and NotHeard: some record of it was measured heard, or not
+	// heard, by the node's capture (PROTOCOL.md §7 "heard"); neither = not
+	// measured. HeardVerdict sums them up.
+	Heard, NotHeard bool
 }
 
 // ValidUsername reports whether s can be a username.

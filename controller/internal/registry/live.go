@@ -79,20 +79,7 @@ func (n *liveNode) add(e PlayEvent, now time.Time) {
 		it = &liveItem{}
 		n.items[e.ItemID] = it
 	}
-	switch e.Type {
-	case "started", "resumed":
-		it.Started = true
-	case "finished":
-		it.Finished = true
-	case "interrupted":
-		it.Interrupted = true
-	case "failed":
-		it.Failed = true
-	}
-	if e.Silent && e.Type != "failed" {
-		it.Silent = true
-	}
-	it.PlayedMS = max(it.PlayedMS, e.PlayedMS)
+	it.note(e)
 	if e.At.After(it.last) {
 		it.last = e.At
 	}
@@ -151,7 +138,8 @@ func (db *DB) loadLive(ctx context.Context) error {
 	}
 	since := db.now().Add(-LiveWindow)
 	rows, err = db.w.QueryContext(ctx, `SELECT node_id, item_id,
-		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms), max(at)
+		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms), max(at),
+		coalesce(max(heard = 1 AND type <> 'failed'), 0), coalesce(max(heard = 0 AND type <> 'failed'), 0)
 		FROM play_events WHERE at >= ? GROUP BY node_id, item_id`, ms(since))
 	if err != nil {
 		return fmt.Errorf("registry: loading play outcomes: %w", err)
@@ -161,7 +149,7 @@ func (db *DB) loadLive(ctx context.Context) error {
 		var node, item string
 		var it liveItem
 		var at int64
-		if err := rows.Scan(&node, &item, &it.Started, &it.Finished, &it.Interrupted, &it.Failed, &it.Silent, &it.PlayedMS, &at); err != nil {
+		if err := rows.Scan(&node, &item, &it.Started, &it.Finished, &it.Interrupted, &it.Failed, &it.Silent, &it.PlayedMS, &at, &it.Heard, &it.NotHeard); err != nil {
 			return err
 		}
 		it.last = fromMS(at)
