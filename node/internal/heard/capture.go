@@ -15,13 +15,16 @@ import (
 )
 
 // The capture reads the configured ALSA device as the player writes its
-// own: directly, mono 48 kHz S16, so the same dating applies. After each
-// read snd_pcm_delay tells how many frames were captured after the last one
-// read (queued, plus the converter's latency), so the first frame of the
-// read was captured at now - (delay+n)/rate. A reading taken late (the
-// reader was descheduled) dates the frames late, never early: the dating
-// of a frame index is the minimum over the readings of the last few
-// seconds (a window, so the device's clock may drift against the system's).
+// own: directly, mono 48 kHz S16. A read that returns n frames at now dates
+// its first frame at now - n/rate at the latest: a reading taken late (the
+// reader was descheduled) dates the frames late, never early, so the dating
+// of a frame index is the minimum over the readings of the last few seconds
+// (a window, so the device's clock may drift against the system's). What
+// the device buffered before handing frames over is a constant the
+// meter's lag search absorbs. The device's own queue (snd_pcm_delay) is not
+// used: PulseAudio's plugin answered anything from 0 to 28 ms at random
+// for a capture read at a steady pace, and a dating that jumps by tens of
+// ms moves whole stretches of the capture against what was played.
 
 type alsaCapture struct{ h *C.snd_pcm_t }
 
@@ -59,20 +62,16 @@ func openCapture(device string) (*alsaCapture, int, error) {
 }
 
 // read fills buf (mono frames), recovering from an overrun; it returns how
-// many frames it read and how many were queued after them.
-func (a *alsaCapture) read(buf []int16) (n, queued int, err error) {
+// many frames it read.
+func (a *alsaCapture) read(buf []int16) (int, error) {
 	r := C.snd_pcm_readi(a.h, unsafe.Pointer(&buf[0]), C.snd_pcm_uframes_t(len(buf)))
 	if r < 0 {
 		if rc := C.snd_pcm_recover(a.h, C.int(r), 1); rc < 0 {
-			return 0, 0, fmt.Errorf("heard: ALSA read: %s", C.GoString(C.snd_strerror(rc)))
+			return 0, fmt.Errorf("heard: ALSA read: %s", C.GoString(C.snd_strerror(rc)))
 		}
-		return 0, 0, errOverrun
+		return 0, errOverrun
 	}
-	var d C.snd_pcm_sframes_t
-	if C.snd_pcm_delay(a.h, &d) < 0 {
-		d = 0
-	}
-	return int(r), int(d), nil
+	return int(r), nil
 }
 
 func (a *alsaCapture) close() { C.snd_pcm_close(a.h) }
@@ -115,9 +114,9 @@ func (m *Meter) Capture(ctx context.Context, device string) error {
 const datingWindow = 5 * time.Second
 
 // settle: for this long after the capture starts its readings only date
-// themselves. PulseAudio's plugin reports a queue hundreds of ms too long
-// at first (measured here: 544 ms falling to 0 within 0.9 s), and a
-// minimum over readings would keep that error for the whole window.
+// themselves. The first reads return what the device buffered while the
+// stream started (PulseAudio here: 1.6 s to the first frame, then a burst),
+// which would date every frame too early for the whole window.
 const settle = 1500 * time.Millisecond
 
 type reading struct {
@@ -131,7 +130,7 @@ func (m *Meter) captureFrom(ctx context.Context, dev *alsaCapture, period int) e
 	var readings []reading
 	var started time.Time
 	for ctx.Err() == nil {
-		n, queued, err := dev.read(buf)
+		n, err := dev.read(buf)
 		if errors.Is(err, errOverrun) {
 			// Frames were lost: the count no longer dates them. Start over.
 			idx, readings = 0, nil
@@ -144,7 +143,7 @@ func (m *Meter) captureFrom(ctx context.Context, dev *alsaCapture, period int) e
 		if idx == 0 {
 			started = now
 		}
-		base := now.Add(-time.Duration(idx+int64(n)+int64(queued)) * time.Second / InRate)
+		base := now.Add(-time.Duration(idx+int64(n)) * time.Second / InRate)
 		if now.Sub(started) >= settle {
 			readings = append(readings, reading{taken: now, base: base})
 			for len(readings) > 1 && now.Sub(readings[0].taken) > datingWindow {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +15,17 @@ import (
 	"github.com/communeradio/radio/node/internal/player"
 )
 
-// noiseFile is an Ogg Opus file of pink noise, which matches itself at one
-// lag only: a test that the capture is dated, not just loud.
-func noiseFile(t *testing.T, seconds int) string {
+// speechFile is an Ogg Opus file of a Vietnamese bulletin spoken by
+// espeak-ng: speech, with its pauses, is what a capture has to recognise,
+// and it matches itself at one lag only.
+func speechFile(t *testing.T) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "noise.opus")
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-		"anoisesrc=color=pink:amplitude=0.3:seed=7:sample_rate=48000:duration="+strconv.Itoa(seconds),
+	dir := t.TempDir()
+	wav, out := filepath.Join(dir, "tin.wav"), filepath.Join(dir, "tin.opus")
+	if b, err := exec.Command("espeak-ng", "-v", "vi", "-w", wav, "Thông báo của Ủy ban nhân dân xã An Phú về lịch tiêm chủng.").CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng (run make test, which installs it): %v %s", err, b)
+	}
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", wav,
 		"-c:a", "libopus", "-ar", "48000", "-ac", "1", "-b:a", "32k", "-f", "ogg", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg (run make test, which installs it): %v %s", err, b)
@@ -63,7 +66,7 @@ func TestCaptureHearsThePlayer(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(settle)
-	f := noiseFile(t, 3)
+	f := speechFile(t)
 	play := func(id string) *Result {
 		t.Helper()
 		if err := pl.Play(player.Item{ID: id, Media: id, Path: f, PlayAt: time.Now().Add(500 * time.Millisecond), Volume: 100}); err != nil {

@@ -128,16 +128,13 @@ const Floor = -120.0
 
 // DBFS is the RMS level of s (full scale 1.0) in dB, at least Floor.
 func DBFS(s []float32) float64 {
-	if len(s) == 0 {
+	return dbOf(energy(s), len(s))
+}
+
+// dbOf is the RMS level in dBFS of n samples whose squares sum to e.
+func dbOf(e float64, n int) float64 {
+	if n == 0 || e <= 0 {
 		return Floor
 	}
-	var sum float64
-	for _, v := range s {
-		sum += float64(v) * float64(v)
-	}
-	rms := math.Sqrt(sum / float64(len(s)))
-	if rms <= 0 {
-		return Floor
-	}
-	return max(Floor, 20*math.Log10(rms))
+	return max(Floor, 10*math.Log10(e/float64(n)))
 }

@@ -14,6 +14,7 @@ package heard
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"time"
@@ -30,9 +31,12 @@ const (
 	// MinSpan: less audio than this is not judged (not measured).
 	MinSpan = time.Second
 	// MaxLag: the capture may run this far behind or ahead of the dating
-	// of the played audio (a microphone metres away, a device's latency
-	// misreported).
-	MaxLag = 500 * time.Millisecond
+	// of the played audio: a microphone metres away, a capture device's
+	// latency misreported, or a sink's monitor that hands out audio when
+	// the sink renders it, ahead of when it is heard. PulseAudio's null sink
+	// did so by 50 ms on a quiet machine and past 500 ms on a loaded one
+	// (it raises its latency after underruns).
+	MaxLag = 2 * time.Second
 	// CorrMin: heard when |correlation| reaches it. Unrelated sound gives
 	// well under 0.1 over Window; a loudspeaker heard through a microphone
 	// with room noise and echo still gives 0.5 or more.
@@ -49,11 +53,22 @@ const (
 // Result is the judgement of one item (its last stretch on air).
 type Result struct {
 	Heard bool
-	Corr  float64 // normalised correlation at the best lag
+	Corr  float64 // normalised correlation at the best lag, 0..1 (each stretch's |r|, weighted by what was played)
 	DB    float64 // capture RMS dBFS during the item, at that lag
 	BgDB  float64 // capture RMS dBFS in the second before the item; Floor when not captured
 	Lag   time.Duration
+	// Stretches are each stretch's |r| and lag, for the log: a dating that
+	// jumped, or a speaker that cut out halfway, shows in them.
+	Stretches []Stretch
 }
+
+// Stretch is one stretch of the judged window.
+type Stretch struct {
+	Corr float64
+	Lag  time.Duration
+}
+
+func (s Stretch) String() string { return fmt.Sprintf("%.2f@%v", s.Corr, s.Lag) }
 
 // Meter holds what was played and what was captured.
 type Meter struct {
@@ -101,14 +116,35 @@ func (m *Meter) Measure(start, end time.Time) *Result {
 		return nil
 	}
 	r := &Result{}
-	if DBFS(ref) >= SilentRef { // else silence was played: nothing to hear
-		match := Correlate(ref, capt, lag)
-		r.Corr = match.Corr
-		r.Lag = time.Duration(match.Lag) * time.Second / Rate
-		r.Heard = math.Abs(match.Corr) >= CorrMin
+	// Each stretch at its own lag: the dating of either side may jump
+	// inside an item (a sink that underran and played late from then on),
+	// and one lag for all would match only the part before or after.
+	segs := max(1, (n+segLen/2)/segLen)
+	var weight, sumCorr, sumSq, bestW float64
+	for i := range segs {
+		a, b := i*n/segs, (i+1)*n/segs
+		x := ref[a:b]
+		ex := energy(x)
+		if DBFS(x) < SilentRef {
+			continue // a pause in what was played: nothing to match
+		}
+		match := Correlate(x, capt[a:b+2*lag], lag)
+		r.Stretches = append(r.Stretches, Stretch{Corr: math.Abs(match.Corr), Lag: time.Duration(match.Lag) * time.Second / Rate})
+		weight += ex
+		sumCorr += ex * math.Abs(match.Corr)
+		sumSq += energy(capt[a+lag+match.Lag : b+lag+match.Lag])
+		if ex > bestW {
+			bestW, r.Lag = ex, time.Duration(match.Lag)*time.Second/Rate
+		}
 	}
-	k := lag + int(r.Lag/(time.Second/Rate))
-	r.DB = DBFS(capt[k : k+n])
+	if weight == 0 {
+		// Silence was played (volume 0, a silent file): nothing to hear.
+		r.DB = DBFS(capt[lag : lag+n])
+	} else {
+		r.Corr = sumCorr / weight
+		r.Heard = r.Corr >= CorrMin
+		r.DB = dbOf(sumSq, n)
+	}
 	// The background is the second before the item as the capture heard
 	// it: shifted by the lag, so that none of the item is in it.
 	r.BgDB = Floor
@@ -116,6 +152,18 @@ func (m *Meter) Measure(start, end time.Time) *Result {
 		r.BgDB = DBFS(bg)
 	}
 	return r
+}
+
+// segLen is the stretch judged at one lag: long enough for a clear peak,
+// short enough that a jump of the dating spoils little.
+const segLen = 2 * Rate
+
+func energy(s []float32) float64 {
+	var e float64
+	for _, v := range s {
+		e += float64(v) * float64(v)
+	}
+	return e
 }
 
 // Measured is a player event with the judgement of the item's audio, on
@@ -192,7 +240,7 @@ func (m *Meter) logResult(ev player.Event, r *Result) {
 		m.log.Warn("heard: not measured (too short, or the capture did not cover it)", "id", ev.ID)
 		return
 	}
-	m.log.Info("heard", "id", ev.ID, "heard", r.Heard, "corr", round2(r.Corr), "db", round2(r.DB), "bg_db", round2(r.BgDB), "lag", r.Lag)
+	m.log.Info("heard", "id", ev.ID, "heard", r.Heard, "corr", round2(r.Corr), "db", round2(r.DB), "bg_db", round2(r.BgDB), "lag", r.Lag, "stretches", r.Stretches)
 }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }

@@ -1,6 +1,7 @@
 package heard
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -27,9 +28,15 @@ type track struct {
 	// previous one ended).
 	acc   float32
 	accN  int
+	lp    lowpass
 	next  time.Time // when the sample after the last one added is due
 	accAt time.Time // date of the decimated sample acc is building
 }
+
+// snap: a block dated within this of where the last one ended continues
+// it. Readings of a device's queue jitter by a few hundred µs; a real jump
+// (an underrun, a re-based clock) is tens of ms.
+const snap = 5 * time.Millisecond
 
 type block struct {
 	at time.Time
@@ -47,8 +54,17 @@ func (t *track) Add(s []int16, at time.Time) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.accN > 0 && absDur(at.Sub(t.next)) > time.Millisecond {
-		t.accN, t.acc = 0, 0 // not a continuation: drop the partial sample
+	switch d := absDur(at.Sub(t.next)); {
+	case t.next.IsZero():
+	case d <= snap:
+		// The same stream, dated a little apart by the jitter of its
+		// clock: it continues where the last block ended, sample for
+		// sample. A waveform compared at 8 kHz turns to mush if its
+		// blocks move by a fraction of a millisecond against each other.
+		at = t.next
+	default:
+		t.accN, t.acc = 0, 0 // a jump (an underrun, a new dating): drop the partial sample
+		t.lp = lowpass{}
 	}
 	out := make([]float32, 0, (len(s)+t.accN)/factor)
 	first := time.Time{}
@@ -62,7 +78,7 @@ func (t *track) Add(s []int16, at time.Time) {
 			if first.IsZero() {
 				first = t.accAt
 			}
-			out = append(out, t.acc/factor)
+			out = append(out, t.lp.filter(t.acc/factor))
 			t.acc, t.accN = 0, 0
 		}
 	}
@@ -123,4 +139,27 @@ func absDur(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
+}
+
+// lowpass is a second-order Butterworth low-pass at 1.5 kHz (at Rate),
+// applied to both tracks alike after the box filter. It keeps what carries
+// speech (its fundamental and first formants) and drops what makes a
+// waveform comparison brittle: the upper band, where the box filter lets
+// aliases through and where an offset of half a sample at 8 kHz (62.5 µs)
+// is already a large turn of phase.
+type lowpass struct{ x1, x2, y1, y2 float32 }
+
+// Coefficients of the RBJ cookbook low-pass, fc 1500 Hz, Q 1/√2, fs 8000 Hz.
+var lpB0, lpB1, lpB2, lpA1, lpA2 = func() (b0, b1, b2, a1, a2 float32) {
+	w := 2 * math.Pi * 1500 / Rate
+	alpha := math.Sin(w) / (2 * math.Sqrt2 / 2)
+	c := math.Cos(w)
+	a0 := 1 + alpha
+	return float32((1 - c) / 2 / a0), float32((1 - c) / a0), float32((1 - c) / 2 / a0), float32(-2 * c / a0), float32((1 - alpha) / a0)
+}()
+
+func (f *lowpass) filter(x float32) float32 {
+	y := lpB0*x + lpB1*f.x1 + lpB2*f.x2 - lpA1*f.y1 - lpA2*f.y2
+	f.x2, f.x1, f.y2, f.y1 = f.x1, x, f.y1, y
+	return y
 }
