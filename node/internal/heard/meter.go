@@ -8,8 +8,9 @@
 //
 // The player hands every block it writes to Played, dated by the sample
 // clock that dates proof of play; the capture (capture.go, ALSA) dates what
-// it reads by the device's queue in the same way. Both are kept for a short
-// span at 8 kHz, and an item is judged on its last Window of audio.
+// it reads by when its reads return. Both are kept for a short span at
+// 8 kHz, and an item is judged on its last Window of audio, stretch by
+// stretch, each at its own lag.
 package heard
 
 import (
@@ -37,9 +38,11 @@ const (
 	// did so by 50 ms on a quiet machine and past 500 ms on a loaded one
 	// (it raises its latency after underruns).
 	MaxLag = 2 * time.Second
-	// CorrMin: heard when |correlation| reaches it. Unrelated sound gives
-	// well under 0.1 over Window; a loudspeaker heard through a microphone
-	// with room noise and echo still gives 0.5 or more.
+	// CorrMin: heard when the correlation reaches it. Unrelated sound,
+	// noise and silence give well under 0.1 (heard_test.go); a line-in
+	// after the amplifier close to 1 (0.7-1.0 through PulseAudio on a
+	// loaded machine). A microphone in front of a horn, with echo and room
+	// noise, is expected between the two; no microphone here to measure it.
 	CorrMin = 0.3
 	// SilentRef: played audio below this level (dBFS) is silence (volume
 	// 0, a silent file): nothing audible was played, so it is not heard.
