@@ -31,6 +31,12 @@ type Config struct {
 	// while it plays and says in proof of play whether it was heard
 	// (PROTOCOL.md §7). Empty: no capture, nothing said about heard.
 	CaptureDevice string `json:"capture_device,omitempty"`
+	// The amplifier's power relay on a GPIO line (instead of amp_path),
+	// switched on amp_preroll_ms (default 2000) before an item starts and
+	// off amp_hold_s (default 10) after the last one ends.
+	AmpGPIO      *AmpGPIO `json:"amp_gpio,omitempty"`
+	AmpPreRollMS int      `json:"amp_preroll_ms,omitempty"`
+	AmpHoldS     int      `json:"amp_hold_s,omitempty"`
 
 	Logger        *slog.Logger  `json:"-"`
 	Version       string        `json:"-"`
@@ -71,5 +77,5 @@ func (c *Config) Check() error {
 	default:
 		return fmt.Errorf("node: config: audio_output %q: want auto, oto or silent", c.AudioOutput)
 	}
-	return nil
+	return c.checkAmp()
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 	"github.com/communeradio/radio/internal/atomicfile"
+	"github.com/communeradio/radio/node/internal/amp"
 	"github.com/communeradio/radio/node/internal/cache"
 	"github.com/communeradio/radio/node/internal/heard"
 	"github.com/communeradio/radio/node/internal/link"
@@ -35,7 +36,6 @@ const (
 	slotLead       = 5 * time.Second  // hand a slot to the player this long before play_at
 	slotLateStart  = 60 * time.Second // start a slot this late after a reboot rather than skip it
 	eventsResend   = 10 * time.Second // re-send an unacknowledged batch after 10-20 s (jittered)
-	ampIdleOff     = 10 * time.Second // auto amplifier: off after this much silence
 	defaultStateIv = 60 * time.Second
 	maxClockBehind = 5 * time.Minute // a command issued further in the node's future means its clock is wrong
 	maxStateError  = 1024            // bytes of State.Error
@@ -78,7 +78,7 @@ type agent struct {
 	volume  int
 	amp     bool
 	ampMode string
-	idleAt  time.Time
+	relay   *amp.Relay
 
 	pending    map[string]pendingPlay // command/slot id -> waiting for content
 	handed     map[string]bool        // slots given to the player (or fetch) in this run
@@ -137,6 +137,12 @@ func Run(ctx context.Context, cfg Config) error {
 	var problem string
 	if a.st, problem = a.store.load(log); problem != "" {
 		a.problems = append(a.problems, problem)
+	}
+	var ampProblem string
+	a.relay, ampProblem = openRelay(cfg, log)
+	defer a.relay.Close() // the amplifier off when the node stops
+	if ampProblem != "" {
+		a.problems = append(a.problems, ampProblem)
 	}
 	if problem := ob.Problem(); problem != "" {
 		log.Error("proof-of-play outbox damaged", "problem", problem, "epoch", ob.Epoch())
@@ -419,8 +425,7 @@ func (a *agent) execute(c *nodeproto.Command) error {
 func (a *agent) schedule(it player.Item, size int64) error {
 	if path, ok := a.cache.Path(it.Media); ok {
 		it.Path = path
-		a.amp = a.amp || a.ampMode == "auto"
-		a.applyAmp(time.Now())
+		a.ampFor(&it, time.Now())
 		if err := a.play.Play(it); err != nil {
 			return nodeproto.Errf(nodeproto.CodeAudio, err.Error())
 		}
@@ -861,7 +866,6 @@ func (a *agent) onPlayerEvent(ev player.Event, h *heard.Result) {
 	default:
 		if cur := a.play.Now(); cur == nil {
 			os.Remove(np)
-			a.idleAt = time.Now()
 		}
 	}
 	a.record(pe)
@@ -918,37 +922,6 @@ func (a *agent) flushEvents() {
 	// Jittered: the nodes of a zone send their reports within the same
 	// millisecond, and must not all re-send them in the same one too.
 	a.resendAt = eventsResend + rand.N(eventsResend)
-}
-
-func (a *agent) applyAmp(now time.Time) {
-	on := a.amp
-	switch a.ampMode {
-	case "on":
-		on = true
-	case "off":
-		on = false
-	default:
-		busy := a.play.Now() != nil || len(a.pending) > 0
-		if busy {
-			on = true
-		} else if on && !a.idleAt.IsZero() && now.Sub(a.idleAt) > ampIdleOff {
-			on = false
-		}
-	}
-	if on == a.amp {
-		return
-	}
-	a.amp = on
-	a.stateDirty = true
-	if a.cfg.AmpPath != "" {
-		v := []byte("0\n")
-		if on {
-			v = []byte("1\n")
-		}
-		if err := os.WriteFile(a.cfg.AmpPath, v, 0o644); err != nil {
-			a.log.Error("amplifier switch", "path", a.cfg.AmpPath, "err", err)
-		}
-	}
 }
 
 func (a *agent) publishState(force bool) {
