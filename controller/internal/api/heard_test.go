@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,13 @@ func TestCoverageCountsHeardApart(t *testing.T) {
 			}
 			if tc.heard != nil && (rows[0].HeardCorr == nil || *rows[0].HeardCorr != 0.91 || rows[0].HeardDB == nil || *rows[0].HeardDB != -21.5) {
 				t.Errorf("report row measurement: corr %v db %v", rows[0].HeardCorr, rows[0].HeardDB)
+			}
+			csvWord := map[string]string{registry.HeardYes: "micrô nghe thấy", registry.HeardNo: "micrô không nghe thấy", registry.HeardNotMeasured: "chưa đo"}[tc.want]
+			if r := e.do(admin, "GET", y("/api/v1/reports/occurrences.csv?station=st-b&from=2026-12-01T00:00:00%2B07:00&to=2026-12-02T00:00:00%2B07:00"), nil); !strings.Contains(r.body, ","+csvWord+"\r\n") && !strings.Contains(r.body, ","+csvWord+"\n") {
+				t.Errorf("occurrences.csv does not end n-b's row with %q:\n%s", csvWord, r.body)
+			}
+			if r := e.do(admin, "GET", "/api/v1/plays.csv?node=n-b&type=finished", nil); tc.heard != nil && !strings.Contains(r.body, "phát xong ("+csvWord+")") {
+				t.Errorf("plays.csv does not say %q:\n%s", csvWord, r.body)
 			}
 			var plays []PlayRow
 			get(t, e.do(admin, "GET", "/api/v1/plays?node=n-b&type=finished", nil), &plays)

@@ -472,10 +472,11 @@ func (a *API) occurrenceReportCSV(w http.ResponseWriter, r *http.Request) error 
 		return n.Name
 	}
 	cw := csvStart(w, "doi-chieu-lich-phat.csv", "Giờ phát theo lịch (giờ Việt Nam)", "Bản tin", "Đài", "Cụm loa", "Mã cụm loa",
-		"Mức ưu tiên", "Kết quả", "Đã phát (giây)", "Lý do", "Mã lần phát")
+		"Mức ưu tiên", "Kết quả", "Đã phát (giây)", "Lý do", "Mã lần phát", "Micrô nghe thấy")
 	for _, o := range out {
 		cw.Write([]string{vnTime(o.At), cell(o.Title), o.Station, cell(nodeName(o.Node)), o.Node, word(priorityWords, o.Priority),
-			word(statusWords, o.Status), strconv.FormatFloat(float64(o.PlayedMS)/1000, 'f', 1, 64), cell(o.Reason), o.Occurrence})
+			word(statusWords, o.Status), strconv.FormatFloat(float64(o.PlayedMS)/1000, 'f', 1, 64), cell(o.Reason), o.Occurrence,
+			word(heardWords, o.Heard)})
 	}
 	cw.Flush()
 	return cw.Error()
