@@ -126,7 +126,7 @@ func (r *Relay) Update(now time.Time, busy bool) bool {
 	case r.idle.IsZero():
 		r.idle = now
 	}
-	want := r.on
+	var want bool
 	switch r.mode {
 	case On:
 		want = true
