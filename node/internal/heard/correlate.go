@@ -28,12 +28,35 @@ type Match struct {
 // lags 0..2*maxLag. The energy of each stretch of capt comes from prefix
 // sums.
 func Correlate(ref, capt []float32, maxLag int) Match {
+	var s scratch
+	return s.correlate(ref, capt, maxLag)
+}
+
+// scratch holds a correlation's buffers, reused from one stretch to the
+// next: an item's judgement would otherwise allocate ~16 MB, a lot for a
+// node that must live in 25 MB.
+type scratch struct {
+	x, y, prefix []float64
+	fx, fy       []complex128
+}
+
+func grow[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	b = b[:n]
+	clear(b)
+	return b
+}
+
+func (s *scratch) correlate(ref, capt []float32, maxLag int) Match {
 	n := len(ref)
 	if n == 0 || maxLag < 0 || len(capt) != n+2*maxLag {
 		return Match{}
 	}
-	x := centred(ref)
-	y := centred(capt)
+	s.x = centred(s.x, ref)
+	s.y = centred(s.y, capt)
+	x, y := s.x, s.y
 	var ex float64
 	for _, v := range x {
 		ex += v * v
@@ -45,8 +68,8 @@ func Correlate(ref, capt []float32, maxLag int) Match {
 	for m < len(y) {
 		m <<= 1
 	}
-	fx := make([]complex128, m)
-	fy := make([]complex128, m)
+	s.fx, s.fy = grow(s.fx, m), grow(s.fy, m)
+	fx, fy := s.fx, s.fy
 	for i, v := range x {
 		fx[i] = complex(v, 0)
 	}
@@ -59,7 +82,8 @@ func Correlate(ref, capt []float32, maxLag int) Match {
 		fx[i] = cmplx.Conj(fx[i]) * fy[i]
 	}
 	fft(fx, true)
-	prefix := make([]float64, len(y)+1)
+	s.prefix = grow(s.prefix, len(y)+1)
+	prefix := s.prefix
 	for i, v := range y {
 		prefix[i+1] = prefix[i] + v*v
 	}
@@ -78,13 +102,14 @@ func Correlate(ref, capt []float32, maxLag int) Match {
 	return best
 }
 
-func centred(s []float32) []float64 {
+// centred is s less its mean, in buf.
+func centred(buf []float64, s []float32) []float64 {
 	var mean float64
 	for _, v := range s {
 		mean += float64(v)
 	}
 	mean /= float64(max(1, len(s)))
-	out := make([]float64, len(s))
+	out := grow(buf, len(s))
 	for i, v := range s {
 		out[i] = float64(v) - mean
 	}

@@ -265,3 +265,19 @@ func TestTrackBlocks(t *testing.T) {
 		t.Errorf("after a jump: %v, want two zeros, then sound", got)
 	}
 }
+
+// BenchmarkMeasure is the work at the end of a long item: its last 10 s
+// against 14 s of capture.
+func BenchmarkMeasure(b *testing.B) {
+	t0 := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	item := pcm(speechLike(30*Rate, Rate, 5), 1)
+	m := New(nil)
+	feed(m.Played, item, t0)
+	feed(m.Captured, item, t0)
+	b.ResetTimer()
+	for b.Loop() {
+		if r := m.Measure(t0.Add(5*time.Second), t0.Add(27*time.Second)); r == nil || !r.Heard {
+			b.Fatalf("got %+v", r)
+		}
+	}
+}

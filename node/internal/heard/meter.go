@@ -124,6 +124,7 @@ func (m *Meter) Measure(start, end time.Time) *Result {
 	// and one lag for all would match only the part before or after.
 	segs := max(1, (n+segLen/2)/segLen)
 	var weight, sumCorr, sumSq, bestW float64
+	var sc scratch
 	for i := range segs {
 		a, b := i*n/segs, (i+1)*n/segs
 		x := ref[a:b]
@@ -131,7 +132,7 @@ func (m *Meter) Measure(start, end time.Time) *Result {
 		if DBFS(x) < SilentRef {
 			continue // a pause in what was played: nothing to match
 		}
-		match := Correlate(x, capt[a:b+2*lag], lag)
+		match := sc.correlate(x, capt[a:b+2*lag], lag)
 		r.Stretches = append(r.Stretches, Stretch{Corr: math.Abs(match.Corr), Lag: time.Duration(match.Lag) * time.Second / Rate})
 		weight += ex
 		sumCorr += ex * math.Abs(match.Corr)
