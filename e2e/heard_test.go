@@ -126,6 +126,11 @@ bulletin tin-2
 	pw := ctl.createUser(t, "tinh.hcm", "Lê Văn Cường", "province", "p-79")
 	b := newBrowser(t, chromium, ctl.url)
 	b.login("tinh.hcm", pw)
+	// The dashboard names loa: its last play was not heard.
+	b.waitText(`[data-test="dash-alerts"]`, "Phát nhưng không nghe thấy", time.Minute)
+	if got := b.text(`[data-test="dash-alerts"]`); !strings.Contains(got, "Cụm loa loa") || strings.Contains(got, "Cụm loa khong-mic") {
+		t.Errorf("the dashboard's alerts read %q, want loa not heard, nothing of khong-mic", got)
+	}
 	b.open("coverage")
 	b.wait("#cov-total-heard", time.Minute)
 	if got := b.text("#cov-total-heard"); !strings.Contains(got, "1/4") || !strings.Contains(got, "1 phát nhưng không nghe thấy") || !strings.Contains(got, "2 chưa đo") {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,19 @@ func TestCoverageCountsHeardApart(t *testing.T) {
 			}
 			if r := e.do(admin, "GET", "/api/v1/plays.csv?node=n-b&type=finished", nil); tc.heard != nil && !strings.Contains(r.body, "phát xong ("+csvWord+")") {
 				t.Errorf("plays.csv does not say %q:\n%s", csvWord, r.body)
+			}
+			if err := e.reg.UpsertNodeState(ctx, registry.NodeState{NodeID: "n-b", Online: true,
+				State: json.RawMessage(`{"node":"n-b","online":true}`), UpdatedAt: e.clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			var dash Dashboard
+			get(t, e.do(admin, "GET", "/api/v1/dashboard", nil), &dash)
+			alerted := false
+			for _, al := range dash.Alerts {
+				alerted = alerted || al.Kind == "not_heard" && al.Node == "n-b" && al.Detail == notHeardReason
+			}
+			if alerted != (tc.want == registry.HeardNo) {
+				t.Errorf("dashboard not_heard alert for n-b: %v, want %v (%+v)", alerted, tc.want == registry.HeardNo, dash.Alerts)
 			}
 			var plays []PlayRow
 			get(t, e.do(admin, "GET", "/api/v1/plays?node=n-b&type=finished", nil), &plays)

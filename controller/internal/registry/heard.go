@@ -1,5 +1,7 @@
 package registry
 
+import "time"
+
 // What a node's capture made of an item (PROTOCOL.md §7 "heard"), summed up
 // over its records: one home for the verdict, used by the live mirror (the
 // coverage view) and by the occurrence report.
@@ -83,4 +85,19 @@ func HeardOf(evs []PlayEvent) (verdict string, corr, db *float64) {
 		corr, db = decided.HeardCorr, decided.HeardDB
 	}
 	return verdict, corr, db
+}
+
+// LastHeard is the verdict on the newest item the node's capture measured
+// since the reader's time, and when that item last reported; "" when it
+// measured none (no capture, or nothing played).
+func (v NodeView) LastHeard() (verdict string, at time.Time) {
+	for _, it := range v.n.items {
+		if it.last.Before(v.since) || !it.Heard && !it.NotHeard {
+			continue
+		}
+		if it.last.After(at) {
+			verdict, at = it.HeardVerdict(), it.last
+		}
+	}
+	return verdict, at
 }
