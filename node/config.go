@@ -41,6 +41,17 @@ type Config struct {
 	ClockSyncFile string   `json:"clock_sync_file,omitempty"` // timesyncd's flag; default /run/systemd/timesync/synchronized
 	ThermalPath   string   `json:"thermal_path,omitempty"`    // CPU temperature; default /sys/class/thermal/thermal_zone0/temp
 	ModemCommand  string   `json:"modem_command,omitempty"`   // ModemManager's CLI; default mmcli (absent: no modem health)
+	// CaptureDevice is the ALSA capture device of a microphone or a line-in
+	// tapped after the amplifier ("default", "hw:1,0", ...): the node listens
+	// while it plays and says in proof of play whether it was heard
+	// (PROTOCOL.md §7). Empty: no capture, nothing said about heard.
+	CaptureDevice string `json:"capture_device,omitempty"`
+	// The amplifier's power relay on a GPIO line (instead of amp_path),
+	// switched on amp_preroll_ms (default 2000) before an item starts and
+	// off amp_hold_s (default 10) after the last one ends.
+	AmpGPIO      *AmpGPIO `json:"amp_gpio,omitempty"`
+	AmpPreRollMS int      `json:"amp_preroll_ms,omitempty"`
+	AmpHoldS     int      `json:"amp_hold_s,omitempty"`
 
 	Logger        *slog.Logger  `json:"-"`
 	Version       string        `json:"-"`
@@ -97,5 +108,5 @@ func (c *Config) Check() error {
 	default:
 		return fmt.Errorf("node: config: audio_output %q: want auto, oto or silent", c.AudioOutput)
 	}
-	return nil
+	return c.checkAmp()
 }

@@ -21,9 +21,11 @@ import (
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 	"github.com/communeradio/radio/internal/atomicfile"
+	"github.com/communeradio/radio/node/internal/amp"
 	"github.com/communeradio/radio/node/internal/cache"
 	"github.com/communeradio/radio/node/internal/clock"
 	"github.com/communeradio/radio/node/internal/fetch"
+	"github.com/communeradio/radio/node/internal/heard"
 	"github.com/communeradio/radio/node/internal/link"
 	"github.com/communeradio/radio/node/internal/outbox"
 	"github.com/communeradio/radio/node/internal/player"
@@ -36,7 +38,6 @@ const (
 	slotLead       = 5 * time.Second  // hand a slot to the player this long before play_at
 	slotLateStart  = 60 * time.Second // start a slot this late after a reboot rather than skip it
 	eventsResend   = 10 * time.Second // re-send an unacknowledged batch after 10-20 s (jittered)
-	ampIdleOff     = 10 * time.Second // auto amplifier: off after this much silence
 	defaultStateIv = 60 * time.Second
 	maxClockBehind = 5 * time.Minute // a command issued further in the node's future means its clock is wrong
 	maxStateError  = 1024            // bytes of State.Error
@@ -60,7 +61,7 @@ type agent struct {
 	volume  int
 	amp     bool
 	ampMode string
-	idleAt  time.Time
+	relay   *amp.Relay
 
 	pending    map[string]pendingPlay // command/slot id -> waiting for content
 	handed     map[string]bool        // slots given to the player (or fetch) in this run
@@ -116,7 +117,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("node: %w", err)
 	}
 	clk.CheckSystem(ctx)
-	pl, err := player.New(player.Config{Logger: log, Output: cfg.AudioOutput, Now: clk.Now})
+	meter := startHeard(ctx, cfg, log, clk.Now)
+	pcfg := player.Config{Logger: log, Output: cfg.AudioOutput, Now: clk.Now}
+	if meter != nil {
+		pcfg.Tap = meter.Played
+	}
+	pl, err := player.New(pcfg)
 	if err != nil {
 		return fmt.Errorf("node: audio: %w", err)
 	}
@@ -127,6 +133,12 @@ func Run(ctx context.Context, cfg Config) error {
 	var problem string
 	if a.st, problem = a.store.load(log); problem != "" {
 		a.problems = append(a.problems, problem)
+	}
+	var ampProblem string
+	a.relay, ampProblem = openRelay(cfg, log)
+	defer a.relay.Close() // the amplifier off when the node stops
+	if ampProblem != "" {
+		a.problems = append(a.problems, ampProblem)
 	}
 	if problem := ob.Problem(); problem != "" {
 		log.Error("proof-of-play outbox damaged", "problem", problem, "epoch", ob.Epoch())
@@ -171,6 +183,7 @@ func Run(ctx context.Context, cfg Config) error {
 	a.clockTick()
 	log.Info("node started", "broker", cfg.Broker, "audio", pl.Backend(), "outbox", ob.Len())
 
+	events := measured(ctx, meter, pl.Events())
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	stateTick := time.NewTicker(cfg.StateInterval)
@@ -201,8 +214,8 @@ func Run(ctx context.Context, cfg Config) error {
 			a.fetch.Pump(time.Now())
 		case m := <-a.link.Messages():
 			a.handle(m)
-		case ev := <-pl.Events():
-			a.onPlayerEvent(ev)
+		case ev := <-events:
+			a.onPlayerEvent(ev.Event, ev.Heard)
 		case <-tick.C:
 			a.tick(a.now())
 			if cfg.Alive != nil {
@@ -439,8 +452,7 @@ func (a *agent) execute(c *nodeproto.Command) error {
 func (a *agent) schedule(it player.Item, size int64) error {
 	if path, ok := a.cache.Path(it.Media); ok {
 		it.Path = path
-		a.amp = a.amp || a.ampMode == "auto"
-		a.applyAmp(a.now())
+		a.ampFor(&it, a.now())
 		if err := a.play.Play(it); err != nil {
 			return nodeproto.Errf(nodeproto.CodeAudio, err.Error())
 		}
@@ -729,10 +741,11 @@ func priorityName(rank int) string {
 	return nodeproto.PriorityNormal
 }
 
-func (a *agent) onPlayerEvent(ev player.Event) {
+func (a *agent) onPlayerEvent(ev player.Event, h *heard.Result) {
 	pe := nodeproto.Event{Type: ev.Type, ID: ev.ID, Media: ev.Media, At: ev.At.UnixMilli(),
 		PlayedMS: ev.Played.Milliseconds(), Priority: priorityName(ev.Priority), Reason: ev.Reason,
 		Gaps: ev.Gaps, GapMS: ev.Gap.Milliseconds()}
+	setHeard(&pe, h)
 	if ev.Type != nodeproto.EventFailed && a.play.Backend() == nodeproto.AudioSilent {
 		pe.Audio = nodeproto.AudioSilent // played, but nobody heard it
 	}
@@ -756,7 +769,6 @@ func (a *agent) onPlayerEvent(ev player.Event) {
 	default:
 		if cur := a.play.Now(); cur == nil {
 			os.Remove(np)
-			a.idleAt = a.now()
 		}
 	}
 	a.record(pe)
@@ -813,37 +825,6 @@ func (a *agent) flushEvents() {
 	// Jittered: the nodes of a zone send their reports within the same
 	// millisecond, and must not all re-send them in the same one too.
 	a.resendAt = eventsResend + rand.N(eventsResend)
-}
-
-func (a *agent) applyAmp(now time.Time) {
-	on := a.amp
-	switch a.ampMode {
-	case "on":
-		on = true
-	case "off":
-		on = false
-	default:
-		busy := a.play.Now() != nil || len(a.pending) > 0
-		if busy {
-			on = true
-		} else if on && !a.idleAt.IsZero() && now.Sub(a.idleAt) > ampIdleOff {
-			on = false
-		}
-	}
-	if on == a.amp {
-		return
-	}
-	a.amp = on
-	a.stateDirty = true
-	if a.cfg.AmpPath != "" {
-		v := []byte("0\n")
-		if on {
-			v = []byte("1\n")
-		}
-		if err := os.WriteFile(a.cfg.AmpPath, v, 0o644); err != nil {
-			a.log.Error("amplifier switch", "path", a.cfg.AmpPath, "err", err)
-		}
-	}
 }
 
 func (a *agent) publishState(force bool) {

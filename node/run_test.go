@@ -513,13 +513,7 @@ func TestStopBeforeContentArrives(t *testing.T) {
 	f, cfg := newFixture(t)
 	stop := runNode(t, cfg)
 	defer stop()
-	states := make(chan nodeproto.State, 100)
-	f.ctl.Subscribe("radio/v1/node/n1/state", 1, func(_ mqtt.Client, m mqtt.Message) {
-		var s nodeproto.State
-		if json.Unmarshal(m.Payload(), &s) == nil {
-			states <- s
-		}
-	}).Wait()
+	states := f.states()
 	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, nodeproto.Desired{Node: "n1", Rev: 1, Issued: now(), Volume: 0}))
 	f.reply("desired:1")
 	// The controller does not have the file (yet): the play waits for it.

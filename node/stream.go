@@ -89,8 +89,7 @@ func (a *agent) openStream(c *nodeproto.Command, payload []byte) error {
 	if st.Volume != nil {
 		it.Volume = *st.Volume
 	}
-	a.amp = a.amp || a.ampMode == "auto"
-	a.applyAmp(now)
+	a.ampFor(&it, now)
 	if err := a.play.Play(it); err != nil {
 		a.streams.Close(st.Session, true, now)
 		return nodeproto.Errf(nodeproto.CodeAudio, err.Error())

@@ -245,6 +245,17 @@ type Event struct {
 	// device, or it failed): the node played it but nobody heard it. Absent
 	// (older nodes, or a sound device) means it came out of the speakers.
 	Audio string `json:"audio,omitempty"`
+	// Heard: whether the node's capture (a microphone, or a line-in tapped
+	// after the amplifier) heard the item, on finished and interrupted
+	// events of a node that has one (PROTOCOL.md §7 "heard"). Absent = not
+	// measured (no capture, or too little audio to judge), never "not
+	// heard". HeardCorr is the normalised correlation of the capture with
+	// what was played at the best lag; HeardDB and HeardBgDB are the
+	// capture's RMS level in dBFS during the item and in the second before.
+	Heard     *bool    `json:"heard,omitempty"`
+	HeardCorr *float64 `json:"heard_corr,omitempty"`
+	HeardDB   *float64 `json:"heard_db,omitempty"`
+	HeardBgDB *float64 `json:"heard_bg_db,omitempty"`
 }
 
 // AudioSilent is State.Audio and Event.Audio of a node that plays into its

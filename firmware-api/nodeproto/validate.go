@@ -211,6 +211,34 @@ func (ev *Event) Validate() error {
 	if ev.PlayedMS < 0 || ev.PlayAt < 0 {
 		return invalid("event %d played_ms %d play_at %d: must not be negative", ev.Seq, ev.PlayedMS, ev.PlayAt)
 	}
+	return ev.validateHeard()
+}
+
+// Bounds of the heard measurement (PROTOCOL.md §7): a correlation
+// coefficient, and RMS levels in dBFS, whose floor is digital silence.
+const (
+	HeardFloorDB = -120.0
+	HeardMaxDB   = 0.0
+)
+
+// validateHeard checks the heard fields: in range when present, and the
+// measurements only beside a verdict (a level without "heard" would read as
+// a measurement nobody judged).
+func (ev *Event) validateHeard() error {
+	if ev.Heard == nil {
+		if ev.HeardCorr != nil || ev.HeardDB != nil || ev.HeardBgDB != nil {
+			return invalid("event %d: heard_corr/heard_db/heard_bg_db without heard", ev.Seq)
+		}
+		return nil
+	}
+	if c := ev.HeardCorr; c != nil && !(*c >= -1 && *c <= 1) {
+		return invalid("event %d heard_corr %v: want -1..1", ev.Seq, *c)
+	}
+	for _, db := range []*float64{ev.HeardDB, ev.HeardBgDB} {
+		if db != nil && !(*db >= HeardFloorDB && *db <= HeardMaxDB) {
+			return invalid("event %d heard level %v dBFS: want %v..%v", ev.Seq, *db, HeardFloorDB, HeardMaxDB)
+		}
+	}
 	return nil
 }
 

@@ -1225,6 +1225,10 @@ func (a *API) listPlays(w http.ResponseWriter, r *http.Request) error {
 var (
 	eventWords = map[string]string{"started": "bắt đầu phát", "resumed": "phát tiếp", "finished": "phát xong",
 		"interrupted": "bị ngắt", "failed": "không phát được"}
+	// heardWords say in Vietnamese what a cluster's microphone made of a
+	// play (PROTOCOL.md §7 "heard").
+	heardWords = map[string]string{registry.HeardYes: "micrô nghe thấy", registry.HeardNo: "micrô không nghe thấy",
+		registry.HeardNotMeasured: "chưa đo"}
 	statusWords = map[string]string{"played": "đã phát", "partly played": "phát một phần", "missed": "không phát",
 		"playing": "đang phát", "upcoming": "chưa đến giờ", "unheard": "không phát ra loa"}
 	priorityWords = map[string]string{nodeproto.PriorityNormal: "thông thường", nodeproto.PriorityHigh: "ưu tiên",
@@ -1286,6 +1290,9 @@ func (a *API) playsCSV(w http.ResponseWriter, r *http.Request) error {
 		ev := word(eventWords, e.Type)
 		if e.Silent {
 			ev += " (không phát ra loa)" // into the silent sink: nobody heard it
+		}
+		if e.Heard != nil {
+			ev += " (" + heardWords[map[bool]string{true: registry.HeardYes, false: registry.HeardNo}[*e.Heard]] + ")"
 		}
 		cw.Write([]string{vnTime(e.At), cell(e.NodeName), e.NodeID, ev, cell(e.Title), e.ItemID, word(priorityWords, e.Priority),
 			strconv.FormatFloat(float64(e.PlayedMS)/1000, 'f', 1, 64), strconv.FormatFloat(float64(e.OffsetUS)/1000, 'f', 3, 64),

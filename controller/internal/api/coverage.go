@@ -28,12 +28,21 @@ type Coverage struct {
 // (played into a node's silent sink: no sound device, so nobody heard it;
 // the occurrence report's "unheard"). The rest of Due is on air or not yet
 // reported.
+//
+// Heard, NotHeard and NotMeasured split the node-occurrences that played
+// (started) by what the node's capture made of them (PROTOCOL.md §7
+// "heard"): heard, played but not heard (a broken amplifier, a cut cable),
+// or not measured (a node with no microphone or line-in, never counted as
+// not heard).
 type AirCounts struct {
-	Due     int `json:"due"`
-	Aired   int `json:"aired"`
-	Partly  int `json:"partly"`
-	Missed  int `json:"missed"`
-	Unheard int `json:"unheard"`
+	Due         int `json:"due"`
+	Aired       int `json:"aired"`
+	Partly      int `json:"partly"`
+	Missed      int `json:"missed"`
+	Unheard     int `json:"unheard"`
+	Heard       int `json:"heard"`
+	NotHeard    int `json:"not_heard"`
+	NotMeasured int `json:"not_measured"`
 }
 
 func (c *AirCounts) add(o AirCounts) {
@@ -42,6 +51,9 @@ func (c *AirCounts) add(o AirCounts) {
 	c.Partly += o.Partly
 	c.Missed += o.Missed
 	c.Unheard += o.Unheard
+	c.Heard += o.Heard
+	c.NotHeard += o.NotHeard
+	c.NotMeasured += o.NotMeasured
 }
 
 // CoverageTotals sums up the area.
@@ -250,7 +262,8 @@ func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule
 		for node := range targets {
 			v, _ := lr.View(node)
 			s.Due++
-			switch programme.Outcome(programme.Record{PlayOutcome: v.Outcome(id)}, o, failed[id], now).Status {
+			oc := v.Outcome(id)
+			switch programme.Outcome(programme.Record{PlayOutcome: oc}, o, failed[id], now).Status {
 			case programme.Unheard:
 				s.Unheard++
 			case programme.Played:
@@ -259,6 +272,14 @@ func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule
 				s.Partly++
 			case programme.Missed:
 				s.Missed++
+			}
+			switch oc.HeardVerdict() {
+			case registry.HeardYes:
+				s.Heard++
+			case registry.HeardNo:
+				s.NotHeard++
+			case registry.HeardNotMeasured:
+				s.NotMeasured++
 			}
 		}
 	}

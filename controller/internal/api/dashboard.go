@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"net/http"
 	"sort"
 	"strconv"
@@ -48,7 +49,7 @@ type NextOnAir struct {
 
 // NodeAlert is something wrong with a node.
 type NodeAlert struct {
-	Kind     string     `json:"kind"` // offline, silent (no proof of play for hours), no_sound, error, disk
+	Kind     string     `json:"kind"` // offline, silent (no proof of play for hours), no_sound, not_heard, error, disk
 	Node     string     `json:"node"`
 	NodeName string     `json:"node_name"`
 	Since    *time.Time `json:"since,omitempty"`
@@ -66,6 +67,14 @@ const (
 // noSoundReason is what alerts and the occurrence report say of a cluster
 // that plays into its silent sink (PROTOCOL.md §9 audio "silent").
 const noSoundReason = programme.NoSoundReason
+
+// notHeardReason is what the alert says of a cluster whose microphone did
+// not hear its last measured play (PROTOCOL.md §7 "heard").
+const notHeardReason = "played, but the cluster's microphone did not hear it: check the amplifier and the speaker cable"
+
+// notHeardWindow: a cluster's plays are looked at this far back for the
+// not_heard alert.
+const notHeardWindow = 24 * time.Hour
 
 func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -143,6 +152,7 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 			d.Alerts = append(d.Alerts, NodeAlert{Kind: "silent", Node: v.ID, NodeName: name, Since: &t})
 		}
 	}
+	d.Alerts = append(d.Alerts, a.notHeardAlerts(views, now)...)
 	for _, sc := range schedules {
 		if _, ok := stations[sc.Station]; !ok {
 			continue
@@ -158,6 +168,26 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
+}
+
+// notHeardAlerts names the online clusters whose latest play measured by
+// their microphone was not heard: a broken amplifier or a cut speaker
+// cable. A cluster heard since, or with no microphone, is not named.
+func (a *API) notHeardAlerts(views []NodeView, now time.Time) []NodeAlert {
+	var out []NodeAlert
+	a.cfg.Registry.ReadLive(now.Add(-notHeardWindow), func(lr registry.LiveReader) {
+		for _, v := range views {
+			rv, ok := lr.View(v.ID)
+			if !v.Online || !ok {
+				continue
+			}
+			if verdict, at := rv.LastHeard(); verdict == registry.HeardNo {
+				name := cmp.Or(v.Name, v.ID)
+				out = append(out, NodeAlert{Kind: "not_heard", Node: v.ID, NodeName: name, Since: &at, Detail: notHeardReason})
+			}
+		}
+	})
+	return out
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }

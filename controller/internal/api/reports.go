@@ -26,6 +26,12 @@ type OccurrenceRow struct {
 	Status     string    `json:"status"` // played, partly played, unheard, missed, playing, upcoming
 	Reason     string    `json:"reason,omitempty"`
 	PlayedMS   int64     `json:"played_ms"`
+	// Heard is what the node's capture made of it (PROTOCOL.md §7):
+	// "heard", "not heard", "not measured" (no capture), "" if it did not
+	// play; with the correlation and level (dBFS) that decided it.
+	Heard     string   `json:"heard,omitempty"`
+	HeardCorr *float64 `json:"heard_corr,omitempty"`
+	HeardDB   *float64 `json:"heard_db,omitempty"`
 }
 
 // occurrenceReport lists, for each occurrence of [from, to) (default: today
@@ -56,10 +62,11 @@ func (a *API) occurrenceReportCSV(w http.ResponseWriter, r *http.Request) error 
 		return n.Name
 	}
 	cw := csvStart(w, "doi-chieu-lich-phat.csv", "Giờ phát theo lịch (giờ Việt Nam)", "Bản tin", "Đài", "Cụm loa", "Mã cụm loa",
-		"Mức ưu tiên", "Kết quả", "Đã phát (giây)", "Lý do", "Mã lần phát")
+		"Mức ưu tiên", "Kết quả", "Đã phát (giây)", "Lý do", "Mã lần phát", "Micrô nghe thấy")
 	for _, o := range out {
 		cw.Write([]string{vnTime(o.At), cell(o.Title), o.Station, cell(nodeName(o.Node)), o.Node, word(priorityWords, o.Priority),
-			word(statusWords, o.Status), strconv.FormatFloat(float64(o.PlayedMS)/1000, 'f', 1, 64), cell(o.Reason), o.Occurrence})
+			word(statusWords, o.Status), strconv.FormatFloat(float64(o.PlayedMS)/1000, 'f', 1, 64), cell(o.Reason), o.Occurrence,
+			word(heardWords, o.Heard)})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -119,6 +126,7 @@ func (a *API) reportRows(r *http.Request, station string, from, to time.Time) ([
 			}
 			res := programme.Outcome(programme.Fold(evs), o, relayFailed[h.ID], now)
 			row.Status, row.Reason, row.PlayedMS = res.Status, res.Reason, res.PlayedMS
+			row.Heard, row.HeardCorr, row.HeardDB = registry.HeardOf(evs)
 			out = append(out, row)
 		}
 	}

@@ -8,23 +8,14 @@ import (
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/registry"
-	"github.com/communeradio/radio/controller/internal/schedule"
 )
 
 // A cluster with no sound device: its state says audio silent and its
 // proof of play says so too. The dashboard, the node list and coverage
 // warn of it, and neither coverage nor the report counts its play as aired.
 func TestSilentNodeWarnedAndNotAired(t *testing.T) {
-	e := newEnv(t) // 08:00 in Vietnam; commune B has a 06:30 bulletin (a draft)
+	e, admin, at, item := bulletinB(t)
 	ctx := context.Background()
-	admin := e.tokenClient()
-	e.clock.Add(-2 * time.Hour) // approved at 06:00, before its 06:30 occurrence: that one is due
-	if r := e.do(admin, "POST", "/api/v1/schedules/st-b/bulletins/tin-b/approve", nil); r.status != 200 {
-		t.Fatalf("approve: %d %s", r.status, r.body)
-	}
-	e.clock.Add(2 * time.Hour)
-	at := time.Date(fixtureYear, 12, 1, 6, 30, 0, 0, schedule.Zone)
-	item := y("tin-b-20261201-063000")
 	if _, err := e.reg.InsertPlayEvents(ctx, []registry.PlayEvent{
 		{NodeID: "n-b", Seq: 2, Type: "started", ItemID: item, At: at, Silent: true},
 		{NodeID: "n-b", Seq: 3, Type: "finished", ItemID: item, At: at.Add(5 * time.Minute), PlayedMS: 300000, Silent: true},

@@ -396,7 +396,8 @@ func (f *Fleet) ack(b eventBatch) {
 func toRow(node string, ev nodeproto.Event, now time.Time) registry.PlayEvent {
 	r := registry.PlayEvent{NodeID: node, Epoch: ev.Epoch, Seq: ev.Seq, Type: ev.Type, ItemID: ev.ID, Media: ev.Media,
 		At: time.UnixMilli(ev.At), OffsetUS: ev.OffsetUS, PlayedMS: ev.PlayedMS, Priority: ev.Priority,
-		Reason: ev.Reason, ReceivedAt: now, Silent: ev.Audio == nodeproto.AudioSilent, Gaps: ev.Gaps, GapMS: ev.GapMS}
+		Reason: ev.Reason, ReceivedAt: now, Silent: ev.Audio == nodeproto.AudioSilent, Gaps: ev.Gaps, GapMS: ev.GapMS,
+		Heard: ev.Heard, HeardCorr: ev.HeardCorr, HeardDB: ev.HeardDB, HeardBgDB: ev.HeardBgDB}
 	if ev.PlayAt > 0 {
 		r.PlayAt = time.UnixMilli(ev.PlayAt)
 	}

@@ -380,6 +380,10 @@ type PlayOutcome struct {
 	// its audio did not arrive (PROTOCOL.md §10): a relay that never got
 	// audio reports "finished" with GapMS close to PlayedMS.
 	GapMS int64
+	// Heard and NotHeard: some record of it was measured heard, or not
+	// heard, by the node's capture (PROTOCOL.md §7 "heard"); neither = not
+	// measured. HeardVerdict sums them up.
+	Heard, NotHeard bool
 }
 
 // Add folds one proof-of-play record of the item into o. The occurrence
@@ -401,6 +405,7 @@ func (o *PlayOutcome) Add(e PlayEvent) {
 	}
 	o.PlayedMS = max(o.PlayedMS, e.PlayedMS)
 	o.GapMS = max(o.GapMS, e.GapMS)
+	o.noteHeard(e)
 }
 
 // ValidUsername reports whether s can be a username.

@@ -140,7 +140,8 @@ func (db *DB) loadLive(ctx context.Context) error {
 	}
 	since := db.now().Add(-LiveWindow)
 	rows, err = db.w.QueryContext(ctx, `SELECT node_id, item_id,
-		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms), max(gap_ms), max(at)
+		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms), max(gap_ms), max(at),
+		coalesce(max(heard = 1 AND type <> 'failed'), 0), coalesce(max(heard = 0 AND type <> 'failed'), 0)
 		FROM play_events WHERE at >= ? GROUP BY node_id, item_id`, ms(since))
 	if err != nil {
 		return fmt.Errorf("registry: loading play outcomes: %w", err)
@@ -150,7 +151,7 @@ func (db *DB) loadLive(ctx context.Context) error {
 		var node, item string
 		var it liveItem
 		var at int64
-		if err := rows.Scan(&node, &item, &it.Started, &it.Finished, &it.Interrupted, &it.Failed, &it.Silent, &it.PlayedMS, &it.GapMS, &at); err != nil {
+		if err := rows.Scan(&node, &item, &it.Started, &it.Finished, &it.Interrupted, &it.Failed, &it.Silent, &it.PlayedMS, &it.GapMS, &at, &it.Heard, &it.NotHeard); err != nil {
 			return err
 		}
 		it.last = fromMS(at)

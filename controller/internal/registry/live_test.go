@@ -41,6 +41,16 @@ func TestLiveMatchesSQLite(t *testing.T) {
 		{NodeID: "n1", Seq: 4, Type: "finished", ItemID: "a-2", At: now.Add(-29 * time.Minute), PlayedMS: 60000, Silent: true},
 		// A failed event says nothing of what was heard, whatever it claims.
 		{NodeID: "n3", Seq: 3, Type: "failed", ItemID: "b-3", At: now.Add(-time.Minute), Silent: true},
+		// Measured by n2's capture: a-3 heard; a-4 cut, resumed, and its
+		// second stretch not heard (a cable cut halfway); n3's failed
+		// record claims heard, which means nothing.
+		{NodeID: "n2", Seq: 3, Type: "started", ItemID: "a-3", At: now.Add(-20 * time.Minute)},
+		{NodeID: "n2", Seq: 4, Type: "finished", ItemID: "a-3", At: now.Add(-19 * time.Minute), PlayedMS: 60000, Heard: ptr(true), HeardCorr: ptr(0.93), HeardDB: ptr(-21.5), HeardBgDB: ptr(-60.0)},
+		{NodeID: "n2", Seq: 5, Type: "started", ItemID: "a-4", At: now.Add(-18 * time.Minute)},
+		{NodeID: "n2", Seq: 6, Type: "interrupted", ItemID: "a-4", At: now.Add(-17 * time.Minute), PlayedMS: 60000, Heard: ptr(true), HeardCorr: ptr(0.9), HeardDB: ptr(-20.0), HeardBgDB: ptr(-60.0)},
+		{NodeID: "n2", Seq: 7, Type: "resumed", ItemID: "a-4", At: now.Add(-16 * time.Minute)},
+		{NodeID: "n2", Seq: 8, Type: "finished", ItemID: "a-4", At: now.Add(-15 * time.Minute), PlayedMS: 120000, Heard: ptr(false), HeardCorr: ptr(0.02), HeardDB: ptr(-59.0), HeardBgDB: ptr(-60.0)},
+		{NodeID: "n3", Seq: 4, Type: "failed", ItemID: "b-4", At: now.Add(-time.Minute), Heard: ptr(true)},
 	}
 	if _, err := db.InsertPlayEvents(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -117,6 +127,19 @@ func TestLiveMatchesSQLite(t *testing.T) {
 	}
 	if evs, err := db.ListPlayEvents(ctx, PlayFilter{NodeID: "n1", ItemID: "a-2"}); err != nil || len(evs) != 2 || !evs[0].Silent || !evs[1].Silent {
 		t.Errorf("stored proof of play of n1's silent play: %+v %v, want both records silent", evs, err)
+	}
+	for _, tc := range []struct {
+		key     PlayKey
+		verdict string
+	}{{PlayKey{"n2", "a-3"}, HeardYes}, {PlayKey{"n2", "a-4"}, HeardNo}, {PlayKey{"n1", "a-1"}, HeardNotMeasured}, {PlayKey{"n3", "b-4"}, ""}} {
+		if v := got.Outcomes[tc.key].HeardVerdict(); v != tc.verdict {
+			t.Errorf("%v: heard verdict %q, want %q (%+v)", tc.key, v, tc.verdict, got.Outcomes[tc.key])
+		}
+	}
+	if evs, err := db.ListPlayEvents(ctx, PlayFilter{NodeID: "n2", ItemID: "a-4"}); err != nil || len(evs) != 4 {
+		t.Errorf("n2's a-4: %v %v", evs, err)
+	} else if v, corr, db := HeardOf(evs); v != HeardNo || corr == nil || *corr != 0.02 || db == nil || *db != -59 {
+		t.Errorf("n2's a-4 from its stored records: %q corr %v db %v, want not heard at 0.02, -59 dBFS", v, corr, db)
 	}
 	if !got.Liveness["n1"].NoSound || got.Liveness["n2"].NoSound {
 		t.Errorf("no sound device: n1 %+v, n2 %+v; want n1 only", got.Liveness["n1"], got.Liveness["n2"])
@@ -207,7 +230,8 @@ func (db *DB) sqlLiveness(ctx context.Context, nodes []string) (map[string]Liven
 func (db *DB) sqlOutcomes(ctx context.Context, since time.Time, nodes []string) (map[PlayKey]PlayOutcome, error) {
 	where, args := inNodes("node_id", nodes)
 	rows, err := db.r.QueryContext(ctx, `SELECT node_id, item_id,
-		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms)
+		max(type IN ('started', 'resumed')), max(type = 'finished'), max(type = 'interrupted'), max(type = 'failed'), max(silent AND type <> 'failed'), max(played_ms),
+		coalesce(max(heard = 1 AND type <> 'failed'), 0), coalesce(max(heard = 0 AND type <> 'failed'), 0)
 		FROM play_events WHERE at >= ? AND `+where+` GROUP BY node_id, item_id`, append([]any{ms(since)}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("registry: play outcomes: %w", err)
@@ -217,10 +241,12 @@ func (db *DB) sqlOutcomes(ctx context.Context, since time.Time, nodes []string) 
 	for rows.Next() {
 		var k PlayKey
 		var o PlayOutcome
-		if err := rows.Scan(&k.Node, &k.Item, &o.Started, &o.Finished, &o.Interrupted, &o.Failed, &o.Silent, &o.PlayedMS); err != nil {
+		if err := rows.Scan(&k.Node, &k.Item, &o.Started, &o.Finished, &o.Interrupted, &o.Failed, &o.Silent, &o.PlayedMS, &o.Heard, &o.NotHeard); err != nil {
 			return nil, err
 		}
 		out[k] = o
 	}
 	return out, rows.Err()
 }
+
+func ptr[T any](v T) *T { return &v }

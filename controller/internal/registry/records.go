@@ -33,6 +33,14 @@ type PlayEvent struct {
 	// Gaps and GapMS: a live session's holes, played as silence (§10).
 	Gaps  int   `json:"gaps,omitempty"`
 	GapMS int64 `json:"gap_ms,omitempty"`
+	// Heard: what the node's capture made of the item (PROTOCOL.md §7
+	// "heard"): nil = not measured (no capture), never "not heard". The
+	// correlation with what was played, and the capture's levels (dBFS)
+	// during the item and just before it, come with it.
+	Heard     *bool    `json:"heard,omitempty"`
+	HeardCorr *float64 `json:"heard_corr,omitempty"`
+	HeardDB   *float64 `json:"heard_db,omitempty"`
+	HeardBgDB *float64 `json:"heard_bg_db,omitempty"`
 }
 
 // sameContent reports whether two records say the same thing (their name
@@ -41,7 +49,12 @@ func (e PlayEvent) sameContent(o PlayEvent) bool {
 	return e.Type == o.Type && e.ItemID == o.ItemID && e.Media == o.Media && ms(e.At) == ms(o.At) &&
 		ms(e.PlayAt) == ms(o.PlayAt) && e.OffsetUS == o.OffsetUS && e.PlayedMS == o.PlayedMS &&
 		e.Priority == o.Priority && e.Reason == o.Reason && e.Silent == o.Silent &&
-		e.Gaps == o.Gaps && e.GapMS == o.GapMS
+		e.Gaps == o.Gaps && e.GapMS == o.GapMS && samePtr(e.Heard, o.Heard) && samePtr(e.HeardCorr, o.HeardCorr) &&
+		samePtr(e.HeardDB, o.HeardDB) && samePtr(e.HeardBgDB, o.HeardBgDB)
+}
+
+func samePtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // PlayInsert is what StorePlayEvents did with a batch.
@@ -81,8 +94,8 @@ func (db *DB) StorePlayEvents(ctx context.Context, evs []PlayEvent) (PlayInsert,
 		return res, fmt.Errorf("registry: %w", err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO play_events(node_id, epoch, seq, variant, conflict, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent, gaps, gap_ms)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(node_id, epoch, seq, variant) DO NOTHING`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO play_events(node_id, epoch, seq, variant, conflict, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent, gaps, gap_ms, heard, heard_corr, heard_db, heard_bg_db)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(node_id, epoch, seq, variant) DO NOTHING`)
 	if err != nil {
 		return res, fmt.Errorf("registry: %w", err)
 	}
@@ -93,7 +106,7 @@ func (db *DB) StorePlayEvents(ctx context.Context, evs []PlayEvent) (PlayInsert,
 			e.ReceivedAt = now
 		}
 		// Seq is stored as SQLite's signed 64-bit integer; the cast round-trips.
-		r, err := st.ExecContext(ctx, e.NodeID, e.Epoch, int64(e.Seq), 0, false, e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(e.ReceivedAt), e.Silent, e.Gaps, e.GapMS)
+		r, err := st.ExecContext(ctx, e.NodeID, e.Epoch, int64(e.Seq), 0, false, e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(e.ReceivedAt), e.Silent, e.Gaps, e.GapMS, e.Heard, e.HeardCorr, e.HeardDB, e.HeardBgDB)
 		if err != nil {
 			return res, fmt.Errorf("registry: play event %s/%s/%d: %w", e.NodeID, e.Epoch, e.Seq, err)
 		}
@@ -111,7 +124,7 @@ func (db *DB) StorePlayEvents(ctx context.Context, evs []PlayEvent) (PlayInsert,
 			continue // the same record again
 		}
 		e.Conflict = true
-		if _, err := st.ExecContext(ctx, e.NodeID, e.Epoch, int64(e.Seq), variant, true, e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(e.ReceivedAt), e.Silent, e.Gaps, e.GapMS); err != nil {
+		if _, err := st.ExecContext(ctx, e.NodeID, e.Epoch, int64(e.Seq), variant, true, e.Type, e.ItemID, e.Media, ms(e.At), ms(e.PlayAt), e.OffsetUS, e.PlayedMS, e.Priority, e.Reason, ms(e.ReceivedAt), e.Silent, e.Gaps, e.GapMS, e.Heard, e.HeardCorr, e.HeardDB, e.HeardBgDB); err != nil {
 			return res, fmt.Errorf("registry: conflicting play event %s/%s/%d: %w", e.NodeID, e.Epoch, e.Seq, err)
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE play_events SET conflict = 1 WHERE node_id = ? AND epoch = ? AND seq = ?", e.NodeID, e.Epoch, int64(e.Seq)); err != nil {
@@ -131,7 +144,7 @@ func (db *DB) StorePlayEvents(ctx context.Context, evs []PlayEvent) (PlayInsert,
 // differingVariant compares e with the records stored under its name: 0 if
 // one says the same, else the variant number to store it as.
 func differingVariant(ctx context.Context, tx *sql.Tx, e PlayEvent) (int, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT variant, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, silent, gaps, gap_ms
+	rows, err := tx.QueryContext(ctx, `SELECT variant, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, silent, gaps, gap_ms, heard, heard_corr, heard_db, heard_bg_db
 		FROM play_events WHERE node_id = ? AND epoch = ? AND seq = ?`, e.NodeID, e.Epoch, int64(e.Seq))
 	if err != nil {
 		return 0, fmt.Errorf("registry: play event %s/%s/%d: %w", e.NodeID, e.Epoch, e.Seq, err)
@@ -142,7 +155,7 @@ func differingVariant(ctx context.Context, tx *sql.Tx, e PlayEvent) (int, error)
 		var v int
 		var s PlayEvent
 		var at, playAt int64
-		if err := rows.Scan(&v, &s.Type, &s.ItemID, &s.Media, &at, &playAt, &s.OffsetUS, &s.PlayedMS, &s.Priority, &s.Reason, &s.Silent, &s.Gaps, &s.GapMS); err != nil {
+		if err := rows.Scan(&v, &s.Type, &s.ItemID, &s.Media, &at, &playAt, &s.OffsetUS, &s.PlayedMS, &s.Priority, &s.Reason, &s.Silent, &s.Gaps, &s.GapMS, &s.Heard, &s.HeardCorr, &s.HeardDB, &s.HeardBgDB); err != nil {
 			return 0, fmt.Errorf("registry: play event %s/%s/%d: %w", e.NodeID, e.Epoch, e.Seq, err)
 		}
 		s.At, s.PlayAt = fromMS(at), fromMS(playAt)
@@ -192,7 +205,7 @@ func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, er
 	if !f.Until.IsZero() {
 		add("at < ?", ms(f.Until))
 	}
-	q := "SELECT node_id, epoch, seq, conflict, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent, gaps, gap_ms FROM play_events"
+	q := "SELECT node_id, epoch, seq, conflict, type, item_id, media, at, play_at, offset_us, played_ms, priority, reason, received_at, silent, gaps, gap_ms, heard, heard_corr, heard_db, heard_bg_db FROM play_events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -210,7 +223,7 @@ func (db *DB) ListPlayEvents(ctx context.Context, f PlayFilter) ([]PlayEvent, er
 	for rows.Next() {
 		var e PlayEvent
 		var seq, at, playAt, recv int64
-		if err := rows.Scan(&e.NodeID, &e.Epoch, &seq, &e.Conflict, &e.Type, &e.ItemID, &e.Media, &at, &playAt, &e.OffsetUS, &e.PlayedMS, &e.Priority, &e.Reason, &recv, &e.Silent, &e.Gaps, &e.GapMS); err != nil {
+		if err := rows.Scan(&e.NodeID, &e.Epoch, &seq, &e.Conflict, &e.Type, &e.ItemID, &e.Media, &at, &playAt, &e.OffsetUS, &e.PlayedMS, &e.Priority, &e.Reason, &recv, &e.Silent, &e.Gaps, &e.GapMS, &e.Heard, &e.HeardCorr, &e.HeardDB, &e.HeardBgDB); err != nil {
 			return nil, err
 		}
 		e.Seq, e.At, e.PlayAt, e.ReceivedAt = uint64(seq), fromMS(at), fromMS(playAt), fromMS(recv)

@@ -624,22 +624,7 @@ func (s *Service) Progress(ctx context.Context, id string) (Progress, error) {
 	return p, nil
 }
 
-func outcomeOf(evs []registry.PlayEvent) registry.PlayOutcome {
-	var o registry.PlayOutcome
-	for _, e := range evs {
-		switch e.Type {
-		case "started", "resumed":
-			o.Started = true
-		case "finished":
-			o.Finished = true
-		case "interrupted":
-			o.Interrupted = true
-		case "failed":
-			o.Failed = true
-		}
-	}
-	return o
-}
+func outcomeOf(evs []registry.PlayEvent) registry.PlayOutcome { return registry.OutcomeOf(evs) }
 
 // stateOf names how far an item got on a node.
 func stateOf(o registry.PlayOutcome) string {

@@ -39,6 +39,12 @@ type Config struct {
 	// it, and PlayAt is read on it, so that the player and the node agree
 	// on what time it is after a correction or an NTP step.
 	Now func() time.Time
+	// Tap, when set, is given each block the mixer hands to the output
+	// (mono, at Rate, after the gain) with the time its first sample is
+	// heard, as proof of play dates it: what a capture is compared with
+	// (node/internal/heard). It runs on the audio path: it must be quick
+	// and must not keep the slice.
+	Tap func(mono []int16, at time.Time)
 }
 
 // Item is something to play.
@@ -118,6 +124,7 @@ type Player struct {
 	log   *slog.Logger
 	clock *sampleClock
 	now   func() time.Time // the node's wall clock
+	tap   func([]int16, time.Time)
 
 	outMu   sync.Mutex
 	backend string
@@ -154,6 +161,7 @@ func New(cfg Config) (*Player, error) {
 		p.now = cfg.Now
 		p.clock.now = cfg.Now
 	}
+	p.tap = cfg.Tap
 	switch cfg.Output {
 	case "silent":
 		p.out, p.backend = startSilent(p), "silent"
@@ -463,6 +471,9 @@ func (p *Player) fill(out []int16, now time.Time) {
 			p.underruns += len(seg) - n
 			pos = int(end) // decoder behind: a moment of silence rather than a stall
 		}
+	}
+	if p.tap != nil {
+		p.tap(out, p.clock.timeOf(p.total))
 	}
 	p.total += int64(len(out))
 }

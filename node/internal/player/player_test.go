@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -767,4 +768,32 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// The tap sees every sample the output gets, after the gain, dated as
+// the sample clock dates proof of play.
+func TestTapSeesWhatIsPlayed(t *testing.T) {
+	m := newManual(t)
+	var tapped []int16
+	var dates []time.Time
+	m.p.mu.Lock()
+	m.p.tap = func(s []int16, at time.Time) {
+		tapped = append(tapped, s...)
+		dates = append(dates, at)
+	}
+	m.p.mu.Unlock()
+	from := len(m.out)
+	m.play(Item{ID: "A", Path: opusFile(t, 440, 0.3), PlayAt: m.at(from + 4800), Volume: 30})
+	m.pull(Rate / 2)
+	if !slices.Equal(tapped, m.out[from:]) {
+		t.Fatalf("tap got %d samples unlike the %d the output got", len(tapped), len(m.out)-from)
+	}
+	if audiotest.Analyze(tapped, Rate).Length == 0 {
+		t.Fatal("the tap saw no tone")
+	}
+	for i, at := range dates {
+		if d := at.Sub(m.at(from + i*Rate/100)); d < -50*time.Microsecond || d > 50*time.Microsecond {
+			t.Fatalf("block %d dated %v off", i, d)
+		}
+	}
 }

@@ -52,7 +52,9 @@ export async function render(box) {
       stat('cov-total-aired', t('cov.aired'), `${x.aired ?? 0}/${x.due ?? 0}`, x.due && x.aired === x.due ? 'on' : '',
         x.due ? t('cov.partlyMissed', x.partly ?? 0, x.missed ?? 0) + (x.unheard ? ' · ' + t('cov.unheardN', x.unheard) : '') : t('cov.noneDue'), bar(x)),
       stat('cov-total-missed', t('cov.missed'), String(x.missed ?? 0), x.missed ? 'off' : 'on',
-        t('cov.partlyN', x.partly ?? 0))));
+        t('cov.partlyN', x.partly ?? 0)),
+      stat('cov-total-heard', t('cov.heard'), `${x.heard ?? 0}/${(x.heard ?? 0) + (x.not_heard ?? 0) + (x.not_measured ?? 0)}`,
+        x.not_heard ? 'off' : x.heard ? 'on' : '', t('cov.heardSub', x.not_heard ?? 0, x.not_measured ?? 0))));
     clear(noSoundBox).append(x.no_sound ? h('p', { class: 'warn-banner', id: 'cov-nosound', role: 'alert' }, t('ns.banner', x.no_sound)) : null);
     asOf.textContent = t('cov.asOf', d.day ? fmtDay(d.day) : fmtDate(d.time), fmtTime(d.time || new Date()), REFRESH_MS / 1000);
   }
@@ -179,6 +181,7 @@ function missedCell(x) {
   else parts.push(h('span', { class: 'muted' }, '0'));
   if (x.partly) parts.push(' ', h('span', { class: 'badge badge-st-partly-played', title: t('status.partly played') }, t('cov.partlyShort', x.partly)));
   if (x.unheard) parts.push(' ', h('span', { class: 'badge badge-st-unheard', 'data-test': 'cov-unheard', title: t('reason.noSound') }, t('cov.unheardN', x.unheard)));
+  if (x.not_heard) parts.push(' ', h('span', { class: 'badge badge-heard-not-heard', 'data-test': 'cov-notheard', title: t('heard.notHeardTitle') }, t('cov.notHeardN', x.not_heard)));
   return h('span', {}, parts);
 }
 

@@ -26,6 +26,7 @@ export async function render(box) {
         h('strong', {}, a.node_name || a.node),
         a.since ? h('span', { class: 'muted' }, ' · ' + fmtAgo(a.since)) : null,
         a.kind === 'no_sound' ? h('div', { class: 'warn-text' }, t('ns.warn'))
+          : a.kind === 'not_heard' ? h('div', { class: 'warn-text' }, t('heard.notHeardTitle'))
           : a.detail ? h('div', { class: 'muted' }, a.detail) : null])),
       h('p', { class: 'muted small' }, t('dash.updated', fmtTime(new Date()))));
   }

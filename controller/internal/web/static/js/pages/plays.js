@@ -42,7 +42,8 @@ export async function render(box) {
     clear(out).append(table([
       { label: t('plays.at'), cell: (e) => fmtDateTime(e.at) },
       { label: t('plays.node'), cell: (e) => e.node_name || nodeName[e.node_id] || e.node_id },
-      { label: t('plays.type'), cell: (e) => [badge(t('ev.' + e.type), 'ev-' + e.type), e.silent ? [' ', unheard()] : null] },
+      { label: t('plays.type'), cell: (e) => [badge(t('ev.' + e.type), 'ev-' + e.type), e.silent ? [' ', unheard()] : null,
+        e.type === 'finished' || e.type === 'interrupted' ? [' ', heardBadge(e.heard === undefined ? 'not measured' : e.heard ? 'heard' : 'not heard', e)] : null] },
       { label: t('plays.item'), cell: (e) => e.title
         ? [h('span', {}, e.title), h('div', { class: 'muted small', title: e.item_id }, e.source === 'command' ? t('plays.playNow') : e.item_id)]
         : (e.item_id || '—') },
@@ -56,6 +57,7 @@ export async function render(box) {
       { label: t('plays.node'), cell: (r) => nodeName[r.node] || r.node },
       { label: t('b.priority'), cell: (r) => priorityBadge(r.priority) },
       { label: t('b.status'), cell: (r) => statusBadge(r.status) },
+      { label: t('heard.col'), cell: (r) => r.heard ? heardBadge(r.heard, r) : '—' },
       { label: t('plays.played'), cell: (r) => r.played_ms ? fmtDuration(r.played_ms) : '—', class: 'num' },
       { label: t('plays.reason'), cell: (r) => reasonText(r.reason) },
     ], rows || [], { test: 'report-table', rowTest: (r) => `report-${r.occurrence}-${r.node}`, empty: t('plays.noReport') }));
@@ -78,6 +80,18 @@ const REASONS = [[/^stopped$/, 'stopped'], [/^preempted/, 'preempted'], [/^node 
 // but nobody heard it.
 function unheard() {
   return h('span', { class: 'badge badge-st-unheard', 'data-test': 'unheard', title: t('ev.unheardTitle') }, t('ev.unheard'));
+}
+
+// heardBadge says what the cluster's microphone made of a play (PROTOCOL.md
+// §7 "heard"): heard, played but not heard, or not measured (no microphone,
+// which is never shown as not heard); the numbers are in the tooltip.
+function heardBadge(verdict, m) {
+  const slug = verdict.replace(' ', '-');
+  const title = m.heard_corr !== undefined && m.heard_corr !== null
+    ? t('heard.detail', m.heard_corr, m.heard_db ?? '—', m.heard_bg_db ?? '—')
+    : verdict === 'not measured' ? t('heard.notMeasuredTitle') : '';
+  return h('span', { class: 'badge badge-heard-' + slug, 'data-test': 'heard-' + slug, title: verdict === 'not heard' ? t('heard.notHeardTitle') + ' ' + title : title },
+    t('heard.' + verdict));
 }
 
 function reasonText(reason) {
