@@ -42,9 +42,9 @@ func TestResolve(t *testing.T) {
 		must(reg.CreateNode(ctx, registry.Node{ID: id, StationID: "st-a", CreatedAt: since}, []byte("h")))
 	}
 	must(reg.CreateNode(ctx, registry.Node{ID: "n-b", StationID: "st-b", CreatedAt: at.Add(-time.Hour)}, []byte("h")))
-	must(reg.RevokeNode(ctx, "n-revoked"))
 	must(reg.CreateZone(ctx, registry.Zone{ID: "z", StationID: "st-a", OffsetMS: 150}))
 	must(reg.SetZoneNodes(ctx, "z", []string{"n1", "n-revoked", "n-late"}))
+	must(reg.RevokeNode(ctx, "n-revoked")) // a member when revoked (the registry takes it out of its zones)
 	must(reg.CreateZone(ctx, registry.Zone{ID: "z-b", StationID: "st-b"}))
 
 	ms150 := 150 * time.Millisecond
