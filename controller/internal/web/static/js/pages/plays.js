@@ -4,7 +4,7 @@ import { api } from '../api.js';
 import { occurrence } from '../names.js';
 import { t } from '../i18n.js';
 import { h, clear, busy, field, select, section, table, fmtDateTime, fmtDuration, priorityBadge, statusBadge, badge,
-  vnDateString, fromVN, dateInput } from '../ui.js';
+  vnDateString, fromVN, dateInput, errorView } from '../ui.js';
 
 const TYPES = ['started', 'resumed', 'finished', 'interrupted', 'failed'];
 
@@ -65,7 +65,13 @@ export async function render(box) {
     field('plays-node', t('plays.node'), node), field('plays-station', t('plays.station'), station),
     field('plays-type', t('plays.type'), type), field('plays-since', t('plays.since'), since), field('plays-until', t('plays.until'), until),
     h('div', { class: 'row-actions' }, apply, csv));
-  form.addEventListener('submit', (ev) => { ev.preventDefault(); busy(apply, load); });
+  const failed = h('p', { id: 'plays-error', class: 'form-msg error', role: 'alert' });
+  form.append(failed);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    failed.textContent = '';
+    busy(apply, () => load().catch((e) => failed.replaceChildren(errorView(e))));
+  });
   clear(box).append(section(t('plays.filter'), form), section(t('plays.events'), out), section(t('plays.report'), h('p', { class: 'muted small' }, t('plays.reportNote')), h('div', { class: 'row-actions' }, reportCSV), report));
   await load();
 }
