@@ -69,7 +69,7 @@ func TestWebMediaLoudnessRenameDeleteInUse(t *testing.T) {
 	if got := b.text(row); !strings.Contains(got, "ban-tin-nho.wav") {
 		t.Errorf("the officer's library row reads %q, want the admin's upload by name", got)
 	}
-	b.do(chromedp.Click(chromedp.CSS(`[data-test="media-rename-`+key+`"]`)))
+	b.do(chromedp.Click(chromedp.CSS(`[data-test="media-rename-` + key + `"]`)))
 	b.wait(`[data-test="media-newname-`+key+`"]`, 10*time.Second)
 	b.do(chromedp.SetValue(chromedp.CSS(`[data-test="media-newname-`+key+`"]`), "Thông báo lịch tiêm chủng"),
 		chromedp.Click(chromedp.CSS(`[data-test="media-save-`+key+`"]`)))
@@ -334,23 +334,12 @@ func dayFirst(s string) bool {
 	return d >= 1 && d <= 31 && m >= 1 && m <= 12
 }
 
-// integratedLUFS measures a file's integrated loudness with ffmpeg's
-// ebur128 filter.
+// integratedLUFS measures a file's integrated loudness (EBU R128).
 func integratedLUFS(t *testing.T, path string) float64 {
 	t.Helper()
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostats", "-i", path, "-af", "ebur128", "-f", "null", "-").CombinedOutput()
+	v, err := audiotest.IntegratedLUFS(path)
 	if err != nil {
-		t.Fatalf("ffmpeg ebur128 %s: %v %s", path, err, out)
-	}
-	s := string(out)
-	i := strings.LastIndex(s, "Integrated loudness:")
-	if i < 0 {
-		t.Fatalf("no integrated loudness in:\n%s", s)
-	}
-	f := strings.Fields(s[i:])
-	v, err := strconv.ParseFloat(f[3], 64) // "Integrated loudness: I: -16.0 LUFS"
-	if err != nil {
-		t.Fatalf("integrated loudness %q: %v", f[3], err)
+		t.Fatal(err)
 	}
 	return v
 }

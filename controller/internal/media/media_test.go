@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/internal/audiotest"
 )
 
 // gen makes a 3 s 440 Hz tone with ffmpeg, encoded by args, and returns the file.
@@ -386,23 +387,12 @@ func FuzzParseProbe(f *testing.F) {
 	})
 }
 
-// integratedLUFS measures a file's integrated loudness with ffmpeg's
-// ebur128 filter (a different filter from the loudnorm that corrected it).
+// integratedLUFS measures a file's integrated loudness (EBU R128).
 func integratedLUFS(t *testing.T, path string) float64 {
 	t.Helper()
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostats", "-i", path, "-af", "ebur128", "-f", "null", "-").CombinedOutput()
+	v, err := audiotest.IntegratedLUFS(path)
 	if err != nil {
-		t.Fatalf("ffmpeg ebur128: %v %s", err, out)
-	}
-	s := string(out)
-	i := strings.LastIndex(s, "Integrated loudness:")
-	if i < 0 {
-		t.Fatalf("no integrated loudness in:\n%s", s)
-	}
-	f := strings.Fields(s[i:])
-	v, err := strconv.ParseFloat(f[3], 64) // "Integrated loudness: I: -16.0 LUFS"
-	if err != nil {
-		t.Fatalf("integrated loudness %q: %v", f[3], err)
+		t.Fatal(err)
 	}
 	return v
 }
