@@ -120,9 +120,11 @@ function renderLogin() {
   // countDown shows the wait after too many wrong passwords second by
   // second, and keeps the button off until it is over.
   let timer = null;
-  function countDown(seconds) {
+  function countDown(e) {
     clearInterval(timer);
-    const end = Date.now() + seconds * 1000;
+    const end = Date.now() + e.retryAfter * 1000;
+    msg.replaceChildren(errorView(e)); // the advice, and the server's words behind "Chi tiết"
+    const advice = msg.querySelector('.err-text') || msg;
     const tick = () => {
       const left = Math.ceil((end - Date.now()) / 1000);
       if (left <= 0 || !form.isConnected) {
@@ -132,7 +134,7 @@ function renderLogin() {
         return;
       }
       submit.disabled = true;
-      msg.textContent = t('err.rate_limited', waitText(left));
+      advice.textContent = t('err.rate_limited', waitText(left));
       msg.dataset.wait = String(left);
     };
     tick();
@@ -150,7 +152,7 @@ function renderLogin() {
         route();
       } catch (e) {
         if (e.code === 'unauthorized') msg.textContent = t('login.wrong');
-        else if (e.code === 'rate_limited' && e.retryAfter > 0) setTimeout(() => countDown(e.retryAfter)); // after busy() gives the button back
+        else if (e.code === 'rate_limited' && e.retryAfter > 0) { msg.replaceChildren(errorView(e)); setTimeout(() => countDown(e)); } // after busy() gives the button back
         else msg.replaceChildren(errorView(e));
         pass.select();
       }
