@@ -46,6 +46,10 @@ export function humanize(text) {
     if (COMMAND.test(bare)) return '';
     const m = /^(zone|node):(\S+)$/.exec(bare);
     if (m) return place(m[1], m[2]) + tail;
+    // "st-1/tin-sang": a bulletin of a programme (named after its station)
+    const b = /^([a-z0-9][a-z0-9_.-]*)\/([A-Za-z0-9_-]+)$/.exec(bare);
+    if (b && nameOf('station', b[1])) return t('name.bulletin', b[2], nameOf('station', b[1])) + tail;
+    if (nameOf('station', bare)) return place('station', bare) + tail;
     return w;
   }).join('').replace(/\s+/g, ' ').trim();
 }
