@@ -107,7 +107,13 @@ func TestWebMediaLoudnessRenameDeleteInUse(t *testing.T) {
 		}
 	}
 
-	// The audit log names the recording, and fits 1366 px.
+	// The audit log names the recording, and fits 1366 px, even with a
+	// long word in it (someone typed a long garbage user name).
+	if code := loginStatus(t, ctl.url, "nguoi.dung."+strings.Repeat("khong-ton-tai.", 12), "x"); code != 401 {
+		t.Fatalf("a login with an unknown name answers %d", code)
+	}
+	b.logout()
+	b.login("quan.tri.media", admin)
 	b.open("audit")
 	b.wait(`[data-test="audit-table"]`, time.Minute)
 	if got := b.text(`[data-test="audit-table"]`); strings.Contains(got, sha) || !strings.Contains(got, "Thông báo lịch tiêm chủng") {

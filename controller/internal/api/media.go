@@ -147,11 +147,22 @@ func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var progress media.Progress
-	if r.URL.Query().Get("progress") == "1" {
-		pw := &progressWriter{w: w}
-		w, progress = pw, pw.progress
+	if r.URL.Query().Get("progress") != "1" {
+		return a.ingest(w, r, body, name, area, nil)
 	}
+	pw := &progressWriter{w: w}
+	err = a.ingest(pw, r, body, name, area, pw.progress)
+	if err != nil && pw.started {
+		// The status line is out: the error goes in the last line.
+		a.cfg.Logger.Info("upload refused", "name", name, "err", err)
+		pw.fail(err)
+		return nil
+	}
+	return err
+}
+
+// ingest normalises, transcodes and stores an upload, and answers with it.
+func (a *API) ingest(w http.ResponseWriter, r *http.Request, body io.Reader, name, area string, progress media.Progress) error {
 	info, err := a.cfg.Media.IngestProgress(r.Context(), body, name, progress)
 	if err != nil {
 		return mediaErr(err)
@@ -232,6 +243,21 @@ func (p *progressWriter) progress(stage string, done float64) {
 	b, _ := json.Marshal(map[string]any{"progress": map[string]any{"stage": stage, "done": done}})
 	p.w.Write(append(b, '\n'))
 	http.NewResponseController(p.w).Flush()
+}
+
+// fail ends a started stream with an error as the error adapter would
+// answer it: a refused upload's status, code and message; anything else
+// an internal error.
+func (p *progressWriter) fail(err error) {
+	var he *httpError
+	if !errors.As(err, &he) {
+		he = &httpError{status: http.StatusInternalServerError, code: "internal", msg: "internal error: " + err.Error()}
+	}
+	code := he.code
+	if code == "" {
+		code = statusCodes[he.status]
+	}
+	writeJSON(p, he.status, map[string]any{"error": he.msg, "code": code})
 }
 
 func (p *progressWriter) Header() http.Header { return p.w.Header() }

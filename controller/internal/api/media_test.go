@@ -278,3 +278,27 @@ func TestMediaUploadStreamsProgress(t *testing.T) {
 		t.Errorf("empty streamed upload: %d %s", r.status, r.body)
 	}
 }
+
+// A refusal found while the server works (an mp3 cut in half decodes to
+// half its declared length) comes as the stream's last line, with its code.
+func TestMediaUploadStreamEndsWithTheRefusal(t *testing.T) {
+	e := newEnv(t)
+	out := filepath.Join(t.TempDir(), "t.mp3")
+	if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=6",
+		"-ac", "1", "-c:a", "libmp3lame", "-b:a", "32k", "-y", out).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, b)
+	}
+	mp3, _ := os.ReadFile(out)
+	r := e.do(e.login("officer-a"), "POST", "/api/v1/media?progress=1&name=cut.mp3", mp3[:len(mp3)/2])
+	lines := strings.Split(strings.TrimSpace(r.body), "\n")
+	var last struct {
+		Status int `json:"status"`
+		Body   struct {
+			Code string `json:"code"`
+		} `json:"body"`
+	}
+	if r.status != http.StatusOK || len(lines) < 2 || json.Unmarshal([]byte(lines[len(lines)-1]), &last) != nil ||
+		last.Status != http.StatusUnprocessableEntity || last.Body.Code != "corrupt" {
+		t.Errorf("streamed upload of a cut mp3: %d\n%s\nwant progress lines, then status 422 code corrupt", r.status, r.body)
+	}
+}
