@@ -195,6 +195,7 @@ async function start() {
   document.getElementById('lang-toggle').addEventListener('click', () => { setLang(lang() === 'vi' ? 'en' : 'vi'); route(); });
   document.getElementById('logout').addEventListener('click', async (ev) => {
     await busy(ev.currentTarget, () => logout().catch(() => {}));
+    document.getElementById('messages').replaceChildren(); // the next person's screen starts clean
     location.hash = '#/login';
     route();
   });
