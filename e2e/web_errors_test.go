@@ -89,7 +89,7 @@ func TestWebErrorMessages(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		b.do(chromedp.SetValue(chromedp.CSS("#login-pass"), fmt.Sprintf("sai-mat-khau-%d", i)),
 			chromedp.Click(chromedp.CSS("#login-submit")))
-		b.wait("#login-submit:enabled", time.Minute)
+		b.wait("#login-submit:enabled, #login-error[data-wait]", time.Minute) // the wait counts down with the button off
 		msg = b.text("#login-error")
 		if i == 0 && !strings.Contains(msg, "Sai tên đăng nhập hoặc mật khẩu") {
 			t.Errorf("after a wrong password the page says %q", msg)

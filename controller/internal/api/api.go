@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,10 +161,7 @@ func (a *API) routes() {
 	a.route("GET /api/v1/zones", a.listZones)
 	a.route("POST /api/v1/zones", a.createZone)
 	a.route("PUT /api/v1/zones/{id}/nodes", a.setZoneNodes)
-	a.route("GET /api/v1/media", a.listMedia)
-	a.route("POST /api/v1/media", a.uploadMedia)
-	a.route("GET /api/v1/media/{sha}", a.getMedia)
-	a.route("GET /api/v1/media/{sha}/audio", a.mediaAudio)
+	a.mediaRoutes()
 	a.route("POST /api/v1/play", a.play)
 	a.route("POST /api/v1/stop", a.stop)
 	a.route("POST /api/v1/volume", a.volume)
@@ -261,6 +257,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, h func(http.Response
 	var mbe *http.MaxBytesError
 	var se *scheduleErrors
 	var stale staleError
+	var mu *mediaInUse
 	body := map[string]any{}
 	switch {
 	case errors.As(err, &stale):
@@ -268,6 +265,9 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, h func(http.Response
 		for k, v := range staleBody(stale) {
 			body[k] = v
 		}
+	case errors.As(err, &mu):
+		status, msg, code = http.StatusConflict, err.Error(), "media_in_use"
+		body["uses"] = mu.uses
 	case errors.As(err, &se):
 		status, code = http.StatusBadRequest, "schedule"
 		msg = "the programme has mistakes; nothing was changed"
@@ -767,128 +767,6 @@ func (a *API) applyZoneNodes(ctx context.Context, zone string, nodes []string) e
 	return a.publishDesired(ctx, all...)
 }
 
-func (a *API) listMedia(w http.ResponseWriter, r *http.Request) error {
-	all, err := a.cfg.Registry.ListMedia(r.Context())
-	if err != nil {
-		return err
-	}
-	sc, err := a.reqScope(r)
-	if err != nil {
-		return err
-	}
-	if sc.all {
-		writeJSON(w, http.StatusOK, all)
-		return nil
-	}
-	links, err := a.cfg.Registry.MediaLinks(r.Context())
-	if err != nil {
-		return err
-	}
-	v := []registry.Media{}
-	for _, m := range all {
-		// Each area sees its own upload of it: who, when (another
-		// commune's officer who uploaded the same file first stays theirs).
-		i := slices.IndexFunc(links[m.SHA256], func(l registry.MediaLink) bool { return sc.has(l.Area) })
-		if i < 0 {
-			continue
-		}
-		if l := links[m.SHA256][i]; l.CreatedBy != "" {
-			m.CreatedBy, m.CreatedAt = l.CreatedBy, l.CreatedAt
-		}
-		v = append(v, m)
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
-}
-
-// uploadMedia accepts a multipart form (field "file") or a raw body with
-// ?name=; it is transcoded once to the delivery format.
-func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) error {
-	if err := requireChange(r); err != nil {
-		return err
-	}
-	area := principal(r).AreaID
-	if q := r.URL.Query().Get("area"); q != "" { // an admin uploading for a commune
-		sc, err := a.reqScope(r)
-		if err != nil {
-			return err
-		}
-		if !sc.has(q) {
-			return forbidden("area " + q)
-		}
-		area = q
-	}
-	body, name := io.Reader(r.Body), r.URL.Query().Get("name")
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-		mr, err := r.MultipartReader()
-		if err != nil {
-			return errorf(http.StatusBadRequest, "bad multipart upload: %v", err)
-		}
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				return errorf(http.StatusBadRequest, "the upload has no 'file' field")
-			}
-			if p.FormName() == "file" {
-				body = p
-				if name == "" {
-					name = p.FileName()
-				}
-				break
-			}
-		}
-	}
-	if name == "" {
-		name = "upload"
-	}
-	info, err := a.cfg.Media.Ingest(r.Context(), body, name)
-	if err != nil {
-		return err
-	}
-	m := registry.Media{SHA256: info.SHA256, Name: name, SourceFormat: info.SourceFormat, Size: info.Size,
-		DurationMS: info.DurationMS, CreatedAt: a.now(), CreatedBy: actor(r)}
-	if err := a.cfg.Registry.PutMedia(r.Context(), m); err != nil {
-		return err
-	}
-	if area != "" {
-		if err := a.cfg.Registry.LinkMedia(r.Context(), m.SHA256, area, actor(r), m.CreatedAt); err != nil {
-			return err
-		}
-	}
-	a.audit(r, area, "media.upload", m.SHA256, name)
-	writeJSON(w, http.StatusCreated, m)
-	return nil
-}
-
-func (a *API) getMedia(w http.ResponseWriter, r *http.Request) error {
-	m, err := a.cfg.Registry.GetMedia(r.Context(), r.PathValue("sha"))
-	if err != nil {
-		return err
-	}
-	l, err := a.allowMedia(r, m.SHA256)
-	if err != nil {
-		return err
-	}
-	if l.CreatedBy != "" {
-		m.CreatedBy, m.CreatedAt = l.CreatedBy, l.CreatedAt
-	}
-	writeJSON(w, http.StatusOK, m)
-	return nil
-}
-
-func (a *API) mediaAudio(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.allowMedia(r, r.PathValue("sha")); err != nil {
-		return err
-	}
-	p, err := a.cfg.Media.Path(r.PathValue("sha"))
-	if err != nil {
-		return errorf(http.StatusNotFound, "no such media")
-	}
-	w.Header().Set("Content-Type", "audio/ogg")
-	http.ServeFile(w, r, p)
-	return nil
-}
-
 // maxPlayAhead is how far ahead an officer's "play now" may be set.
 const maxPlayAhead = 10 * time.Minute
 
@@ -1176,9 +1054,7 @@ func (a *API) titler(ctx context.Context) func(station, item, media string) stri
 		if t == "" && media != "" {
 			name, ok := mediaNames[media]
 			if !ok {
-				if m, err := a.cfg.Registry.GetMedia(ctx, media); err == nil {
-					name = m.Name
-				}
+				name = a.cfg.Registry.MediaName(ctx, media) // a deleted recording keeps its name in reports
 				mediaNames[media] = name
 			}
 			t = name

@@ -32,6 +32,8 @@ func TestReportAndCoverageAgree(t *testing.T) {
 	if err := e.reg.RevokeNode(ctx, "n-revoked"); err != nil {
 		t.Fatal(err)
 	}
+	// Written and approved at 06:00: what is due is recorded when planned.
+	e.clock.Add(-2 * time.Hour)
 	if r := e.do(admin, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", map[string]any{"id": "tin-a", "title": "Tin A",
 		"source": map[string]any{"kind": "media", "media": shaA}, "target": map[string]any{"kind": "commune"},
 		"recurrence": map[string]any{"kind": "daily", "times": []string{"07:00"}}, "duration": "5m"}); r.status != 200 {
@@ -40,6 +42,7 @@ func TestReportAndCoverageAgree(t *testing.T) {
 	if r := e.do(admin, "POST", "/api/v1/schedules/st-a/bulletins/tin-a/approve", nil); r.status != 200 {
 		t.Fatalf("approve: %d %s", r.status, r.body)
 	}
+	e.clock.Add(2 * time.Hour)
 	item := y("tin-a-20261201-070000")
 	ev := func(node string, seq uint64, typ string, played, gap int64, silent bool) registry.PlayEvent {
 		return registry.PlayEvent{NodeID: node, Seq: seq, Type: typ, ItemID: item, At: at.Add(time.Duration(played) * time.Millisecond),
@@ -75,6 +78,14 @@ func TestReportAndCoverageAgree(t *testing.T) {
 			fromReport.Missed++
 		case programme.Unheard:
 			fromReport.Unheard++
+		}
+		switch r.Heard {
+		case registry.HeardYes:
+			fromReport.Heard++
+		case registry.HeardNo:
+			fromReport.NotHeard++
+		case registry.HeardNotMeasured:
+			fromReport.NotMeasured++
 		}
 	}
 	want := map[string]string{"n-a": programme.Missed, "n-fin": programme.Played, "n-open": programme.Partly,

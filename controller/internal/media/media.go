@@ -2,9 +2,19 @@
 // webm...) into the one delivery format, Ogg Opus 48 kHz mono at 32 kbit/s,
 // once, with ffmpeg, and keeps the result content-addressed by sha256 under
 // dir/<sha[:2]>/<sha>.opus, from where it is pushed to nodes in chunks.
+//
+// Every upload is brought to one loudness on the way (EBU R128, ffmpeg's
+// loudnorm in two passes: measure, then correct): integrated loudness
+// TargetLUFS, true peak at most TargetTP, loudness range TargetLRA. A
+// bulletin recorded on a phone held at arm's length then airs as loud as
+// one from a studio, and one turned up too far no longer clips. The
+// original upload is not kept: nodes only ever need the delivery file,
+// keeping both would double the store for every commune, and an officer
+// who wants the original still has it where they recorded it.
 package media
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -34,6 +44,31 @@ var (
 	ErrCorrupt  = errors.New("the audio could not be decoded; it may be damaged or cut short")
 	ErrTooLong  = errors.New("the recording is too long")
 )
+
+// The loudness every upload is normalised to (EBU R128 / ITU-R BS.1770):
+// -16 LUFS integrated is the level of speech content on phones and
+// streaming services (AES TD1004), loud enough for a horn loudspeaker
+// without riding the amplifier; -1.5 dBTP leaves headroom for the Opus
+// encoder's overshoot; 11 LU keeps the natural range of a voice.
+const (
+	TargetLUFS = -16.0
+	TargetTP   = -1.5
+	TargetLRA  = 11.0
+)
+
+// silentLUFS: below this an upload is silence (or nearly), and raising it
+// to the target would only raise noise; it is stored as it is.
+const silentLUFS = -70.0
+
+// Stage names of an ingest's progress.
+const (
+	StageMeasure   = "measure"   // reading the whole upload to measure its loudness
+	StageTranscode = "transcode" // correcting the loudness and encoding
+)
+
+// Progress is told how far an ingest has come: the stage and the fraction
+// of it done (0-1; -1 when the upload does not say how long it is).
+type Progress func(stage string, done float64)
 
 // Time limits of the external tools. A file that keeps ffprobe busy for a
 // minute is not one we want; transcoding runs at tens of times real time,
@@ -67,6 +102,9 @@ type Info struct {
 	Size         int64  `json:"size"`          // of the stored file, bytes
 	DurationMS   int64  `json:"duration_ms"`   // of the stored file
 	SourceFormat string `json:"source_format"` // ffprobe's container name of the upload
+	// InputLUFS is the upload's integrated loudness before normalisation
+	// (0: silent or too short to measure, stored unchanged).
+	InputLUFS float64 `json:"input_lufs,omitempty"`
 }
 
 // New makes a store in dir, creating it if needed. Temporary files left
@@ -112,6 +150,20 @@ func (s *Store) removeStale() {
 // Info and one file. Nothing is left in the store when it fails. filename
 // is only used in the log.
 func (s *Store) Ingest(ctx context.Context, r io.Reader, filename string) (Info, error) {
+	return s.IngestProgress(ctx, r, filename, nil)
+}
+
+// Limits are the store's limits on uploads, as the upload form states them.
+func (s *Store) Limits() (maxUpload int64, maxDuration time.Duration) {
+	return s.opts.MaxUpload, s.opts.MaxDuration
+}
+
+// IngestProgress is Ingest telling progress how far it has come once the
+// upload is received (nil: nobody asks).
+func (s *Store) IngestProgress(ctx context.Context, r io.Reader, filename string, progress Progress) (Info, error) {
+	if progress == nil {
+		progress = func(string, float64) {}
+	}
 	in, err := s.receive(r)
 	if in != "" {
 		defer os.Remove(in)
@@ -126,9 +178,13 @@ func (s *Store) Ingest(ctx context.Context, r io.Reader, filename string) (Info,
 	if src.duration > s.opts.MaxDuration {
 		return Info{}, fmt.Errorf("%w: %s, the limit is %s", ErrTooLong, src.duration.Round(time.Second), s.opts.MaxDuration)
 	}
+	lufs, err := s.measure(ctx, in, src.duration, progress)
+	if err != nil {
+		return Info{}, err
+	}
 	out := in + ".opus"
 	defer os.Remove(out)
-	if err := s.transcode(ctx, in, out); err != nil {
+	if err := s.transcode(ctx, in, out, lufs, src.duration, progress); err != nil {
 		return Info{}, err
 	}
 	res, err := s.probe(ctx, out)
@@ -165,8 +221,12 @@ func (s *Store) Ingest(ctx context.Context, r io.Reader, filename string) (Info,
 		return Info{}, fmt.Errorf("media: %w", err)
 	}
 	syncDir(filepath.Dir(dst))
-	s.log.Info("media ingested", "name", filename, "format", src.format, "sha256", sha, "bytes", size, "duration", res.duration)
-	return Info{SHA256: sha, Size: size, DurationMS: res.duration.Milliseconds(), SourceFormat: src.format}, nil
+	info := Info{SHA256: sha, Size: size, DurationMS: res.duration.Milliseconds(), SourceFormat: src.format}
+	if lufs != nil {
+		info.InputLUFS = math.Round(lufs.I*10) / 10
+	}
+	s.log.Info("media ingested", "name", filename, "format", src.format, "sha256", sha, "bytes", size, "duration", res.duration, "input_lufs", info.InputLUFS)
+	return info, nil
 }
 
 // receive copies the upload to a temporary file, reading at most one byte
@@ -198,35 +258,158 @@ func mb(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// transcode converts in to the delivery format. -xerror makes any decoding
-// error fatal: ffmpeg would otherwise conceal damage and turn noise that
-// merely parses as a raw codec into a "recording". A file cut short at a
-// frame boundary decodes without error and is caught by its duration.
-func (s *Store) transcode(ctx context.Context, in, out string) error {
-	tctx, cancel := context.WithTimeout(ctx, transcodeTimeout)
-	defer cancel()
-	// -t bounds sources that do not declare a duration (MediaRecorder webm).
+// loudness is loudnorm's measurement of an upload (its first pass).
+type loudness struct {
+	I, TP, LRA, Thresh, Offset float64
+}
+
+// filter is the second pass of loudnorm, correcting to the target with
+// what the first pass measured. linear=true applies one gain to the whole
+// file where the true-peak limit allows it (speech keeps its dynamics);
+// loudnorm falls back to its dynamic mode by itself where it does not.
+func (l *loudness) filter() string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	return fmt.Sprintf("loudnorm=I=%s:TP=%s:LRA=%s:measured_I=%s:measured_TP=%s:measured_LRA=%s:measured_thresh=%s:offset=%s:linear=true",
+		f(TargetLUFS), f(TargetTP), f(TargetLRA), f(l.I), f(l.TP), f(l.LRA), f(l.Thresh), f(l.Offset))
+}
+
+// limitArg bounds sources that do not declare a duration (MediaRecorder
+// webm) to a second past the longest allowed recording.
+func (s *Store) limitArg() string {
+	return strconv.FormatFloat((s.opts.MaxDuration + time.Second).Seconds(), 'f', 3, 64)
+}
+
+// measure is loudnorm's first pass: it decodes the whole upload and
+// returns its loudness, nil when it is silent or too short to measure.
+// -xerror makes any decoding error fatal: ffmpeg would otherwise conceal
+// damage and turn noise that merely parses as a raw codec into a
+// "recording". A file cut short at a frame boundary decodes without error
+// and is caught by its duration.
+func (s *Store) measure(ctx context.Context, in string, dur time.Duration, progress Progress) (*loudness, error) {
+	args := []string{"-i", in, "-t", s.limitArg(), "-vn", "-sn", "-dn", "-map", "0:a:0",
+		"-af", fmt.Sprintf("loudnorm=I=%g:TP=%g:LRA=%g:print_format=json", TargetLUFS, TargetTP, TargetLRA), "-f", "null", "-"}
+	stderr, err := s.ffmpeg(ctx, args, "info", dur, func(f float64) { progress(StageMeasure, f) })
+	if err != nil {
+		return nil, err
+	}
+	return parseLoudness(stderr)
+}
+
+// parseLoudness reads the JSON loudnorm prints after its first pass.
+func parseLoudness(stderr string) (*loudness, error) {
+	i, j := strings.LastIndexByte(stderr, '{'), strings.LastIndexByte(stderr, '}')
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("%w (its loudness could not be measured)", ErrCorrupt)
+	}
+	var m struct {
+		I      string `json:"input_i"`
+		TP     string `json:"input_tp"`
+		LRA    string `json:"input_lra"`
+		Thresh string `json:"input_thresh"`
+		Offset string `json:"target_offset"`
+	}
+	if err := json.Unmarshal([]byte(stderr[i:j+1]), &m); err != nil {
+		return nil, fmt.Errorf("%w (its loudness could not be measured: %v)", ErrCorrupt, err)
+	}
+	var l loudness
+	for _, f := range []struct {
+		s string
+		v *float64
+	}{{m.I, &l.I}, {m.TP, &l.TP}, {m.LRA, &l.LRA}, {m.Thresh, &l.Thresh}, {m.Offset, &l.Offset}} {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f.s), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, nil // "-inf": silence, or shorter than one measuring block
+		}
+		*f.v = v
+	}
+	if l.I < silentLUFS {
+		return nil, nil
+	}
+	return &l, nil
+}
+
+// transcode converts in to the delivery format, correcting its loudness
+// to the target as measured (l nil: as it is).
+func (s *Store) transcode(ctx context.Context, in, out string, l *loudness, dur time.Duration, progress Progress) error {
 	// bitexact: the Ogg muxer otherwise picks a random stream serial, and the
 	// same upload would get a new sha256 each time.
-	limit := strconv.FormatFloat((s.opts.MaxDuration + time.Second).Seconds(), 'f', 3, 64)
-	cmd := exec.CommandContext(tctx, s.opts.FFmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-xerror",
-		"-i", in, "-t", limit, "-vn", "-sn", "-dn", "-map_metadata", "-1", "-map", "0:a:0",
-		"-c:a", "libopus", "-ar", "48000", "-ac", "1", "-b:a", "32k", "-application", "voip",
+	args := []string{"-i", in, "-t", s.limitArg(), "-vn", "-sn", "-dn", "-map_metadata", "-1", "-map", "0:a:0"}
+	if l != nil {
+		args = append(args, "-af", l.filter())
+	}
+	args = append(args, "-c:a", "libopus", "-ar", "48000", "-ac", "1", "-b:a", "32k", "-application", "voip",
 		"-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "ogg", "-y", out)
+	_, err := s.ffmpeg(ctx, args, "error", dur, func(f float64) { progress(StageTranscode, f) })
+	return err
+}
+
+// ffmpeg runs one ffmpeg pass over an upload of duration dur (0: unknown),
+// telling progress the fraction done as ffmpeg reports it, and returns
+// what ffmpeg wrote to stderr. Its errors say what an officer can act on.
+// level is ffmpeg's log level: loudnorm prints its measurement at "info".
+func (s *Store) ffmpeg(ctx context.Context, args []string, level string, dur time.Duration, progress func(float64)) (string, error) {
+	tctx, cancel := context.WithTimeout(ctx, transcodeTimeout)
+	defer cancel()
+	full := append([]string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", level, "-xerror", "-progress", "pipe:1"}, args...)
+	cmd := exec.CommandContext(tctx, s.opts.FFmpeg, full...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err := cmd.Run()
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", fmt.Errorf("media: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return "", fmt.Errorf("media: ffmpeg is not installed (make test and make run install it): %w", err)
+		}
+		return "", fmt.Errorf("media: %w", err)
+	}
+	progress(0)
+	readProgress(pipe, dur, progress)
+	err = cmd.Wait()
 	switch {
 	case err == nil:
-		return nil
+		progress(1)
+		return stderr.String(), nil
 	case ctx.Err() != nil:
-		return fmt.Errorf("media: %w", ctx.Err())
+		return "", fmt.Errorf("media: %w", ctx.Err())
 	case tctx.Err() != nil:
-		return fmt.Errorf("%w (converting took longer than %s)", ErrCorrupt, transcodeTimeout)
-	case errors.Is(err, exec.ErrNotFound):
-		return fmt.Errorf("media: ffmpeg is not installed (make test and make run install it): %w", err)
+		return "", fmt.Errorf("%w (converting took longer than %s)", ErrCorrupt, transcodeTimeout)
 	}
-	return fmt.Errorf("%w (%s)", ErrCorrupt, firstLine(stderr.String(), err))
+	return "", fmt.Errorf("%w (%s)", ErrCorrupt, firstLine(errorLines(stderr.String()), err))
+}
+
+// readProgress reads ffmpeg's -progress lines ("out_time_us=1234567") until
+// the pipe closes.
+func readProgress(r io.Reader, dur time.Duration, progress func(float64)) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		v, ok := strings.CutPrefix(sc.Text(), "out_time_us=")
+		if !ok {
+			continue
+		}
+		us, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || us < 0 {
+			continue
+		}
+		if dur <= 0 {
+			progress(-1)
+			continue
+		}
+		progress(min(1, float64(us)/float64(dur.Microseconds())))
+	}
+}
+
+// errorLines keeps the lines of ffmpeg's stderr that report a problem
+// (at level info it also prints its stream layout).
+func errorLines(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(strings.ToLower(l), "error") || strings.Contains(l, "Invalid") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func firstLine(s string, err error) string {

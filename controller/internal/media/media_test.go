@@ -7,16 +7,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/internal/audiotest"
 )
 
 // gen makes a 3 s 440 Hz tone with ffmpeg, encoded by args, and returns the file.
@@ -380,6 +383,76 @@ func FuzzParseProbe(f *testing.F) {
 		p, err := parseProbe(b)
 		if err == nil && (p.duration < 0 || p.duration > 1e6*time.Second) {
 			t.Fatalf("duration %v accepted", p.duration)
+		}
+	})
+}
+
+// integratedLUFS measures a file's integrated loudness (EBU R128).
+func integratedLUFS(t *testing.T, path string) float64 {
+	t.Helper()
+	v, err := audiotest.IntegratedLUFS(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// A quiet upload (a tone peaking at -26 dBFS, as the demo recording does)
+// and a loud one are both stored at the target loudness; silence stays
+// silence (raising it would only raise noise).
+func TestIngestNormalisesLoudness(t *testing.T) {
+	for _, tc := range []struct {
+		name, filter string
+		want         float64
+	}{
+		{"quiet, peak -26 dBFS", "sine=frequency=440:duration=6,volume=-8dB", TargetLUFS},
+		{"loud, peak -1 dBFS", "sine=frequency=440:duration=6,volume=17dB", TargetLUFS},
+		{"speech-like, two tones of different levels", "sine=frequency=300:duration=6,volume=-20dB[a];sine=frequency=900:duration=6,volume=-30dB[b];[a][b]amix=inputs=2", TargetLUFS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := filepath.Join(t.TempDir(), "in.wav")
+			if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-filter_complex", tc.filter, "-y", in).CombinedOutput(); err != nil {
+				t.Fatalf("ffmpeg: %v %s", err, b)
+			}
+			before := integratedLUFS(t, in)
+			s, _ := newStore(t, Options{})
+			f, _ := os.Open(in)
+			defer f.Close()
+			var stages []string
+			info, err := s.IngestProgress(context.Background(), f, "in.wav", func(stage string, done float64) {
+				if len(stages) == 0 || stages[len(stages)-1] != stage {
+					stages = append(stages, stage)
+				}
+				if done > 1 {
+					t.Errorf("progress %s %.2f, want at most 1", stage, done)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := s.Path(info.SHA256)
+			got := integratedLUFS(t, p)
+			t.Logf("upload %.1f LUFS (loudnorm measured %.1f), stored %.1f LUFS", before, info.InputLUFS, got)
+			if math.Abs(got-tc.want) > 1 {
+				t.Errorf("stored file is %.1f LUFS, want %.1f ± 1", got, tc.want)
+			}
+			if math.Abs(info.InputLUFS-before) > 1 {
+				t.Errorf("Info.InputLUFS = %.1f, the upload measures %.1f", info.InputLUFS, before)
+			}
+			if want := []string{StageMeasure, StageTranscode}; !slices.Equal(stages, want) {
+				t.Errorf("progress stages %v, want %v", stages, want)
+			}
+		})
+	}
+	t.Run("silence", func(t *testing.T) {
+		s, _ := newStore(t, Options{})
+		info, err := s.Ingest(context.Background(), bytes.NewReader(gen(t, "s.wav", "-af", "volume=0")), "s.wav")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.InputLUFS != 0 {
+			t.Errorf("silence measured %.1f LUFS, want it left unmeasured (0)", info.InputLUFS)
 		}
 	})
 }

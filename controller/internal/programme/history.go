@@ -25,6 +25,13 @@ func (s *Store) recordHistory(ctx context.Context, name string, sc *schedule.Sch
 	now := s.now()
 	var occ []registry.Occurrence
 	if sc != nil {
+		// The nodes each occurrence is for, as the one resolver says at its
+		// time: a cluster enrolled after it was never asked to play it.
+		dir, err := Load(ctx, s.Registry, []string{sc.Station})
+		if err != nil {
+			s.logger().Warn("programme: history: nodes", "schedule", name, "err", err)
+			return
+		}
 		targets := map[string][]string{}
 		for _, o := range sc.Occurrences(now, now.Add(HistoryHorizon), s.Durations(ctx)) {
 			it := o.Item
@@ -34,7 +41,7 @@ func (s *Store) recordHistory(ctx context.Context, name string, sc *schedule.Sch
 			key := it.Target.String()
 			nodes, ok := targets[key]
 			if !ok {
-				m, err := s.Resolve(ctx, sc.Station, it.Target)
+				m, err := dir.Resolve(sc.Station, it.Target, o.At)
 				if err != nil {
 					s.logger().Warn("programme: history: target", "schedule", name, "item", it.ID, "err", err)
 				}

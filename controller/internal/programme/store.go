@@ -44,6 +44,10 @@ type Store struct {
 	Now func() time.Time
 
 	locks sync.Map // programme name -> *sync.Mutex, held across a read-change-write
+	// saving is read-held by every save (saves of different files still
+	// run at once) and write-held by Exclusive: a media delete checks no
+	// programme names the recording and deletes it with no save between.
+	saving sync.RWMutex
 
 	mu    sync.Mutex
 	cache map[string]*snapshot // by programme name: the last file read or saved, parsed once
@@ -119,9 +123,20 @@ func CheckName(name string) string {
 func (s *Store) Path(name string) string { return filepath.Join(s.Dir, name+schedule.Ext) }
 
 func (s *Store) lock(name string) func() {
+	s.saving.RLock()
 	m, _ := s.locks.LoadOrStore(name, new(sync.Mutex))
 	m.(*sync.Mutex).Lock()
-	return m.(*sync.Mutex).Unlock
+	return func() {
+		m.(*sync.Mutex).Unlock()
+		s.saving.RUnlock()
+	}
+}
+
+// Exclusive waits until no programme is being saved and holds every save
+// off until the returned function is called.
+func (s *Store) Exclusive() (unlock func()) {
+	s.saving.Lock()
+	return s.saving.Unlock
 }
 
 func (s *Store) now() time.Time {

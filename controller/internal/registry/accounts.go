@@ -240,13 +240,14 @@ func (db *DB) LinkMedia(ctx context.Context, sha, area, by string, at time.Time)
 // MediaLink is a recording's place in one area's library.
 type MediaLink struct {
 	Area      string
+	Name      string // the area's own name for it; empty: the media's
 	CreatedBy string
 	CreatedAt time.Time
 }
 
 // MediaLinks maps each recording to the areas it belongs to.
 func (db *DB) MediaLinks(ctx context.Context) (map[string][]MediaLink, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT sha256, area_id, created_by, created_at FROM media_areas")
+	rows, err := db.r.QueryContext(ctx, "SELECT sha256, area_id, created_by, created_at, name FROM media_areas")
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +257,7 @@ func (db *DB) MediaLinks(ctx context.Context) (map[string][]MediaLink, error) {
 		var sha string
 		var l MediaLink
 		var at int64
-		if err := rows.Scan(&sha, &l.Area, &l.CreatedBy, &at); err != nil {
+		if err := rows.Scan(&sha, &l.Area, &l.CreatedBy, &at, &l.Name); err != nil {
 			return nil, err
 		}
 		l.CreatedAt = fromMS(at)
@@ -275,7 +276,7 @@ func jsonList(v []string) string {
 
 // MediaLinksOf lists the areas a recording belongs to.
 func (db *DB) MediaLinksOf(ctx context.Context, sha string) ([]MediaLink, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT area_id, created_by, created_at FROM media_areas WHERE sha256 = ?", sha)
+	rows, err := db.r.QueryContext(ctx, "SELECT area_id, created_by, created_at, name FROM media_areas WHERE sha256 = ?", sha)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +285,7 @@ func (db *DB) MediaLinksOf(ctx context.Context, sha string) ([]MediaLink, error)
 	for rows.Next() {
 		var l MediaLink
 		var at int64
-		if err := rows.Scan(&l.Area, &l.CreatedBy, &at); err != nil {
+		if err := rows.Scan(&l.Area, &l.CreatedBy, &at, &l.Name); err != nil {
 			return nil, err
 		}
 		l.CreatedAt = fromMS(at)

@@ -740,7 +740,8 @@ type Media struct {
 	CreatedBy    string    `json:"created_by"`
 }
 
-// PutMedia records media; the same content again keeps the first record.
+// PutMedia records media; the same content again keeps the first record,
+// unless that was deleted: then the new upload takes its place.
 func (db *DB) PutMedia(ctx context.Context, m Media) error {
 	if !nodeproto.ValidMedia(m.SHA256) {
 		return invalidf("media id %q: want a lowercase hex sha256", m.SHA256)
@@ -752,7 +753,9 @@ func (db *DB) PutMedia(ctx context.Context, m Media) error {
 		m.CreatedAt = db.now()
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO media(sha256, name, source_format, size, duration_ms, created_at, created_by)
-		VALUES (?,?,?,?,?,?,?) ON CONFLICT(sha256) DO NOTHING`,
+		VALUES (?,?,?,?,?,?,?) ON CONFLICT(sha256) DO UPDATE SET name = excluded.name, source_format = excluded.source_format,
+		size = excluded.size, duration_ms = excluded.duration_ms, created_at = excluded.created_at, created_by = excluded.created_by,
+		deleted_at = 0 WHERE media.deleted_at != 0`,
 		m.SHA256, m.Name, m.SourceFormat, m.Size, m.DurationMS, ms(m.CreatedAt), m.CreatedBy)
 	return writeErr("media", err)
 }
@@ -767,18 +770,18 @@ func scanMedia(sc interface{ Scan(...any) error }) (Media, error) {
 	return m, err
 }
 
-// GetMedia returns one media record.
+// GetMedia returns one media record (a deleted one is not found).
 func (db *DB) GetMedia(ctx context.Context, sha string) (Media, error) {
-	m, err := scanMedia(db.r.QueryRowContext(ctx, "SELECT "+mediaCols+" FROM media WHERE sha256 = ?", sha))
+	m, err := scanMedia(db.r.QueryRowContext(ctx, "SELECT "+mediaCols+" FROM media WHERE sha256 = ? AND deleted_at = 0", sha))
 	if err != nil {
 		return m, notFound("media", sha, err)
 	}
 	return m, nil
 }
 
-// ListMedia returns all media, newest first.
+// ListMedia returns all media but the deleted, newest first.
 func (db *DB) ListMedia(ctx context.Context) ([]Media, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT "+mediaCols+" FROM media ORDER BY created_at DESC")
+	rows, err := db.r.QueryContext(ctx, "SELECT "+mediaCols+" FROM media WHERE deleted_at = 0 ORDER BY created_at DESC")
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ export class ApiError extends Error {
     this.code = code;
     this.detail = body?.error || '';
     this.errors = Array.isArray(body?.errors) ? body.errors : [];
-    this.body = body || {};
+    this.body = body || {}; // the whole answer (a refused delete's "uses", say)
     this.retryAfter = Number(body?.retry_after ?? retryAfter) || 0;
   }
   // known: the app has a sentence of its own for this code.
@@ -84,7 +84,23 @@ export function api(method, path, body, opts = {}) {
       for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
       x.upload.onprogress = (e) => opts.onProgress({ phase: 'upload', loaded: e.loaded, total: e.lengthComputable ? e.total : 0 });
       x.upload.onload = () => opts.onProgress({ phase: 'processing' });
-      x.onload = () => { try { resolve(parse(x.status, x.responseText, x.getResponseHeader('Retry-After'), path)); } catch (e) { reject(e); } };
+      // A streamed answer (?progress=1, application/x-ndjson): lines of the
+      // server's progress, then {"status", "body"}: the real answer.
+      const streamed = () => (x.getResponseHeader('Content-Type') || '').startsWith('application/x-ndjson');
+      const lines = () => x.responseText.split('\n').filter((l) => l.trim()).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean);
+      x.onprogress = () => {
+        if (!streamed()) return;
+        const p = lines().filter((l) => l.progress).pop();
+        if (p) opts.onProgress({ phase: 'processing', stage: p.progress.stage, done: p.progress.done });
+      };
+      x.onload = () => {
+        try {
+          if (streamed()) {
+            const end = lines().find((l) => l.status);
+            resolve(parse(end ? end.status : 0, end ? JSON.stringify(end.body) : '', null, path));
+          } else resolve(parse(x.status, x.responseText, x.getResponseHeader('Retry-After'), path));
+        } catch (e) { reject(e); }
+      };
       x.onerror = () => reject(new ApiError(0, null));
       x.send(payload);
     });

@@ -1,7 +1,7 @@
 // The app shell: session, header, navigation and hash routing. Each page is
 // a module in pages/ exporting render(main) that may return a cleanup.
 import { t, lang, setLang, applyStatic } from './i18n.js';
-import { api, session, can, loadSession, login, logout, setUnauthorizedHandler, ApiError } from './api.js';
+import { api, session, can, loadSession, login, logout, setUnauthorizedHandler, ApiError, waitText } from './api.js';
 import { h, clear, notify, busy, spinner, errorView } from './ui.js';
 import * as dashboard from './pages/dashboard.js';
 import * as coverage from './pages/coverage.js';
@@ -132,8 +132,32 @@ function renderLogin() {
     h('label', { for: 'login-user' }, t('login.username')), user,
     h('label', { for: 'login-pass' }, t('login.password')), pass,
     msg, submit);
+  // countDown shows the wait after too many wrong passwords second by
+  // second, and keeps the button off until it is over.
+  let timer = null;
+  function countDown(e) {
+    clearInterval(timer);
+    const end = Date.now() + e.retryAfter * 1000;
+    msg.replaceChildren(errorView(e)); // the advice, and the server's words behind "Chi tiết"
+    const advice = msg.querySelector('.err-text') || msg;
+    const tick = () => {
+      const left = Math.ceil((end - Date.now()) / 1000);
+      if (left <= 0 || !form.isConnected) {
+        clearInterval(timer); timer = null;
+        submit.disabled = false;
+        if (form.isConnected) { msg.textContent = t('login.again'); delete msg.dataset.wait; }
+        return;
+      }
+      submit.disabled = true;
+      advice.textContent = t('err.rate_limited', waitText(left));
+      msg.dataset.wait = String(left);
+    };
+    tick();
+    timer = setInterval(tick, 1000);
+  }
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    if (timer) return;
     msg.textContent = '';
     if (!user.value.trim() || !pass.value) { msg.textContent = t('login.missing'); return; }
     busy(submit, async () => {
@@ -143,6 +167,7 @@ function renderLogin() {
         route();
       } catch (e) {
         if (e.code === 'unauthorized') msg.textContent = t('login.wrong');
+        else if (e.code === 'rate_limited' && e.retryAfter > 0) { msg.replaceChildren(errorView(e)); setTimeout(() => countDown(e)); } // after busy() gives the button back
         else msg.replaceChildren(errorView(e));
         pass.select();
       }
@@ -185,6 +210,7 @@ async function start() {
   document.getElementById('lang-toggle').addEventListener('click', () => { setLang(lang() === 'vi' ? 'en' : 'vi'); route(); });
   document.getElementById('logout').addEventListener('click', async (ev) => {
     await busy(ev.currentTarget, () => logout().catch(() => {}));
+    document.getElementById('messages').replaceChildren(); // the next person's screen starts clean
     location.hash = '#/login';
     route();
   });

@@ -1,6 +1,7 @@
 // Bulletin helpers shared by the programme and the approval queue.
 import { t, lang } from './i18n.js';
 import { fmtDay } from './ui.js';
+import { cronText, placeList } from './names.js';
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
@@ -13,7 +14,7 @@ export function describeRecurrence(r = {}) {
     case 'daily': return t('rec.dailyAt', times);
     case 'weekly': return t('rec.weeklyAt', days, times);
     case 'every': return t('rec.everyAt', r.weeks || '?', days, times);
-    case 'cron': return t('rec.cronAt', r.cron || '');
+    case 'cron': return cronText(r.cron) || t('rec.cronAt', r.cron || '');
     default: return '—';
   }
 }
@@ -77,9 +78,9 @@ const PASSED = /^its time, (.+?) \(Vietnam time\), has already passed(?:: (.*))?
 const OVERLAP = /^"((?:[^"\\]|\\.)*)" at (\d{4}-\d\d-\d\d) (\d\d:\d\d)(?::\d\d)?\S* overlaps "((?:[^"\\]|\\.)*)" at (\d\d:\d\d)(?::\d\d)?\S* on (.+?); both are (\w+)/;
 function translateScheduleError(msg) {
   const o = OVERLAP.exec(msg);
-  if (o) return t('se.overlap', fmtDay(o[2]), o[3], o[1], o[4], o[5], o[6], t('prio.' + o[7]));
+  if (o) return t('se.overlap', fmtDay(o[2]), o[3], o[1], o[4], o[5], placeList(o[6]), t('prio.' + o[7]));
   let m = CLASH.exec(msg);
-  if (m) return t('se.clash', m[1], m[2].replace(/\\(.)/g, '$1'), m[3], m[4]);
+  if (m) return t('se.clash', m[1], m[2].replace(/\\(.)/g, '$1'), m[3], placeList(m[4]));
   m = PASSED.exec(msg);
   if (m) {
     const rest = m[2] || '';

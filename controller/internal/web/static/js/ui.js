@@ -206,8 +206,9 @@ export function table(columns, rows, { empty, test, rowTest } = {}) {
 }
 
 export function field(id, label, input, hint) {
-  input.id = id;
-  if (hint) input.setAttribute('aria-describedby', id + '-hint');
+  const control = input.dateText || input; // a date field: its text box takes the label
+  control.id = id;
+  if (hint) control.setAttribute('aria-describedby', id + '-hint');
   return h('div', { class: 'field' }, h('label', { for: id }, label), input,
     hint ? h('small', { id: id + '-hint', class: 'hint' }, hint) : null);
 }
@@ -224,4 +225,58 @@ export function onlineBadge(on) { return badge(on ? t('node.online') : t('node.o
 
 export function section(title, ...children) {
   return h('section', { class: 'card' }, h('h2', {}, title), ...children);
+}
+
+// parseDay reads a date typed as dd/mm/yyyy (or d/m/yyyy, with / . or -),
+// or given as ISO yyyy-mm-dd, and returns it as ISO; '' when it is not a
+// date of the calendar.
+export function parseDay(text) {
+  const v = String(text || '').trim();
+  let m = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(v);
+  let y, mo, d;
+  if (m) [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  else if ((m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v))) [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  else return '';
+  const dt = new Date(Date.UTC(y, mo - 1, d));
+  if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) return '';
+  return `${pad(y, 4)}-${pad(mo)}-${pad(d)}`;
+}
+
+// dateInput is a date field that shows and takes dd/mm/yyyy whatever the
+// browser's language (a native date input follows the browser's locale:
+// to an English-US browser 12/07/2026 is July), with a button opening the
+// browser's own calendar. Its value is ISO yyyy-mm-dd ('' when empty or not
+// a date), as the API wants it; field() gives its text box the label.
+export function dateInput(iso = '') {
+  const text = h('input', { type: 'text', class: 'date-text', inputmode: 'numeric', placeholder: t('date.placeholder'),
+    maxlength: 10, autocomplete: 'off', spellcheck: 'false' });
+  const native = h('input', { type: 'date', class: 'date-native', tabindex: '-1', 'aria-hidden': 'true' });
+  const pick = h('button', { type: 'button', class: 'date-pick', title: t('date.pick'), 'aria-label': t('date.pick') }, '📅');
+  const wrap = h('div', { class: 'date-field' }, text, pick, native);
+  text.addEventListener('input', (ev) => {
+    // The slashes come by themselves as the digits are typed: 12072026
+    // becomes 12/07/2026. Deleting is left alone, and so is an ISO date.
+    if (ev.inputType?.startsWith('delete') || text.value.includes('-')) return;
+    const dg = text.value.replace(/\D/g, '').slice(0, 8);
+    text.value = [dg.slice(0, 2), dg.slice(2, 4), dg.slice(4)].filter(Boolean).join('/');
+  });
+  text.addEventListener('blur', () => {
+    const v = parseDay(text.value);
+    if (v) text.value = fmtDay(v);
+    if (text.value && !v) text.setAttribute('aria-invalid', 'true'); else text.removeAttribute('aria-invalid');
+  });
+  pick.addEventListener('click', () => {
+    native.value = parseDay(text.value) || vnDateString(new Date());
+    try { native.showPicker(); } catch { native.focus(); }
+  });
+  native.addEventListener('change', () => {
+    if (!native.value) return;
+    text.value = fmtDay(native.value);
+    text.removeAttribute('aria-invalid');
+    text.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  Object.defineProperty(wrap, 'value', { get: () => parseDay(text.value), set: (v) => { text.value = v ? fmtDay(v) : ''; } });
+  wrap.dateText = text;
+  wrap.value = iso;
+  return wrap;
 }

@@ -1,9 +1,10 @@
 // Proof of play (nhật ký phát): what the clusters report they played, with
 // a CSV export of the same filter, and the scheduled-vs-aired report.
 import { api } from '../api.js';
+import { occurrence } from '../names.js';
 import { t } from '../i18n.js';
 import { h, clear, busy, field, select, section, table, fmtDateTime, fmtDuration, priorityBadge, statusBadge, badge,
-  vnDateString, fromVN } from '../ui.js';
+  vnDateString, fromVN, dateInput, errorView } from '../ui.js';
 
 const TYPES = ['started', 'resumed', 'finished', 'interrupted', 'failed'];
 
@@ -15,8 +16,8 @@ export async function render(box) {
   const node = select([{ value: '', label: t('plays.allNodes') }, ...nodes.map((n) => ({ value: n.id, label: n.name || n.id }))], '');
   const station = select([{ value: '', label: t('plays.allStations') }, ...stations.map((s) => ({ value: s.id, label: s.name || s.id }))], '');
   const type = select([{ value: '', label: t('plays.allTypes') }, ...TYPES.map((x) => ({ value: x, label: t('ev.' + x) }))], '');
-  const since = h('input', { type: 'date', value: weekAgo });
-  const until = h('input', { type: 'date', value: today });
+  const since = dateInput(weekAgo);
+  const until = dateInput(today);
   const csv = h('a', { id: 'plays-csv', class: 'button', download: 'nhat-ky-phat.csv' }, '⬇ ' + t('plays.csv'));
   const apply = h('button', { type: 'submit', id: 'plays-apply', class: 'primary' }, t('plays.apply'));
   const out = h('div', { id: 'plays-list' });
@@ -45,7 +46,7 @@ export async function render(box) {
       { label: t('plays.type'), cell: (e) => [badge(t('ev.' + e.type), 'ev-' + e.type), e.silent ? [' ', unheard()] : null,
         e.type === 'finished' || e.type === 'interrupted' ? [' ', heardBadge(e.heard === undefined ? 'not measured' : e.heard ? 'heard' : 'not heard', e)] : null] },
       { label: t('plays.item'), cell: (e) => e.title
-        ? [h('span', {}, e.title), h('div', { class: 'muted small', title: e.item_id }, e.source === 'command' ? t('plays.playNow') : e.item_id)]
+        ? [h('span', {}, e.title), h('div', { class: 'muted small', title: e.item_id }, e.source === 'command' ? t('plays.playNow') : (occurrence(e.item_id) || e.item_id))]
         : (e.item_id || '—') },
       { label: t('b.priority'), cell: (e) => priorityBadge(e.priority) },
       { label: t('plays.played'), cell: (e) => e.played_ms ? fmtDuration(e.played_ms) : '—', class: 'num' },
@@ -66,7 +67,13 @@ export async function render(box) {
     field('plays-node', t('plays.node'), node), field('plays-station', t('plays.station'), station),
     field('plays-type', t('plays.type'), type), field('plays-since', t('plays.since'), since), field('plays-until', t('plays.until'), until),
     h('div', { class: 'row-actions' }, apply, csv));
-  form.addEventListener('submit', (ev) => { ev.preventDefault(); busy(apply, load); });
+  const failed = h('p', { id: 'plays-error', class: 'form-msg error', role: 'alert' });
+  form.append(failed);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    failed.textContent = '';
+    busy(apply, () => load().catch((e) => failed.replaceChildren(errorView(e))));
+  });
   clear(box).append(section(t('plays.filter'), form), section(t('plays.events'), out), section(t('plays.report'), h('p', { class: 'muted small' }, t('plays.reportNote')), h('div', { class: 'row-actions' }, reportCSV), report));
   await load();
 }

@@ -7,7 +7,8 @@
 import { api, can, session, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 import { h, clear, busy, notify, field, select, section, table, priorityBadge, statusBadge, fmtDayMonth, fmtTime,
-  vnWeekStart, vnDateString, fmtDate, fmtDateTime, errorView } from '../ui.js';
+  vnWeekStart, vnDateString, fmtDate, fmtDateTime, errorView, dateInput } from '../ui.js';
+import { remember } from '../names.js';
 import { WEEKDAYS, describeRecurrence, describeTarget, slug, friendlyErrors, normTime } from '../bulletin.js';
 
 const DAY = 86400000;
@@ -15,6 +16,7 @@ const DAY = 86400000;
 export async function render(box) {
   const [schedules, stations, zones, nodes, media] = await Promise.all([
     api('GET', 'schedules'), api('GET', 'stations'), api('GET', 'zones'), api('GET', 'nodes'), api('GET', 'media')]);
+  remember('zone', zones); remember('node', nodes); // clash messages name them (names.js)
   // One programme per station; a station without one yet gets a
   // programme named after it when its first bulletin is saved.
   const choices = stations.map((st) => {
@@ -222,7 +224,7 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
 
   const prio = select(['normal', 'priority', 'emergency'].map((p) => ({ value: p, label: t('prio.' + p) })), orig.priority || 'normal');
   const kind = select(['once', 'daily', 'weekly', 'every', 'cron'].map((k) => ({ value: k, label: t('rec.' + k) })), rec.kind || 'once');
-  const date = h('input', { type: 'date', value: rec.date || vnDateString(new Date()) });
+  const date = dateInput(rec.date || vnDateString(new Date()));
   const times = h('input', { value: (rec.times || []).join(', '), placeholder: '06:30, 17:00' });
   // "0630, 6h30" reads as "06:30, 06:30" once the officer leaves the field
   const timeList = () => times.value.split(/[,;]+|\s+(?=\d)/).map((x) => x.trim()).filter(Boolean);
@@ -235,8 +237,8 @@ function bulletinForm({ b, zones, nodes, media, existing, schedule, onSaved, onC
     WEEKDAYS.map((d) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: d, id: 'f-wd-' + d, checked: wd.has(d) }), ' ', t('wd.' + d)))));
   const weeks = h('input', { type: 'number', min: 1, max: 52, value: rec.weeks || 2 });
   const cron = h('input', { value: rec.cron || '', placeholder: '0 0 11 1,15 * *', autocapitalize: 'none', spellcheck: 'false' });
-  const from = h('input', { type: 'date', value: orig.from || '' });
-  const until = h('input', { type: 'date', value: orig.until || '' });
+  const from = dateInput(orig.from || '');
+  const until = dateInput(orig.until || '');
   const repeat = h('input', { type: 'number', min: 0, max: 20, value: orig.repeat || 0 });
   const gap = h('input', { value: orig.gap || '', placeholder: '2m', autocapitalize: 'none' });
   const duration = h('input', { value: orig.duration || '', placeholder: '5m', autocapitalize: 'none' });
