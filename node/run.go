@@ -648,7 +648,7 @@ func (a *agent) tick(now time.Time) {
 	}
 	a.flushEvents()
 	a.applyAmp(now)
-	a.upd.Tick(now)
+	a.upd.Tick()
 	if a.stateDirty {
 		a.publishState(false)
 	}

@@ -35,7 +35,8 @@ func (a *agent) newUpdater() {
 		keys[k.ID] = k.Pub
 	}
 	a.upd = update.New(update.Config{Node: a.cfg.ID, Version: a.cfg.Version, Arch: runtime.GOARCH, Binary: bin,
-		DataDir: a.cfg.DataDir, Keys: keys, Publish: a.link.Publish, Logger: a.log, HealthWait: a.cfg.UpdateHealthWait},
+		DataDir: a.cfg.DataDir, Keys: keys, Publish: a.link.Publish, Logger: a.log, HealthWait: a.cfg.UpdateHealthWait,
+		Now: a.now}, // replies dated on the node's clock, like its events
 		a.play.Backend())
 }
 
