@@ -49,6 +49,16 @@ func (w *writer) write(dt time.Duration) {
 	}
 }
 
+// steady starts the device and writes 2 s with queued frames before each
+// write, one write per period.
+func (w *writer) steady(queued int) {
+	w.write(0)
+	w.dev.running, w.dev.queued = true, queued
+	for i := 0; i < 200; i++ {
+		w.write(10 * time.Millisecond)
+	}
+}
+
 // heardAt is when the clock says the first sample of the last write is
 // heard.
 func (w *writer) heardAt() time.Time {
@@ -95,11 +105,7 @@ func TestALSASettlingReadingsIgnored(t *testing.T) {
 // keeping the earlier one (a minimum over the last seconds would).
 func TestALSAUnderrunRealigns(t *testing.T) {
 	w := newWriter(t)
-	w.write(0)
-	w.dev.running, w.dev.queued = true, 4800
-	for i := 0; i < 200; i++ {
-		w.write(10 * time.Millisecond)
-	}
+	w.steady(4800)
 	// The writer stalls 150 ms: the queue ran dry and the device played
 	// 50 ms of silence; from here every sample is heard 50 ms later.
 	w.dev.queued = 0
@@ -138,11 +144,7 @@ func TestALSASettlingDatesProvisionally(t *testing.T) {
 // of those minutes started as soon as it was handed over, seconds early.
 func TestALSAFollowsClockStepBack(t *testing.T) {
 	w := newWriter(t)
-	w.write(0)
-	w.dev.running, w.dev.queued = true, 4800
-	for i := 0; i < 200; i++ {
-		w.write(10 * time.Millisecond)
-	}
+	w.steady(4800)
 	w.now = w.now.Add(-3 * time.Minute)
 	for i := 0; i < 10; i++ { // 100 ms
 		w.write(10 * time.Millisecond)
