@@ -65,11 +65,21 @@ func checkUpdateKeys(keys []nodeproto.Key) error {
 	return nil
 }
 
+// InstalledBinary is where a packaged box's updates install (the unit's
+// RADIO_NODE_INSTALLED, packaging/debian/radio-node.service): /usr/bin is
+// read-only to the daemon.
+func InstalledBinary(dataDir string) string { return filepath.Join(dataDir, "bin", "radio-node") }
+
 // RollbackBinary puts the binary an update replaced (binary.previous) back
 // in place of the installed one, for an operator on the box when a version
 // that passed its trial misbehaves later. The service must be restarted.
 func RollbackBinary(cfg Config) error {
 	bin := cfg.Binary
+	if inst := InstalledBinary(cfg.DataDir); bin == "" && cfg.DataDir != "" {
+		if _, err := os.Stat(inst + update.PreviousSuffix); err == nil {
+			bin = inst // a packaged box: its updates are in the data folder
+		}
+	}
 	if bin == "" {
 		exe, err := os.Executable()
 		if err != nil {
