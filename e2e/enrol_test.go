@@ -83,6 +83,24 @@ func TestEnrolOnTheBox(t *testing.T) {
 		cfg["ca_file"] != filepath.Join(dir, "box-1", "controller-ca.pem") {
 		t.Errorf("config written: %s", b)
 	}
+	// The box pins the controller's update key: it takes signed updates.
+	var rel struct {
+		Key struct {
+			KID string `json:"kid"`
+			Pub string `json:"pub"`
+		} `json:"update_key"`
+	}
+	ctl.mustCall(t, "GET", "/api/v1/releases", nil, &rel)
+	var keys struct {
+		Update []struct {
+			KID string `json:"kid"`
+			Pub string `json:"pub"`
+		} `json:"update_keys"`
+	}
+	json.Unmarshal(b, &keys)
+	if rel.Key.Pub == "" || len(keys.Update) != 1 || keys.Update[0].KID != rel.Key.KID || keys.Update[0].Pub != rel.Key.Pub {
+		t.Errorf("update keys written %+v, want the controller's update key %+v (without it the box refuses every release)", keys.Update, rel.Key)
+	}
 	if st, _ := os.Stat(cfg1); st.Mode().Perm() != 0o600 {
 		t.Errorf("config mode %v, want 0600 (it holds the broker password)", st.Mode().Perm())
 	}

@@ -121,6 +121,9 @@ func Enrol(ctx context.Context, c EnrolConfig) (Config, error) {
 
 	// The code is used now: from here on, a failure must say what to do.
 	set := map[string]any{"id": en.ID, "secret": en.Secret, "broker": en.Broker, "controller_keys": en.ControllerKeys}
+	if len(en.UpdateKeys) > 0 {
+		set["update_keys"] = en.UpdateKeys // without them the box installs no update
+	}
 	switch {
 	case c.DataDir != "":
 		set["data_dir"] = c.DataDir

@@ -44,7 +44,7 @@ func fakeController(t *testing.T) (*httptest.Server, *atomic.Int32) {
 		}
 		json.NewEncoder(w).Encode(nodeproto.Enrolment{ID: "n1", Station: "st-1", Zones: []string{"z1"}, Secret: "s3cret",
 			Broker: "ssl://127.0.0.1:8883", DataDir: "/var/lib/radio-node",
-			ControllerKeys: []nodeproto.Key{{ID: "k1", Pub: make([]byte, 32)}}})
+			ControllerKeys: []nodeproto.Key{{ID: "k1", Pub: make([]byte, 32)}}, UpdateKeys: []nodeproto.Key{{ID: "upd-1", Pub: make([]byte, 32)}}})
 	}))
 	// Its own certificate: httptest's is valid from 1970, which would hide
 	// a box's wrong clock.
@@ -98,6 +98,8 @@ func TestEnrolWritesConfigOnce(t *testing.T) {
 	}
 	if loaded, err := LoadConfig(path); err != nil || loaded.ID != "n1" {
 		t.Errorf("the written config does not load: %+v %v", loaded, err)
+	} else if len(loaded.UpdateKeys) != 1 || loaded.UpdateKeys[0].ID != "upd-1" {
+		t.Errorf("update keys %+v, want the enrolment's upd-1 (a box without one refuses every update)", loaded.UpdateKeys)
 	}
 
 	// Again over the enrolled config: refused before anything is sent.

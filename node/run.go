@@ -642,13 +642,16 @@ func (a *agent) tick(now time.Time) {
 	a.checkStreams(now)
 	a.dropUnneededFetches()
 	a.refreshKeep()
-	a.fetch.Pump(now)
+	// The fetcher times its waits on the system clock's monotonic reading,
+	// as every other call into it does: not on the node's dates, which a
+	// correction moves away from it.
+	a.fetch.Pump(time.Now())
 	if !a.batchSent.IsZero() && now.Sub(a.batchSent) > a.resendAt {
 		a.batchSent = time.Time{}
 	}
 	a.flushEvents()
 	a.applyAmp(now)
-	a.upd.Tick(now)
+	a.upd.Tick()
 	if a.stateDirty {
 		a.publishState(false)
 	}

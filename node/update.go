@@ -35,7 +35,8 @@ func (a *agent) newUpdater() {
 		keys[k.ID] = k.Pub
 	}
 	a.upd = update.New(update.Config{Node: a.cfg.ID, Version: a.cfg.Version, Arch: runtime.GOARCH, Binary: bin,
-		DataDir: a.cfg.DataDir, Keys: keys, Publish: a.link.Publish, Logger: a.log, HealthWait: a.cfg.UpdateHealthWait},
+		DataDir: a.cfg.DataDir, Keys: keys, Publish: a.link.Publish, Logger: a.log, HealthWait: a.cfg.UpdateHealthWait,
+		Now: a.now}, // replies dated on the node's clock, like its events
 		a.play.Backend())
 }
 
@@ -64,11 +65,21 @@ func checkUpdateKeys(keys []nodeproto.Key) error {
 	return nil
 }
 
+// InstalledBinary is where a packaged box's updates install (the unit's
+// RADIO_NODE_INSTALLED, packaging/debian/radio-node.service): /usr/bin is
+// read-only to the daemon.
+func InstalledBinary(dataDir string) string { return filepath.Join(dataDir, "bin", "radio-node") }
+
 // RollbackBinary puts the binary an update replaced (binary.previous) back
 // in place of the installed one, for an operator on the box when a version
 // that passed its trial misbehaves later. The service must be restarted.
 func RollbackBinary(cfg Config) error {
 	bin := cfg.Binary
+	if inst := InstalledBinary(cfg.DataDir); bin == "" && cfg.DataDir != "" {
+		if _, err := os.Stat(inst + update.PreviousSuffix); err == nil {
+			bin = inst // a packaged box: its updates are in the data folder
+		}
+	}
 	if bin == "" {
 		exe, err := os.Executable()
 		if err != nil {

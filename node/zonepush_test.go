@@ -37,35 +37,7 @@ func chunks(t *testing.T, media string, b []byte) [][]byte {
 // the node to play are not stored (PROTOCOL.md §6, zone push).
 func TestZonePushAssembledWithoutFetching(t *testing.T) {
 	f, cfg := newFixture(t)
-	// First run: the node learns its zone. Its second run subscribes to the
-	// zone's topics before it reports itself online, so nothing published
-	// after that report can miss it.
-	stop := runNode(t, cfg)
-	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, nodeproto.Desired{Node: "n1", Rev: 1, Issued: now(), Volume: 50, Zones: []string{"z1"}}))
-	if r := f.reply("desired:1"); !r.OK {
-		t.Fatalf("desired refused: %+v", r)
-	}
-	stop()
-	online := make(chan bool, 100)
-	f.ctl.Subscribe("radio/v1/node/n1/state", 1, func(_ mqtt.Client, m mqtt.Message) {
-		var s nodeproto.State
-		if json.Unmarshal(m.Payload(), &s) == nil {
-			online <- s.Online
-		}
-	}).Wait()
-	stop = runNode(t, cfg)
-	defer stop()
-	for deadline := time.After(20 * time.Second); ; {
-		select {
-		case up := <-online:
-			if !up {
-				continue
-			}
-		case <-deadline:
-			t.Fatal("the node did not come back online")
-		}
-		break
-	}
+	defer inZone(t, f, cfg, now())()
 
 	play := func(id, media string, size int) {
 		t.Helper()
@@ -99,14 +71,7 @@ func TestZonePushAssembledWithoutFetching(t *testing.T) {
 	f.mu.Unlock()
 
 	// 2. One chunk of the push arrives damaged: the node fetches it alone.
-	audio2, media2 := opusTone(t, 5, 660)
-	f.mu.Lock()
-	f.files[media2] = audio2
-	f.mu.Unlock()
-	msgs := chunks(t, media2, audio2)
-	if len(msgs) < 2 {
-		t.Fatalf("the file has %d chunks; the test needs two", len(msgs))
-	}
+	audio2, media2, msgs := served(t, f)
 	bad := bytes.Clone(msgs[1])
 	bad[len(bad)-1] ^= 0x40
 	play("c-partial", media2, len(audio2))
@@ -134,4 +99,96 @@ func TestZonePushAssembledWithoutFetching(t *testing.T) {
 			t.Errorf("a pushed file nothing asked for was stored: %s", p)
 		}
 	}
+}
+
+// inZone runs the node of cfg in zone z1 and returns once it is online,
+// subscribed to the zone's topics; issued is the node's time (ms).
+func inZone(t *testing.T, f *fixture, cfg Config, issued int64) (stop func()) {
+	t.Helper()
+	// First run: the node learns its zone. Its second run subscribes to the
+	// zone's topics before it reports itself online, so nothing published
+	// after that report can miss it.
+	stop = runNode(t, cfg)
+	f.publish("radio/v1/node/n1/desired", true, f.sign("k1", f.priv, nodeproto.Desired{Node: "n1", Rev: 1, Issued: issued, Volume: 50, Zones: []string{"z1"}}))
+	if r := f.reply("desired:1"); !r.OK {
+		t.Fatalf("desired refused: %+v", r)
+	}
+	stop()
+	online := make(chan bool, 100)
+	f.ctl.Subscribe("radio/v1/node/n1/state", 1, func(_ mqtt.Client, m mqtt.Message) {
+		var s nodeproto.State
+		if json.Unmarshal(m.Payload(), &s) == nil {
+			online <- s.Online
+		}
+	}).Wait()
+	stop = runNode(t, cfg)
+	for deadline := time.After(20 * time.Second); ; {
+		select {
+		case up := <-online:
+			if !up {
+				continue
+			}
+		case <-deadline:
+			t.Fatal("the node did not come back online")
+		}
+		break
+	}
+	return stop
+}
+
+// The fetch state machine times its waits (the push, a chunk's timeout)
+// on one clock. Here the node's clock is 10 minutes behind the system's,
+// as on a box whose system clock runs fast and was corrected by the
+// controller's time: a chunk missing from a push is still fetched once
+// the push is over, and the bulletin plays (the loop's tick pumped the
+// fetcher with the node's clock while the rest used the system's, so the
+// push seemed to last 10 minutes and the play failed for want of content).
+func TestZonePushRepairedOnACorrectedClock(t *testing.T) {
+	f, cfg := newFixture(t)
+	cfg.ClockOffset = -10 * time.Minute
+	nodeNow := func() int64 { return time.Now().Add(cfg.ClockOffset).UnixMilli() }
+	defer inZone(t, f, cfg, nodeNow())()
+
+	audio, media, msgs := served(t, f)
+	c := nodeproto.Command{ID: "c-partial", Type: "play", Zone: "z1", Issued: nodeNow(), Expires: nodeNow() + 60000,
+		Play: &nodeproto.Play{Media: media, Size: int64(len(audio)), Priority: nodeproto.PriorityEmergency}}
+	f.publish("radio/v1/zone/z1/cmd", false, f.sign("k1", f.priv, c))
+	f.publish("radio/v1/zone/z1/chunk", false, msgs[0]) // chunk 1 lost
+	if r := f.reply("c-partial"); !r.OK {
+		t.Fatalf("zone play refused: %+v", r)
+	}
+	for timeout := time.After(60 * time.Second); ; {
+		select {
+		case e := <-f.events:
+			if e.ID != "c-partial" {
+				continue
+			}
+			if e.Type != nodeproto.EventStarted {
+				t.Fatalf("%s %s (%s), want started once the lost chunk is fetched", e.Type, e.ID, e.Reason)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.asked) == 0 || !slices.Equal(f.asked[0].Chunks, []int{1}) {
+				t.Errorf("fetches %+v, want chunk 1 only", f.asked)
+			}
+			return
+		case <-timeout:
+			t.Fatal("no event for c-partial")
+		}
+	}
+}
+
+// served makes a file of two chunks that the fixture serves to fetches,
+// and its chunk messages.
+func served(t *testing.T, f *fixture) ([]byte, string, [][]byte) {
+	t.Helper()
+	audio, media := opusTone(t, 5, 660)
+	f.mu.Lock()
+	f.files[media] = audio
+	f.mu.Unlock()
+	msgs := chunks(t, media, audio)
+	if len(msgs) < 2 {
+		t.Fatalf("the file has %d chunks; the test needs two", len(msgs))
+	}
+	return audio, media, msgs
 }

@@ -38,6 +38,9 @@ type Enrolment struct {
 	Broker         string   `json:"broker"`
 	ControllerKeys []Key    `json:"controller_keys"`
 	DataDir        string   `json:"data_dir"`
+	// UpdateKeys verify signed node releases (§5, Update); absent: the
+	// controller keeps no releases and the node installs none.
+	UpdateKeys []Key `json:"update_keys,omitempty"`
 }
 
 // Validate checks that an enrolment makes a usable node config.
@@ -58,6 +61,11 @@ func (e *Enrolment) Validate() error {
 	for _, k := range e.ControllerKeys {
 		if k.ID == "" || len(k.Pub) != 32 {
 			return fmt.Errorf("enrolment %s: controller key %q is not a 32-byte Ed25519 key", e.ID, k.ID)
+		}
+	}
+	for _, k := range e.UpdateKeys {
+		if k.ID == "" || len(k.Pub) != 32 {
+			return fmt.Errorf("enrolment %s: update key %q is not a 32-byte Ed25519 key", e.ID, k.ID)
 		}
 	}
 	for _, z := range e.Zones {

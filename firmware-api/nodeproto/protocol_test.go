@@ -464,3 +464,28 @@ func checkRefusalExample(t *testing.T, body string) {
 		t.Error("a refusal decodes as a chunk: old nodes would take it for content")
 	}
 }
+
+// TestVersionHistoryIsOneTable: a blank line inside a Markdown table ends
+// it, and the rows after it render as plain text (branches merged their
+// rows with one).
+func TestVersionHistoryIsOneTable(t *testing.T) {
+	doc := mustRead(t, "../PROTOCOL.md")
+	start := strings.Index(doc, "| Version | Date | Change |")
+	if start < 0 {
+		t.Fatal("PROTOCOL.md has no version history table")
+	}
+	rest := doc[start:]
+	if end := strings.Index(rest, "\n## "); end >= 0 {
+		rest = rest[:end]
+	}
+	lines := strings.Split(rest, "\n")
+	ended := -1
+	for i, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "|") && ended >= 0:
+			t.Errorf("version history: a row after the blank line %d lines below the header (the table ends there): %.60s", ended, l)
+		case !strings.HasPrefix(l, "|") && ended < 0:
+			ended = i
+		}
+	}
+}

@@ -535,11 +535,17 @@ type NodeConfig struct {
 
 // nodeConfig is the config an enrolled node (or one with a new secret) gets.
 func (a *API) nodeConfig(id, secret string) NodeConfig {
-	c := NodeConfig{ID: id, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: a.cfg.Signer.Keys(), DataDir: "/var/lib/radio-node"}
-	if a.cfg.Releases != nil {
-		c.UpdateKeys = []nodeproto.Key{a.cfg.Releases.Key()}
+	return NodeConfig{ID: id, Secret: secret, Broker: a.cfg.NodeBroker, ControllerKeys: a.cfg.Signer.Keys(),
+		UpdateKeys: a.updateKeys(), DataDir: "/var/lib/radio-node"}
+}
+
+// updateKeys are the keys a node pins to verify releases (none when the
+// controller keeps no releases); every way of enrolling gives them.
+func (a *API) updateKeys() []nodeproto.Key {
+	if a.cfg.Releases == nil {
+		return nil
 	}
-	return c
+	return []nodeproto.Key{a.cfg.Releases.Key()}
 }
 
 type enrolRequest struct {

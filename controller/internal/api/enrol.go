@@ -297,7 +297,7 @@ func (a *API) redeemEnrolCode(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.auditAs(r, "enrol:"+c.CreatedBy, area, "node.enrol", c.Node.ID, c.ID+" from "+ip+" "+req.Version)
 	writeJSON(w, http.StatusOK, nodeproto.Enrolment{ID: c.Node.ID, Name: c.Node.Name, Station: c.Node.StationID, Zones: c.Node.Zones,
-		Secret: secret, Broker: a.brokerFor(r), ControllerKeys: a.cfg.Signer.Keys(), DataDir: "/var/lib/radio-node"})
+		Secret: secret, Broker: a.brokerFor(r), ControllerKeys: a.cfg.Signer.Keys(), UpdateKeys: a.updateKeys(), DataDir: "/var/lib/radio-node"})
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/broker"
+	"github.com/communeradio/radio/controller/internal/release"
 	"github.com/communeradio/radio/controller/internal/signer"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
@@ -30,6 +31,11 @@ func enrolEnv(t *testing.T) *env {
 	}
 	e.api.cfg.Signer = sig
 	e.api.cfg.NodeBroker = "ssl://0.0.0.0:8883"
+	rel, err := release.New(context.Background(), release.Config{Dir: t.TempDir(), Registry: e.reg, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api.cfg.Releases = rel
 	return e
 }
 
@@ -105,6 +111,10 @@ func TestEnrolCodeMadeByOfficerUsedOnceByTheBox(t *testing.T) {
 	}
 	if !slices.EqualFunc(en.ControllerKeys, e.api.cfg.Signer.Keys(), func(a, b nodeproto.Key) bool { return a.ID == b.ID && bytes.Equal(a.Pub, b.Pub) }) {
 		t.Errorf("controller keys %+v, want the signer's", en.ControllerKeys)
+	}
+	// The update key too: without it the box refuses every release.
+	if want := e.api.cfg.Releases.Key(); len(en.UpdateKeys) != 1 || en.UpdateKeys[0].ID != want.ID || !bytes.Equal(en.UpdateKeys[0].Pub, want.Pub) {
+		t.Errorf("update keys %+v, want the controller's update key %s", en.UpdateKeys, want.ID)
 	}
 	hash, revoked, err := e.reg.NodeSecret(context.Background(), "n-a2")
 	if err != nil || revoked || !broker.CheckSecret(string(hash), en.Secret) {

@@ -104,7 +104,10 @@ type alsaOut struct {
 	// are wrong for a moment after the device starts and after an
 	// underrun: the PulseAudio plugin's latency is interpolated, and
 	// converges over a few hundred ms from a value tens of ms early.
-	settleUntil time.Time
+	settleUntil time.Time // on elapsed
+	// elapsed times the settling (nil: time.Now, whose monotonic reading a
+	// step of the node's wall clock does not move).
+	elapsed func() time.Time
 	// rebase: the first trusted reading after an underrun replaces the
 	// clock's old ones, which date every sample too early by the gap the
 	// underrun left (the speaker fell behind by it for good).
@@ -166,6 +169,10 @@ func (o *alsaOut) writeOnce(p *Player, dev pcm, mono, frames []int16, clock func
 		return err
 	}
 	now := clock()
+	since := time.Now()
+	if o.elapsed != nil {
+		since = o.elapsed()
+	}
 	var heard time.Time
 	switch {
 	case !running || d < o.period:
@@ -174,9 +181,9 @@ func (o *alsaOut) writeOnce(p *Player, dev pcm, mono, frames []int16, clock func
 			o.rebase = true
 			p.log.Warn("sound device underrun: the speaker fell behind; realigning", "queued_frames", d, "underruns", o.underruns)
 		}
-		o.settleUntil = now.Add(settle)
+		o.settleUntil = since.Add(settle)
 		o.provisional(p, now, d)
-	case now.Before(o.settleUntil):
+	case since.Before(o.settleUntil):
 		o.provisional(p, now, d)
 	default:
 		if o.rebase {

@@ -23,26 +23,39 @@ func (f *fakePCM) close() {}
 
 // writer drives alsaOut.writeOnce with a fake device and a fake clock.
 type writer struct {
-	t   *testing.T
-	p   *Player
-	o   *alsaOut
-	dev *fakePCM
-	now time.Time
+	t    *testing.T
+	p    *Player
+	o    *alsaOut
+	dev  *fakePCM
+	now  time.Time // the node's wall clock
+	mono time.Time // elapsed time, which a clock step does not move
 }
 
 const testPeriod = 480 // 10 ms
 
 func newWriter(t *testing.T) *writer {
 	p := newPlayer(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	return &writer{t: t, p: p, o: &alsaOut{period: testPeriod}, dev: &fakePCM{}, now: time.Unix(1_800_000_000, 0)}
+	w := &writer{t: t, p: p, o: &alsaOut{period: testPeriod}, dev: &fakePCM{}, now: time.Unix(1_800_000_000, 0), mono: time.Unix(1000, 0)}
+	w.o.elapsed = func() time.Time { return w.mono }
+	return w
 }
 
 // write makes one write, dt after the previous one.
 func (w *writer) write(dt time.Duration) {
 	w.t.Helper()
-	w.now = w.now.Add(dt)
+	w.now, w.mono = w.now.Add(dt), w.mono.Add(dt)
 	if err := w.o.writeOnce(w.p, w.dev, make([]int16, testPeriod), make([]int16, 2*testPeriod), func() time.Time { return w.now }); err != nil {
 		w.t.Fatal(err)
+	}
+}
+
+// steady starts the device and writes 2 s with queued frames before each
+// write, one write per period.
+func (w *writer) steady(queued int) {
+	w.write(0)
+	w.dev.running, w.dev.queued = true, queued
+	for i := 0; i < 200; i++ {
+		w.write(10 * time.Millisecond)
 	}
 }
 
@@ -92,11 +105,7 @@ func TestALSASettlingReadingsIgnored(t *testing.T) {
 // keeping the earlier one (a minimum over the last seconds would).
 func TestALSAUnderrunRealigns(t *testing.T) {
 	w := newWriter(t)
-	w.write(0)
-	w.dev.running, w.dev.queued = true, 4800
-	for i := 0; i < 200; i++ {
-		w.write(10 * time.Millisecond)
-	}
+	w.steady(4800)
 	// The writer stalls 150 ms: the queue ran dry and the device played
 	// 50 ms of silence; from here every sample is heard 50 ms later.
 	w.dev.queued = 0
@@ -125,5 +134,23 @@ func TestALSASettlingDatesProvisionally(t *testing.T) {
 	want := w.now.Add(12000 * time.Second / Rate)
 	if got := w.heardAt(); !got.Equal(want) {
 		t.Errorf("last write heard %v after it, want %v (the queue, provisionally)", got.Sub(w.now), want.Sub(w.now))
+	}
+}
+
+// The node's clock steps back (a box whose clock ran 3 minutes fast is
+// synchronised): the device's datings follow at once. The settling time
+// is elapsed time; on the wall clock, the settling begun before the step
+// lasted 3 minutes more, the window kept the old datings, and every item
+// of those minutes started as soon as it was handed over, seconds early.
+func TestALSAFollowsClockStepBack(t *testing.T) {
+	w := newWriter(t)
+	w.steady(4800)
+	w.now = w.now.Add(-3 * time.Minute)
+	for i := 0; i < 10; i++ { // 100 ms
+		w.write(10 * time.Millisecond)
+	}
+	want := w.now.Add(4800 * time.Second / Rate)
+	if got := w.heardAt(); !got.Equal(want) {
+		t.Errorf("last write heard %v after it, want %v: the datings from before the step were kept", got.Sub(w.now), want.Sub(w.now))
 	}
 }

@@ -69,7 +69,7 @@ func (d *download) fetch() error {
 	have := make([]bool, count)
 	left := count
 	asked := map[int]time.Time{}
-	now := d.u.cfg.Now
+	now := d.u.cfg.Mono
 	rate := float64(d.u.cfg.ChunkRate)
 	credit, last := float64(window), now()
 	progress := now()

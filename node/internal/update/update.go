@@ -53,8 +53,12 @@ type Config struct {
 	// (default 24: below the controller's default per-node budget of 32,
 	// so no request goes unanswered).
 	ChunkRate int
-	// Now is the node's clock (time.Now).
+	// Now is the node's clock (time.Now): it dates replies. It may jump
+	// when the clock is corrected, so nothing is timed with it.
 	Now func() time.Time
+	// Mono times the trial and the download (time.Now: its monotonic
+	// reading does not jump when the wall clock is set).
+	Mono func() time.Time
 	// Executable is the running program's path (default os.Executable):
 	// a trial runs from the staged path.
 	Executable string
@@ -113,10 +117,13 @@ func New(cfg Config, audio string) *Updater {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Mono == nil {
+		cfg.Mono = time.Now
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	u := &Updater{cfg: cfg, log: cfg.Logger.With("part", "update"), done: make(chan Result, 4), started: cfg.Now()}
+	u := &Updater{cfg: cfg, log: cfg.Logger.With("part", "update"), done: make(chan Result, 4), started: cfg.Mono()}
 	u.resume(audio)
 	return u
 }
@@ -201,12 +208,14 @@ func (u *Updater) LinkUp() {
 	u.check()
 }
 
-// Tick is called about once a second.
-func (u *Updater) Tick(now time.Time) {
+// Tick is called about once a second. The trial's deadline is elapsed
+// time: a version on trial starts with its clock unsynchronised, and the
+// correction that follows must neither end the trial at once nor stretch it.
+func (u *Updater) Tick() {
 	if u.pending != nil {
 		u.report()
 	}
-	if u.trial == nil || u.restarting || now.Sub(u.started) < u.cfg.HealthWait {
+	if u.trial == nil || u.restarting || u.cfg.Mono().Sub(u.started) < u.cfg.HealthWait {
 		return
 	}
 	var why []string

@@ -128,14 +128,15 @@ type fixture struct {
 	dir, bin string
 	key      ed25519.PrivateKey
 	pub      *published
-	now      time.Time
+	now      time.Time // the node's wall clock, which a correction moves
+	mono     time.Time // elapsed time, which nothing moves
 }
 
 func newFixture(t *testing.T) *fixture {
 	dir := t.TempDir()
 	seed := sha256.Sum256([]byte("update test key"))
 	f := &fixture{dir: dir, bin: filepath.Join(dir, "radio-node"), key: ed25519.NewKeyFromSeed(seed[:]), pub: &published{},
-		now: time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)}
+		now: time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC), mono: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
 	write(t, f.bin, "version A")
 	return f
 }
@@ -143,7 +144,8 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) updater(version, exe string) *Updater {
 	return New(Config{Node: "n1", Version: version, Arch: "arm64", Binary: f.bin, DataDir: f.dir,
 		Keys: nodeproto.Keyring{"upd": f.key.Public().(ed25519.PublicKey)}, Publish: f.pub.publish,
-		HealthWait: time.Minute, ChunkRate: 1000, Now: func() time.Time { return f.now }, Executable: exe}, nodeproto.AudioSilent)
+		HealthWait: time.Minute, ChunkRate: 1000, Now: func() time.Time { return f.now }, Mono: func() time.Time { return f.mono },
+		Executable: exe}, nodeproto.AudioSilent)
 }
 
 func (f *fixture) command(t *testing.T, key ed25519.PrivateKey, rel nodeproto.Release) *nodeproto.Command {
@@ -313,21 +315,21 @@ func TestTrialUnhealthyGoesBack(t *testing.T) {
 	if read(t, f.bin) != "version A" {
 		t.Fatal("an unhealthy trial installed itself")
 	}
-	f.now = f.now.Add(30 * time.Second)
-	trial.Tick(f.now)
+	f.now, f.mono = f.now.Add(30*time.Second), f.mono.Add(30*time.Second)
+	trial.Tick()
 	select {
 	case r := <-trial.Done():
 		t.Fatalf("gave up before the deadline: %+v", r)
 	default:
 	}
-	f.now = f.now.Add(time.Minute)
-	trial.Tick(f.now)
+	f.now, f.mono = f.now.Add(time.Minute), f.mono.Add(time.Minute)
+	trial.Tick()
 	r := <-trial.Done()
 	if r.Restart != f.bin {
 		t.Fatalf("after the deadline: %+v, want a restart into the installed binary", r)
 	}
 	back := f.updater("1.1.0", f.bin)
-	back.Tick(f.now)
+	back.Tick()
 	rep, ok := f.pub.lastReply()
 	if !ok || rep.OK || rep.Code != nodeproto.CodeUpdateFailed || !strings.Contains(rep.Reason, "audio output did not open") {
 		t.Fatalf("reply %+v, want update_failed about the audio", rep)
@@ -360,5 +362,42 @@ func TestTrialCrashReported(t *testing.T) {
 	again.LinkUp()
 	if n := len(f.pub.replies); n != 1 {
 		t.Errorf("%d replies, want the failure reported once", n)
+	}
+}
+
+// The trial's deadline is elapsed time, not the node's wall clock: the
+// exec'd version starts unsynchronised and its clock is corrected (NTP,
+// or the controller's time) while it is on trial; a jump of the date
+// neither ends the trial at once nor stretches it. The outcome's reply is
+// dated on the node's clock.
+func TestTrialDeadlineIgnoresClockCorrection(t *testing.T) {
+	for _, jump := range []time.Duration{3 * time.Hour, -3 * time.Hour} {
+		t.Run(jump.String(), func(t *testing.T) {
+			f := newFixture(t)
+			staged := f.startTrial(t, "alsa")
+			trial := f.updater("1.2.0", staged) // unhealthy: silent where A had a device
+			f.now, f.mono = f.now.Add(jump), f.mono.Add(time.Second)
+			trial.Tick()
+			select {
+			case r := <-trial.Done():
+				t.Fatalf("the clock moved by %s one second into the trial and it gave up: %+v", jump, r)
+			default:
+			}
+			f.mono = f.mono.Add(time.Minute)
+			trial.Tick()
+			select {
+			case r := <-trial.Done():
+				if r.Restart != f.bin {
+					t.Fatalf("after the deadline: %+v, want a restart into the installed binary", r)
+				}
+			default:
+				t.Fatalf("a minute past its deadline (the clock moved by %s), the trial still runs", jump)
+			}
+			back := f.updater("1.1.0", f.bin)
+			back.Tick()
+			if rep, ok := f.pub.lastReply(); !ok || rep.TS != f.now.UnixMilli() {
+				t.Errorf("reply %+v, want it dated on the node's clock %v", rep, f.now)
+			}
+		})
 	}
 }
