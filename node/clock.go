@@ -42,6 +42,9 @@ func (a *agent) clockTick() (changed bool) {
 		a.stateDirty = true
 		a.log.Info("clock synchronised: timed plays and commands go ahead", "source", st.Source, "error_ms", st.ErrorMS, "corrected_by", st.Offset)
 		a.recoverNowPlaying() // an item cut by a power loss is reported now, dated right
+		if st.Synced {
+			a.releaseHeld()
+		}
 	}
 	if !st.Synced && !a.clockWarned {
 		a.clockWarned = true
@@ -74,4 +77,52 @@ func (a *agent) clockState(s *nodeproto.State) {
 	if a.link.Connected() { // a request is timed from here: not one that cannot go out
 		s.ClockReq = a.clock.Ask()
 	}
+}
+
+// Commands that arrive before the clock is synchronised are held a while
+// (PROTOCOL.md §1): after a restart the controller's time answer comes one
+// round trip after connecting, and commands queued for the node arrive in
+// those milliseconds.
+const (
+	holdMax  = 32
+	holdWait = 10 * time.Second
+)
+
+type heldCommand struct {
+	payload    []byte
+	node, zone string
+	since      time.Time // monotonic: the clock is not to be trusted yet
+}
+
+// hold keeps a signed command until the clock is synchronised; false when
+// there is no room (the caller refuses it).
+func (a *agent) hold(payload []byte, node, zone string) bool {
+	if len(a.held) >= holdMax {
+		return false
+	}
+	a.held = append(a.held, heldCommand{payload: payload, node: node, zone: zone, since: time.Now()})
+	a.log.Info("command held until the clock is synchronised", "cmd", nodeproto.PeekID(payload))
+	return true
+}
+
+// releaseHeld acts on the held commands, in the order they came.
+func (a *agent) releaseHeld() {
+	held := a.held
+	a.held = nil
+	for _, h := range held {
+		a.handleCommand(h.payload, h.node, h.zone)
+	}
+}
+
+// expireHeld refuses commands held longer than holdWait.
+func (a *agent) expireHeld() {
+	keep := a.held[:0]
+	for _, h := range a.held {
+		if time.Since(h.since) < holdWait {
+			keep = append(keep, h)
+			continue
+		}
+		a.reply(nodeproto.PeekID(h.payload), nodeproto.Errf(nodeproto.CodeClock, "the node's clock is not synchronised yet: it cannot judge expiry"))
+	}
+	a.held = keep
 }

@@ -52,7 +52,7 @@ func TestClockFromControllerGatesTimedPlay(t *testing.T) {
 	if lag := now() - first.TS; lag < int64(8700*time.Hour/time.Millisecond) {
 		t.Errorf("state dated %v behind the real time: the simulated offset is not in force", time.Duration(lag)*time.Millisecond)
 	}
-	slotAt := now() + 25_000 // after the sync below (the node asks every 5 s)
+	slotAt := now() + 40_000 // after the sync below (a held command is refused after 10 s; the node asks every 5 s)
 	d := nodeproto.Desired{Node: "n1", Rev: 1, Issued: now(), Volume: 50,
 		Content:  []nodeproto.ContentRef{{Media: media, Size: int64(len(audio))}},
 		Schedule: []nodeproto.Slot{{ID: "s-1", Media: media, Size: int64(len(audio)), PlayAt: slotAt}}}
@@ -65,7 +65,7 @@ func TestClockFromControllerGatesTimedPlay(t *testing.T) {
 	}
 	play("c-early", now()+2000)
 	if r := f.reply("c-early"); r.OK || r.Code != nodeproto.CodeClock {
-		t.Errorf("timed play while unsynced: reply %+v, want refused with clock (1014)", r)
+		t.Errorf("timed play while unsynced for more than the hold: reply %+v, want refused with clock (1014)", r)
 	}
 	answer(first.ClockReq + 99) // an answer to no request: dropped
 	if s := waitFor(t, states, "the next request", 20*time.Second, func(s nodeproto.State) bool { return s.ClockReq > 0 }); s.Clock != nodeproto.ClockUnsynced {
@@ -80,7 +80,7 @@ func TestClockFromControllerGatesTimedPlay(t *testing.T) {
 		t.Errorf("state dated %d ms from the real time after the sync", d)
 	}
 
-	st := f.event("started", "s-1", 30*time.Second)
+	st := f.event("started", "s-1", 45*time.Second)
 	if d := st.At - slotAt; d < -50 || d > 50 {
 		t.Errorf("slot started %d ms from its time (event at %v)", d, time.UnixMilli(st.At))
 	}
@@ -101,5 +101,47 @@ func TestClockFromControllerGatesTimedPlay(t *testing.T) {
 			}
 		}
 		f.mu.Unlock()
+	}
+}
+
+// A command that arrives in the moment before the clock is synchronised (a
+// node that just restarted, its queued commands delivered before the
+// controller's time answer) is held and acted on once the clock is right,
+// at its play_at: it used to be refused at once.
+func TestCommandHeldUntilClockSynchronised(t *testing.T) {
+	f, cfg := newFixture(t)
+	cfg.ClockSources = []string{"controller"}
+	cfg.ClockOffset = -8760 * time.Hour
+	audio, media := opusTone(t, 0.4, 440)
+	f.mu.Lock()
+	f.files[media] = audio
+	f.mu.Unlock()
+
+	states := make(chan nodeproto.State, 100)
+	f.ctl.Subscribe("radio/v1/node/n1/state", 1, func(_ mqtt.Client, m mqtt.Message) {
+		var s nodeproto.State
+		if json.Unmarshal(m.Payload(), &s) == nil && s.Online {
+			states <- s
+		}
+	}).Wait()
+	defer runNode(t, cfg)()
+	first := waitFor(t, states, "a state asking the time", 20*time.Second, func(s nodeproto.State) bool { return s.ClockReq > 0 })
+	if first.Clock != nodeproto.ClockUnsynced {
+		t.Fatalf("state clock %q, want unsynced", first.Clock)
+	}
+	at := now() + 3000
+	c := nodeproto.Command{ID: "c-held", Type: "play", Node: "n1", Issued: now(), Expires: now() + 60_000,
+		Play: &nodeproto.Play{Media: media, Size: int64(len(audio)), PlayAt: at}}
+	f.publish("radio/v1/node/n1/cmd", false, f.sign("k1", f.priv, c))
+	time.Sleep(300 * time.Millisecond) // it arrives while the clock is still unsynchronised
+	answer := nodeproto.Command{ID: "t-held", Type: nodeproto.CmdTime, Node: "n1",
+		Issued: now(), Expires: now() + 60_000, Time: &nodeproto.TimeAnswer{Req: first.ClockReq}}
+	f.publish("radio/v1/node/n1/cmd", false, f.sign("k1", f.priv, answer))
+	if r := f.reply("c-held"); !r.OK {
+		t.Fatalf("a play that arrived just before the clock was synchronised: reply %+v, want accepted once it is", r)
+	}
+	st := f.event("started", "c-held", 10*time.Second)
+	if d := st.At - at; d < -50 || d > 50 {
+		t.Errorf("held play started %d ms from its play_at", d)
 	}
 }

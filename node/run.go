@@ -85,6 +85,7 @@ type agent struct {
 	clockSynced   bool         // as last seen by the loop
 	clockSyncedAt time.Time    // when it became synchronised, on the corrected clock
 	clockWarned   bool
+	held          []heldCommand                   // commands waiting for a synchronised clock (clock.go)
 	modem         atomic.Pointer[nodeproto.Modem] // health.go
 	sentModem     *nodeproto.Modem                // the one in the last State sent
 }
@@ -354,6 +355,9 @@ func (a *agent) handleCommand(payload []byte, node, zone string) {
 	if c.Type == nodeproto.CmdTime && node != "" && c.Node == node && c.Validate() == nil {
 		a.handleTime(&c) // it sets the clock the checks below need
 		return
+	}
+	if !a.clock.Synced() && c.Validate() == nil && a.hold(payload, node, zone) {
+		return // acted on once the clock is synchronised (clock.go)
 	}
 	if err := a.checkCommand(&c, node, zone, a.now()); err != nil {
 		a.reply(c.ID, err)
@@ -637,6 +641,7 @@ func (a *agent) tick(now time.Time) {
 	if a.clockTick() {
 		now = a.now() // the clock was just set: the time may have jumped
 	}
+	a.expireHeld()
 	a.healthTick()
 	a.runSlots(now)
 	a.checkStreams(now)
