@@ -48,12 +48,29 @@ func (db *DB) planOccurrences(ctx context.Context, schedule string, from time.Ti
 		return fmt.Errorf("registry: planning occurrences: %w", err)
 	}
 	defer tx.Rollback()
+	touched := map[string]bool{} // stations whose records change, for the cache
 	if all {
+		rows, err := tx.QueryContext(ctx, "SELECT DISTINCT station_id FROM occurrences WHERE schedule = ? AND at >= ?", schedule, from.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("registry: planning occurrences: %w", err)
+		}
+		for rows.Next() {
+			var st string
+			if err := rows.Scan(&st); err != nil {
+				rows.Close()
+				return fmt.Errorf("registry: planning occurrences: %w", err)
+			}
+			touched[st] = true
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("registry: planning occurrences: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM occurrences WHERE schedule = ? AND at >= ?", schedule, from.UnixMilli()); err != nil {
 			return fmt.Errorf("registry: planning occurrences: %w", err)
 		}
 	}
 	for _, g := range gone {
+		touched[g[0]] = true
 		if _, err := tx.ExecContext(ctx, "DELETE FROM occurrences WHERE station_id = ? AND id = ? AND schedule = ? AND at >= ?", g[0], g[1], schedule, from.UnixMilli()); err != nil {
 			return fmt.Errorf("registry: planning occurrences: %w", err)
 		}
@@ -70,6 +87,7 @@ func (db *DB) planOccurrences(ctx context.Context, schedule string, from time.Ti
 		if o.At.Before(from) {
 			continue
 		}
+		touched[o.Station] = true
 		nodes, _ := json.Marshal(o.Nodes)
 		var end int64
 		if !o.End.IsZero() {
@@ -83,6 +101,7 @@ func (db *DB) planOccurrences(ctx context.Context, schedule string, from time.Ti
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("registry: planning occurrences: %w", err)
 	}
+	db.occurrences.invalidate(touched)
 	return nil
 }
 
