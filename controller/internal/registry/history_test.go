@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,6 +101,9 @@ func TestDayOccurrencesFollowWrites(t *testing.T) {
 			return db.ReplanOccurrences(ctx, "st-a", h(8), []Occurrence{occ("st-a", "chieu", "Chiều (sửa)", h(17)), occ("st-a", "toi", "Tối", h(20))},
 				[][2]string{{"st-a", "sang"}})
 		}},
+		{"a passed bulletin left out of a plan of what comes", func() error {
+			return db.ReplanOccurrences(ctx, "st-b", h(12), nil, [][2]string{{"st-b", "trua"}})
+		}},
 		{"whole plan drops one", func() error {
 			return db.PlanOccurrences(ctx, "st-a", h(9), []Occurrence{occ("st-a", "toi", "Tối", h(20))})
 		}},
@@ -112,6 +116,28 @@ func TestDayOccurrencesFollowWrites(t *testing.T) {
 		{"prune", func() error { _, err := db.Prune(ctx, h(7), 10); return err }},
 	}
 	check("empty")
+	// Readers meanwhile (go test -race): what they load while a write
+	// commits must not stay in memory.
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := db.DayOccurrences(ctx, day); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	defer func() { close(done); readers.Wait() }()
 	for _, s := range steps {
 		if err := s.write(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)

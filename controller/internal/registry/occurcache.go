@@ -15,7 +15,8 @@ import (
 // cost more than the rest of the view. Only this package writes the
 // table. A write marks the stations it touched after it commits and the
 // next read loads just those again (the hourly extension of every
-// programme's records touches each station, a save one); a read that
+// programme's records mostly adds rows a week ahead, outside the day, and
+// a save touches one station); a read that
 // raced with a write does not keep what it read (gen), so the cache never
 // holds less than SQLite. The maps it hands out are never changed in
 // place (copy on write), so callers read them without a lock.
@@ -78,19 +79,34 @@ func (db *DB) DayOccurrences(ctx context.Context, day time.Time) (map[string][]O
 	return next, nil
 }
 
-// invalidate marks stations' records changed.
-func (c *occurrenceCache) invalidate(stations map[string]bool) {
-	if len(stations) == 0 {
+// touch is a recorded occurrence written or deleted: its station and time.
+type touch struct {
+	station string
+	at      time.Time
+}
+
+// invalidate marks the stations of the rows touched that fall in the day
+// held as changed. Any write also stops a load under way from being kept
+// (it may have read before the write, whatever day it reads).
+func (c *occurrenceCache) invalidate(touched []touch) {
+	if len(touched) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	if c.dirty == nil {
-		c.dirty = map[string]bool{}
+	if c.byStation == nil {
+		return
 	}
-	for s := range stations {
-		c.dirty[s] = true
+	end := c.day.Add(24 * time.Hour)
+	for _, t := range touched {
+		if t.at.Before(c.day) || !t.at.Before(end) {
+			continue // not in the day held
+		}
+		if c.dirty == nil {
+			c.dirty = map[string]bool{}
+		}
+		c.dirty[t.station] = true
 	}
 }
 
