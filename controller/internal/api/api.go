@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -600,16 +602,32 @@ func (a *API) credentialsChanged(ctx context.Context) {
 	}
 }
 
-// targetNodes lists the nodes a target covers.
+// targetNodes lists the nodes a target covers, through the programme's
+// one resolver (revoked nodes left out).
 func (a *API) targetNodes(ctx context.Context, t fleet.Target) ([]string, error) {
+	var station string
+	var target schedule.Target
 	if t.Node != "" {
-		return []string{t.Node}, nil
+		n, err := a.cfg.Registry.GetNode(ctx, t.Node)
+		if err != nil {
+			return nil, err
+		}
+		if n.Revoked {
+			return nil, errorf(http.StatusConflict, "speaker cluster %s is revoked: re-enable it (new secret) before changing its settings", t.Node)
+		}
+		station, target = n.StationID, schedule.Target{Kind: schedule.TargetNodes, IDs: []string{t.Node}}
+	} else {
+		z, err := a.cfg.Registry.GetZone(ctx, t.Zone)
+		if err != nil {
+			return nil, err
+		}
+		station, target = z.StationID, schedule.Target{Kind: schedule.TargetZone, IDs: []string{t.Zone}}
 	}
-	z, err := a.cfg.Registry.GetZone(ctx, t.Zone)
+	nodes, _, err := programme.ResolveNow(ctx, a.cfg.Registry, station, target)
 	if err != nil {
 		return nil, err
 	}
-	return z.Nodes, nil
+	return slices.Sorted(maps.Keys(nodes)), nil
 }
 
 // settle stores a setting as desired state of every node of the target and

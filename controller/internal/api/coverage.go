@@ -127,14 +127,6 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	zones, err := reg.ListZones(ctx)
-	if err != nil {
-		return err
-	}
-	mediaList, err := reg.ListMedia(ctx)
-	if err != nil {
-		return err
-	}
 	now := a.now()
 	local := now.In(schedule.Zone)
 	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, schedule.Zone)
@@ -145,30 +137,23 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 		}
 		cov.Stations = append(cov.Stations, StationCoverage{ID: st.ID, Name: st.Name, Kind: st.Kind, AreaID: st.AreaID, AreaName: areas[st.AreaID].Name})
 	}
+	// What was due comes from the history recorded when it was planned
+	// (as in the occurrence report), never from today's programme: a
+	// programme replaced or deleted since does not rewrite what aired.
+	due, err := reg.DayOccurrences(ctx, day)
+	if err != nil {
+		return err
+	}
 	failed := map[string]string{}
-	if relays(a.cfg.Schedules.Scheduler.Schedules()) { // the audit log is long: read it only for relays
+	if relays(cov.Stations, due, now) { // the audit log is long: read it only for relays
 		if failed, err = reg.RelayFailuresSince(ctx, day); err != nil {
 			return err
 		}
-	}
-	lengths := map[string]time.Duration{}
-	for _, m := range mediaList {
-		lengths[m.SHA256] = time.Duration(m.DurationMS) * time.Millisecond
-	}
-	durations := func(it schedule.Item) time.Duration { return lengths[it.Source.Media] }
-	type named struct {
-		name string
-		sch  *schedule.Schedule
-	}
-	programmes := map[string][]named{} // station -> its schedules
-	for name, sch := range a.cfg.Schedules.Scheduler.Schedules() {
-		programmes[sch.Station] = append(programmes[sch.Station], named{name, sch})
 	}
 
 	// Clusters and plays, station by station, from the registry's
 	// in-memory mirror: each node is looked up once, then read in place.
 	read := reg.ReadLive(day, func(lr registry.LiveReader) {
-		roster := programme.LiveRoster(lr, zones)
 		var views []registry.NodeView
 		for i := range cov.Stations {
 			s := &cov.Stations[i]
@@ -192,9 +177,7 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 					s.LastPlay = &t
 				}
 			}
-			for _, p := range programmes[s.ID] {
-				a.tallyPlays(s, p.name, p.sch, roster, lr, failed, durations, day, now)
-			}
+			tallyPlays(s, due[s.ID], lr, failed, now)
 		}
 	})
 	if !read {
@@ -243,27 +226,24 @@ func (a *API) coverage(w http.ResponseWriter, r *http.Request) error {
 	return json.NewEncoder(w).Encode(cov)
 }
 
-// tallyPlays counts today's node-occurrences of one programme of station s
-// due by now, and what became of them: the nodes and outcomes of the
-// occurrence report (programme.Resolve, programme.Outcome), read from the
-// registry's live mirror. failed holds the relay occurrences the
-// controller could not air.
-func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule, roster programme.Roster, lr registry.LiveReader,
-	failed map[string]string, durations func(schedule.Item) time.Duration, day, now time.Time) {
-	for _, o := range sch.Occurrences(day, now.Add(time.Nanosecond), durations) {
-		if !o.Item.Airs() || o.At.Before(a.cfg.Schedules.Scheduler.AiringSince(name, o.Item.ID)) {
-			continue // approved (or changed) after that time: it was never due
+// tallyPlays counts station s's node-occurrences due by now of today's
+// recorded occurrences (occ, in time order), and what became of them: the
+// nodes and outcomes of the occurrence report (the recorded nodes,
+// programme.Outcome), read from the registry's live mirror. failed holds
+// the relay occurrences the controller could not air.
+func tallyPlays(s *StationCoverage, occ []registry.Occurrence, lr registry.LiveReader, failed map[string]string, now time.Time) {
+	for _, h := range occ {
+		if h.At.After(now) {
+			break
 		}
-		targets, err := programme.Resolve(roster, sch.Station, o.Item.Target, o.At)
-		if err != nil {
-			continue // as in the report: a target that no longer resolves
-		}
-		id := o.ID()
-		for node := range targets {
-			v, _ := lr.View(node)
+		o := programme.Due(h)
+		for _, node := range h.Nodes {
+			var oc registry.PlayOutcome
+			if v, ok := lr.View(node); ok {
+				oc = v.Outcome(h.ID)
+			}
 			s.Due++
-			oc := v.Outcome(id)
-			switch programme.Outcome(programme.Record{PlayOutcome: oc}, o, failed[id], now).Status {
+			switch programme.Outcome(programme.Record{PlayOutcome: oc}, o, failed[h.ID], now).Status {
 			case programme.Unheard:
 				s.Unheard++
 			case programme.Played:
@@ -285,11 +265,15 @@ func (a *API) tallyPlays(s *StationCoverage, name string, sch *schedule.Schedule
 	}
 }
 
-// relays reports whether any programme relays a stream.
-func relays(all map[string]*schedule.Schedule) bool {
-	for _, sc := range all {
-		for i := range sc.Items {
-			if sc.Items[i].Source.Kind == schedule.SourceRelay {
+// relays reports whether any of stations' occurrences due by now relays a
+// stream.
+func relays(stations []StationCoverage, due map[string][]registry.Occurrence, now time.Time) bool {
+	for _, s := range stations {
+		for _, h := range due[s.ID] {
+			if h.At.After(now) {
+				break
+			}
+			if h.Source == schedule.SourceRelay {
 				return true
 			}
 		}

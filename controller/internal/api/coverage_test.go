@@ -18,7 +18,9 @@ func TestCoverage(t *testing.T) {
 	ctx := context.Background()
 	admin := e.tokenClient()
 	// Commune A: a 07:00 bulletin, approved, with no report: missed by now.
-	// Commune B: its 06:30 bulletin approved, and played to the end.
+	// Commune B: its 06:30 bulletin approved, and played to the end. Both
+	// approved at 06:00: what is due is recorded when planned.
+	e.clock.Add(-2 * time.Hour)
 	e.do(admin, "PUT", "/api/v1/schedules/st-a/bulletins/tin-a", map[string]any{"id": "tin-a", "title": "Tin A",
 		"source": map[string]any{"kind": "media", "media": shaA}, "target": map[string]any{"kind": "commune"},
 		"recurrence": map[string]any{"kind": "daily", "times": []string{"07:00"}}, "duration": "5m"})
@@ -27,6 +29,7 @@ func TestCoverage(t *testing.T) {
 			t.Fatalf("%s: %d %s", p, r.status, r.body)
 		}
 	}
+	e.clock.Add(2 * time.Hour)
 	at := time.Date(fixtureYear, 12, 1, 6, 30, 0, 0, time.FixedZone("ICT", 7*3600))
 	if _, err := e.reg.InsertPlayEvents(ctx, []registry.PlayEvent{
 		{NodeID: "n-b", Seq: 2, Type: "started", ItemID: y("tin-b-20261201-063000"), At: at},
@@ -211,10 +214,14 @@ func TestCoverageTargets(t *testing.T) {
 			t.Fatalf("approve %s: %d %s", id, r.status, r.body)
 		}
 	}
+	// Made and approved at 06:00 (what is due is recorded when planned),
+	// n-a3 revoked before.
+	e.clock.Add(-2 * time.Hour)
+	must(e.reg.RevokeNode(ctx, "n-a3"))
 	put("tin-xa", "07:00", map[string]any{"kind": "commune"})
 	put("tin-vung", "07:10", map[string]any{"kind": "zone", "ids": []string{"z-a"}})
 	put("tin-cum", "07:20", map[string]any{"kind": "nodes", "ids": []string{"n-a2", "n-a3"}})
-	must(e.reg.RevokeNode(ctx, "n-a3"))
+	e.clock.Add(2 * time.Hour)
 	at := time.Date(fixtureYear, 12, 1, 7, 10, 0, 0, time.FixedZone("ICT", 7*3600))
 	_, err := e.reg.InsertPlayEvents(ctx, []registry.PlayEvent{
 		{NodeID: "n-a2", Seq: 1, Type: "started", ItemID: y("tin-vung-20261201-071000"), At: at},

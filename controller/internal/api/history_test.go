@@ -11,8 +11,9 @@ import (
 	"github.com/communeradio/radio/controller/internal/schedule"
 )
 
-// What aired stays in the report and the week calendar, with its title,
-// after the programme is replaced by a whole-file put that drops it; the
+// What aired stays in the report, coverage's counts and the week
+// calendar, with its title, after the programme is replaced by a
+// whole-file put that drops it; the
 // calendar shows past occurrences as aired or missed, not as approved.
 func TestHistoryOutlivesProgramme(t *testing.T) {
 	e := newEnv(t) // 2026-12-01 08:00 in Vietnam
@@ -40,11 +41,32 @@ func TestHistoryOutlivesProgramme(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	coverage := func() AirCounts {
+		t.Helper()
+		var cov Coverage
+		get(t, e.do(admin, "GET", "/api/v1/coverage?area=a", nil), &cov)
+		for _, s := range cov.Stations {
+			if s.ID == "st-a" {
+				return s.AirCounts
+			}
+		}
+		t.Fatalf("no st-a in coverage: %+v", cov.Stations)
+		return AirCounts{}
+	}
+	before := coverage()
+	if want := (AirCounts{Due: 2, Aired: 1, Missed: 1, NotMeasured: 1}); before != want {
+		t.Errorf("coverage of st-a before the programme was replaced: %+v, want %+v", before, want)
+	}
+
 	// radioctl schedule put -force of an old file without either bulletin.
 	src := "station st-a\nbulletin khac\n    title Chương trình khác\n    source media " + shaA + "\n    target commune\n    status approved\n    daily 09:00\n    duration 5m\n"
 	req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/schedules/st-a?force=true", strings.NewReader(src))
 	if r := e.send(admin, req); r.status != 200 {
 		t.Fatalf("replacing the programme: %d %s", r.status, r.body)
+	}
+
+	if after := coverage(); after != before {
+		t.Errorf("coverage of st-a after the programme was replaced: %+v, want it unchanged: %+v", after, before)
 	}
 
 	var rows []OccurrenceRow

@@ -112,8 +112,7 @@ func (a *API) reportRows(r *http.Request, station string, from, to time.Time) ([
 	now := a.now()
 	out := []OccurrenceRow{}
 	for _, h := range due {
-		o := schedule.Occurrence{Item: &schedule.Item{ID: h.Item, Title: h.Title, Priority: h.Priority, Source: schedule.Source{Kind: h.Source}},
-			At: h.At.In(schedule.Zone), End: h.End}
+		o := programme.Due(h)
 		relayFailed, err := a.relayFailures(ctx, o)
 		if err != nil {
 			return nil, err

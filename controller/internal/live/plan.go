@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/fleet"
+	"github.com/communeradio/radio/controller/internal/programme"
 	"github.com/communeradio/radio/controller/internal/registry"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/scheduler"
@@ -87,85 +88,54 @@ func (m *Manager) resolve(ctx context.Context, r scheduler.Relay) (string, []Tar
 	return url, targets, err
 }
 
-// Targets resolves a programme target to session targets: each zone once
-// (its offset applied), and nodes that no chosen zone holds one by one, so
-// a station's relay is published once per zone, not once per node.
+// Targets resolves a programme target to session targets: the nodes come
+// from the programme's one resolver (programme.ResolveNow: revoked nodes
+// left out), then each chosen zone is sent to once (its offset applied)
+// and nodes that no chosen zone holds one by one, so a station's relay is
+// published once per zone, not once per node.
 func Targets(ctx context.Context, reg *registry.DB, station string, t schedule.Target) ([]Target, error) {
-	zones, err := reg.ListZones(ctx)
+	nodes, dir, err := programme.ResolveNow(ctx, reg, station, t)
 	if err != nil {
-		return nil, fmt.Errorf("live: zones: %w", err)
+		return nil, fmt.Errorf("live: %w", err)
 	}
-	byID := map[string]registry.Zone{}
-	for _, z := range zones {
-		byID[z.ID] = z
+	left := make(map[string]bool, len(nodes))
+	for n := range nodes {
+		left[n] = true
 	}
-	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	var out []Target
+	// The zones to send to: the target's own, or for a whole commune, the
+	// largest zones of the station first, each used if it holds a node not
+	// yet covered. A zone none of whose nodes is enrolled is left out.
+	var zones []registry.Zone
 	switch t.Kind {
 	case schedule.TargetZone:
 		for _, id := range t.IDs {
-			z, ok := byID[id]
-			if !ok || z.StationID != station {
-				return nil, fmt.Errorf("live: zone %s is not a zone of station %s", id, station)
-			}
-			out = append(out, Target{Target: fleet.Target{Zone: id}, Offset: ms(z.OffsetMS)})
-		}
-	case schedule.TargetNodes:
-		for _, id := range t.IDs {
-			n, err := reg.GetNode(ctx, id)
-			if err != nil || n.StationID != station {
-				return nil, fmt.Errorf("live: node %s is not a node of station %s", id, station)
-			}
-			out = append(out, Target{Target: fleet.Target{Node: id}})
+			z, _ := dir.Zone(id)
+			zones = append(zones, z)
 		}
 	case schedule.TargetCommune:
-		nodes, err := reg.ListNodes(ctx, station)
-		if err != nil {
-			return nil, fmt.Errorf("live: nodes of %s: %w", station, err)
+		zones = dir.StationZones(station)
+	}
+	var out []Target
+	for _, z := range zones {
+		covers := false
+		for _, n := range z.Nodes {
+			covers = covers || left[n]
 		}
-		left := map[string]bool{}
-		for _, n := range nodes {
-			if !n.Revoked {
-				left[n.ID] = true
-			}
+		if !covers {
+			continue
 		}
-		// Largest zones first; a zone is used if it holds a node not yet
-		// covered. Nodes then left are sent to one by one.
-		var own []registry.Zone
-		for _, z := range zones {
-			if z.StationID == station {
-				own = append(own, z)
-			}
+		for _, n := range z.Nodes {
+			delete(left, n)
 		}
-		sort.Slice(own, func(i, j int) bool {
-			if len(own[i].Nodes) != len(own[j].Nodes) {
-				return len(own[i].Nodes) > len(own[j].Nodes)
-			}
-			return own[i].ID < own[j].ID
-		})
-		for _, z := range own {
-			covers := false
-			for _, n := range z.Nodes {
-				covers = covers || left[n]
-			}
-			if !covers {
-				continue
-			}
-			for _, n := range z.Nodes {
-				delete(left, n)
-			}
-			out = append(out, Target{Target: fleet.Target{Zone: z.ID}, Offset: ms(z.OffsetMS)})
-		}
-		rest := make([]string, 0, len(left))
-		for n := range left {
-			rest = append(rest, n)
-		}
-		sort.Strings(rest)
-		for _, n := range rest {
-			out = append(out, Target{Target: fleet.Target{Node: n}})
-		}
-	default:
-		return nil, fmt.Errorf("live: unknown target kind %q", t.Kind)
+		out = append(out, Target{Target: fleet.Target{Zone: z.ID}, Offset: time.Duration(z.OffsetMS) * time.Millisecond})
+	}
+	rest := make([]string, 0, len(left))
+	for n := range left {
+		rest = append(rest, n)
+	}
+	sort.Strings(rest)
+	for _, n := range rest {
+		out = append(out, Target{Target: fleet.Target{Node: n}})
 	}
 	if len(out) == 0 {
 		return nil, ErrNoTargets

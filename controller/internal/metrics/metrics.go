@@ -9,7 +9,9 @@
 package metrics
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -163,6 +165,13 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach Flush, Hijack (the live
 // websocket) and deadlines of the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection to a handler that takes it over: the live
+// websocket (gorilla/websocket asks the writer itself, not through
+// Unwrap).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
 
 // Flush passes a streaming handler's flush on.
 func (w *statusWriter) Flush() {

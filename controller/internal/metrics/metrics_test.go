@@ -56,3 +56,34 @@ func scrapeText(t *testing.T, m *Metrics) string {
 	b, _ := io.ReadAll(rec.Body)
 	return string(b)
 }
+
+// A handler behind the timing wrapper can take the connection over (the
+// live websocket asks the writer for http.Hijacker itself).
+func TestHTTPLetsAHandlerHijack(t *testing.T) {
+	m := New(nil)
+	srv := httptest.NewServer(m.HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, ok := w.(http.Hijacker)
+		if !ok {
+			http.Error(w, "no hijacker", http.StatusInternalServerError)
+			return
+		}
+		conn, buf, err := h.Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhijacked")
+		buf.Flush()
+	})))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(b) != "hijacked" {
+		t.Errorf("behind the wrapper: %d %q, want 200 \"hijacked\"", resp.StatusCode, b)
+	}
+}

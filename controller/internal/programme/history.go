@@ -131,3 +131,10 @@ func (s *Store) Run(ctx context.Context) {
 		}
 	}
 }
+
+// Due is occurrence h as it was recorded, for Outcome: the occurrence
+// report and coverage both decide from it.
+func Due(h registry.Occurrence) schedule.Occurrence {
+	return schedule.Occurrence{Item: &schedule.Item{ID: h.Item, Title: h.Title, Priority: h.Priority, Source: schedule.Source{Kind: h.Source}},
+		At: h.At.In(schedule.Zone), End: h.End}
+}

@@ -3,6 +3,7 @@ package programme
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/communeradio/radio/controller/internal/registry"
@@ -10,9 +11,10 @@ import (
 )
 
 // Roster is what resolving a target reads of the fleet: a snapshot of the
-// registry (Load) for the scheduler and the occurrence report, the
-// registry's live mirror (LiveRoster) for coverage. Both answer the same
-// questions, so Resolve gives them the same nodes.
+// registry (Load, Directory). The scheduler, the history of what is due
+// (which the occurrence report and coverage count from), settings and
+// commands (ResolveNow) and live sessions and relays all resolve through
+// Resolve, so they agree on the nodes.
 type Roster interface {
 	// Node is a node's station and when it was enrolled; enrolled is false
 	// once it is revoked, ok false when there is no such node.
@@ -126,34 +128,32 @@ func (d *Directory) Resolve(station string, t schedule.Target, at time.Time) (ma
 	return Resolve(d, station, t, at)
 }
 
-// LiveRoster reads the registry's live mirror (inside registry.ReadLive)
-// and zones, for coverage.
-func LiveRoster(lr registry.LiveReader, zones []registry.Zone) Roster {
-	m := make(map[string]registry.Zone, len(zones))
-	for _, z := range zones {
-		m[z.ID] = z
+// StationZones are the zones of station, largest first (then by id).
+func (d *Directory) StationZones(station string) []registry.Zone {
+	var out []registry.Zone
+	for _, z := range d.zones {
+		if z.StationID == station {
+			out = append(out, z)
+		}
 	}
-	return liveRoster{lr, m}
+	sort.Slice(out, func(i, j int) bool {
+		if len(out[i].Nodes) != len(out[j].Nodes) {
+			return len(out[i].Nodes) > len(out[j].Nodes)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
 }
 
-type liveRoster struct {
-	lr    registry.LiveReader
-	zones map[string]registry.Zone
-}
-
-func (l liveRoster) Node(id string) (string, time.Time, bool, bool) {
-	v, ok := l.lr.View(id)
-	if !ok || v.Station() == "" {
-		return "", time.Time{}, false, false
+// ResolveNow resolves target t of station as the fleet stands now, for
+// what goes out at once (settings, commands, live sessions and relays):
+// the enrolled nodes it covers, revoked ones left out, with each node's
+// zone offset; and the snapshot it read, for grouping them by zone.
+func ResolveNow(ctx context.Context, reg *registry.DB, station string, t schedule.Target) (map[string]time.Duration, *Directory, error) {
+	d, err := Load(ctx, reg, []string{station})
+	if err != nil {
+		return nil, nil, err
 	}
-	return v.Station(), v.EnrolledAt(), v.Enrolled(), true
-}
-
-func (l liveRoster) StationNodes(station string, fn func(string)) {
-	l.lr.StationNodes(station, func(id string, _ registry.NodeView) { fn(id) })
-}
-
-func (l liveRoster) Zone(id string) (registry.Zone, bool) {
-	z, ok := l.zones[id]
-	return z, ok
+	nodes, err := d.Resolve(station, t, time.Time{})
+	return nodes, d, err
 }

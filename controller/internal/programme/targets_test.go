@@ -14,8 +14,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/schedule"
 )
 
-// The snapshot of the registry and its live mirror resolve a target to
-// the same nodes: revoked ones and ones enrolled after the occurrence are
+// The one resolver: revoked ones and ones enrolled after the occurrence are
 // left out; a zone or node of another station is an error.
 func TestResolve(t *testing.T) {
 	ctx := context.Background()
@@ -68,24 +67,12 @@ func TestResolve(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			zones, err := reg.ListZones(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
 			got, err := dir.Resolve("st-a", tc.target, tc.at)
-			var fromLive map[string]time.Duration
-			var liveErr error
-			reg.ReadLive(now, func(lr registry.LiveReader) {
-				fromLive, liveErr = Resolve(LiveRoster(lr, zones), "st-a", tc.target, tc.at)
-			})
-			if (err != nil) != tc.wantErr || (liveErr != nil) != tc.wantErr {
-				t.Fatalf("errors: snapshot %v, mirror %v; want an error: %v", err, liveErr, tc.wantErr)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("error %v; want an error: %v", err, tc.wantErr)
 			}
 			if d := cmp.Diff(tc.want, got); d != "" && !tc.wantErr {
 				t.Errorf("snapshot (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(tc.want, fromLive); d != "" && !tc.wantErr {
-				t.Errorf("live mirror (-want +got):\n%s", d)
 			}
 		})
 	}

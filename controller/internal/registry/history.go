@@ -48,14 +48,35 @@ func (db *DB) planOccurrences(ctx context.Context, schedule string, from time.Ti
 		return fmt.Errorf("registry: planning occurrences: %w", err)
 	}
 	defer tx.Rollback()
-	if all {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM occurrences WHERE schedule = ? AND at >= ?", schedule, from.UnixMilli()); err != nil {
+	// The rows that change, for the in-memory day (occurcache.go): what
+	// is deleted or written, not what is merely named (a bulletin that has
+	// passed is "gone" from a plan of what comes, but its row stays).
+	var touched []touch
+	del := func(q string, args ...any) error {
+		rows, err := tx.QueryContext(ctx, q+" RETURNING station_id, at", args...)
+		if err != nil {
 			return fmt.Errorf("registry: planning occurrences: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t touch
+			var at int64
+			if err := rows.Scan(&t.station, &at); err != nil {
+				return fmt.Errorf("registry: planning occurrences: %w", err)
+			}
+			t.at = time.UnixMilli(at)
+			touched = append(touched, t)
+		}
+		return rows.Err()
+	}
+	if all {
+		if err := del("DELETE FROM occurrences WHERE schedule = ? AND at >= ?", schedule, from.UnixMilli()); err != nil {
+			return err
 		}
 	}
 	for _, g := range gone {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM occurrences WHERE station_id = ? AND id = ? AND schedule = ? AND at >= ?", g[0], g[1], schedule, from.UnixMilli()); err != nil {
-			return fmt.Errorf("registry: planning occurrences: %w", err)
+		if err := del("DELETE FROM occurrences WHERE station_id = ? AND id = ? AND schedule = ? AND at >= ?", g[0], g[1], schedule, from.UnixMilli()); err != nil {
+			return err
 		}
 	}
 	st, err := tx.PrepareContext(ctx, `INSERT INTO occurrences(station_id, id, schedule, item_id, title, priority, source, target, at, end_at, nodes, planned_at)
@@ -70,6 +91,7 @@ func (db *DB) planOccurrences(ctx context.Context, schedule string, from time.Ti
 		if o.At.Before(from) {
 			continue
 		}
+		touched = append(touched, touch{o.Station, o.At})
 		nodes, _ := json.Marshal(o.Nodes)
 		var end int64
 		if !o.End.IsZero() {
@@ -83,6 +105,7 @@ func (db *DB) planOccurrences(ctx context.Context, schedule string, from time.Ti
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("registry: planning occurrences: %w", err)
 	}
+	db.occurrences.invalidate(touched)
 	return nil
 }
 

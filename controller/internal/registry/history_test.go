@@ -3,8 +3,11 @@ package registry
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // What is due before the plan's start stays as it was planned; from the
@@ -51,5 +54,94 @@ func TestOccurrenceHistoryKeepsThePast(t *testing.T) {
 	got, _ = db.ListOccurrences(ctx, nil, t0.Add(-time.Hour), t0.Add(24*time.Hour))
 	if st.Occurrences != 1 || len(got) != 1 || got[0].ID != "khac" {
 		t.Errorf("after pruning before 07:30: removed %d, left %+v; want sang removed, khac kept", st.Occurrences, got)
+	}
+}
+
+// The in-memory day of occurrences (DayOccurrences) says what SQLite says
+// after each kind of write: a whole plan, a row-by-row replan, another
+// station's plan, a plan replacing one that held another station, a prune.
+func TestDayOccurrencesFollowWrites(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "r.db"))
+	ctx := context.Background()
+	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	occ := func(station, id, title string, at time.Time) Occurrence {
+		return Occurrence{Station: station, ID: id, Schedule: station, Item: id, Title: title, Priority: "normal", Source: "media",
+			Target: "commune", At: at, Nodes: []string{"n-1"}, PlannedAt: day}
+	}
+	h := func(n int) time.Time { return day.Add(time.Duration(n) * time.Hour) }
+	check := func(step string) {
+		t.Helper()
+		got, err := db.DayOccurrences(ctx, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.ListOccurrences(ctx, nil, day, day.Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][]Occurrence{}
+		for _, o := range rows {
+			want[o.Station] = append(want[o.Station], o)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s: memory differs from SQLite (-sqlite +memory):\n%s", step, d)
+		}
+	}
+	steps := []struct {
+		name  string
+		write func() error
+	}{
+		{"first plan", func() error {
+			return db.PlanOccurrences(ctx, "st-a", h(0), []Occurrence{occ("st-a", "sang", "Sáng", h(6)), occ("st-a", "chieu", "Chiều", h(17))})
+		}},
+		{"another station", func() error {
+			return db.PlanOccurrences(ctx, "st-b", h(0), []Occurrence{occ("st-b", "trua", "Trưa", h(11))})
+		}},
+		{"replan row by row", func() error {
+			return db.ReplanOccurrences(ctx, "st-a", h(8), []Occurrence{occ("st-a", "chieu", "Chiều (sửa)", h(17)), occ("st-a", "toi", "Tối", h(20))},
+				[][2]string{{"st-a", "sang"}})
+		}},
+		{"a passed bulletin left out of a plan of what comes", func() error {
+			return db.ReplanOccurrences(ctx, "st-b", h(12), nil, [][2]string{{"st-b", "trua"}})
+		}},
+		{"whole plan drops one", func() error {
+			return db.PlanOccurrences(ctx, "st-a", h(9), []Occurrence{occ("st-a", "toi", "Tối", h(20))})
+		}},
+		{"programme moved to another station", func() error {
+			return db.PlanOccurrences(ctx, "st-b", h(10), []Occurrence{occ("st-c", "trua", "Trưa", h(12))})
+		}},
+		{"tomorrow only", func() error {
+			return db.PlanOccurrences(ctx, "st-d", h(10), []Occurrence{occ("st-d", "mai", "Mai", h(30))})
+		}},
+		{"prune", func() error { _, err := db.Prune(ctx, h(7), 10); return err }},
+	}
+	check("empty")
+	// Readers meanwhile (go test -race): what they load while a write
+	// commits must not stay in memory.
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := db.DayOccurrences(ctx, day); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	defer func() { close(done); readers.Wait() }()
+	for _, s := range steps {
+		if err := s.write(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		check(s.name)
 	}
 }

@@ -230,6 +230,7 @@ func (db *DB) liveEvents(evs []PlayEvent) {
 func (db *DB) ReloadLive(ctx context.Context) error {
 	db.areas.invalidate()
 	db.stations.invalidate()
+	db.occurrences.drop()
 	return db.loadLive(ctx)
 }
 

@@ -53,6 +53,8 @@ type DB struct {
 
 	areas    tableCache[Area]
 	stations tableCache[Station]
+	// occurrences holds a day of the recorded occurrences (occurcache.go).
+	occurrences occurrenceCache
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every

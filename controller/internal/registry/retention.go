@@ -55,6 +55,9 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time, batch int) (PruneStat
 		return st, err
 	}
 	st.Occurrences, err = db.pruneRowids(ctx, "occurrences", "at < ?", batch, cut)
+	if st.Occurrences > 0 {
+		db.occurrences.drop()
+	}
 	return st, err
 }
 
