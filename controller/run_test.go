@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -51,5 +53,29 @@ func TestFirstLoginRightAfterStart(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login as admin right after start: %s %s", resp.Status, b)
+	}
+}
+
+// Until the first administrator exists only the account routes wait (a
+// request that gives up first is never served): the rest of the API
+// answers.
+func TestOnlyAccountRoutesWaitForFirstAdmin(t *testing.T) {
+	never := make(chan struct{})
+	var served atomic.Bool
+	h := waitForAccounts(never, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served.Store(true) }))
+	for path, wantWait := range map[string]bool{
+		"/api/v1/health": false, "/api/v1/nodes/n1": false, "/api/v1/login": true, "/api/v1/me": true,
+		"/api/v1/me/password": true, "/api/v1/users": true, "/api/v1/users/u1/password": true, "/api/v1/usersx": false,
+	} {
+		served.Store(false)
+		ctx, cancel := context.WithCancel(context.Background())
+		if wantWait {
+			cancel() // the client gives up: a waiting route returns unserved
+		}
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, "GET", path, nil))
+		cancel()
+		if got := served.Load(); got == wantWait {
+			t.Errorf("%s: served %v before the first administrator existed, want %v", path, got, !wantWait)
+		}
 	}
 }
