@@ -61,6 +61,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Now = time.Now
 	}
 	log := cfg.Logger
+	began := cfg.Now()
 	if _, err := retention.CheckMonths(cfg.RetainMonths); err != nil {
 		return fmt.Errorf("controller: %w", err)
 	}
@@ -73,6 +74,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer reg.Close()
+	// Work of the start that the API need not wait for reports its
+	// failure here, and Run stops with it as it would have before
+	// answering.
+	failed := make(chan error, 2)
+	// The first administrator's password hash (PBKDF2, slow by design)
+	// is made while the rest starts; only the account routes wait for it.
+	adminReady, err := firstAdmin(ctx, reg, cfg.DataDir, log, failed)
+	if err != nil {
+		return err
+	}
+	defer func() { <-adminReady }() // before the registry closes
 	met := metrics.New(cfg.Now)
 	store, err := media.New(filepath.Join(cfg.DataDir, "media"), media.Options{MaxUpload: cfg.MaxUpload, Logger: log})
 	if err != nil {
@@ -106,10 +118,16 @@ func Run(ctx context.Context, cfg Config) error {
 	// The broker asks for a node's zones on every zone command it delivers
 	// (thousands at once for an emergency): answer from memory, reloaded
 	// whenever enrolment or zones change.
-	zones := &zoneCache{}
-	if err := zones.load(ctx, reg); err != nil {
-		return err
-	}
+	zones := &zoneCache{ready: make(chan struct{})}
+	go func() {
+		// Read while the rest starts; a node's zones are first asked for
+		// once it connects, and wait for this read.
+		if err := zones.load(ctx, reg); err != nil {
+			failed <- err
+		}
+		close(zones.ready)
+	}()
+	defer func() { <-zones.ready }()
 	if brokerURL == "" {
 		onCreds = coalesce(func(ctx context.Context) {
 			if err := zones.load(ctx, reg); err != nil {
@@ -200,10 +218,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// Desired state: one publisher, in the background, only where it changed.
 	pub := desired.New(desired.Config{Registry: reg, Fleet: fl, Keys: sig.Keys, Logger: log, Now: cfg.Now, Retained: embedded == nil,
 		Published: met.DesiredPublished})
-	if err := pub.Start(ctx); err != nil {
-		return err
-	}
-	go pub.Run(ctx)
+	pub.Start(ctx)
 	if cfg.desiredDone != nil {
 		go func() { pub.Wait(); cfg.desiredDone() }()
 	}
@@ -235,10 +250,6 @@ func Run(ctx context.Context, cfg Config) error {
 	schedules.LoadAll(ctx)
 	go schedules.Run(ctx) // what is due, recorded ahead: reports read history from there
 	sched.ReportDowntime(ctx, cfg.Now())
-	// The first plan, like every later one, is made in the background
-	// (Run plans at once), and hands the publisher what changed: the API
-	// answers meanwhile.
-	go sched.Run(ctx)
 
 	// Retention and backups take turns: no recording goes while a backup
 	// copies the recordings.
@@ -248,7 +259,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	go sweeper.Run(ctx)
 	makeBackup := func(ctx context.Context, w io.Writer) (backup.Manifest, error) {
 		dataLock.Lock()
 		defer dataLock.Unlock()
@@ -256,9 +266,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	if err := firstToken(ctx, reg, cfg.DataDir, log); err != nil {
-		return err
-	}
-	if err := firstAdmin(ctx, reg, cfg.DataDir, log); err != nil {
 		return err
 	}
 	var disconnect func(string)
@@ -284,7 +291,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("controller: http: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", h)
+	mux.Handle("/api/", waitForAccounts(adminReady, h))
 	mux.Handle("/", web.Handler())
 	srv := &http.Server{Handler: met.HTTP(mux), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf}
 	metricsURL := serveMetrics(ctx, cfg.MetricsAddr, met, log)
@@ -296,7 +303,16 @@ func Run(ctx context.Context, cfg Config) error {
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	log.Info("controller ready", "http", scheme+"://"+ln.Addr().String(), "web_app", scheme+"://"+ln.Addr().String()+"/", "broker", brokerURL, "metrics", metricsURL, "key", sig.Key().ID)
+	// The first plan, like every later one, is made in the background
+	// (Run plans at once), and hands the publisher what changed, which
+	// publishes it; both start once the API listens, so that their CPU
+	// (a national programme's plan, a first start's 100,000 desired
+	// states) comes after the API's first answers, not before.
+	go sched.Run(ctx)
+	go pub.Run(ctx)
+	go sweeper.Run(ctx)
+	log.Info("controller ready", "http", scheme+"://"+ln.Addr().String(), "web_app", scheme+"://"+ln.Addr().String()+"/", "broker", brokerURL, "metrics", metricsURL, "key", sig.Key().ID,
+		"start_took", cfg.Now().Sub(began).Round(time.Millisecond))
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String(), strings.TrimPrefix(brokerURL, "tcp://"))
 	}
@@ -304,6 +320,8 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		return fmt.Errorf("controller: http: %w", err)
+	case err := <-failed:
+		return err
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -356,18 +374,51 @@ func firstToken(ctx context.Context, reg *registry.DB, dir string, log *slog.Log
 }
 
 // firstAdmin creates the web UI's administrator account "admin" at first
-// start, prints its password and saves it (owner-only) in the data directory.
-func firstAdmin(ctx context.Context, reg *registry.DB, dir string, log *slog.Logger) error {
-	pw, err := api.CreateFirstAdmin(ctx, reg)
+// start, prints its password and saves it (owner-only) in the data
+// directory. The password is chosen and saved at once; its hash and the
+// account are made in the background (the hash takes 600,000 rounds of
+// PBKDF2 by design), and the returned channel closes once the account
+// exists (at once when there was one already). A failure is sent on failed.
+func firstAdmin(ctx context.Context, reg *registry.DB, dir string, log *slog.Logger, failed chan<- error) (<-chan struct{}, error) {
+	ready := make(chan struct{})
+	pw, create, err := api.FirstAdmin(ctx, reg)
 	if err != nil || pw == "" {
-		return err
+		close(ready)
+		return ready, err
 	}
 	path := filepath.Join(dir, "admin.password")
 	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
-		return err
+		return nil, err
 	}
-	log.Info("first start: created the web administrator account; log in as admin and change the password", "user", "admin", "password", pw, "saved_in", path)
-	return nil
+	go func() {
+		defer close(ready)
+		// A stop right after the first start still makes the account
+		// whose password was saved (Run waits for it).
+		if err := create(context.WithoutCancel(ctx)); err != nil {
+			failed <- fmt.Errorf("controller: first administrator: %w", err)
+			return
+		}
+		log.Info("first start: created the web administrator account; log in as admin and change the password", "user", "admin", "password", pw, "saved_in", path)
+	}()
+	return ready, nil
+}
+
+// waitForAccounts holds requests that read or change user accounts (log
+// in, users, me) until the first administrator exists: the rest of the
+// API answers meanwhile.
+func waitForAccounts(ready <-chan struct{}, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case p == "/api/v1/login", p == "/api/v1/me", strings.HasPrefix(p, "/api/v1/me/"),
+			p == "/api/v1/users", strings.HasPrefix(p, "/api/v1/users/"):
+			select {
+			case <-ready:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func loadOrCreateSecret(path string) (string, error) {
@@ -470,7 +521,8 @@ func waitReloaded(ctx context.Context, brokerURL, probe string, hup func() error
 
 // zoneCache maps each node to its zones.
 type zoneCache struct {
-	loading sync.Mutex // one load at a time, so an older read never lands last
+	ready   chan struct{} // closed after the first load
+	loading sync.Mutex    // one load at a time, so an older read never lands last
 	mu      sync.RWMutex
 	m       map[string][]string
 }
@@ -495,6 +547,7 @@ func (z *zoneCache) load(ctx context.Context, reg *registry.DB) error {
 }
 
 func (z *zoneCache) get(node string) []string {
+	<-z.ready
 	z.mu.RLock()
 	defer z.mu.RUnlock()
 	return z.m[node]

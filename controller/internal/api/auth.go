@@ -586,21 +586,23 @@ func passwordFor(given string) (pw, hash string, err error) {
 	return pw, hash, err
 }
 
-// CreateFirstAdmin makes the administrator account "admin" when there is no
-// user yet and returns its password (empty if users exist).
-func CreateFirstAdmin(ctx context.Context, reg *registry.DB) (string, error) {
+// FirstAdmin returns, when there is no user yet, the password of the
+// administrator account "admin" to be made and the function that makes
+// it ("" and nil when there is a user). Hashing the password takes a
+// noticeable time by design (PBKDF2, 600,000 rounds): the controller
+// saves the password at once and makes the account while it starts.
+func FirstAdmin(ctx context.Context, reg *registry.DB) (string, func(context.Context) error, error) {
 	n, err := reg.CountUsers(ctx)
 	if err != nil || n > 0 {
-		return "", err
+		return "", nil, err
 	}
 	pw := NewPassword()
-	h, err := HashPassword(pw)
-	if err != nil {
-		return "", err
-	}
-	u := registry.User{ID: "u-admin", Username: "admin", Name: "Quản trị viên", Role: registry.RoleAdmin}
-	if err := reg.CreateUser(ctx, u, h); err != nil {
-		return "", err
-	}
-	return pw, nil
+	return pw, func(ctx context.Context) error {
+		h, err := HashPassword(pw)
+		if err != nil {
+			return err
+		}
+		u := registry.User{ID: "u-admin", Username: "admin", Name: "Quản trị viên", Role: registry.RoleAdmin}
+		return reg.CreateUser(ctx, u, h)
+	}, nil
 }

@@ -86,7 +86,10 @@ type Publisher struct {
 	busy   int
 	// planned is closed by the scheduler's first Hand: before it, a node's
 	// desired state would go out without its slots.
-	planned     chan struct{}
+	planned chan struct{}
+	// loaded is closed once Start has read what each node holds: before
+	// it, every node would look new and be sent its state again.
+	loaded      chan struct{}
 	plannedOnce sync.Once
 }
 
@@ -108,16 +111,39 @@ func New(cfg Config) *Publisher {
 		cfg.Keys = func() []nodeproto.Key { return nil }
 	}
 	p := &Publisher{cfg: cfg, log: cfg.Logger, plans: map[string]Plan{}, sent: map[string]string{},
-		queued: map[string]bool{}, force: map[string]bool{}, wake: make(chan struct{}, 1), planned: make(chan struct{})}
+		queued: map[string]bool{}, force: map[string]bool{}, wake: make(chan struct{}, 1), planned: make(chan struct{}), loaded: make(chan struct{})}
 	p.idle = sync.NewCond(&p.mu)
 	return p
 }
 
-// Start reads what was last published to each node and queues every node,
-// to be published in the background by Run where its desired state
-// changed or the node may not hold it. It reads the registry once and
-// returns.
-func (p *Publisher) Start(ctx context.Context) error {
+// Start reads, in the background, what was last published to each node
+// and queues every node, to be published by Run where its desired state
+// changed or the node may not hold it. It returns at once: for a country's
+// 100,000 nodes the read takes a good part of a second of CPU, and the
+// API answers meanwhile; publishing (Run, Publish) waits for it. A failed
+// read is logged and tried again every 5 s until ctx ends.
+func (p *Publisher) Start(ctx context.Context) {
+	go func() {
+		for {
+			err := p.load(ctx)
+			if err == nil {
+				close(p.loaded)
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.Error("desired state: reading what each node holds; trying again in 5 s", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}()
+}
+
+func (p *Publisher) load(ctx context.Context) error {
 	syncs, err := p.cfg.Registry.DesiredSyncs(ctx)
 	if err != nil {
 		return err
@@ -169,9 +195,10 @@ func (p *Publisher) enqueue(node string, force bool) {
 	}
 }
 
-// Wait returns once nothing is queued or being published (for tests and
-// benchmarks).
+// Wait returns once Start has read what nodes hold and nothing is queued
+// or being published (for tests and benchmarks).
 func (p *Publisher) Wait() {
+	<-p.loaded
 	p.mu.Lock()
 	for len(p.queue) > 0 || p.busy > 0 {
 		p.idle.Wait()
@@ -183,10 +210,8 @@ func (p *Publisher) Wait() {
 // until ctx ends. A node whose publish failed is queued again after a
 // while.
 func (p *Publisher) Run(ctx context.Context) {
-	select {
-	case <-ctx.Done():
+	if p.ready(ctx) != nil {
 		return
-	case <-p.planned:
 	}
 	sem := make(chan struct{}, p.cfg.Workers)
 	pace := time.NewTicker(p.cfg.Pace)
@@ -236,6 +261,18 @@ func (p *Publisher) Run(ctx context.Context) {
 	}
 }
 
+// ready waits for the first plan and for Start's read of what nodes hold.
+func (p *Publisher) ready(ctx context.Context) error {
+	for _, c := range []chan struct{}{p.planned, p.loaded} {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c:
+		}
+	}
+	return nil
+}
+
 func (p *Publisher) done() {
 	p.mu.Lock()
 	p.busy--
@@ -282,10 +319,8 @@ func (p *Publisher) PublishNodes(ctx context.Context, nodes ...string) error {
 }
 
 func (p *Publisher) publish(ctx context.Context, node string, force bool) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.planned:
+	if err := p.ready(ctx); err != nil {
+		return err
 	}
 	mu, _ := p.locks.LoadOrStore(node, new(sync.Mutex))
 	mu.(*sync.Mutex).Lock()

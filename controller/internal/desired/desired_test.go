@@ -63,11 +63,9 @@ func (s *sender) counts() (sent, held map[string]int) {
 func start(t *testing.T, reg *registry.DB, s *sender) *Publisher {
 	t.Helper()
 	p := New(Config{Registry: reg, Fleet: s, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := p.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	p.Start(ctx)
 	go p.Run(ctx)
 	return p
 }

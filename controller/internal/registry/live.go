@@ -95,42 +95,42 @@ func (n *liveNode) prune(now time.Time) {
 	}
 }
 
-// loadLive fills the mirror from the database.
+// loadLive fills the mirror from the database: the nodes and their
+// reported state in one query (node_state rows belong to a node: a
+// foreign key), into maps made to size, since it runs at every start
+// before the API answers (a country: 100,000 nodes).
 func (db *DB) loadLive(ctx context.Context) error {
-	l := &live{nodes: map[string]*liveNode{}, byStation: map[string]map[string]*liveNode{}}
-	rows, err := db.w.QueryContext(ctx, "SELECT id, station_id, revoked, created_at FROM nodes")
+	var count int
+	if err := db.w.QueryRowContext(ctx, "SELECT count(*) FROM nodes").Scan(&count); err != nil {
+		return fmt.Errorf("registry: counting nodes: %w", err)
+	}
+	l := &live{nodes: make(map[string]*liveNode, count), byStation: map[string]map[string]*liveNode{}}
+	rows, err := db.w.QueryContext(ctx, `SELECT n.id, n.station_id, n.revoked, n.created_at,
+		s.node_id IS NOT NULL, coalesce(s.online, 0), coalesce(s.updated_at, 0), `+noSoundSQL+`
+		FROM nodes n LEFT JOIN node_state s ON s.node_id = n.id`)
 	if err != nil {
 		return fmt.Errorf("registry: loading nodes: %w", err)
 	}
 	for rows.Next() {
 		var id, st string
-		var revoked bool
-		var created int64
-		if err := rows.Scan(&id, &st, &revoked, &created); err != nil {
+		var revoked, reported, online, noSound bool
+		var created, at int64
+		if err := rows.Scan(&id, &st, &revoked, &created, &reported, &online, &at, &noSound); err != nil {
 			rows.Close()
-			return err
+			return fmt.Errorf("registry: loading nodes: %w", err)
 		}
 		n := l.node(id)
 		l.setStation(id, n, st)
 		n.enrolled, n.since = !revoked, fromMS(created)
-	}
-	rows.Close()
-	rows, err = db.w.QueryContext(ctx, "SELECT node_id, online, updated_at, "+noSoundSQL+" FROM node_state")
-	if err != nil {
-		return fmt.Errorf("registry: loading node states: %w", err)
-	}
-	for rows.Next() {
-		var id string
-		var online, noSound bool
-		var at int64
-		if err := rows.Scan(&id, &online, &at, &noSound); err != nil {
-			rows.Close()
-			return err
+		if reported {
+			n.Online, n.UpdatedAt, n.NoSound, n.reported = online, fromMS(at), noSound, true
 		}
-		n := l.node(id)
-		n.Online, n.UpdatedAt, n.NoSound, n.reported = online, fromMS(at), noSound, true
 	}
+	err = rows.Err()
 	rows.Close()
+	if err != nil {
+		return fmt.Errorf("registry: loading nodes: %w", err)
+	}
 	last, err := db.sqlLastPlays(ctx, nil, db.w)
 	if err != nil {
 		return err
