@@ -20,7 +20,15 @@ type silentOut struct {
 	once sync.Once
 	done int64 // samples handed to the mixer
 	buf  []int16
+	// The wall clock at elapsed anchorAt: samples are dated from here on the
+	// monotonic clock, so that a pull preempted between its two clock reads
+	// does not shift them; a step of the wall clock (NTP, a correction)
+	// beyond stepTolerance re-anchors.
+	anchor   time.Time
+	anchorAt time.Duration
 }
+
+const stepTolerance = 50 * time.Millisecond
 
 func (s *silentOut) Close() error {
 	s.once.Do(func() { close(s.stop) })
@@ -53,6 +61,11 @@ func newSilent() *silentOut {
 // the sample at elapsed is heard at wall, those after it later.
 func (s *silentOut) pull(p *Player, wall time.Time, elapsed time.Duration) {
 	wall = wall.Round(0) // a date: compared by wall time, not a monotonic reading an NTP step leaves alone
+	predicted := s.anchor.Add(elapsed - s.anchorAt)
+	if s.anchor.IsZero() || wall.Sub(predicted).Abs() > stepTolerance {
+		s.anchor, s.anchorAt, predicted = wall, elapsed, wall
+	}
+	wall = predicted
 	heard := int64(elapsed.Seconds() * Rate)
 	due := heard + Rate/100
 	for s.done < due {
