@@ -195,6 +195,16 @@ func listenRelay(t *testing.T, ctl *controller, cfgPath, zone string) *relayTime
 			tl.bad = append(tl.bad, "packet: "+err.Error())
 			return
 		}
+		// A session's first packets come once more for nodes whose
+		// subscription came late (PROTOCOL.md §10): the same packet.
+		for _, q := range tl.packets {
+			if q.Session == p.Session && q.Seq == p.Seq {
+				if q.Pos != p.Pos || len(q.Frames) != len(p.Frames) || q.Last != p.Last {
+					tl.bad = append(tl.bad, fmt.Sprintf("packet %d of %s sent twice with different content", p.Seq, p.Session))
+				}
+				return
+			}
+		}
 		tl.packets = append(tl.packets, relayPacket{StreamPacket: p, At: at})
 	})
 	return tl

@@ -257,15 +257,25 @@ func brokerTLS(cfg Config) (*tls.Config, error) {
 // snapshot the agent publishes, never from the agent's own state.
 func (a *agent) subscriptions() []string {
 	t := []string{}
-	for _, leaf := range []string{nodeproto.LeafDesired, nodeproto.LeafCmd, nodeproto.LeafChunk, nodeproto.LeafAck} {
+	// The stream topics are wanted from the connect on, not from a session's
+	// command: packets published before a subscription is in place are lost
+	// (QoS 0), and a session's first ones leave the controller within
+	// milliseconds of its command (PROTOCOL.md §10, rule 1).
+	for _, leaf := range []string{nodeproto.LeafDesired, nodeproto.LeafCmd, nodeproto.LeafChunk, nodeproto.LeafAck, nodeproto.LeafStream} {
 		t = append(t, nodeproto.NodeTopic(a.cfg.ID, leaf))
 	}
 	if zs := a.zoneSnap.Load(); zs != nil {
 		for _, z := range *zs {
-			t = append(t, nodeproto.ZoneCmdTopic(z), nodeproto.ZoneChunkTopic(z))
+			t = append(t, nodeproto.ZoneCmdTopic(z), nodeproto.ZoneChunkTopic(z), nodeproto.ZoneStreamTopic(z))
 		}
 	}
-	return append(t, a.streamTopics()...)
+	// A session whose zone the node has since left still plays to its end.
+	for _, st := range a.streamTopics() {
+		if !slices.Contains(t, st) {
+			t = append(t, st)
+		}
+	}
+	return t
 }
 
 func (a *agent) snapZones() {

@@ -208,13 +208,16 @@ func TestLiveSessionGapsAndAlignment(t *testing.T) {
 	const length = nPackets * per * frameMS
 	startAt := now() + 3000
 	session := "live-gaps"
+	// The zone's stream topic is held from the connect on, before any
+	// session: a session's first packets follow its command within
+	// milliseconds (PROTOCOL.md §10, rule 1).
+	topic := nodeproto.ZoneStreamTopic("z1")
+	f.subscribed("n1", topic, true)
 	c1 := streamCmd("c-live-1", "z1", true, liveSession(session, startAt))
 	f.publish(nodeproto.ZoneCmdTopic("z1"), false, f.sign("k1", f.priv, c1))
 	if r := f.reply("c-live-1"); !r.OK {
 		t.Fatalf("stream refused: %+v", r)
 	}
-	topic := nodeproto.ZoneStreamTopic("z1")
-	f.subscribed("n1", topic, true)
 
 	_, forger, _ := ed25519.GenerateKey(nil)
 	pkts := packets(t, f.priv, session, frames, per, true)
@@ -311,7 +314,7 @@ func TestLiveSessionGapsAndAlignment(t *testing.T) {
 	}
 
 	// The repeat changed nothing on n1: one start, one end.
-	f.subscribed("n1", topic, false) // unsubscribed once the session ended
+	f.subscribed("n1", topic, true) // the zone's stream topic stays held for the next session
 	select {
 	case e := <-f.events:
 		t.Errorf("n1 reported more: %+v", e)
@@ -385,7 +388,7 @@ func TestLiveSessionEnds(t *testing.T) {
 				(e.Gaps < 1 || e.Gaps > 2 || e.GapMS < e.PlayedMS-sent-20 || e.GapMS > e.PlayedMS-20) {
 				t.Errorf("lost stream: played %d ms with %d gaps of %d ms; want all but the %d ms sent as a hole", e.PlayedMS, e.Gaps, e.GapMS, sent)
 			}
-			f.subscribed("n1", topic, false)
+			f.subscribed("n1", topic, true) // its own or its zone's: held for the next session
 		})
 	}
 }

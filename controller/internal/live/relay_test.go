@@ -231,3 +231,46 @@ func TestRelayUnreachableUpstream(t *testing.T) {
 		t.Fatal("the dead relay was not recorded as failed")
 	}
 }
+
+// The packets of a session's first replayAfter go out once more then, for
+// nodes whose subscription came in after them; later packets go out once.
+func TestFirstPacketsSentAgain(t *testing.T) {
+	m, ff, _, pub := testManager(t)
+	s, err := m.Open(context.Background(), Spec{ID: "live-first", Source: "live:an",
+		Targets: []Target{{Target: fleet.Target{Zone: "z1"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := []byte{0xfc, 1, 2}
+	for i := range 3 * framesPerPacket {
+		if err := s.Write(uint64(i)*nodeproto.StreamSamplesPerFrame, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int { ff.mu.Lock(); defer ff.mu.Unlock(); return len(ff.packets["zone:z1"]) }
+	for deadline := time.Now().Add(10 * time.Second); count() < 6 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
+	for i := range framesPerPacket {
+		if err := s.Write(uint64(3*framesPerPacket+i)*nodeproto.StreamSamplesPerFrame, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.End("test")
+	ff.mu.Lock()
+	got := decode(t, pub, ff.packets["zone:z1"])
+	ff.mu.Unlock()
+	var seqs []uint32
+	for _, p := range got {
+		seqs = append(seqs, p.Seq)
+	}
+	// 0, 1, 2 sent, then again; 3 (the fourth packet) and 4 (the last, empty) once.
+	want := []uint32{0, 1, 2, 0, 1, 2, 3, 4}
+	if len(seqs) != len(want) {
+		t.Fatalf("packets sent in the order %v, want %v", seqs, want)
+	}
+	for i := range want {
+		if seqs[i] != want[i] {
+			t.Fatalf("packets sent in the order %v, want %v", seqs, want)
+		}
+	}
+}

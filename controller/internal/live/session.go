@@ -221,7 +221,20 @@ type Session struct {
 	gaps    int
 	gapDur  time.Duration
 	packets int
+	early   [][]byte // signed packets sent before the replay, kept for it
+	replay  bool     // the early packets went out again: keep no more
 }
+
+// A node that subscribes to a stream topic only when the session's command
+// reaches it misses the packets published meanwhile, and a session's
+// first packets leave within milliseconds of its command (a browser's
+// first chunk carries a few hundred ms of audio). So the packets sent in
+// the first replayAfter go out once more then, at most replayMax of them;
+// a node that has them drops the copies as duplicates (PROTOCOL.md §10).
+const (
+	replayAfter = 300 * time.Millisecond
+	replayMax   = 20
+)
 
 // samplesPerPacket: the controller sends 100 ms packets (5 frames of 20 ms).
 const framesPerPacket = 5
@@ -336,13 +349,35 @@ func (s *Session) repeat() {
 	defer s.m.wg.Done()
 	t := time.NewTicker(s.m.cfg.RepeatEvery)
 	defer t.Stop()
+	r := time.NewTimer(replayAfter)
+	defer r.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-r.C:
+			s.replayEarly()
 		case <-t.C:
 			if err := s.sendCommands(context.Background()); err != nil {
 				s.log.Warn("repeating the stream command", "err", err)
+			}
+		}
+	}
+}
+
+// replayEarly publishes the packets sent so far once more (see replayAfter).
+func (s *Session) replayEarly() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	early := s.early
+	s.early, s.replay = nil, true
+	if s.done {
+		return
+	}
+	for _, b := range early {
+		for _, t := range s.spec.Targets {
+			if err := s.m.cfg.Fleet.PublishStream(t.Target, b); err != nil {
+				s.log.Warn("sending the first packets again", "err", err)
 			}
 		}
 	}
@@ -418,6 +453,9 @@ func (s *Session) flush(last bool) error {
 	}
 	s.seq++
 	s.packets++
+	if !s.replay && len(s.early) < replayMax {
+		s.early = append(s.early, b)
+	}
 	var errs []error
 	for _, t := range s.spec.Targets {
 		if err := s.m.cfg.Fleet.PublishStream(t.Target, b); err != nil {
