@@ -356,7 +356,7 @@ func (a *API) renameMedia(w http.ResponseWriter, r *http.Request) error {
 // MediaUse is something that needs a recording: a bulletin of a
 // programme, or a command that has not expired yet.
 type MediaUse struct {
-	Kind        string    `json:"kind"`           // "bulletin", "programme" (a file that does not load) or "command"
+	Kind        string    `json:"kind"`           // "bulletin", "programme" (a file that does not load), "warning" (active) or "command"
 	Area        string    `json:"area,omitempty"` // the area it belongs to
 	Schedule    string    `json:"schedule,omitempty"`
 	Station     string    `json:"station,omitempty"`
@@ -364,6 +364,7 @@ type MediaUse struct {
 	Bulletin    string    `json:"bulletin,omitempty"`
 	Title       string    `json:"title,omitempty"`
 	Command     string    `json:"command,omitempty"`
+	Warning     string    `json:"warning,omitempty"`
 	Target      string    `json:"target,omitempty"`
 	TargetName  string    `json:"target_name,omitempty"`
 	PlayAt      time.Time `json:"play_at,omitzero"`
@@ -371,6 +372,9 @@ type MediaUse struct {
 }
 
 func (u MediaUse) String() string {
+	if u.Kind == "warning" {
+		return fmt.Sprintf("the emergency warning %q (active until %s)", orID(u.Title, u.Warning), u.Expires.In(schedule.Zone).Format("15:04 02/01/2006"))
+	}
 	if u.Kind == "command" {
 		return fmt.Sprintf("the command %s to %s (until %s)", u.Command, orID(u.TargetName, u.Target), u.Expires.In(schedule.Zone).Format("15:04 02/01/2006"))
 	}
@@ -445,12 +449,36 @@ func (a *API) mediaUses(ctx context.Context, sha string) ([]MediaUse, error) {
 			}
 		}
 	}
+	// An active warning is named once per commune it reaches, not as its
+	// play command to each node; it keeps its recording until it ends,
+	// even past its commands' life.
+	ws, err := a.cfg.Registry.ListWarnings(ctx, 1000, registry.WarningActive)
+	if err != nil {
+		return nil, err
+	}
+	warned := map[string]bool{} // command ids of those warnings
+	for _, w := range ws {
+		if w.Media != sha {
+			continue
+		}
+		if w, err = a.cfg.Registry.GetWarning(ctx, w.ID); err != nil {
+			return nil, err
+		}
+		areas := map[string]bool{}
+		for _, t := range w.Targets {
+			warned[t.Command] = true
+			if !areas[t.Area] {
+				areas[t.Area] = true
+				out = append(out, MediaUse{Kind: "warning", Area: t.Area, Warning: w.ID, Title: w.Title, Expires: w.ExpiresAt})
+			}
+		}
+	}
 	cmds, err := a.cfg.Registry.CommandsSince(ctx, a.now())
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range cmds {
-		if c.Media != sha {
+		if c.Media != sha || warned[c.ID] {
 			continue
 		}
 		u := MediaUse{Kind: "command", Command: c.ID, Target: c.Target, PlayAt: c.PlayAt, Expires: c.ExpiresAt}

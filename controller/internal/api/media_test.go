@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -133,6 +134,44 @@ func TestMediaDeleteRefusedWhileACommandNeedsIt(t *testing.T) {
 	e.clock.Add(11 * time.Minute)
 	if r := e.do(oa, "DELETE", "/api/v1/media/"+shaA, nil); r.status != http.StatusOK {
 		t.Errorf("delete after the command expired: %d %s", r.status, r.body)
+	}
+}
+
+// An active emergency warning keeps its recording for as long as it is
+// active, past its play commands' life: the refusal names the warning once
+// (not its command to each node). Once it has ended the recording can go.
+func TestMediaDeleteRefusedWhileAWarningIsActive(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := e.clock.Now()
+	var targets []registry.WarningTarget
+	for i, n := range []string{"n-a1", "n-a2"} {
+		id := fmt.Sprintf("c-warn-%d", i)
+		if err := e.reg.InsertCommand(ctx, registry.Command{ID: id, Type: "play", Target: "node:" + n, Media: shaA,
+			IssuedAt: now, ExpiresAt: now.Add(time.Hour), Body: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, registry.WarningTarget{Node: n, Area: "a", Command: id})
+	}
+	if err := e.reg.InsertWarning(ctx, registry.Warning{ID: "w-1", Title: "Lũ quét", Source: "manual", Media: shaA, Repeat: 3,
+		Status: registry.WarningActive, CreatedBy: "officer-a", CreatedAt: now, ExpiresAt: now.Add(48 * time.Hour), Targets: targets}); err != nil {
+		t.Fatal(err)
+	}
+	oa := e.login("officer-a")
+	v := decodeInUse(t, e.do(oa, "DELETE", "/api/v1/media/"+shaA, nil))
+	if len(v.Uses) != 1 || v.Uses[0].Kind != "warning" || v.Uses[0].Warning != "w-1" || v.Uses[0].Title != "Lũ quét" {
+		t.Errorf("uses = %+v, want the warning w-1 once", v.Uses)
+	}
+	// Its commands have expired; the warning is still active.
+	e.clock.Add(2 * time.Hour)
+	if v := decodeInUse(t, e.do(oa, "DELETE", "/api/v1/media/"+shaA, nil)); len(v.Uses) != 1 || v.Uses[0].Kind != "warning" {
+		t.Errorf("after its commands expired, uses = %+v, want the active warning", v.Uses)
+	}
+	if err := e.reg.EndWarning(ctx, "w-1", registry.WarningCancelled, "officer-a", e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(oa, "DELETE", "/api/v1/media/"+shaA, nil); r.status != http.StatusOK {
+		t.Errorf("delete after the warning ended: %d %s", r.status, r.body)
 	}
 }
 

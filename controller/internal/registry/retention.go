@@ -169,6 +169,7 @@ func (db *DB) pruneRowids(ctx context.Context, table, cond string, batch int, ar
 const mediaUnused = `m.created_at < ?1
 	AND NOT EXISTS (SELECT 1 FROM media_areas a WHERE a.sha256 = m.sha256 AND a.created_at >= ?1)
 	AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.media = m.sha256)
+	AND NOT EXISTS (SELECT 1 FROM warnings w WHERE w.media = m.sha256 AND w.status = 'active')
 	AND NOT EXISTS (SELECT 1 FROM play_events e WHERE e.media = m.sha256)`
 
 // UnusedMedia lists the media that nothing in the registry needs any more

@@ -120,6 +120,9 @@ func TestSweepRemovesOnlyWhatIsOutOfTheWindow(t *testing.T) {
 	oldCommand := f.recording(t, "old-command", month(24))
 	recentUpload := f.recording(t, "uploaded-last-month", month(1))
 	relinked := f.recording(t, "uploaded-again-by-another-commune", month(24))
+	warned := f.recording(t, "an-active-warning", month(24))
+	must(t, f.reg.InsertWarning(ctx, registry.Warning{ID: "w-1", Title: "Lũ quét", Source: "manual", Media: warned, Repeat: 3,
+		Status: registry.WarningActive, CreatedBy: "canbo", CreatedAt: f.now.Add(-time.Hour), ExpiresAt: f.now.Add(48 * time.Hour)}))
 	must(t, f.reg.CreateArea(ctx, registry.Area{ID: "x-2", ParentID: "p-79", Kind: "commune", Name: "Xã Bình Chánh"}))
 	must(t, f.reg.LinkMedia(ctx, relinked, "x-2", "canbo2", month(1)))
 
@@ -189,7 +192,7 @@ func TestSweepRemovesOnlyWhatIsOutOfTheWindow(t *testing.T) {
 
 	removed := map[string]bool{unused: true, playedLongAgo: true, oldCommand: true}
 	for name, sha := range map[string]string{"unused": unused, "inFile": inFile, "inLoaded": inLoaded, "playedRecently": playedRecently,
-		"playedLongAgo": playedLongAgo, "unexpired": unexpired, "oldCommand": oldCommand, "recentUpload": recentUpload, "relinked": relinked} {
+		"playedLongAgo": playedLongAgo, "unexpired": unexpired, "oldCommand": oldCommand, "recentUpload": recentUpload, "relinked": relinked, "warned": warned} {
 		_, err := f.reg.GetMedia(ctx, sha)
 		if row, file := err == nil, f.store.Has(sha); row == removed[sha] || file == removed[sha] {
 			t.Errorf("recording %s: row kept %v, file kept %v; want removed %v", name, row, file, removed[sha])

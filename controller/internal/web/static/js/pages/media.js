@@ -85,13 +85,14 @@ function actions(m, msg, refresh) {
 // inUse says, in words, what still needs a recording.
 function inUse(m, uses) {
   const line = (u) => {
+    if (u.kind === 'warning') return t('media.useWarning', u.title || u.warning, fmtDateTime(u.expires));
     if (u.kind === 'command') return t('media.useCommand', u.target_name || u.target, fmtDateTime(u.expires));
     if (u.kind === 'programme') return t('media.useProgramme', u.schedule, u.station_name || u.station);
     return t('media.useBulletin', u.title || u.bulletin, u.station_name || u.station);
   };
   return h('div', { 'data-test': 'media-in-use' },
     h('p', {}, t('media.inUse', m.name)),
-    h('ul', {}, uses.map((u) => h('li', { title: u.command || u.bulletin || u.schedule || '' }, line(u)))),
+    h('ul', {}, uses.map((u) => h('li', { title: u.command || u.warning || u.bulletin || u.schedule || '' }, line(u)))),
     h('p', { class: 'muted' }, t('media.inUseHint')));
 }
 
