@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"log/slog"
-	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -94,13 +93,12 @@ type Relay struct {
 type Scheduler struct {
 	cfg       Config
 	mu        sync.Mutex
-	schedules map[string]*schedule.Schedule   // by name
-	slots     map[string][]nodeproto.Slot     // by node
-	until     map[string]time.Time            // by node: how far ahead its slots were planned
-	sent      map[string][32]byte             // hash of what each node was last sent
-	planned   bool                            // a plan was made since start
-	planTo    time.Time                       // end of the last plan's window
-	since     map[string]map[string]time.Time // schedule -> item -> airing since (zero: since before the start)
+	schedules map[string]*schedule.Schedule // by name
+	slots     map[string][]nodeproto.Slot   // by node
+	until     map[string]time.Time          // by node: how far ahead its slots were planned
+	sent      map[string][32]byte           // hash of what each node was last sent
+	planned   bool                          // a plan was made since start
+	planTo    time.Time                     // end of the last plan's window
 	wake      chan struct{}
 	kicked    atomic.Pointer[time.Time] // the oldest Kick not yet replanned
 }
@@ -123,7 +121,7 @@ func New(cfg Config) *Scheduler {
 		cfg.Now = time.Now
 	}
 	return &Scheduler{cfg: cfg, schedules: map[string]*schedule.Schedule{}, slots: map[string][]nodeproto.Slot{}, until: map[string]time.Time{},
-		sent: map[string][32]byte{}, since: map[string]map[string]time.Time{}, wake: make(chan struct{}, 1)}
+		sent: map[string][32]byte{}, wake: make(chan struct{}, 1)}
 }
 
 // Set replaces (or, with nil, removes) a named schedule and replans soon.
@@ -131,60 +129,11 @@ func (s *Scheduler) Set(name string, sc *schedule.Schedule) {
 	s.mu.Lock()
 	if sc == nil {
 		delete(s.schedules, name)
-		delete(s.since, name)
 	} else {
-		s.since[name] = s.airing(s.schedules[name], sc, s.since[name])
 		s.schedules[name] = sc
 	}
 	s.mu.Unlock()
 	s.Kick()
-}
-
-// airing works out since when each item of a new version of a schedule has
-// been on air as it is now: an item that aired unchanged keeps its time; a
-// new, changed or newly approved one airs from now on. Schedules loaded at
-// start count as airing all along (the controller does not know better).
-func (s *Scheduler) airing(old, sc *schedule.Schedule, prev map[string]time.Time) map[string]time.Time {
-	now := s.cfg.Now()
-	out := map[string]time.Time{}
-	was := map[string]*schedule.Item{}
-	if old != nil {
-		for j := range old.Items {
-			was[old.Items[j].ID] = &old.Items[j]
-		}
-	}
-	for i := range sc.Items {
-		it := &sc.Items[i]
-		if !it.Airs() {
-			continue
-		}
-		if o := was[it.ID]; o != nil && o.Airs() && sameItem(o, it) {
-			out[it.ID] = prev[it.ID]
-			continue
-		}
-		if s.planned {
-			out[it.ID] = now
-		} else {
-			out[it.ID] = time.Time{}
-		}
-	}
-	return out
-}
-
-// sameItem reports whether two versions of an item air the same way.
-func sameItem(a, b *schedule.Item) bool {
-	x, y := *a, *b
-	x.Pos, y.Pos = schedule.Pos{}, schedule.Pos{}
-	return reflect.DeepEqual(x, y)
-}
-
-// AiringSince is since when an item has been on air as it is now: its
-// occurrences before that were not sent to nodes and are not theirs to have
-// played. Zero means since before the controller started.
-func (s *Scheduler) AiringSince(name, item string) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.since[name][item]
 }
 
 // Schedules returns the current schedules by name.

@@ -237,18 +237,6 @@ func TestPastSlotsOnlyAfterAStart(t *testing.T) {
 		if !has(s, "late-20000102-070200") {
 			t.Error("the late bulletin's next day is missing")
 		}
-		if got := s.AiringSince("a", "early"); !got.IsZero() {
-			t.Errorf("an item loaded before the first plan airs since %v, want since the start (zero)", got)
-		}
-		if got := s.AiringSince("b", "late"); !got.Equal(time.Now()) {
-			t.Errorf("an item added while running airs since %v, want now", got)
-		}
-		set(s, "b", item("late", "07:02")) // saved again unchanged: keeps its time
-		time.Sleep(time.Second)
-		set(s, "b", item("late", "07:02"))
-		if got := s.AiringSince("b", "late"); !got.Equal(time.Now().Add(-time.Second)) {
-			t.Errorf("an unchanged item's airing time moved to %v", got)
-		}
 		// Approved moments before its time, planned moments after: it still airs.
 		set(s, "c", item("just", "07:02:30"))
 		s.Replan(ctx, time.Now())
