@@ -50,11 +50,7 @@ func (s *Service) Feed(ctx context.Context, limit int) ([]FeedEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	areas, err := s.cfg.Registry.ListAreas(ctx)
-	if err != nil {
-		return nil, err
-	}
-	set, err := s.cfg.Registry.AreaSettingsAll(ctx)
+	areas, set, err := s.areas(ctx)
 	if err != nil {
 		return nil, err
 	}

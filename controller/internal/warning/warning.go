@@ -145,6 +145,19 @@ type place struct {
 	drills   bool
 }
 
+// areas returns every area and each area's warning settings.
+func (s *Service) areas(ctx context.Context) ([]registry.Area, map[string]registry.AreaSettings, error) {
+	areas, err := s.cfg.Registry.ListAreas(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	set, err := s.cfg.Registry.AreaSettingsAll(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return areas, set, nil
+}
+
 // places lists every enrolled, not revoked node with its areas.
 func (s *Service) places(ctx context.Context) ([]place, error) {
 	nodes, err := s.cfg.Registry.ListNodes(ctx, "")
@@ -155,11 +168,7 @@ func (s *Service) places(ctx context.Context) ([]place, error) {
 	if err != nil {
 		return nil, err
 	}
-	areas, err := s.cfg.Registry.ListAreas(ctx)
-	if err != nil {
-		return nil, err
-	}
-	set, err := s.cfg.Registry.AreaSettingsAll(ctx)
+	areas, set, err := s.areas(ctx)
 	if err != nil {
 		return nil, err
 	}
