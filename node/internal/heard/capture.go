@@ -1,17 +1,12 @@
 package heard
 
-/*
-#cgo pkg-config: alsa
-#include <alsa/asoundlib.h>
-*/
-import "C"
-
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
-	"unsafe"
+
+	"github.com/communeradio/radio/node/internal/alsa"
 )
 
 // The capture reads the configured ALSA device as the player writes its
@@ -26,57 +21,19 @@ import (
 // for a capture read at a steady pace, and a dating that jumps by tens of
 // ms moves whole stretches of the capture against what was played.
 
-type alsaCapture struct{ h *C.snd_pcm_t }
-
-func openCapture(device string) (*alsaCapture, int, error) {
-	var errs []error
-	for _, name := range []string{device, "plug:" + device} {
-		cname := C.CString(name)
-		var h *C.snd_pcm_t
-		rc := C.snd_pcm_open(&h, cname, C.SND_PCM_STREAM_CAPTURE, 0)
-		C.free(unsafe.Pointer(cname))
-		if rc < 0 {
-			errs = append(errs, fmt.Errorf("%q: %s", name, C.GoString(C.snd_strerror(rc))))
-			continue
-		}
-		if rc := C.snd_pcm_set_params(h, C.SND_PCM_FORMAT_S16_LE, C.SND_PCM_ACCESS_RW_INTERLEAVED, 1, InRate, 1,
-			C.uint((200 * time.Millisecond).Microseconds())); rc < 0 {
-			C.snd_pcm_close(h)
-			errs = append(errs, fmt.Errorf("%q: set 48 kHz mono S16: %s", name, C.GoString(C.snd_strerror(rc))))
-			continue
-		}
-		var bufSize, period C.snd_pcm_uframes_t
-		if rc := C.snd_pcm_get_params(h, &bufSize, &period); rc < 0 || period == 0 {
-			C.snd_pcm_close(h)
-			errs = append(errs, fmt.Errorf("%q: get params: %s", name, C.GoString(C.snd_strerror(rc))))
-			continue
-		}
-		if rc := C.snd_pcm_start(h); rc < 0 {
-			C.snd_pcm_close(h)
-			errs = append(errs, fmt.Errorf("%q: start: %s", name, C.GoString(C.snd_strerror(rc))))
-			continue
-		}
-		return &alsaCapture{h: h}, int(period), nil
+// openCapture opens device (or, failing that, through ALSA's plug
+// converter) for mono 48 kHz capture and starts it.
+func openCapture(device string) (*alsa.PCM, int, error) {
+	dev, period, err := alsa.Open([]string{device, "plug:" + device}, alsa.Capture, 1, InRate, 200*time.Millisecond)
+	if err != nil {
+		return nil, 0, fmt.Errorf("heard: ALSA capture %q: %w", device, err)
 	}
-	return nil, 0, fmt.Errorf("heard: ALSA capture %q: %w", device, errors.Join(errs...))
-}
-
-// read fills buf (mono frames), recovering from an overrun; it returns how
-// many frames it read.
-func (a *alsaCapture) read(buf []int16) (int, error) {
-	r := C.snd_pcm_readi(a.h, unsafe.Pointer(&buf[0]), C.snd_pcm_uframes_t(len(buf)))
-	if r < 0 {
-		if rc := C.snd_pcm_recover(a.h, C.int(r), 1); rc < 0 {
-			return 0, fmt.Errorf("heard: ALSA read: %s", C.GoString(C.snd_strerror(rc)))
-		}
-		return 0, errOverrun
+	if err := dev.Start(); err != nil {
+		dev.Close()
+		return nil, 0, fmt.Errorf("heard: ALSA capture %q: %w", device, err)
 	}
-	return int(r), nil
+	return dev, period, nil
 }
-
-func (a *alsaCapture) close() { C.snd_pcm_close(a.h) }
-
-var errOverrun = errors.New("heard: capture overrun")
 
 // Capture opens the ALSA capture device and feeds the meter from it until
 // ctx ends. It returns the first error opening the device; later errors
@@ -90,7 +47,7 @@ func (m *Meter) Capture(ctx context.Context, device string) error {
 		for {
 			if dev != nil {
 				err := m.captureFrom(ctx, dev, period)
-				dev.close()
+				dev.Close()
 				if ctx.Err() != nil {
 					return
 				}
@@ -124,14 +81,14 @@ type reading struct {
 	base  time.Time // when frame 0 was captured, by this reading
 }
 
-func (m *Meter) captureFrom(ctx context.Context, dev *alsaCapture, period int) error {
+func (m *Meter) captureFrom(ctx context.Context, dev *alsa.PCM, period int) error {
 	buf := make([]int16, period)
 	var idx int64
 	var readings []reading
 	var started time.Time
 	for ctx.Err() == nil {
-		n, err := dev.read(buf)
-		if errors.Is(err, errOverrun) {
+		n, err := dev.Read(buf)
+		if errors.Is(err, alsa.ErrOverrun) {
 			// Frames were lost: the count no longer dates them. Start over.
 			idx, readings = 0, nil
 			continue

@@ -1,18 +1,12 @@
 package player
 
-/*
-#cgo pkg-config: alsa
-#include <alsa/asoundlib.h>
-*/
-import "C"
-
 import (
-	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
-	"unsafe"
+
+	"github.com/communeradio/radio/node/internal/alsa"
 )
 
 // The sound device, through ALSA directly. The output must know when each
@@ -36,62 +30,29 @@ type pcm interface {
 	close()
 }
 
-// alsaPCM is an ALSA playback PCM, 48 kHz stereo S16_LE, blocking.
-type alsaPCM struct{ h *C.snd_pcm_t }
+// alsaPCM is the ALSA playback PCM, 48 kHz stereo S16_LE, blocking.
+type alsaPCM struct{ *alsa.PCM }
 
 func openALSA(buffer time.Duration) (*alsaPCM, int, error) {
-	quietALSA()
-	var errs []error
-	for _, name := range []string{"default", "plug:default"} {
-		cname := C.CString(name)
-		var h *C.snd_pcm_t
-		rc := C.snd_pcm_open(&h, cname, C.SND_PCM_STREAM_PLAYBACK, 0)
-		C.free(unsafe.Pointer(cname))
-		if rc < 0 {
-			errs = append(errs, fmt.Errorf("%q: %s", name, C.GoString(C.snd_strerror(rc))))
-			continue
-		}
-		// Four periods a buffer: the writer wakes every quarter buffer.
-		if rc := C.snd_pcm_set_params(h, C.SND_PCM_FORMAT_S16_LE, C.SND_PCM_ACCESS_RW_INTERLEAVED, 2, Rate, 1,
-			C.uint(buffer.Microseconds())); rc < 0 {
-			C.snd_pcm_close(h)
-			errs = append(errs, fmt.Errorf("%q: set 48 kHz stereo S16: %s", name, C.GoString(C.snd_strerror(rc))))
-			continue
-		}
-		var bufSize, period C.snd_pcm_uframes_t
-		if rc := C.snd_pcm_get_params(h, &bufSize, &period); rc < 0 || period == 0 {
-			C.snd_pcm_close(h)
-			errs = append(errs, fmt.Errorf("%q: get params: %s", name, C.GoString(C.snd_strerror(rc))))
-			continue
-		}
-		return &alsaPCM{h: h}, int(period), nil
+	// Four periods a buffer: the writer wakes every quarter buffer.
+	dev, period, err := alsa.Open([]string{"default", "plug:default"}, alsa.Playback, 2, Rate, buffer)
+	if err != nil {
+		return nil, 0, fmt.Errorf("ALSA: %w", err)
 	}
-	return nil, 0, fmt.Errorf("ALSA: no playback device: %w", errors.Join(errs...))
+	return &alsaPCM{dev}, period, nil
 }
 
 func (a *alsaPCM) delay() (int, bool, error) {
-	var d C.snd_pcm_sframes_t
-	if rc := C.snd_pcm_delay(a.h, &d); rc < 0 {
+	d, running, ok := a.Delay()
+	if !ok {
 		return 0, false, nil // an underrun: write recovers
 	}
-	return int(d), C.snd_pcm_state(a.h) == C.SND_PCM_STATE_RUNNING, nil
+	return d, running, nil
 }
 
-func (a *alsaPCM) write(frames []int16) error {
-	for len(frames) > 0 {
-		n := C.snd_pcm_writei(a.h, unsafe.Pointer(&frames[0]), C.snd_pcm_uframes_t(len(frames)/2))
-		if n < 0 {
-			n = C.snd_pcm_sframes_t(C.snd_pcm_recover(a.h, C.int(n), 1))
-		}
-		if n < 0 {
-			return fmt.Errorf("ALSA write: %s", C.GoString(C.snd_strerror(C.int(n))))
-		}
-		frames = frames[2*int(n):]
-	}
-	return nil
-}
+func (a *alsaPCM) write(frames []int16) error { return a.Write(frames) }
 
-func (a *alsaPCM) close() { C.snd_pcm_close(a.h) }
+func (a *alsaPCM) close() { a.Close() }
 
 // alsaOut feeds a pcm from the mixer until closed.
 type alsaOut struct {
