@@ -19,7 +19,8 @@ import (
 // date.
 func TestTimeOnlyThroughTheClock(t *testing.T) {
 	allowed := map[string]string{
-		"run.go:waitReloaded":                 "a 30 s deadline while Mosquitto reloads",
+		"run.go:waitReloaded":                 "a deadline while Mosquitto reloads",
+		"run.go:writeMosquitto":               "how long Mosquitto took to reload, for the log",
 		"internal/api/auth.go:now":            "the default clock, when Config.Now is nil",
 		"internal/programme/store.go:now":     "the default clock, when Store.Now is nil",
 		"internal/media/media.go:removeStale": "the age (file system time) of a temporary file left by a crash",

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +41,7 @@ import (
 	"github.com/communeradio/radio/controller/internal/warning"
 	"github.com/communeradio/radio/controller/internal/web"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
+	"github.com/communeradio/radio/internal/atomicfile"
 )
 
 const controllerUser = "controller"
@@ -452,6 +455,14 @@ func writeMosquitto(ctx context.Context, cfg Config, reg *registry.DB, secret st
 	for _, c := range creds {
 		mn = append(mn, broker.MosquittoNode{ID: c.ID, Hash: c.Hash, Zones: c.Zones})
 	}
+	// Mosquitto takes about a minute to re-read 100,000 accounts (BENCHMARKS.md),
+	// so files that already say this, and that Mosquitto took, are left
+	// alone: a restart or a change that changes no account reloads nothing.
+	stamp := filepath.Join(cfg.MosquittoDir, "written.sha256")
+	want := mosquittoStamp(cfg.MosquittoDir, u.Host, cfg.MosquittoUser, secret, mn)
+	if b, err := os.ReadFile(stamp); err == nil && want != "" && string(b) == want {
+		return nil
+	}
 	// A fresh password for the reload probe in each version of the file:
 	// once it logs in, Mosquitto has read this version (waitReloaded).
 	probe := broker.NewSecret()
@@ -476,14 +487,47 @@ func writeMosquitto(ctx context.Context, cfg Config, reg *registry.DB, secret st
 		if err := hup(); err != nil {
 			return err
 		}
-		return waitReloaded(ctx, cfg.BrokerURL, probe, hup)
+		t0 := time.Now() // an interval: how long Mosquitto took
+		if err := waitReloaded(ctx, cfg.BrokerURL, probe, hup, reloadWait(len(mn))); err != nil {
+			return err
+		}
+		cfg.Logger.Info("mosquitto took the new accounts", "accounts", len(mn), "took", time.Since(t0).Round(time.Millisecond))
 	}
-	return nil
+	// Stamped once Mosquitto took them (or, with no pid file, once written:
+	// whoever starts Mosquitto reads them then).
+	return atomicfile.Write(stamp, []byte(mosquittoStamp(cfg.MosquittoDir, u.Host, cfg.MosquittoUser, secret, mn[:len(mn)-1])), 0o600)
+}
+
+// mosquittoStamp fingerprints what the Mosquitto files must say (listener,
+// user, the controller's secret, every node's account and zones) and what
+// they hold now, so that a file edited or replaced by hand is written
+// again. "" when a file cannot be read.
+func mosquittoStamp(dir, listen, runAs, secret string, nodes []broker.MosquittoNode) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "radio mosquitto v1\n%s\n%s\n%s\n", listen, runAs, secret)
+	for _, n := range nodes {
+		fmt.Fprintf(h, "%s %s %s\n", n.ID, n.Hash, strings.Join(n.Zones, ","))
+	}
+	for _, f := range []string{"passwd", "acl", "mosquitto.conf"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return ""
+		}
+		fmt.Fprintf(h, "%s %x\n", f, sha256.Sum256(b))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // reloadUser is the account whose login tells that Mosquitto has re-read
 // its files. It has no topics of its own; no node may take the name.
 const reloadUser = "controller-reload"
+
+// reloadWait is how long Mosquitto may take to re-read n accounts: it
+// reads its per-user ACL in time that grows faster than the accounts
+// (measured: 3 s for 20,000, about 65 s for 100,000; BENCHMARKS.md).
+func reloadWait(n int) time.Duration {
+	return 30*time.Second + time.Duration(n/1000)*2*time.Second
+}
 
 // waitReloaded returns once the reload probe can log in with this
 // version's password, so that an enrolment, a zone change or a revocation
@@ -491,8 +535,8 @@ const reloadUser = "controller-reload"
 // rounds of its loop and forgets one that comes in while it is reloading
 // (a reload of 10,000 accounts takes a while), so the signal is sent again
 // every 2 s until then.
-func waitReloaded(ctx context.Context, brokerURL, probe string, hup func() error) error {
-	deadline := time.Now().Add(30 * time.Second)
+func waitReloaded(ctx context.Context, brokerURL, probe string, hup func() error, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	lastHup := time.Now()
 	for {
 		o := mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID(reloadUser).
@@ -505,7 +549,7 @@ func waitReloaded(ctx context.Context, brokerURL, probe string, hup func() error
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("mosquitto did not take the new password file within 30 s (is it running, pid file right?)")
+			return fmt.Errorf("mosquitto did not take the new password file within %s (is it running, pid file right?)", wait)
 		}
 		if time.Since(lastHup) > 2*time.Second {
 			hup()

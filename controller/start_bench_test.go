@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/communeradio/radio/controller/internal/broker"
 	"github.com/communeradio/radio/controller/internal/registry"
 )
 
@@ -24,6 +26,13 @@ import (
 // would take longer than the benchmark.
 func seedNodes(b *testing.B, dir string, n int) {
 	b.Helper()
+	// One valid Mosquitto hash for every node (hashing 100,000 secrets
+	// would take longer than the benchmark): the external broker's
+	// password file refuses anything else.
+	hash, err := broker.HashSecret("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
 	path := filepath.Join(dir, "registry.db")
 	reg, err := registry.Open(path, registry.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -53,7 +62,7 @@ func seedNodes(b *testing.B, dir string, n int) {
 		exec("INSERT INTO zones(id, station_id, name) VALUES (?, ?, 'Cả xã')", "z-"+st, st)
 		for i := 0; i < 10; i++ {
 			node := fmt.Sprintf("%s-%02d", st, i)
-			exec("INSERT INTO nodes(id, station_id, name, secret_hash, created_at) VALUES (?, ?, ?, 'x', ?)", node, st, node, now)
+			exec("INSERT INTO nodes(id, station_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)", node, st, node, hash, now)
 			exec("INSERT INTO zone_nodes(zone_id, node_id) VALUES (?, ?)", "z-"+st, node)
 		}
 	}
@@ -89,6 +98,10 @@ func BenchmarkStart(b *testing.B) {
 	dir := b.TempDir()
 	t0 := time.Now()
 	seedNodes(b, dir, n)
+	var mosq *mosquitto
+	if os.Getenv("RADIO_START_BROKER") == "mosquitto" {
+		mosq = startMosquitto(b, filepath.Join(dir, "mosquitto"))
+	}
 	b.Logf("seeded %d nodes in %v", n, time.Since(t0).Round(time.Millisecond))
 	for _, run := range []string{"first", "restart"} {
 		if run == "restart" {
@@ -96,7 +109,7 @@ func BenchmarkStart(b *testing.B) {
 		}
 		b.Run(run, func(b *testing.B) {
 			for b.Loop() {
-				startOnce(b, dir, n)
+				startOnce(b, dir, n, mosq)
 			}
 		})
 	}
@@ -116,18 +129,64 @@ func appliedAll(b *testing.B, dir string) {
 	}
 }
 
-func startOnce(b *testing.B, dir string, n int) {
+// mosquitto is Debian's broker, running on a configuration the controller
+// rewrites at each start (RADIO_START_BROKER=mosquitto).
+type mosquitto struct{ dir, addr, pidFile string }
+
+// startMosquitto starts Mosquitto on a first configuration with no node
+// yet, as an installer's would be before the controller's first start.
+func startMosquitto(b *testing.B, dir string) *mosquitto {
+	m := &mosquitto{dir: dir, addr: freeAddr(b), pidFile: filepath.Join(dir, "mosquitto.pid")}
+	h, err := broker.HashSecret(broker.NewSecret())
+	if err != nil {
+		b.Fatal(err)
+	}
+	conf, err := broker.WriteMosquittoConfig(dir, m.addr, "root", "controller", h, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin := "/usr/sbin/mosquitto"
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		bin = p
+	}
+	cmd := exec.Command(bin, "-c", conf)
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("mosquitto (make deps installs it): %v", err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if err := os.WriteFile(m.pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", m.addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("mosquitto does not listen after 10 s")
+		}
+	}
+	return m
+}
+
+func startOnce(b *testing.B, dir string, n int, mosq *mosquitto) {
 	httpAddr := freeAddr(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	published := make(chan time.Duration, 1)
+	var logTo io.Writer = io.Discard
+	if os.Getenv("RADIO_START_LOG") != "" {
+		logTo = os.Stderr
+	}
+	cfg := Config{DataDir: dir, HTTPAddr: httpAddr, MQTTAddr: freeAddr(b),
+		Logger: slog.New(slog.NewTextHandler(logTo, nil)), TTSCommand: "true"}
+	if mosq != nil {
+		cfg.BrokerURL, cfg.MosquittoDir, cfg.MosquittoPIDFile, cfg.MosquittoUser = "tcp://"+mosq.addr, mosq.dir, mosq.pidFile, "root"
+	}
 	cpuStart := cpuTime()
 	start := time.Now()
-	go func() {
-		done <- Run(ctx, Config{DataDir: dir, HTTPAddr: httpAddr, MQTTAddr: freeAddr(b),
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TTSCommand: "true",
-			desiredDone: func() { published <- time.Since(start) }})
-	}()
+	cfg.desiredDone = func() { published <- time.Since(start) }
+	go func() { done <- Run(ctx, cfg) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
