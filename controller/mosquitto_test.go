@@ -11,6 +11,7 @@ import (
 
 	"github.com/communeradio/radio/controller/internal/broker"
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/registry/regtest"
 )
 
 // The Mosquitto files are written again only when what they must say
@@ -19,20 +20,8 @@ import (
 func TestMosquittoFilesWrittenOnlyWhenChanged(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	reg, err := registry.Open(filepath.Join(dir, "registry.db"), registry.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(reg.CreateArea(ctx, registry.Area{ID: "p", Kind: "province", Name: "Tỉnh"}))
-	must(reg.CreateArea(ctx, registry.Area{ID: "x", ParentID: "p", Kind: "commune", Name: "Xã"}))
-	must(reg.CreateStation(ctx, registry.Station{ID: "st", AreaID: "x", Name: "Đài", Kind: "ip"}))
+	reg, must := regtest.Open(t, nil), regtest.Must(t)
+	regtest.Commune(t, reg, "x", "st")
 	enrol := func(id string) {
 		h, err := broker.HashSecret(broker.NewSecret())
 		must(err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/registry/regtest"
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
@@ -76,21 +76,8 @@ func start(t *testing.T, reg *registry.DB, s *sender) *Publisher {
 func TestPublishOnlyWhereChanged(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
-	reg, err := registry.Open(filepath.Join(t.TempDir(), "registry.db"), registry.Options{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(reg.CreateArea(ctx, registry.Area{ID: "p", Kind: "province", Name: "P"}))
-	must(reg.CreateArea(ctx, registry.Area{ID: "a", ParentID: "p", Kind: "commune", Name: "A"}))
-	must(reg.CreateStation(ctx, registry.Station{ID: "st", AreaID: "a", Name: "st"}))
+	reg, must := regtest.Open(t, func() time.Time { return now }), regtest.Must(t)
+	regtest.Commune(t, reg, "a", "st")
 	for _, id := range []string{"n1", "n2", "n3"} {
 		must(reg.CreateNode(ctx, registry.Node{ID: id, StationID: "st"}, []byte("h")))
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/communeradio/radio/controller/internal/media"
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/registry/regtest"
 	"github.com/communeradio/radio/controller/internal/schedule"
 	"github.com/communeradio/radio/controller/internal/scheduler"
 )
@@ -36,11 +37,8 @@ func newStore(t *testing.T) *Store {
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	c := &clock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, schedule.Zone)}
-	reg, err := registry.Open(filepath.Join(dir, "registry.db"), registry.Options{Logger: log, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+	reg, must := regtest.Open(t, c.Now), regtest.Must(t)
+	regtest.Commune(t, reg, "a", "st-a")
 	ms, err := media.New(filepath.Join(dir, "media"), media.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -49,15 +47,6 @@ func newStore(t *testing.T) *Store {
 	s.Scheduler = scheduler.New(scheduler.Config{Logger: log, Targets: s.Targets, Media: s.MediaInfo, Now: c.Now,
 		Hand: func(map[string]desired.Plan) {}})
 	ctx := context.Background()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(reg.CreateArea(ctx, registry.Area{ID: "p", Kind: "province", Name: "Tỉnh"}))
-	must(reg.CreateArea(ctx, registry.Area{ID: "a", ParentID: "p", Kind: "commune", Name: "Xã A"}))
-	must(reg.CreateStation(ctx, registry.Station{ID: "st-a", AreaID: "a", Name: "Đài A"}))
 	must(reg.CreateNode(ctx, registry.Node{ID: "n-a", StationID: "st-a"}, []byte("hash")))
 	must(reg.CreateZone(ctx, registry.Zone{ID: "z-a", StationID: "st-a"}))
 	must(reg.SetZoneNodes(ctx, "z-a", []string{"n-a"}))

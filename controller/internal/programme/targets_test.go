@@ -2,15 +2,13 @@ package programme
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/communeradio/radio/controller/internal/registry"
+	"github.com/communeradio/radio/controller/internal/registry/regtest"
 	"github.com/communeradio/radio/controller/internal/schedule"
 )
 
@@ -19,23 +17,8 @@ import (
 func TestResolve(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 1, 8, 0, 0, 0, schedule.Zone)
-	reg, err := registry.Open(filepath.Join(t.TempDir(), "registry.db"), registry.Options{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(reg.CreateArea(ctx, registry.Area{ID: "p", Kind: "province", Name: "P"}))
-	must(reg.CreateArea(ctx, registry.Area{ID: "a", ParentID: "p", Kind: "commune", Name: "A"}))
-	for _, st := range []string{"st-a", "st-b"} {
-		must(reg.CreateStation(ctx, registry.Station{ID: st, AreaID: "a", Name: st}))
-	}
+	reg, must := regtest.Open(t, func() time.Time { return now }), regtest.Must(t)
+	regtest.Commune(t, reg, "a", "st-a", "st-b")
 	at := now.Add(-time.Hour) // the occurrence, 07:00
 	for id, since := range map[string]time.Time{"n1": at.Add(-time.Hour), "n2": at, "n-revoked": at.Add(-time.Hour), "n-late": at.Add(time.Minute)} {
 		must(reg.CreateNode(ctx, registry.Node{ID: id, StationID: "st-a", CreatedAt: since}, []byte("h")))
