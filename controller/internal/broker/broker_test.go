@@ -457,6 +457,24 @@ func TestEmbeddedPersistentSessionAndRetained(t *testing.T) {
 	if err := ctl.pub("radio/v1/node/n1/desired", true, "retained-desired"); err != nil {
 		t.Fatal(err)
 	}
+	// mochi acknowledges a publish before it hands it to subscribers, so
+	// wait until the away session holds both: a reconnect racing that
+	// hand-over is a different case (the node resubscribes on every
+	// connect, which brings the retained desired state back).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		held := map[string]bool{}
+		if cl, ok := b.srv.Clients.Get("n1"); ok {
+			for _, pk := range cl.State.Inflight.GetAll(false) {
+				held[pk.TopicName] = true
+			}
+		}
+		if held["radio/v1/node/n1/cmd"] && held["radio/v1/node/n1/desired"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the away session never held the command and the desired state")
+		}
+	}
 	// A late subscriber (the controller after a restart) gets the node's
 	// retained state.
 	late := mustConnect(t, b.Addr(), "controller", pass)
