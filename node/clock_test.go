@@ -11,6 +11,19 @@ import (
 	"github.com/communeradio/radio/firmware-api/nodeproto"
 )
 
+// unsyncedFixture is a node a year behind whose only clock source is the
+// controller, and a 0.4 s 440 Hz recording the controller serves.
+func unsyncedFixture(t *testing.T) (f *fixture, cfg Config, audio []byte, media string) {
+	f, cfg = newFixture(t)
+	cfg.ClockSources = []string{"controller"}
+	cfg.ClockOffset = -8760 * time.Hour
+	audio, media = opusTone(t, 0.4, 440)
+	f.mu.Lock()
+	f.files[media] = audio
+	f.mu.Unlock()
+	return f, cfg, audio, media
+}
+
 // A node whose clock is a year behind (an unset real-time clock) and whose
 // only source is the controller's time: it refuses a timed play with
 // `clock` and plays no schedule slot, says "unsynced" and asks the time in
@@ -18,13 +31,7 @@ import (
 // its request does, and then the slot and a new play start on time, and
 // its events are dated in the real time.
 func TestClockFromControllerGatesTimedPlay(t *testing.T) {
-	f, cfg := newFixture(t)
-	cfg.ClockSources = []string{"controller"}
-	cfg.ClockOffset = -8760 * time.Hour
-	audio, media := opusTone(t, 0.4, 440)
-	f.mu.Lock()
-	f.files[media] = audio
-	f.mu.Unlock()
+	f, cfg, audio, media := unsyncedFixture(t)
 
 	states := make(chan nodeproto.State, 100)
 	var answering atomic.Bool // the controller's time is reachable
@@ -109,13 +116,7 @@ func TestClockFromControllerGatesTimedPlay(t *testing.T) {
 // controller's time answer) is held and acted on once the clock is right,
 // at its play_at: it used to be refused at once.
 func TestCommandHeldUntilClockSynchronised(t *testing.T) {
-	f, cfg := newFixture(t)
-	cfg.ClockSources = []string{"controller"}
-	cfg.ClockOffset = -8760 * time.Hour
-	audio, media := opusTone(t, 0.4, 440)
-	f.mu.Lock()
-	f.files[media] = audio
-	f.mu.Unlock()
+	f, cfg, audio, media := unsyncedFixture(t)
 
 	states := make(chan nodeproto.State, 100)
 	f.ctl.Subscribe("radio/v1/node/n1/state", 1, func(_ mqtt.Client, m mqtt.Message) {

@@ -510,13 +510,20 @@ func usesInScope(uses []MediaUse, sc scope) []MediaUse {
 	return out
 }
 
-// mediaUsesOf answers what in the caller's communes needs a recording.
-func (a *API) mediaUsesOf(w http.ResponseWriter, r *http.Request) error {
+// ownMediaInScope is the caller's recording named in the path, and the
+// caller's communes.
+func (a *API) ownMediaInScope(r *http.Request) (registry.Media, scope, error) {
 	m, _, err := a.ownMedia(r)
 	if err != nil {
-		return err
+		return registry.Media{}, scope{}, err
 	}
 	sc, err := a.reqScope(r)
+	return m, sc, err
+}
+
+// mediaUsesOf answers what in the caller's communes needs a recording.
+func (a *API) mediaUsesOf(w http.ResponseWriter, r *http.Request) error {
+	m, sc, err := a.ownMediaInScope(r)
 	if err != nil {
 		return err
 	}
@@ -539,11 +546,7 @@ func (a *API) deleteMedia(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	m, _, err := a.ownMedia(r)
-	if err != nil {
-		return err
-	}
-	sc, err := a.reqScope(r)
+	m, sc, err := a.ownMediaInScope(r)
 	if err != nil {
 		return err
 	}

@@ -445,6 +445,19 @@ func (s *Store) DeleteBulletin(ctx context.Context, who Actor, name, id, ifVersi
 	return Saved{Name: name, Station: p.sc.Station, Items: len(p.sc.Items), Version: version(src, rv)}, nil
 }
 
+// readBulletin reads programme name (locked by the caller), which must
+// hold bulletin id.
+func (s *Store) readBulletin(name, id string) (*file, error) {
+	f, err := s.read(name)
+	if err != nil {
+		return nil, err
+	}
+	if !f.Exists || f.snap.item(id) == nil {
+		return nil, fmt.Errorf("%w: no bulletin %s in schedule %s", ErrNotFound, id, name)
+	}
+	return f, nil
+}
+
 // Approve is a leader's approval of a bulletin, or of the change waiting
 // beside it: it goes on air. version, when given, is what the leader saw.
 func (s *Store) Approve(ctx context.Context, who Actor, name, id, ver string) (Saved, error) {
@@ -453,12 +466,9 @@ func (s *Store) Approve(ctx context.Context, who Actor, name, id, ver string) (S
 	}
 	unlock := s.lock(name)
 	defer unlock()
-	f, err := s.read(name)
+	f, err := s.readBulletin(name, id)
 	if err != nil {
 		return Saved{}, err
-	}
-	if !f.Exists || f.snap.item(id) == nil {
-		return Saved{}, fmt.Errorf("%w: no bulletin %s in schedule %s", ErrNotFound, id, name)
 	}
 	if ver != "" && ver != current(f, id) {
 		return Saved{}, &Stale{Name: name, Version: f.Version, Changes: s.bulletinChanges(name, f, id)}
@@ -504,12 +514,9 @@ func (s *Store) SendBack(ctx context.Context, who Actor, name, id, ver, comment 
 	}
 	unlock := s.lock(name)
 	defer unlock()
-	f, err := s.read(name)
+	f, err := s.readBulletin(name, id)
 	if err != nil {
 		return Saved{}, err
-	}
-	if !f.Exists || f.snap.item(id) == nil {
-		return Saved{}, fmt.Errorf("%w: no bulletin %s in schedule %s", ErrNotFound, id, name)
 	}
 	it := f.snap.item(id)
 	if it.Approved && (f.reviews[id] == nil || f.reviews[id].Pending == "") {
